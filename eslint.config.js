@@ -1,0 +1,53 @@
+// Lint: type-aware typescript-eslint rules for all code, plus the architecture rule that keeps
+// every `domain/` folder pure (no I/O, no drivers, no frameworks, no adapters).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const impureModules = [
+  'node:*', 'fs', 'path', 'http', 'net', 'crypto', 'child_process', 'os',
+  'pg', '@electric-sql/pglite', 'ioredis', 'mqtt', 'aedes', 'fastify', 'pino', 'prom-client', 'nodemailer',
+  '@albergue/messaging', '@albergue/outbox', '@albergue/platform',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '**/node_modules/**', 'data/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      globals: globals.node,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': ['error', {
+        // node:test's test()/describe() promises are awaited by the runner itself.
+        allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }],
+      }],
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../../../*'], message: 'Import workspace packages by name (@albergue/...), not through ../../../.' }] }],
+    },
+  },
+  {
+    files: ['**/src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: impureModules, message: 'domain/ is pure: no I/O, drivers, frameworks or platform code. Put it in an adapter behind a port.' },
+          { group: ['**/adapters/**', '**/application/**'], message: 'domain/ must not import application or adapters.' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+    },
+  },
+);

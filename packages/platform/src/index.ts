@@ -1,0 +1,4 @@
+export * from './config';
+export * from './listen';
+export * from './logger';
+export * from './metrics';

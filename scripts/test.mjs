@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under packages/ and services/ with Node's test runner (tsx for TypeScript).
+// Usage: node scripts/test.mjs [path-filter ...]   e.g. node scripts/test.mjs packages/events
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const filters = process.argv.slice(2);
+
+function walk(dir, out) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.') || name === 'data') continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (name.endsWith('.test.ts')) out.push(relative(root, p));
+  }
+  return out;
+}
+
+const files = ['packages', 'services', 'scripts']
+  .flatMap((d) => { try { return walk(join(root, d), []); } catch { return []; } })
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+
+if (files.length === 0) {
+  console.error(`No test files matched ${filters.join(' ') || '(all)'}.`);
+  process.exit(1);
+}
+
+const concurrency = process.env.TEST_CONCURRENCY ?? '1';
+const res = spawnSync(process.execPath, [
+  '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files,
+], { cwd: root, stdio: 'inherit' });
+process.exit(res.status ?? 1);
