@@ -1,0 +1,187 @@
+/**
+ * The delivery ledger: per-subscriber delivery state shared by every instance of a subscriber
+ * (a named consumer group). MQTT only fans messages out; attempts, leases, retries, dedup, the
+ * dead-letter queue and circuit breakers live here (ARCHITECTURE §3).
+ *
+ * Topics are logical (`albergue.booking.v1.BookingReserved`); times are epoch milliseconds.
+ */
+
+export interface BackoffPolicy {
+  /** Delay before the 2nd attempt. */
+  readonly initialMs: number;
+  /** Upper bound of any delay (before jitter). */
+  readonly maxMs: number;
+  /** Growth per attempt (2 = doubling). */
+  readonly multiplier: number;
+  /** Random spread, 0..1: the delay is drawn from [d·(1−jitter), d]. */
+  readonly jitter: number;
+}
+
+export interface BreakerPolicy {
+  /** Failures within `windowMs` that open the breaker. */
+  readonly failureThreshold: number;
+  /** Rolling window in which failures are counted. */
+  readonly windowMs: number;
+  /** How long the breaker stays open before one probe is let through (half-open). */
+  readonly openMs: number;
+}
+
+/** Delivery settings of one subscriber on one topic. */
+export interface SubscriptionPolicy {
+  /** Attempts per message, the first included; past it the message goes to the DLQ. */
+  readonly maxAttempts: number;
+  /** A lease not acked within this time expires; the message becomes available again and the lapsed lease counts as an attempt. */
+  readonly visibilityTimeoutMs: number;
+  readonly backoff: BackoffPolicy;
+  readonly breaker: BreakerPolicy;
+  /**
+   * How long a processed event_id is remembered in `mqtt:processed:<subscriber>:<topic>`.
+   * Must be at least the redelivery horizon: maxAttempts × backoff.maxMs + visibilityTimeoutMs
+   * (`register` refuses a shorter one).
+   */
+  readonly dedupWindowMs: number;
+}
+
+export const DEFAULT_POLICY: SubscriptionPolicy = {
+  maxAttempts: 5,
+  visibilityTimeoutMs: 30_000,
+  backoff: { initialMs: 200, maxMs: 30_000, multiplier: 2, jitter: 0.2 },
+  breaker: { failureThreshold: 5, windowMs: 30_000, openMs: 15_000 },
+  dedupWindowMs: 24 * 60 * 60 * 1000,
+};
+
+/** The longest time after its first receipt that a message can still be (re)delivered. */
+export function redeliveryHorizonMs(p: SubscriptionPolicy): number {
+  return p.maxAttempts * p.backoff.maxMs + p.visibilityTimeoutMs;
+}
+
+/** A message as received from the transport, already validated as an envelope. */
+export interface IncomingMessage {
+  readonly topic: string;
+  readonly eventId: string;
+  /** The envelope JSON exactly as received. */
+  readonly body: string;
+}
+
+export type RecordOutcome =
+  /** New: stored and ready to lease. */
+  | 'recorded'
+  /** Already pending in the ledger, or processed within the dedup window: nothing stored. */
+  | 'duplicate';
+
+export interface AttemptError {
+  readonly attempt: number;
+  /** ISO-8601 time of the failure. */
+  readonly at: string;
+  readonly message: string;
+}
+
+/** A leased message. Only the holder of a live lease may ack or nack it. */
+export interface Delivery {
+  readonly subscriber: string;
+  readonly topic: string;
+  readonly eventId: string;
+  readonly body: string;
+  /** Which attempt this lease is, 1-based (includes attempts whose lease lapsed). */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** Opaque token proving the lease; a stale token is refused. */
+  readonly leaseToken: string;
+  readonly leaseExpiresAt: number;
+  readonly firstReceivedAt: number;
+  /** Errors of earlier attempts, oldest first. */
+  readonly errors: readonly AttemptError[];
+}
+
+export type AckOutcome = 'acked' | 'stale';
+export type NackOutcome = 'retry-scheduled' | 'dead-lettered' | 'stale';
+
+export interface DeliveryLedger {
+  /**
+   * Declares (or updates) the policy of `subscriber` on `topic`. Throws a clear error when
+   * dedupWindowMs is shorter than the redelivery horizon. Shared by all instances.
+   */
+  register(subscriber: string, topic: string, policy: SubscriptionPolicy): Promise<void>;
+
+  /**
+   * Stores messages for `subscriber`, idempotent by event_id: the same event_id twice (pending or
+   * processed within the dedup window) is one entry. Durable when the promise resolves — only then
+   * may the transport acknowledge the messages to the broker. Outcomes are in input order.
+   */
+  record(subscriber: string, messages: readonly IncomingMessage[]): Promise<RecordOutcome[]>;
+
+  /**
+   * Leases up to `max` messages that are due (new, or past their backoff, or whose lease expired),
+   * oldest first, across the subscriber's topics. Messages of a topic whose breaker is open are not
+   * leased and their attempts do not grow; a half-open breaker lets exactly one probe through.
+   * A message whose lease expired counts that lease as an attempt; if that exhausts maxAttempts it
+   * goes to the DLQ with a "visibility timeout expired" error instead of being leased again.
+   */
+  lease(subscriber: string, max: number): Promise<Delivery[]>;
+
+  /** Success: removes the message, remembers its event_id for the dedup window, closes a half-open breaker. */
+  ack(delivery: Delivery): Promise<AckOutcome>;
+
+  /**
+   * Failure: records the error and counts it towards the breaker. Below maxAttempts the message is
+   * due again after exponential backoff with jitter; at maxAttempts it moves to `mqtt:dlq:<topic>`
+   * with every error. A half-open probe that fails re-opens the breaker.
+   */
+  nack(delivery: Delivery, error: string): Promise<NackOutcome>;
+
+  /** Whether event_id was processed by subscriber within the dedup window. */
+  isProcessed(subscriber: string, topic: string, eventId: string): Promise<boolean>;
+
+  /** Messages waiting (ready, scheduled or leased) for subscriber, per topic. */
+  depth(subscriber: string): Promise<Record<string, number>>;
+
+  close(): Promise<void>;
+}
+
+export type DeadLetterReason = 'max_attempts' | 'invalid_envelope' | 'visibility_timeout';
+
+export interface DeadLetter {
+  /** event_id, or a generated id when the message was not a valid envelope. */
+  readonly id: string;
+  readonly topic: string;
+  readonly subscriber: string;
+  /** The message exactly as received. */
+  readonly body: string;
+  readonly reason: DeadLetterReason;
+  readonly attempts: number;
+  readonly errors: readonly AttemptError[];
+  readonly firstFailureAt: string;
+  readonly lastFailureAt: string;
+  readonly deadLetteredAt: string;
+}
+
+/** `mqtt:dlq:<topic>`: dead letters per topic, oldest first. */
+export interface DeadLetterStore {
+  /** Adds an entry (used directly for invalid envelopes, which never enter the ledger). */
+  add(entry: DeadLetter): Promise<void>;
+  topics(): Promise<{ topic: string; depth: number }[]>;
+  list(topic: string, options?: { offset?: number; limit?: number }): Promise<DeadLetter[]>;
+  get(topic: string, id: string): Promise<DeadLetter | undefined>;
+  /** Removes entries (all of the topic when ids is omitted); returns how many were removed. */
+  remove(topic: string, ids?: readonly string[]): Promise<number>;
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface BreakerStatus {
+  readonly subscriber: string;
+  readonly topic: string;
+  readonly state: BreakerState;
+  /** Failures inside the current rolling window. */
+  readonly failures: number;
+  /** When an open breaker lets its probe through. */
+  readonly openUntil?: number;
+}
+
+/** `cb:<subscriber>:<topic>`: breaker state shared by all instances of a subscriber. */
+export interface CircuitBreakerStore {
+  status(subscriber: string, topic: string): Promise<BreakerStatus>;
+  list(): Promise<BreakerStatus[]>;
+  /** Forces the breaker closed and clears its failure window. */
+  reset(subscriber: string, topic: string): Promise<void>;
+}
