@@ -34,3 +34,6 @@ import type { AnyEventDefinition } from './definitions/index';
 import type { EnvelopeOf } from './envelope';
 /** Every Albergue event envelope, discriminated by `event_type`. */
 export type AlbergueEvent = EnvelopeOf<AnyEventDefinition>;
+export * from "./compat";
+export * from "./schema-files";
+export * from "./samples";

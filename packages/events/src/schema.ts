@@ -17,7 +17,7 @@ function envelopeProperties(payload: unknown, pins: { event_type?: string; event
     event_version: pins.event_version === undefined ? { type: 'integer', minimum: 1 } : { const: pins.event_version },
     aggregate_type: pins.aggregate_type === undefined ? { type: 'string', minLength: 1, maxLength: 100 } : { const: pins.aggregate_type },
     aggregate_id: { type: 'string', minLength: 1, maxLength: 200 },
-    occurred_at: { type: 'string', format: 'date-time', description: 'When it happened, ISO-8601 UTC.' },
+    occurred_at: { type: 'string', format: 'date-time', pattern: 'Z$', description: 'When it happened, ISO-8601 in UTC (ends with Z).' },
     correlation_id: { type: 'string', pattern: UUID_PATTERN, description: 'The business flow; its first event_id.' },
     causation_id: { type: 'string', minLength: 1, maxLength: 200, description: 'The event_id or command id that caused this event.' },
     payload,
