@@ -116,11 +116,16 @@ export interface DeliveryLedger {
    * leased and their attempts do not grow; a half-open breaker lets exactly one probe through.
    * A message whose lease expired counts that lease as an attempt; if that exhausts maxAttempts it
    * goes to the DLQ with a "visibility timeout expired" error instead of being leased again.
+   * A lapsed lease is not a breaker failure (an instance that crashed holding a batch must not open
+   * the breaker), except a lapsed half-open probe, which re-opens it.
    */
   lease(subscriber: string, max: number): Promise<Delivery[]>;
 
   /** Success: removes the message, remembers its event_id for the dedup window, closes a half-open breaker. */
   ack(delivery: Delivery): Promise<AckOutcome>;
+
+  /** `ack` for a batch (one round trip on Redis); outcomes in input order. */
+  ackMany(deliveries: readonly Delivery[]): Promise<AckOutcome[]>;
 
   /**
    * Failure: records the error and counts it towards the breaker. Below maxAttempts the message is
@@ -155,15 +160,26 @@ export interface DeadLetter {
   readonly deadLetteredAt: string;
 }
 
-/** `mqtt:dlq:<topic>`: dead letters per topic, oldest first. */
+/**
+ * `mqtt:dlq:<topic>`: dead letters per topic, oldest (by deadLetteredAt) first.
+ * An entry is identified by (subscriber, id): when two subscribers of a topic both dead-letter the
+ * same event, each keeps its own entry (its own errors and attempts). Adding an entry with the
+ * (subscriber, id) of an existing one replaces it.
+ */
 export interface DeadLetterStore {
   /** Adds an entry (used directly for invalid envelopes, which never enter the ledger). */
   add(entry: DeadLetter): Promise<void>;
+  /** Topics that have entries, with how many. */
   topics(): Promise<{ topic: string; depth: number }[]>;
+  /** Entries of a topic, oldest first; offset defaults to 0, limit to 100. */
   list(topic: string, options?: { offset?: number; limit?: number }): Promise<DeadLetter[]>;
-  get(topic: string, id: string): Promise<DeadLetter | undefined>;
-  /** Removes entries (all of the topic when ids is omitted); returns how many were removed. */
-  remove(topic: string, ids?: readonly string[]): Promise<number>;
+  /** The entry `id` of `subscriber` (any subscriber's, the oldest, when omitted). */
+  get(topic: string, id: string, subscriber?: string): Promise<DeadLetter | undefined>;
+  /**
+   * Removes entries: those with the given ids (every subscriber's unless `subscriber` is given), or
+   * all of the topic (of `subscriber`) when ids is omitted; returns how many were removed.
+   */
+  remove(topic: string, ids?: readonly string[], subscriber?: string): Promise<number>;
 }
 
 export type BreakerState = 'closed' | 'open' | 'half-open';

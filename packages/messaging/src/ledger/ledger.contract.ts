@@ -1,0 +1,536 @@
+/**
+ * The delivery-ledger contract (ports/ledger.ts), run by every adapter's test file against real time
+ * with short timeouts. A fixture is one ledger on a fresh, isolated store; `peer()` opens a second
+ * ledger instance on the same store (another process on the same Redis).
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, describe, test } from 'node:test';
+import type {
+  CircuitBreakerStore, DeadLetter, DeadLetterStore, Delivery, DeliveryLedger, IncomingMessage, SubscriptionPolicy,
+} from '../ports/ledger';
+import { DEFAULT_POLICY, redeliveryHorizonMs } from '../ports/ledger';
+import { backoffDelayMs, mergePolicy } from './policy';
+
+export interface LedgerStores {
+  readonly ledger: DeliveryLedger;
+  readonly deadLetters: DeadLetterStore;
+  readonly breakers: CircuitBreakerStore;
+}
+
+export interface LedgerFixture extends LedgerStores {
+  /** A second instance sharing the first one's state. */
+  peer(): Promise<LedgerStores>;
+  /** Closes the fixture and every peer, and deletes what it stored. */
+  close(): Promise<void>;
+}
+
+export type LedgerFactory = () => Promise<LedgerFixture>;
+
+let seq = 0;
+/** Names unique within the run (fixtures are isolated from each other already). */
+export const unique = (prefix: string): string => `${prefix}${++seq}_${Math.random().toString(36).slice(2, 8)}`;
+
+export const topicA = 'albergue.booking.v1.BookingReserved';
+export const topicB = 'albergue.payment.v1.PaymentConfirmed';
+
+/** A policy with timeouts short enough for tests; `over` replaces parts of it. */
+export function fastPolicy(over: Partial<SubscriptionPolicy> = {}): SubscriptionPolicy {
+  return mergePolicy({
+    maxAttempts: 3,
+    visibilityTimeoutMs: 5_000,
+    backoff: { initialMs: 10, maxMs: 100, multiplier: 2, jitter: 0 },
+    breaker: { failureThreshold: 1_000, windowMs: 10_000, openMs: 10_000 },
+    dedupWindowMs: 60_000,
+  }, over);
+}
+
+export const msg = (topic: string, eventId: string, body = `{"event_id":"${eventId}"}`): IncomingMessage => ({ topic, eventId, body });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs a "not yet" check only while the clock proves it is still too early: `since` is taken before
+ * the operation that started the wait, so a result seen before since + ms is certainly early. On a
+ * stalled machine the check is skipped rather than failing falsely.
+ */
+async function whileEarlier<T>(since: number, ms: number, probe: () => Promise<T>, check: (v: T) => void): Promise<void> {
+  const v = await probe();
+  if (Date.now() < since + ms) check(v);
+}
+
+/** Leases until `pred` holds for the batch (or the deadline passes); returns that batch. */
+async function leaseUntil(ledger: DeliveryLedger, sub: string, max: number, pred: (d: Delivery[]) => boolean, timeoutMs = 3_000): Promise<Delivery[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = await ledger.lease(sub, max);
+    if (pred(got)) return got;
+    for (const d of got) await ledger.ack(d);
+    if (Date.now() > deadline) throw new Error(`lease(${sub}) did not return the expected batch within ${timeoutMs} ms (last: ${got.map((d) => `${d.eventId}#${d.attempt}`).join(', ') || 'nothing'})`);
+    await sleep(10);
+  }
+}
+
+/** Leases until one delivery comes back (without acking anything it sees). */
+async function leaseOne(ledger: DeliveryLedger, sub: string, timeoutMs = 3_000): Promise<Delivery> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [d, ...rest] = await ledger.lease(sub, 1);
+    assert.equal(rest.length, 0);
+    if (d) return d;
+    if (Date.now() > deadline) throw new Error(`nothing to lease for ${sub} within ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
+export function ledgerContract(name: string, factory: LedgerFactory): void {
+  describe(`${name}: delivery ledger contract`, () => {
+    let f: LedgerFixture;
+    let ledger: DeliveryLedger;
+    before(async () => {
+      f = await factory();
+      ledger = f.ledger;
+    });
+    after(async () => {
+      await f.close();
+    });
+
+    test('record is idempotent by event_id; after ack a redelivery within the dedup window is a duplicate', async () => {
+      const sub = unique('s');
+      await ledger.register(sub, topicA, fastPolicy());
+      assert.deepEqual(await ledger.record(sub, [msg(topicA, 'e1'), msg(topicA, 'e1'), msg(topicA, 'e2')]), ['recorded', 'duplicate', 'recorded']);
+      assert.deepEqual(await ledger.record(sub, [msg(topicA, 'e1', 'other body')]), ['duplicate']);
+      assert.deepEqual(await ledger.depth(sub), { [topicA]: 2 });
+
+      const got = await ledger.lease(sub, 10);
+      assert.deepEqual(got.map((d) => d.eventId).sort(), ['e1', 'e2']);
+      const e1 = got.find((d) => d.eventId === 'e1')!;
+      assert.equal(e1.body, '{"event_id":"e1"}', 'the first body is kept');
+      assert.equal(e1.attempt, 1);
+      assert.equal(e1.maxAttempts, 3);
+      assert.equal(e1.subscriber, sub);
+      assert.equal(e1.topic, topicA);
+      assert.deepEqual(e1.errors, []);
+      assert.ok(e1.leaseExpiresAt > e1.firstReceivedAt);
+
+      assert.equal(await ledger.isProcessed(sub, topicA, 'e1'), false);
+      assert.equal(await ledger.ack(e1), 'acked');
+      assert.equal(await ledger.ack(e1), 'stale', 'a second ack of the same lease');
+      assert.equal(await ledger.isProcessed(sub, topicA, 'e1'), true);
+      assert.deepEqual(await ledger.record(sub, [msg(topicA, 'e1')]), ['duplicate']);
+      assert.deepEqual(await ledger.depth(sub), { [topicA]: 1 });
+      assert.deepEqual(await ledger.lease(sub, 10), [], 'e2 is leased, e1 is done');
+
+      // Another subscriber is another consumer group: its own entry, its own dedup.
+      const other = unique('s');
+      assert.deepEqual(await ledger.record(other, [msg(topicA, 'e1')]), ['recorded']);
+      assert.equal(await ledger.isProcessed(other, topicA, 'e1'), false);
+    });
+
+    test('the dedup window expires: the same event_id is recorded again afterwards', async () => {
+      const sub = unique('s');
+      await ledger.register(sub, topicB, fastPolicy({ maxAttempts: 1, visibilityTimeoutMs: 200, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, dedupWindowMs: 300 }));
+      await ledger.record(sub, [msg(topicB, 'x')]);
+      const t0 = Date.now();
+      assert.equal(await ledger.ack((await ledger.lease(sub, 1))[0]!), 'acked');
+      await whileEarlier(t0, 300, () => ledger.record(sub, [msg(topicB, 'x')]), (r) => assert.deepEqual(r, ['duplicate']));
+      await sleep(Math.max(0, 350 - (Date.now() - t0)));
+      assert.equal(await ledger.isProcessed(sub, topicB, 'x'), false);
+      assert.deepEqual(await ledger.record(sub, [msg(topicB, 'x')]), ['recorded']);
+    });
+
+    test('register refuses a dedup window shorter than the redelivery horizon, with a clear message', async () => {
+      const sub = unique('s');
+      const p = { ...DEFAULT_POLICY, dedupWindowMs: 60_000 };
+      assert.equal(redeliveryHorizonMs(p), 180_000);
+      await assert.rejects(ledger.register(sub, topicA, p), (err: Error) => {
+        assert.match(err.message, new RegExp(sub));
+        assert.match(err.message, /BookingReserved/);
+        assert.match(err.message, /dedupWindowMs 60000 ms is shorter than the redelivery horizon/);
+        assert.match(err.message, /5 × 30000 \+ 30000 = 180000 ms/);
+        assert.match(err.message, /at least 180000/);
+        return true;
+      });
+      await ledger.register(sub, topicA, { ...p, dedupWindowMs: 180_000 });
+      await assert.rejects(ledger.register(sub, topicA, { ...p, maxAttempts: 0 }), /maxAttempts must be a positive integer/);
+    });
+
+    test('a topic recorded without register gets the default policy', async () => {
+      const sub = unique('s');
+      await ledger.record(sub, [msg(topicB, 'd1')]);
+      const [d] = await ledger.lease(sub, 5);
+      assert.equal(d?.maxAttempts, DEFAULT_POLICY.maxAttempts);
+      assert.ok(d.leaseExpiresAt - d.firstReceivedAt >= DEFAULT_POLICY.visibilityTimeoutMs - 1_000);
+      assert.equal(await ledger.ack(d), 'acked');
+    });
+
+    test('lease: oldest first across topics, at most max, nothing leased twice', async () => {
+      const sub = unique('s');
+      await ledger.register(sub, topicA, fastPolicy());
+      await ledger.register(sub, topicB, fastPolicy());
+      await ledger.record(sub, [msg(topicA, 'a1')]);
+      await sleep(3);
+      await ledger.record(sub, [msg(topicB, 'b1')]);
+      await sleep(3);
+      await ledger.record(sub, [msg(topicA, 'a2'), msg(topicB, 'b2')]);
+      const first = await ledger.lease(sub, 2);
+      assert.deepEqual(first.map((d) => d.eventId), ['a1', 'b1']);
+      const rest = await ledger.lease(sub, 10);
+      assert.deepEqual(rest.map((d) => d.eventId).sort(), ['a2', 'b2']);
+      assert.deepEqual(await ledger.lease(sub, 10), []);
+      assert.deepEqual(await ledger.depth(sub), { [topicA]: 2, [topicB]: 2 }, 'leased messages still count in depth');
+      assert.deepEqual(await ledger.ackMany([...first, ...rest]), ['acked', 'acked', 'acked', 'acked']);
+      assert.deepEqual(await ledger.depth(sub), { [topicA]: 0, [topicB]: 0 });
+    });
+
+    test('lease exclusivity: two instances leasing concurrently never get the same message', async () => {
+      const sub = unique('s');
+      const peer = await f.peer();
+      await ledger.register(sub, topicA, fastPolicy());
+      const n = 120;
+      const outcomes = await ledger.record(sub, Array.from({ length: n }, (_, i) => msg(topicA, `m${i}`)));
+      assert.equal(outcomes.filter((o) => o === 'recorded').length, n);
+      const seen = new Map<string, string>();
+      const worker = async (who: string, l: DeliveryLedger) => {
+        for (let empty = 0; empty < 3;) {
+          const got = await l.lease(sub, 7);
+          if (got.length === 0) {
+            empty++;
+            continue;
+          }
+          for (const d of got) {
+            assert.equal(seen.has(d.eventId), false, `${d.eventId} leased by ${seen.get(d.eventId)} and ${who}`);
+            seen.set(d.eventId, who);
+          }
+          assert.ok((await l.ackMany(got)).every((o) => o === 'acked'));
+        }
+      };
+      await Promise.all([worker('a', ledger), worker('b', peer.ledger), worker('c', ledger), worker('d', peer.ledger)]);
+      assert.equal(seen.size, n);
+      assert.deepEqual(await ledger.depth(sub), { [topicA]: 0 });
+    });
+
+    test('visibility timeout: an expired lease makes the message leasable again (attempt + 1, the lapse recorded); the old lease is stale', async () => {
+      const sub = unique('s');
+      const peer = await f.peer();
+      await ledger.register(sub, topicA, fastPolicy({ visibilityTimeoutMs: 250 }));
+      await ledger.record(sub, [msg(topicA, 'v1')]);
+      const tLease = Date.now();
+      const first = (await ledger.lease(sub, 1))[0]!;
+      assert.equal(first.attempt, 1);
+      await whileEarlier(tLease, 250, () => peer.ledger.lease(sub, 1), (got) => assert.deepEqual(got, [], 'leased, not available before the timeout'));
+      const second = await leaseOne(peer.ledger, sub);
+      assert.ok(Date.now() - tLease >= 250, 'not leased again before the visibility timeout');
+      assert.equal(second.eventId, 'v1');
+      assert.equal(second.attempt, 2);
+      assert.notEqual(second.leaseToken, first.leaseToken);
+      assert.equal(second.firstReceivedAt, first.firstReceivedAt);
+      assert.equal(second.errors.length, 1);
+      assert.equal(second.errors[0]!.attempt, 1);
+      assert.match(second.errors[0]!.message, /visibility timeout expired/);
+      assert.ok(!Number.isNaN(Date.parse(second.errors[0]!.at)));
+      assert.equal(await ledger.ack(first), 'stale', 'ack with the lapsed lease');
+      assert.equal(await ledger.nack(first, 'late'), 'stale', 'nack with the lapsed lease');
+      assert.equal(await ledger.ack(second), 'acked');
+      assert.equal(await ledger.isProcessed(sub, topicA, 'v1'), true);
+    });
+
+    test('an expired but not yet re-leased lease is no longer live: ack and nack are refused', async () => {
+      const sub = unique('s');
+      await ledger.register(sub, topicA, fastPolicy({ visibilityTimeoutMs: 60 }));
+      await ledger.record(sub, [msg(topicA, 'late')]);
+      const d = (await ledger.lease(sub, 1))[0]!;
+      await sleep(90);
+      assert.equal(await ledger.ack(d), 'stale');
+      assert.equal(await ledger.nack(d, 'x'), 'stale');
+      await ledger.register(sub, topicA, fastPolicy({ visibilityTimeoutMs: 5_000 })); // room to ack the next lease
+      const again = await leaseOne(ledger, sub);
+      assert.equal(again.attempt, 2);
+      assert.equal(await ledger.ack(again), 'acked');
+    });
+
+    test('a lease that lapses on the last attempt dead-letters the message with a visibility-timeout error', async () => {
+      const sub = unique('s');
+      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 2, visibilityTimeoutMs: 250 }));
+      await ledger.record(sub, [msg(topicA, 'hang')]);
+      const d1 = (await ledger.lease(sub, 1))[0]!;
+      assert.equal(await ledger.nack(d1, 'boom'), 'retry-scheduled');
+      const d2 = await leaseOne(ledger, sub);
+      assert.equal(d2.attempt, 2);
+      await sleep(280);
+      assert.deepEqual(await ledger.lease(sub, 5), [], 'not leased a third time');
+      const entries = (await f.deadLetters.list(topicA)).filter((e) => e.subscriber === sub);
+      assert.equal(entries.length, 1);
+      const e = entries[0]!;
+      assert.equal(e.id, 'hang');
+      assert.equal(e.reason, 'visibility_timeout');
+      assert.equal(e.attempts, 2);
+      assert.deepEqual(e.errors.map((x) => [x.attempt, x.message.replace(/ \(.*/, '')]), [[1, 'boom'], [2, 'visibility timeout expired']]);
+      assert.deepEqual(await ledger.depth(sub), { [topicA]: 0 });
+      await f.deadLetters.remove(topicA, ['hang'], sub);
+    });
+
+    test('nack schedules a retry after the backoff: not leasable before it elapses', async () => {
+      const sub = unique('s');
+      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 5, backoff: { initialMs: 250, maxMs: 1_000, multiplier: 2, jitter: 0 } }));
+      await ledger.record(sub, [msg(topicA, 'r1')]);
+      const d1 = (await ledger.lease(sub, 1))[0]!;
+      const t0 = Date.now();
+      assert.equal(await ledger.nack(d1, 'db down'), 'retry-scheduled');
+      assert.equal(await ledger.ack(d1), 'stale', 'a nacked lease is over');
+      await whileEarlier(t0, 250, () => ledger.lease(sub, 1), (got) => assert.deepEqual(got, [], 'not due yet'));
+      assert.deepEqual(await ledger.depth(sub), { [topicA]: 1 }, 'scheduled messages count in depth');
+      // Polls from now on: the first lease that returns it must come after the backoff.
+      const d2 = await leaseOne(ledger, sub);
+      const waited = Date.now() - t0;
+      assert.ok(waited >= 240, `leased again after ${waited} ms, before the 250 ms backoff`);
+      assert.equal(d2.attempt, 2);
+      assert.deepEqual(d2.errors.map((e) => [e.attempt, e.message]), [[1, 'db down']]);
+      // The second failure doubles the delay (500 ms).
+      const t1 = Date.now();
+      assert.equal(await ledger.nack(d2, 'still down'), 'retry-scheduled');
+      await sleep(300);
+      await whileEarlier(t1, 500, () => ledger.lease(sub, 1), (got) => assert.deepEqual(got, [], 'the second backoff is longer'));
+      const d3 = await leaseOne(ledger, sub);
+      assert.ok(Date.now() - t1 >= 490, `second backoff was ${Date.now() - t1} ms`);
+      assert.equal(d3.attempt, 3);
+      assert.equal(d3.errors.length, 2);
+      assert.equal(await ledger.ack(d3), 'acked');
+    });
+
+    test('backoff with jitter stays within [d·(1−jitter), d] and grows exponentially to maxMs', async () => {
+      const b = { initialMs: 100, maxMs: 1_000, multiplier: 2, jitter: 0.5 };
+      const expected = [100, 200, 400, 800, 1_000, 1_000];
+      expected.forEach((d, i) => {
+        assert.equal(backoffDelayMs(b, i + 1, 0), d);
+        for (let k = 0; k < 50; k++) {
+          const v = backoffDelayMs(b, i + 1, Math.random());
+          assert.ok(v >= d * 0.5 - 1 && v <= d, `attempt ${i + 1}: ${v} outside [${d * 0.5}, ${d}]`);
+        }
+      });
+      // Through the ledger: with jitter the retry still waits at least d·(1−jitter).
+      const sub = unique('s');
+      await ledger.register(sub, topicA, fastPolicy({ backoff: { initialMs: 200, maxMs: 200, multiplier: 2, jitter: 0.5 } }));
+      await ledger.record(sub, [msg(topicA, 'j1')]);
+      const d1 = (await ledger.lease(sub, 1))[0]!;
+      const t0 = Date.now();
+      await ledger.nack(d1, 'x');
+      assert.deepEqual(await ledger.lease(sub, 1), []);
+      const d2 = await leaseOne(ledger, sub);
+      const waited = Date.now() - t0;
+      assert.ok(waited >= 90 && waited < 1_000, `waited ${waited} ms for a 100–200 ms backoff`);
+      await ledger.ack(d2);
+    });
+
+    test('max_attempts: exactly one DLQ entry with every error, subscriber, attempts, first and last failure', async () => {
+      const sub = unique('s');
+      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 3 }));
+      const body = JSON.stringify({ event_id: 'dead1', payload: { note: 'quotes " and \\ and ünïcødé' } });
+      await ledger.record(sub, [msg(topicA, 'dead1', body)]);
+      const outcomes: string[] = [];
+      for (let i = 1; i <= 3; i++) {
+        const d = await leaseOne(ledger, sub);
+        assert.equal(d.attempt, i);
+        assert.equal(d.errors.length, i - 1);
+        outcomes.push(await ledger.nack(d, `failure ${i}`));
+      }
+      assert.deepEqual(outcomes, ['retry-scheduled', 'retry-scheduled', 'dead-lettered']);
+      assert.deepEqual(await ledger.lease(sub, 10), []);
+      assert.deepEqual(await ledger.depth(sub), { [topicA]: 0 });
+      assert.equal(await ledger.isProcessed(sub, topicA, 'dead1'), false);
+
+      const entries = (await f.deadLetters.list(topicA)).filter((e) => e.subscriber === sub);
+      assert.equal(entries.length, 1);
+      const e = entries[0]!;
+      assert.equal(e.id, 'dead1');
+      assert.equal(e.topic, topicA);
+      assert.equal(e.subscriber, sub);
+      assert.equal(e.body, body);
+      assert.equal(e.reason, 'max_attempts');
+      assert.equal(e.attempts, 3);
+      assert.deepEqual(e.errors.map((x) => [x.attempt, x.message]), [[1, 'failure 1'], [2, 'failure 2'], [3, 'failure 3']]);
+      for (const x of e.errors) assert.match(x.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.equal(e.firstFailureAt, e.errors[0]!.at);
+      assert.equal(e.lastFailureAt, e.errors[2]!.at);
+      assert.ok(Date.parse(e.firstFailureAt) <= Date.parse(e.lastFailureAt));
+      assert.ok(Date.parse(e.deadLetteredAt) >= Date.parse(e.lastFailureAt));
+      assert.ok(Math.abs(Date.parse(e.deadLetteredAt) - Date.now()) < 5_000, 'timestamps are real times');
+      assert.deepEqual(await f.deadLetters.get(topicA, 'dead1', sub), e);
+      await f.deadLetters.remove(topicA, ['dead1'], sub);
+    });
+
+    test('breaker: opens at the threshold; while open its topic waits (attempts do not grow) and other topics flow; one probe after openMs; failure re-opens, success closes', async () => {
+      const sub = unique('s');
+      const peer = await f.peer();
+      const policy = fastPolicy({ maxAttempts: 10, breaker: { failureThreshold: 3, windowMs: 10_000, openMs: 500 } });
+      await ledger.register(sub, topicA, policy);
+      await ledger.register(sub, topicB, policy);
+      await ledger.record(sub, Array.from({ length: 6 }, (_, i) => msg(topicA, `a${i}`)));
+
+      // Two failures: still closed.
+      for (const d of await ledger.lease(sub, 2)) await ledger.nack(d, 'downstream 503');
+      let st = await f.breakers.status(sub, topicA);
+      assert.equal(st.state, 'closed');
+      assert.equal(st.failures, 2);
+      // The third failure opens it.
+      const third = await leaseOne(ledger, sub);
+      const openedAt = Date.now();
+      assert.equal(await ledger.nack(third, 'downstream 503'), 'retry-scheduled');
+      st = await f.breakers.status(sub, topicA);
+      assert.equal(st.state, 'open');
+      assert.equal(st.failures, 3);
+      assert.ok(st.openUntil !== undefined && st.openUntil > Date.now() - 1_000);
+      assert.equal((await peer.breakers.status(sub, topicA)).state, 'open', 'another instance sees the same breaker');
+      assert.equal((await f.breakers.status(sub, topicB)).state, 'closed');
+
+      // While open: topic A is held back (even past its backoff), topic B flows.
+      await ledger.record(sub, [msg(topicB, 'b0'), msg(topicB, 'b1')]);
+      await sleep(40);
+      await whileEarlier(openedAt, 500, async () => {
+        const flowing = await ledger.lease(sub, 20);
+        await ledger.ackMany(flowing);
+        return flowing;
+      }, (flowing) => assert.deepEqual(flowing.map((d) => d.topic), [topicB, topicB]));
+      await whileEarlier(openedAt, 500, () => peer.ledger.lease(sub, 20), (got) => assert.deepEqual(got, []));
+      await whileEarlier(openedAt, 500, () => ledger.depth(sub), (depth) => assert.deepEqual(depth, { [topicA]: 6, [topicB]: 0 }, 'held, not lost'));
+
+      // Half-open after openMs: exactly one probe, whichever instance asks first.
+      await sleep(Math.max(0, 510 - (Date.now() - openedAt)));
+      assert.equal((await f.breakers.status(sub, topicA)).state, 'half-open');
+      const probe = await peer.ledger.lease(sub, 20);
+      assert.equal(probe.length, 1, 'one probe');
+      assert.equal(probe[0]!.topic, topicA);
+      assert.deepEqual(await ledger.lease(sub, 20), [], 'no second probe while the first is out');
+      // The probe fails: open again.
+      const reopenedAt = Date.now();
+      assert.equal(await peer.ledger.nack(probe[0]!, 'still 503'), 'retry-scheduled');
+      await whileEarlier(reopenedAt, 500, () => f.breakers.status(sub, topicA), (s) => assert.equal(s.state, 'open'));
+      await whileEarlier(reopenedAt, 500, () => ledger.lease(sub, 20), (got) => assert.deepEqual(got, []));
+
+      // The next probe succeeds: closed, the window cleared, everything flows.
+      await sleep(Math.max(0, 510 - (Date.now() - reopenedAt)));
+      const probe2 = await leaseUntil(ledger, sub, 20, (got) => got.length > 0);
+      assert.equal(probe2.length, 1);
+      assert.equal(await ledger.ack(probe2[0]!), 'acked');
+      st = await peer.breakers.status(sub, topicA);
+      assert.equal(st.state, 'closed');
+      assert.equal(st.failures, 0);
+      assert.equal(st.openUntil, undefined);
+      const restAll = await leaseUntil(ledger, sub, 20, (got) => got.length === 5);
+      // Attempts did not grow while the breaker held them: a0..a2 failed once before it opened, the
+      // failed probe (the oldest due, a3) once; a5 was never attempted. Each is now on its next attempt.
+      assert.equal(probe[0]!.eventId, 'a3');
+      assert.equal(probe2[0]!.eventId, 'a4');
+      assert.deepEqual(restAll.map((d) => `${d.eventId}#${d.attempt}`).sort(), ['a0#2', 'a1#2', 'a2#2', 'a3#2', 'a5#1']);
+      await ledger.ackMany(restAll);
+      const listed = await f.breakers.list();
+      assert.ok(listed.some((b) => b.subscriber === sub && b.topic === topicA && b.state === 'closed'));
+      assert.ok(listed.some((b) => b.subscriber === sub && b.topic === topicB));
+    });
+
+    test('breaker: a probe whose lease lapses re-opens it; reset closes it', async () => {
+      const sub = unique('s');
+      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 10, visibilityTimeoutMs: 250, breaker: { failureThreshold: 1, windowMs: 10_000, openMs: 100 } }));
+      await ledger.record(sub, [msg(topicA, 'p1'), msg(topicA, 'p2')]);
+      const [d] = await ledger.lease(sub, 1);
+      await ledger.nack(d!, 'x');
+      assert.equal((await f.breakers.status(sub, topicA)).state, 'open');
+      const probe = await leaseOne(ledger, sub);
+      assert.equal((await f.breakers.status(sub, topicA)).state, 'half-open');
+      await sleep(280);
+      // The lapse is noticed by the next lease: the breaker is open again, nothing leased.
+      assert.deepEqual(await ledger.lease(sub, 5), []);
+      assert.equal((await f.breakers.status(sub, topicA)).state, 'open');
+      assert.equal(await ledger.ack(probe), 'stale');
+      await f.breakers.reset(sub, topicA);
+      const st = await f.breakers.status(sub, topicA);
+      assert.equal(st.state, 'closed');
+      assert.equal(st.failures, 0);
+      const all = await leaseUntil(ledger, sub, 5, (got) => got.length === 2);
+      await ledger.ackMany(all);
+    });
+
+    test('breaker: failures outside the rolling window do not count', async () => {
+      const sub = unique('s');
+      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 10, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, breaker: { failureThreshold: 2, windowMs: 600, openMs: 10_000 } }));
+      await ledger.record(sub, [msg(topicA, 'w1')]);
+      await ledger.nack(await leaseOne(ledger, sub), 'one');
+      await sleep(650);
+      assert.equal((await f.breakers.status(sub, topicA)).failures, 0);
+      await ledger.nack(await leaseOne(ledger, sub), 'two');
+      const st = await f.breakers.status(sub, topicA);
+      assert.equal(st.state, 'closed');
+      assert.equal(st.failures, 1);
+      await ledger.nack(await leaseOne(ledger, sub), 'three');
+      assert.equal((await f.breakers.status(sub, topicA)).state, 'open');
+      assert.equal((await f.breakers.status(unique('nobody'), topicA)).state, 'closed', 'an unknown breaker is closed');
+    });
+
+    test('dead-letter store: add, topics with depth, paged list oldest first, get, remove', async () => {
+      const dl = f.deadLetters;
+      const t1 = `albergue.test.v1.${unique('T')}`;
+      const t2 = `albergue.test.v1.${unique('T')}`;
+      const base = Date.parse('2026-01-01T00:00:00.000Z');
+      const entry = (topic: string, id: string, subscriber: string, i: number): DeadLetter => ({
+        id, topic, subscriber, body: `{"n":${i}}`, reason: i % 2 ? 'invalid_envelope' : 'max_attempts', attempts: i,
+        errors: [{ attempt: i, at: new Date(base + i).toISOString(), message: `err ${i}` }],
+        firstFailureAt: new Date(base + i).toISOString(), lastFailureAt: new Date(base + i).toISOString(),
+        deadLetteredAt: new Date(base + 1_000 + i).toISOString(),
+      });
+      // Added out of order: listed by deadLetteredAt.
+      for (const i of [3, 1, 4, 0, 2]) await dl.add(entry(t1, `id${i}`, 'svc', i));
+      await dl.add(entry(t1, 'id2', 'other', 5)); // the same event dead-lettered by another subscriber
+      await dl.add(entry(t2, 'z', 'svc', 0));
+
+      const topics = (await dl.topics()).filter((t) => t.topic === t1 || t.topic === t2);
+      assert.deepEqual(topics, [{ topic: t1, depth: 6 }, { topic: t2, depth: 1 }].sort((a, b) => (a.topic < b.topic ? -1 : 1)));
+      const all = await dl.list(t1);
+      assert.deepEqual(all.map((e) => `${e.subscriber}/${e.id}`), ['svc/id0', 'svc/id1', 'svc/id2', 'svc/id3', 'svc/id4', 'other/id2']);
+      assert.deepEqual(all[1], entry(t1, 'id1', 'svc', 1));
+      assert.deepEqual((await dl.list(t1, { offset: 2, limit: 2 })).map((e) => e.id), ['id2', 'id3']);
+      assert.deepEqual(await dl.list(t1, { offset: 10 }), []);
+      assert.deepEqual(await dl.list('albergue.none.v1.Nothing'), []);
+
+      assert.equal((await dl.get(t1, 'id2'))?.subscriber, 'svc', 'without subscriber: the oldest');
+      assert.equal((await dl.get(t1, 'id2', 'other'))?.attempts, 5);
+      assert.equal(await dl.get(t1, 'nope'), undefined);
+      assert.equal(await dl.get(t1, 'id1', 'other'), undefined);
+
+      // Re-adding the same (subscriber, id) replaces the entry.
+      await dl.add({ ...entry(t1, 'id4', 'svc', 4), attempts: 9 });
+      assert.equal((await dl.list(t1)).length, 6);
+      assert.equal((await dl.get(t1, 'id4', 'svc'))?.attempts, 9);
+
+      assert.equal(await dl.remove(t1, ['id2']), 2, 'every subscriber\'s entry of id2');
+      assert.equal(await dl.remove(t1, ['id0', 'missing'], 'other'), 0);
+      assert.equal(await dl.remove(t1, ['id0'], 'svc'), 1);
+      assert.deepEqual((await dl.list(t1)).map((e) => e.id), ['id1', 'id3', 'id4']);
+      assert.equal(await dl.remove(t1), 3);
+      assert.deepEqual(await dl.list(t1), []);
+      assert.equal((await dl.topics()).some((t) => t.topic === t1), false, 'an emptied topic is not listed');
+      assert.equal(await dl.remove(t1), 0);
+      assert.equal(await dl.remove(t2, undefined, 'svc'), 1);
+      assert.equal((await dl.topics()).some((t) => t.topic === t2), false);
+    });
+
+    test('depth and stale acks across subscribers and topics', async () => {
+      const sub = unique('s');
+      assert.deepEqual(await ledger.depth(sub), {});
+      assert.deepEqual(await ledger.lease(sub, 5), []);
+      await ledger.register(sub, topicA, fastPolicy());
+      assert.deepEqual(await ledger.depth(sub), { [topicA]: 0 });
+      await ledger.record(sub, [msg(topicA, 'q1'), msg(topicB, 'q2'), msg(topicB, 'q3')]);
+      assert.deepEqual(await ledger.depth(sub), { [topicA]: 1, [topicB]: 2 });
+      const got = await ledger.lease(sub, 3);
+      const forged: Delivery = { ...got[0]!, leaseToken: 'forged' };
+      assert.equal(await ledger.ack(forged), 'stale');
+      assert.equal(await ledger.nack(forged, 'x'), 'stale');
+      assert.equal(await ledger.ack({ ...got[0]!, subscriber: unique('s') }), 'stale');
+      assert.deepEqual(await ledger.ackMany([got[0]!, got[0]!, got[1]!]), ['acked', 'stale', 'acked']);
+      const expected: Record<string, number> = { [topicA]: 0, [topicB]: 0 };
+      expected[got[2]!.topic]! += 1;
+      assert.deepEqual(await ledger.depth(sub), expected);
+      await ledger.ack(got[2]!);
+      assert.deepEqual(await ledger.depth(sub), { [topicA]: 0, [topicB]: 0 });
+    });
+  });
+}

@@ -1,0 +1,375 @@
+/**
+ * Lua scripts of the Redis ledger. Each runs atomically on the server, uses the server clock (TIME)
+ * so every instance agrees on "now", and handles a whole batch in one round trip.
+ *
+ * Keys are built inside the scripts from the namespace (ARGV[1]), subscriber and topic, so the
+ * scripts need a single Redis (standalone, or a primary with replicas / Sentinel), not Cluster.
+ * The layout is documented in packages/messaging/README.md.
+ */
+import { DEFAULT_POLICY } from '../ports/ledger';
+
+const lua = String.raw;
+
+/** Shared helpers of every script (exported for tests). */
+export const PRELUDE = lua`
+local P = ARGV[1]
+local DEFAULT_POLICY = ${JSON.stringify(JSON.stringify(DEFAULT_POLICY))}
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Epoch ms to ISO-8601 UTC with milliseconds (days-from-civil, proleptic Gregorian).
+local function iso(ms)
+  local s = math.floor(ms / 1000)
+  local msr = ms - s * 1000
+  local days = math.floor(s / 86400)
+  local secs = s - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  if m <= 2 then y = y + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
+    math.floor(secs / 3600), math.floor((secs % 3600) / 60), secs % 60, msr)
+end
+local K_SUBSCRIBERS = P .. 'mqtt:ledger:subscribers'
+local K_DLQ_TOPICS = P .. 'mqtt:dlq-topics'
+local function k_topics(sub) return P .. 'mqtt:ledger:' .. sub .. ':topics' end
+local function k_policies(sub) return P .. 'mqtt:ledger:' .. sub .. ':policies' end
+local function k_ready(sub, topic) return P .. 'mqtt:ledger:' .. sub .. ':' .. topic .. ':ready' end
+local function k_leased(sub, topic) return P .. 'mqtt:ledger:' .. sub .. ':' .. topic .. ':leased' end
+local function k_msg(sub, topic, id) return P .. 'mqtt:ledger:' .. sub .. ':' .. topic .. ':msg:' .. id end
+local function k_processed(sub, topic) return P .. 'mqtt:processed:' .. sub .. ':' .. topic end
+local function k_cb(sub, topic) return P .. 'cb:' .. sub .. ':' .. topic end
+local function k_cbf(sub, topic) return P .. 'cb:' .. sub .. ':' .. topic .. ':failures' end
+local function k_dlq(topic) return P .. 'mqtt:dlq:' .. topic end
+local function k_dlq_order(topic) return P .. 'mqtt:dlq:' .. topic .. ':order' end
+
+local policy_cache = {}
+local function policy(sub, topic)
+  local key = sub .. '\0' .. topic
+  local p = policy_cache[key]
+  if not p then
+    p = cjson.decode(redis.call('HGET', k_policies(sub), topic) or DEFAULT_POLICY)
+    policy_cache[key] = p
+  end
+  return p
+end
+
+-- Appends one error to the JSON array text of an entry's errors.
+local function append_error(errs, attempt, at, message)
+  local e = '{"attempt":' .. attempt .. ',"at":"' .. iso(at) .. '","message":' .. cjson.encode(message) .. '}'
+  if not errs or errs == '' then return '[' .. e .. ']' end
+  return string.sub(errs, 1, -2) .. ',' .. e .. ']'
+end
+
+-- Moves a message from the ledger to mqtt:dlq:<topic>.
+local function dead_letter(sub, topic, id, reason, now, body, attempts, errs, first_failure, last_failure)
+  local entry = '{"id":' .. cjson.encode(id) .. ',"topic":' .. cjson.encode(topic) .. ',"subscriber":' .. cjson.encode(sub) ..
+    ',"body":' .. cjson.encode(body) .. ',"reason":"' .. reason .. '","attempts":' .. attempts .. ',"errors":' .. errs ..
+    ',"firstFailureAt":"' .. iso(first_failure) .. '","lastFailureAt":"' .. iso(last_failure) ..
+    '","deadLetteredAt":"' .. iso(now) .. '"}'
+  local field = sub .. ':' .. id
+  redis.call('HSET', k_dlq(topic), field, entry)
+  redis.call('ZADD', k_dlq_order(topic), now, field)
+  redis.call('SADD', K_DLQ_TOPICS, topic)
+  redis.call('DEL', k_msg(sub, topic, id))
+end
+
+local function open_breaker(sub, topic, pol, now)
+  redis.call('HSET', k_cb(sub, topic), 'state', 'open', 'until', now + pol.breaker.openMs)
+  redis.call('HDEL', k_cb(sub, topic), 'probe', 'probe_id')
+end
+
+-- Counts a failure in the rolling window; opens the breaker at the threshold, re-opens it when the
+-- failure is its half-open probe.
+local function breaker_failure(sub, topic, pol, now, member, token)
+  local cf = k_cbf(sub, topic)
+  redis.call('ZADD', cf, now, member)
+  redis.call('ZREMRANGEBYSCORE', cf, '-inf', now - pol.breaker.windowMs)
+  redis.call('PEXPIRE', cf, pol.breaker.windowMs)
+  local st = redis.call('HMGET', k_cb(sub, topic), 'state', 'probe')
+  if st[2] and st[2] == token then
+    open_breaker(sub, topic, pol, now)
+  elseif st[1] ~= 'open' and redis.call('ZCARD', cf) >= pol.breaker.failureThreshold then
+    open_breaker(sub, topic, pol, now)
+  end
+end
+`;
+
+/** ARGV: ns, subscriber, defaultPolicyJson, n, then topic, eventId, body × n → 1 recorded / 0 duplicate each. */
+export const RECORD = PRELUDE + lua`
+local sub = ARGV[2]
+local default_json = ARGV[3]
+local n = tonumber(ARGV[4])
+local now = now_ms()
+redis.call('SADD', K_SUBSCRIBERS, sub)
+local seen = {}
+local out = {}
+for i = 0, n - 1 do
+  local topic, id, body = ARGV[5 + i * 3], ARGV[6 + i * 3], ARGV[7 + i * 3]
+  if not seen[topic] then
+    seen[topic] = true
+    redis.call('SADD', k_topics(sub), topic)
+    redis.call('HSETNX', k_policies(sub), topic, default_json)
+  end
+  local mk = k_msg(sub, topic, id)
+  local result = 0
+  if redis.call('EXISTS', mk) == 0 then
+    local until_ms = redis.call('ZSCORE', k_processed(sub, topic), id)
+    if not until_ms or tonumber(until_ms) <= now then
+      redis.call('HSET', mk, 'body', body, 'att', 0, 'first', now, 'errs', '')
+      redis.call('ZADD', k_ready(sub, topic), now, id)
+      result = 1
+    end
+  end
+  out[i + 1] = result
+end
+return out
+`;
+
+/**
+ * ARGV: ns, subscriber, max, tokenPrefix → { now, then per delivery: topic, eventId, body, attempt,
+ * maxAttempts, token, leaseExpiresAt, firstReceivedAt, errorsJson }.
+ */
+export const LEASE = PRELUDE + lua`
+local sub = ARGV[2]
+local max = tonumber(ARGV[3])
+local tokp = ARGV[4]
+local now = now_ms()
+local topics = redis.call('SMEMBERS', k_topics(sub))
+
+-- 1. Lapsed leases: the attempt is spent; due again at once, or dead-lettered.
+for _, topic in ipairs(topics) do
+  local lk = k_leased(sub, topic)
+  local expired = redis.call('ZRANGEBYSCORE', lk, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
+  if #expired > 0 then
+    local pol = policy(sub, topic)
+    for j = 1, #expired, 2 do
+      local id = expired[j]
+      local exp = tonumber(expired[j + 1])
+      local mk = k_msg(sub, topic, id)
+      redis.call('ZREM', lk, id)
+      local h = redis.call('HMGET', mk, 'att', 'tok', 'errs', 'ff', 'body')
+      if h[1] then
+        local att = tonumber(h[1])
+        local errs = append_error(h[3], att, exp, 'visibility timeout expired (not acked within ' .. pol.visibilityTimeoutMs .. ' ms)')
+        local ff = tonumber(h[4]) or exp
+        local probe = redis.call('HGET', k_cb(sub, topic), 'probe')
+        if probe and probe == h[2] then open_breaker(sub, topic, pol, now) end
+        if att >= pol.maxAttempts then
+          dead_letter(sub, topic, id, 'visibility_timeout', now, h[5], att, errs, ff, exp)
+        else
+          redis.call('HSET', mk, 'errs', errs, 'ff', ff)
+          redis.call('HDEL', mk, 'tok', 'exp')
+          redis.call('ZADD', k_ready(sub, topic), exp, id)
+        end
+      end
+    end
+  end
+end
+
+-- 2. Due messages of topics whose breaker lets them through, oldest first across topics.
+local cands = {}
+for _, topic in ipairs(topics) do
+  local cb = redis.call('HMGET', k_cb(sub, topic), 'state', 'until', 'probe')
+  local limit, probe = max, false
+  if cb[1] == 'open' then
+    if now < tonumber(cb[2]) or cb[3] then limit = 0 else limit, probe = 1, true end
+  end
+  if limit > 0 then
+    local ids = redis.call('ZRANGEBYSCORE', k_ready(sub, topic), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+    for j = 1, #ids, 2 do
+      cands[#cands + 1] = { topic, ids[j], tonumber(ids[j + 1]), probe }
+    end
+  end
+end
+table.sort(cands, function(a, b)
+  if a[3] ~= b[3] then return a[3] < b[3] end
+  if a[1] ~= b[1] then return a[1] < b[1] end
+  return a[2] < b[2]
+end)
+local out = { now }
+for i = 1, math.min(max, #cands) do
+  local topic, id, probe = cands[i][1], cands[i][2], cands[i][4]
+  local pol = policy(sub, topic)
+  local tok = tokp .. i
+  local exp = now + pol.visibilityTimeoutMs
+  local mk = k_msg(sub, topic, id)
+  local att = redis.call('HINCRBY', mk, 'att', 1)
+  redis.call('HSET', mk, 'tok', tok, 'exp', exp)
+  redis.call('ZREM', k_ready(sub, topic), id)
+  redis.call('ZADD', k_leased(sub, topic), exp, id)
+  if probe then redis.call('HSET', k_cb(sub, topic), 'probe', tok, 'probe_id', id) end
+  local h = redis.call('HMGET', mk, 'body', 'first', 'errs')
+  local n = #out
+  out[n + 1] = topic
+  out[n + 2] = id
+  out[n + 3] = h[1]
+  out[n + 4] = att
+  out[n + 5] = pol.maxAttempts
+  out[n + 6] = tok
+  out[n + 7] = exp
+  out[n + 8] = h[2]
+  out[n + 9] = h[3]
+end
+return out
+`;
+
+/** ARGV: ns, n, then subscriber, topic, eventId, token × n → 1 acked / 0 stale each. */
+export const ACK = PRELUDE + lua`
+local n = tonumber(ARGV[2])
+local now = now_ms()
+local touched = {}
+local out = {}
+for i = 0, n - 1 do
+  local sub, topic, id, token = ARGV[3 + i * 4], ARGV[4 + i * 4], ARGV[5 + i * 4], ARGV[6 + i * 4]
+  local mk = k_msg(sub, topic, id)
+  local h = redis.call('HMGET', mk, 'tok', 'exp')
+  local result = 0
+  if h[1] and h[1] == token and tonumber(h[2]) > now then
+    local pol = policy(sub, topic)
+    local pk = k_processed(sub, topic)
+    redis.call('DEL', mk)
+    redis.call('ZREM', k_leased(sub, topic), id)
+    redis.call('ZADD', pk, now + pol.dedupWindowMs, id)
+    touched[pk] = pol.dedupWindowMs
+    local cb = k_cb(sub, topic)
+    local probe = redis.call('HGET', cb, 'probe')
+    if probe and probe == token then redis.call('DEL', cb, k_cbf(sub, topic)) end
+    result = 1
+  end
+  out[i + 1] = result
+end
+for pk, window in pairs(touched) do
+  redis.call('ZREMRANGEBYSCORE', pk, '-inf', now)
+  if redis.call('PTTL', pk) < window then redis.call('PEXPIRE', pk, window) end
+end
+return out
+`;
+
+/** ARGV: ns, subscriber, topic, eventId, token, error, random → 'retry-scheduled' | 'dead-lettered' | 'stale'. */
+export const NACK = PRELUDE + lua`
+local sub, topic, id, token, message, r = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local now = now_ms()
+local mk = k_msg(sub, topic, id)
+local h = redis.call('HMGET', mk, 'tok', 'exp', 'att', 'errs', 'ff', 'body')
+if not h[1] or h[1] ~= token or tonumber(h[2]) <= now then return 'stale' end
+local pol = policy(sub, topic)
+local att = tonumber(h[3])
+local errs = append_error(h[4], att, now, message)
+local ff = tonumber(h[5]) or now
+redis.call('ZREM', k_leased(sub, topic), id)
+breaker_failure(sub, topic, pol, now, now .. ':' .. id .. ':' .. att, token)
+if att >= pol.maxAttempts then
+  dead_letter(sub, topic, id, 'max_attempts', now, h[6], att, errs, ff, now)
+  return 'dead-lettered'
+end
+local b = pol.backoff
+local d = math.min(b.maxMs, b.initialMs * math.pow(b.multiplier, math.max(0, att - 1)))
+local delay = math.floor(d * (1 - b.jitter * r))
+redis.call('HSET', mk, 'errs', errs, 'ff', ff)
+redis.call('HDEL', mk, 'tok', 'exp')
+redis.call('ZADD', k_ready(sub, topic), now + delay, id)
+return 'retry-scheduled'
+`;
+
+/** ARGV: ns, subscriber, topic, eventId → 1 when processed within the dedup window. */
+export const IS_PROCESSED = PRELUDE + lua`
+local until_ms = redis.call('ZSCORE', k_processed(ARGV[2], ARGV[3]), ARGV[4])
+if until_ms and tonumber(until_ms) > now_ms() then return 1 end
+return 0
+`;
+
+/** ARGV: ns, subscriber → topic, count, topic, count, … */
+export const DEPTH = PRELUDE + lua`
+local sub = ARGV[2]
+local out = {}
+for _, topic in ipairs(redis.call('SMEMBERS', k_topics(sub))) do
+  out[#out + 1] = topic
+  out[#out + 1] = redis.call('ZCARD', k_ready(sub, topic)) + redis.call('ZCARD', k_leased(sub, topic))
+end
+return out
+`;
+
+/**
+ * ARGV: ns, subscriber?, topic? → { now, then per breaker: subscriber, topic, state, failures, until }.
+ * With no subscriber: every breaker of every known subscription.
+ */
+export const BREAKERS = PRELUDE + lua`
+local now = now_ms()
+local pairs_list = {}
+if ARGV[2] and ARGV[2] ~= '' then
+  pairs_list[1] = { ARGV[2], ARGV[3] }
+else
+  for _, sub in ipairs(redis.call('SMEMBERS', K_SUBSCRIBERS)) do
+    for _, topic in ipairs(redis.call('SMEMBERS', k_topics(sub))) do pairs_list[#pairs_list + 1] = { sub, topic } end
+  end
+end
+local out = { now }
+for _, st in ipairs(pairs_list) do
+  local sub, topic = st[1], st[2]
+  local pol = policy(sub, topic)
+  local cb = redis.call('HMGET', k_cb(sub, topic), 'state', 'until')
+  local failures = redis.call('ZCOUNT', k_cbf(sub, topic), '(' .. (now - pol.breaker.windowMs), '+inf')
+  local state, until_ms = 'closed', ''
+  if cb[1] == 'open' then
+    until_ms = cb[2]
+    if now < tonumber(cb[2]) then state = 'open' else state = 'half-open' end
+  end
+  local n = #out
+  out[n + 1] = sub
+  out[n + 2] = topic
+  out[n + 3] = state
+  out[n + 4] = failures
+  out[n + 5] = until_ms
+end
+return out
+`;
+
+/**
+ * ARGV: ns, topic, subscriber ('' = any), n, ids… (n = -1: every entry) → how many removed.
+ * DLQ fields are "<subscriber>:<id>"; subscriber names never contain ':'.
+ */
+export const DLQ_REMOVE = PRELUDE + lua`
+local topic, sub, n = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local hk, ok = k_dlq(topic), k_dlq_order(topic)
+local wanted = nil
+if n >= 0 then
+  wanted = {}
+  for i = 1, n do wanted[ARGV[4 + i]] = true end
+end
+local removed = 0
+if sub ~= '' and wanted then
+  for id in pairs(wanted) do
+    local field = sub .. ':' .. id
+    if redis.call('HDEL', hk, field) == 1 then
+      redis.call('ZREM', ok, field)
+      removed = removed + 1
+    end
+  end
+elseif sub == '' and not wanted then
+  removed = redis.call('HLEN', hk)
+  redis.call('DEL', hk, ok)
+else
+  for _, field in ipairs(redis.call('HKEYS', hk)) do
+    local c = string.find(field, ':', 1, true)
+    local fsub, fid = string.sub(field, 1, c - 1), string.sub(field, c + 1)
+    if (sub == '' or fsub == sub) and (not wanted or wanted[fid]) then
+      redis.call('HDEL', hk, field)
+      redis.call('ZREM', ok, field)
+      removed = removed + 1
+    end
+  end
+end
+if redis.call('HLEN', hk) == 0 then
+  redis.call('DEL', ok)
+  redis.call('SREM', K_DLQ_TOPICS, topic)
+end
+return removed
+`;

@@ -1,0 +1,99 @@
+import { connect } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+
+export interface MqttConnectionOptions {
+  /** `mqtt://127.0.0.1:1884`, `ws://…`. */
+  readonly url: string;
+  /**
+   * Stable across restarts: the broker keeps a persistent session (subscriptions and unacked QoS 1
+   * messages) under this id. Two live clients must never share one (they would kick each other).
+   */
+  readonly clientId: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** 4 = MQTT 3.1.1 (default; Aedes 1.2 refuses v5), 5 = MQTT 5. */
+  readonly protocolVersion?: 4 | 5;
+  /** false (default) keeps a persistent session. */
+  readonly clean?: boolean;
+  /** MQTT 5 only: how long the broker keeps the session after a disconnect. Default 1 day. */
+  readonly sessionExpirySeconds?: number;
+  /** First reconnect delay; doubles on every failed attempt up to `maxReconnectMs`. */
+  readonly reconnectMs?: number;
+  readonly maxReconnectMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly keepaliveSeconds?: number;
+}
+
+/** A client id that is stable per (name, instance): `albergue-<name>-<instance>`, MQTT-safe. */
+export function stableClientId(name: string, instance: string | number = process.env.INSTANCE_ID ?? '0'): string {
+  return `albergue-${name}-${instance}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128);
+}
+
+export function mqttClientOptions(o: MqttConnectionOptions): IClientOptions {
+  const protocolVersion = o.protocolVersion ?? 4;
+  const clean = o.clean ?? false;
+  const options: IClientOptions = {
+    clientId: o.clientId,
+    protocolVersion,
+    clean,
+    reconnectPeriod: o.reconnectMs ?? 200,
+    connectTimeout: o.connectTimeoutMs ?? 10_000,
+    keepalive: o.keepaliveSeconds ?? 30,
+    // Unacked QoS 1 publishes are resent by us on reconnect (mqtt.js keeps them in its outgoing store).
+    resubscribe: true,
+  };
+  if (o.username !== undefined) options.username = o.username;
+  if (o.password !== undefined) options.password = o.password;
+  // Without a session expiry an MQTT 5 broker drops a `clean: false` session at disconnect.
+  if (protocolVersion === 5 && !clean) options.properties = { sessionExpiryInterval: o.sessionExpirySeconds ?? 86_400 };
+  return options;
+}
+
+/**
+ * Connects and resolves on the first CONNACK (rejects if the first connection fails). Afterwards the
+ * client reconnects by itself with exponential backoff (reconnectMs doubling to maxReconnectMs).
+ */
+export async function connectMqtt(o: MqttConnectionOptions, prepare?: (client: MqttClient) => void): Promise<MqttClient> {
+  const client = connect(o.url, mqttClientOptions(o));
+  // Runs before any packet is read: a persistent session's queued messages arrive right after CONNACK.
+  prepare?.(client);
+  const base = o.reconnectMs ?? 200;
+  const max = o.maxReconnectMs ?? 10_000;
+  // mqtt.js reads options.reconnectPeriod at every reconnect, so backoff is a matter of updating it.
+  client.on('connect', () => {
+    client.options.reconnectPeriod = base;
+  });
+  client.on('close', () => {
+    client.options.reconnectPeriod = Math.min(max, (client.options.reconnectPeriod ?? base) * 2);
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onConnect = () => {
+      client.off('error', onError);
+      resolve();
+    };
+    const onError = (err: Error) => {
+      client.off('connect', onConnect);
+      client.end(true);
+      reject(new Error(`MQTT connection to ${o.url} as ${o.clientId} failed: ${err.message}`));
+    };
+    client.once('connect', onConnect);
+    client.once('error', onError);
+  });
+  // Later errors (a refused reconnect, a broken socket) are logged by the owner; keep them from throwing.
+  if (client.listenerCount('error') === 0) client.on('error', () => undefined);
+  return client;
+}
+
+/** Ends the client gracefully (waits for outgoing packets) with a bound, then forcibly. */
+export async function endMqtt(client: MqttClient, timeoutMs = 2_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.endAsync(false),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        client.end(true, () => resolve());
+      }, timeoutMs);
+    }),
+  ]);
+  if (timer) clearTimeout(timer);
+}

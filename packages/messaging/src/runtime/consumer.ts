@@ -1,0 +1,164 @@
+import type { EventDefinition } from '@albergue/events';
+import type { Logger } from '@albergue/platform';
+import type { Registry } from 'prom-client';
+import type { ServiceDeclaration, SubscriptionDeclaration } from '../declarations';
+import { messagingMetrics } from '../metrics';
+import type { MqttConnectionOptions } from '../mqtt/connect';
+import { stableClientId } from '../mqtt/connect';
+import { toOutgoing } from '../mqtt/outgoing';
+import { MqttSubscriber } from '../mqtt/subscriber';
+import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger, SubscriptionPolicy } from '../ports/ledger';
+import type { Publisher } from '../ports/publisher';
+import type { Middleware } from '../router/middleware';
+import { logging, metrics as metricsMiddleware } from '../router/middleware';
+import type { EmittedSink, Handler, RouteOptions } from '../router/router';
+import { Router } from '../router/router';
+import type { WorkerOptions } from '../router/worker';
+import { Worker } from '../router/worker';
+
+export interface ConsumerOptions {
+  readonly declaration: ServiceDeclaration;
+  /** Consumer group to run; default the service name. Only its declared subscriptions are served. */
+  readonly subscriber?: string;
+  /** MQTT connection; clientId defaults to `albergue-<subscriber>-<instanceId>`. */
+  readonly mqtt: Omit<MqttConnectionOptions, 'clientId'> & { readonly clientId?: string };
+  /** Distinguishes instances of one subscriber (stable across restarts); default $INSTANCE_ID or 0. */
+  readonly instanceId?: string;
+  readonly ledger: DeliveryLedger;
+  readonly deadLetters: DeadLetterStore;
+  /** Only read by the breaker state gauge. */
+  readonly breakers?: CircuitBreakerStore;
+  readonly logger?: Logger;
+  readonly metrics?: Registry;
+  /** Default policy of every subscription; a declaration's own policy overrides it. */
+  readonly policy?: Partial<SubscriptionPolicy>;
+  /** Where emitted events go; default: published directly with `publisher`, if given. */
+  readonly onEmitted?: EmittedSink;
+  readonly publisher?: Publisher;
+  /** Extra middleware, inside logging and metrics. */
+  readonly middleware?: readonly Middleware[];
+  /** Hook for the Postgres inbox: the innermost middleware, wrapping the handler (and its timeout). */
+  readonly inbox?: Middleware;
+  readonly worker?: WorkerOptions;
+  readonly batch?: { readonly maxMessages?: number; readonly maxDelayMs?: number };
+}
+
+export interface Consumer {
+  readonly subscriber: string;
+  readonly router: Router;
+  readonly transport: MqttSubscriber;
+  readonly worker: Worker;
+  /** Registers the handler of a declared subscription; refuses one the declaration does not list. */
+  on<D extends EventDefinition>(def: D, handler: string, fn: Handler<D>, options?: Omit<RouteOptions, 'policy'>): Consumer;
+  /** Refuses to start while a declared handler is missing; registers policies, starts workers, then subscribes. */
+  start(): Promise<void>;
+  /** Records and acks what was received, stops leasing, waits for handlers, disconnects. */
+  close(): Promise<void>;
+}
+
+/** Builds transport + router + worker for one subscriber of a service from its declaration. */
+export function createConsumer(o: ConsumerOptions): Consumer {
+  const { declaration: decl } = o;
+  const subscriber = o.subscriber ?? decl.service;
+  const subscriptions = decl.subscribes.filter((s) => (s.subscriber ?? decl.service) === subscriber);
+  if (subscriptions.length === 0) throw new Error(`${decl.service} declares no subscriptions for subscriber ${subscriber}`);
+  const logger = o.logger?.child({ subscriber });
+  const onEmitted = o.onEmitted ?? (o.publisher ? publishDirectly(o.publisher) : undefined);
+  const router = new Router({
+    service: decl.service,
+    subscriber,
+    ledger: o.ledger,
+    ...(logger ? { logger } : {}),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+    ...(o.policy ? { policy: o.policy } : {}),
+    ...(onEmitted ? { onEmitted } : {}),
+  });
+  router.use(...(o.metrics ? [metricsMiddleware(o.metrics)] : []), logging, ...(o.middleware ?? []), ...(o.inbox ? [o.inbox] : []));
+  const worker = new Worker(router, o.ledger, { ...o.worker, ...(logger ? { logger } : {}) });
+  const transport = new MqttSubscriber({
+    connection: { ...o.mqtt, clientId: o.mqtt.clientId ?? stableClientId(subscriber, o.instanceId) },
+    service: decl.service,
+    subscriber,
+    topics: subscriptions.map((s) => ({ topic: s.event.topic, version: s.event.version })),
+    ledger: o.ledger,
+    deadLetters: o.deadLetters,
+    ...(o.batch ? { batch: o.batch } : {}),
+    ...(logger ? { logger } : {}),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+    onRecorded: () => worker.wake(),
+  });
+  const registered = new Set<SubscriptionDeclaration>();
+  let unwatch: (() => void) | undefined;
+
+  const consumer: Consumer = {
+    subscriber,
+    router,
+    transport,
+    worker,
+    on(def, handler, fn, options = {}) {
+      const s = subscriptions.find((x) => x.event.topic === def.topic && x.handler === handler);
+      if (!s) throw new Error(`${decl.service} does not declare handler ${handler} for ${def.topic} (subscriber ${subscriber}); add it to the service declaration`);
+      router.on(def, handler, fn, { ...options, ...(s.policy ? { policy: s.policy } : {}) });
+      registered.add(s);
+      return consumer;
+    },
+    async start() {
+      const missing = subscriptions.filter((s) => !registered.has(s));
+      if (missing.length > 0) throw new Error(`${decl.service}: declared handler(s) without implementation: ${missing.map((s) => s.handler).join(', ')}`);
+      await router.start();
+      if (o.metrics) {
+        unwatch = messagingMetrics(o.metrics).watch({
+          service: decl.service,
+          subscriber,
+          ledger: o.ledger,
+          deadLetters: o.deadLetters,
+          ...(o.breakers ? { breakers: o.breakers } : {}),
+        });
+      }
+      worker.start();
+      await transport.start();
+    },
+    async close() {
+      await transport.close();
+      await worker.close();
+      unwatch?.();
+    },
+  };
+  return consumer;
+}
+
+/** Emitted events published straight to MQTT (use the outbox instead where the handler writes Postgres). */
+export function publishDirectly(publisher: Publisher): EmittedSink {
+  return async (events) => publisher.publishMany(events.map(toOutgoing));
+}
+
+export interface Messaging {
+  /** One consumer per consumer group the declaration uses. */
+  readonly consumers: readonly Consumer[];
+  on<D extends EventDefinition>(def: D, handler: string, fn: Handler<D>, options?: Omit<RouteOptions, 'policy'>): Messaging;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Every consumer of a service's declaration, wired from it: a service calls `on(...)` per declared handler, then `start()`. */
+export function createMessaging(o: Omit<ConsumerOptions, 'subscriber'>): Messaging {
+  const groups = [...new Set(o.declaration.subscribes.map((s) => s.subscriber ?? o.declaration.service))];
+  const consumers = groups.map((subscriber) => createConsumer({ ...o, subscriber }));
+  const messaging: Messaging = {
+    consumers,
+    on(def, handler, fn, options) {
+      const groupOf = o.declaration.subscribes.find((s) => s.event.topic === def.topic && s.handler === handler);
+      const c = consumers.find((x) => x.subscriber === (groupOf?.subscriber ?? o.declaration.service)) ?? consumers[0];
+      if (!c) throw new Error(`${o.declaration.service} declares no subscriptions`);
+      c.on(def, handler, fn, options);
+      return messaging;
+    },
+    async start() {
+      for (const c of consumers) await c.start();
+    },
+    async close() {
+      await Promise.all(consumers.map((c) => c.close()));
+    },
+  };
+  return messaging;
+}

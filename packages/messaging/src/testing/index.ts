@@ -1,0 +1,3 @@
+export * from './brokers';
+export * from './fixtures';
+export * from './ledgers';
