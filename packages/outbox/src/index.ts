@@ -1,0 +1,18 @@
+export type { QueryResult, Row, SqlDatabase, SqlExecutor, SqlTransaction } from './db/port';
+export { PgDatabase, quoteIdent } from './db/pg';
+export type { PgDatabaseOptions } from './db/pg';
+export { PgliteDatabase } from './db/pglite';
+export { migrate, MigrationError } from './migrations/runner';
+export type { MigrationReport } from './migrations/runner';
+export { OUTBOX_MIGRATIONS, OUTBOX_NOTIFY_CHANNEL } from './migrations/sql';
+export type { Migration } from './migrations/sql';
+export { Outbox, OutboxError } from './outbox';
+export type { OutboxMessage, OutboxTransport, PublishResult } from './transport';
+export { MqttOutboxTransport } from './mqtt-transport';
+export type { MqttOutboxTransportOptions } from './mqtt-transport';
+export { OutboxRelay } from './relay';
+export type { CycleReport, OutboxRelayOptions } from './relay';
+export { outboxMetrics } from './metrics';
+export type { OutboxMetrics } from './metrics';
+export { Inbox, inboxMiddleware, runInbox } from './inbox';
+export type { Handler, InboxContext, InboxKey, InboxMiddlewareOptions, InboxResult } from './inbox';

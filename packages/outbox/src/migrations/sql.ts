@@ -1,0 +1,62 @@
+/**
+ * The outbox/inbox schema, one entry per migration. Append new migrations; never edit an applied
+ * one (the runner refuses a changed checksum).
+ */
+export interface Migration {
+  /** Unique, ordered: the runner applies in this order. */
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * Relays LISTEN here. `Outbox.append` notifies after the command's commit, coalesced per process;
+ * a NOTIFY inside the command transaction (e.g. a trigger) would serialise every commit on
+ * Postgres' notify lock and halved command throughput in the benchmark.
+ */
+export const OUTBOX_NOTIFY_CHANNEL = 'outbox_events';
+
+export const OUTBOX_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'outbox_events',
+    sql: `
+CREATE TABLE outbox_events (
+  -- The sequence column: per aggregate, rows are published in id order.
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  event_id       uuid NOT NULL UNIQUE,
+  topic          text NOT NULL,                 -- logical form: albergue.<context>.v<N>.<Type>
+  aggregate_type text NOT NULL,
+  aggregate_id   text NOT NULL,
+  envelope       jsonb NOT NULL,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  published_at   timestamptz,                   -- set only after the broker's PUBACK
+  attempts       integer NOT NULL DEFAULT 0,    -- failed publish attempts
+  last_error     text,
+  available_at   timestamptz NOT NULL DEFAULT now(), -- retry backoff after a failed publish
+  claimed_by     text,                          -- relay holding the lease
+  claimed_until  timestamptz                    -- lease end; an expired lease is reclaimable
+);
+-- The relay scans unpublished rows in id order and checks each aggregate's earlier rows.
+CREATE INDEX outbox_events_unpublished ON outbox_events (id) WHERE published_at IS NULL;
+CREATE INDEX outbox_events_aggregate_unpublished
+  ON outbox_events (aggregate_type, aggregate_id, id) WHERE published_at IS NULL;
+`,
+  },
+  {
+    version: 2,
+    name: 'inbox_events',
+    sql: `
+CREATE TABLE inbox_events (
+  subscriber   text NOT NULL,
+  event_id     uuid NOT NULL,
+  topic        text NOT NULL,
+  received_at  timestamptz NOT NULL DEFAULT now(),
+  processed_at timestamptz NOT NULL DEFAULT now(), -- commits with the handler's effect
+  PRIMARY KEY (subscriber, event_id)
+);
+-- For pruning rows older than any possible redelivery.
+CREATE INDEX inbox_events_processed_at ON inbox_events (processed_at);
+`,
+  },
+];
