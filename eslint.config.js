@@ -33,6 +33,8 @@ export default tseslint.config(
   },
   {
     files: ['**/src/domain/**/*.ts'],
+    // Tests of the domain may use node:test and node:assert; the domain code itself may not.
+    ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [

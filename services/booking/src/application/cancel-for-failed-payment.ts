@@ -1,0 +1,30 @@
+import type { EnvelopeOf, PaymentFailed } from '@albergue/events';
+import type { CancelForFailedPayment } from '../domain/booking';
+import { decide, NO_BOOKING } from '../domain/booking';
+import type { BookingTransaction, Clock } from './ports';
+import type { HandlerOutcome } from './support';
+import { saveDecision } from './support';
+
+/**
+ * PaymentFailed → CancelForFailedPayment → BookingCancelled(payment_failed), beds released; only a
+ * reserved booking is cancelled (a stale or duplicate failure is a no-op). Runs in the caller's
+ * (inbox) transaction; the event inherits the payment's correlation and names it as its cause.
+ */
+export async function cancelBookingOnPaymentFailed(
+  deps: { readonly clock: Clock },
+  tx: BookingTransaction,
+  envelope: EnvelopeOf<typeof PaymentFailed>,
+): Promise<HandlerOutcome> {
+  const p = envelope.payload;
+  const command: CancelForFailedPayment = {
+    type: 'CancelForFailedPayment',
+    data: { booking_id: p.booking_id, payment_id: p.payment_id, now: deps.clock.now().toISOString() },
+  };
+  const existing = await tx.loadBooking(p.booking_id);
+  const state = existing?.state ?? NO_BOOKING;
+  const decision = decide(command, { booking: state });
+  if (!decision.ok) return { status: 'ignored', ignored: decision.errors[0] };
+  if (decision.ignored) return { status: 'ignored', ignored: decision.ignored };
+  const { envelopes } = await saveDecision(tx, state, decision.events, { correlation_id: envelope.correlation_id, causation_id: envelope.event_id });
+  return { status: 'applied', events: envelopes };
+}

@@ -1,0 +1,32 @@
+import type { EnvelopeOf, PaymentConfirmed } from '@albergue/events';
+import type { ConfirmBooking } from '../domain/booking';
+import { decide, NO_BOOKING } from '../domain/booking';
+import type { BookingTransaction, Clock } from './ports';
+import type { HandlerOutcome } from './support';
+import { saveDecision } from './support';
+
+/**
+ * PaymentConfirmed → ConfirmBooking → BookingConfirmed, only while the booking is still reserved.
+ * A late payment (booking already expired or cancelled) changes nothing and emits nothing: payment
+ * refunds it on the ReservationExpired / BookingCancelled booking already published. A duplicate
+ * PaymentConfirmed is a no-op too. Runs in the caller's (inbox) transaction; the new event
+ * inherits the payment's correlation_id and names it as its cause.
+ */
+export async function confirmBookingOnPaymentConfirmed(
+  deps: { readonly clock: Clock },
+  tx: BookingTransaction,
+  envelope: EnvelopeOf<typeof PaymentConfirmed>,
+): Promise<HandlerOutcome> {
+  const p = envelope.payload;
+  const command: ConfirmBooking = {
+    type: 'ConfirmBooking',
+    data: { booking_id: p.booking_id, payment_id: p.payment_id, amount: p.amount, now: deps.clock.now().toISOString() },
+  };
+  const existing = await tx.loadBooking(p.booking_id);
+  const state = existing?.state ?? NO_BOOKING;
+  const decision = decide(command, { booking: state });
+  if (!decision.ok) return { status: 'ignored', ignored: decision.errors[0] };
+  if (decision.ignored) return { status: 'ignored', ignored: decision.ignored };
+  const { envelopes } = await saveDecision(tx, state, decision.events, { correlation_id: envelope.correlation_id, causation_id: envelope.event_id });
+  return { status: 'applied', events: envelopes };
+}

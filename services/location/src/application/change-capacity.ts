@@ -1,0 +1,38 @@
+import type { ChangeCapacity } from '../domain/albergue';
+import { decide, NO_ALBERGUE } from '../domain/albergue';
+import type { AlbergueRepository, AlbergueView, Clock, LocationConfig } from './ports';
+import type { CommandResult } from './support';
+import { albergueView, localDate, saveDecision } from './support';
+
+export interface ChangeCapacityInput {
+  readonly albergue_id: string;
+  readonly beds: number;
+  /** First night with the new capacity (default: today). */
+  readonly effective_from?: string;
+  readonly command_id?: string;
+}
+
+/**
+ * ChangeCapacity → AlbergueCapacityChanged (with previous_beds). The same capacity again is a
+ * no-op (`ignored` set, no event), so a retried request is harmless.
+ */
+export async function changeCapacity(
+  deps: { readonly repo: AlbergueRepository; readonly clock: Clock; readonly config: LocationConfig },
+  input: ChangeCapacityInput,
+): Promise<CommandResult<AlbergueView>> {
+  const today = localDate(deps.clock.now(), deps.config.timeZone);
+  const command: ChangeCapacity = {
+    type: 'ChangeCapacity',
+    data: { albergue_id: input.albergue_id, beds: input.beds, effective_from: input.effective_from ?? today, today },
+  };
+  return deps.repo.transaction(async (tx): Promise<CommandResult<AlbergueView>> => {
+    const existing = await tx.load(input.albergue_id);
+    const state = existing?.state ?? NO_ALBERGUE;
+    const decision = decide(command, state);
+    if (!decision.ok) return decision;
+    if (decision.ignored && existing) return { ok: true, value: albergueView(existing.state, today), events: [], ignored: decision.ignored };
+    const { envelopes, record } = await saveDecision(tx, state, decision.events, input.command_id);
+    if (!record) throw new Error('ChangeCapacity accepted without an event');
+    return { ok: true, value: albergueView(record.state, today), events: envelopes };
+  });
+}

@@ -1,0 +1,14 @@
+// @albergue/location: albergues and their beds.
+export * from './domain/albergue';
+export * from './domain/seed';
+export * from './domain/result';
+export * from './application/ports';
+export type { CommandResult } from './application/support';
+export { albergueView, localDate } from './application/support';
+export * from './application/register-albergue';
+export * from './application/change-capacity';
+export * from './application/seed-albergues';
+export * from './application/queries';
+export { MemoryAlbergueStore } from './adapters/memory/memory-albergue-store';
+export { locationRoutes, statusOf as locationErrorStatus } from './adapters/http/routes';
+export type { LocationHttpDeps } from './adapters/http/routes';

@@ -1,0 +1,62 @@
+// TypeBox schemas of payment's HTTP API: validation and the OpenAPI document come from these.
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+
+const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
+const Money = Type.Object({ amount_minor: Type.Integer({ description: 'Cents.' }), currency: Type.String({ description: 'ISO 4217, e.g. EUR.' }) });
+
+export const PaymentParams = Type.Object({ payment_id: Id('Payment id.') });
+export const BookingParams = Type.Object({ booking_id: Id('Booking id.') });
+
+export const ChargeBody = Type.Object({
+  payment_method: Type.String({
+    minLength: 1,
+    maxLength: 256,
+    description: 'Simulated card network: a test card number (4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined; 4000 0000 0000 9995 has insufficient funds). A real provider: its payment-method token.',
+  }),
+}, { additionalProperties: false });
+export type ChargeBody = Static<typeof ChargeBody>;
+
+export const Settlement = Type.Object({
+  payment_id: Id('Our payment id (the merchant reference).'),
+  provider_reference: Type.String({ minLength: 1, maxLength: 128 }),
+  outcome: Type.Union([
+    Type.Object({ status: Type.Literal('succeeded') }, { additionalProperties: false }),
+    Type.Object({
+      status: Type.Literal('failed'),
+      reason_code: Type.String({ pattern: '^[a-z][a-z0-9_]*$', maxLength: 64 }),
+      reason: Type.String({ maxLength: 500 }),
+    }, { additionalProperties: false }),
+  ]),
+}, { additionalProperties: false, description: 'The provider settlement callback (webhook).' });
+export type Settlement = Static<typeof Settlement>;
+
+export const PaymentView = Type.Object({
+  payment_id: Type.String(),
+  booking_id: Type.String(),
+  status: Type.Union(['initiated', 'confirmed', 'failed', 'voided', 'refund_pending', 'refunded'].map((s) => Type.Literal(s))),
+  amount: Money,
+  provider: Type.String(),
+  initiated_at: Type.String({ format: 'date-time' }),
+  provider_reference: Type.Optional(Type.String()),
+  confirmed_at: Type.Optional(Type.String({ format: 'date-time' })),
+  reason_code: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String()),
+  failed_at: Type.Optional(Type.String({ format: 'date-time' })),
+  voided_at: Type.Optional(Type.String({ format: 'date-time' })),
+  refund_reference: Type.Optional(Type.String()),
+  refunded_at: Type.Optional(Type.String({ format: 'date-time' })),
+  pay_url: Type.Optional(Type.String({ description: 'Where to POST the payment method while the payment is open.' })),
+});
+
+export const ChargeAccepted = Type.Object({
+  payment_id: Type.String(),
+  provider_reference: Type.String(),
+  status: Type.Literal('processing', { description: 'The outcome arrives through the provider callback: poll the payment or the booking.' }),
+});
+
+export const SettlementAnswer = Type.Object({
+  payment_id: Type.String(),
+  status: Type.String({ description: 'The payment status after the callback.' }),
+  events: Type.Integer({ description: 'Events this callback produced (0 for a repeated callback).' }),
+});

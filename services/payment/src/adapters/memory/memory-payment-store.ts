@@ -1,0 +1,76 @@
+// In-memory PaymentRepository + PaymentQueries: transactions run one at a time and roll back on a
+// throw. For tests and for running payment without a database; the Postgres adapter is the real one.
+import type { EventEnvelope } from '@albergue/events';
+import type { PaymentQueries, PaymentRecord, PaymentRepository, PaymentTransaction, PaymentView } from '../../application/ports';
+import { paymentView } from '../../application/support';
+
+interface Data {
+  byBooking: Map<string, PaymentRecord>;
+  outbox: EventEnvelope[];
+}
+
+const bookingOf = (r: PaymentRecord) => (r.state.status === 'booking_ended' ? r.state.booking_id : r.state.payment.booking_id);
+const paymentOf = (r: PaymentRecord) => (r.state.status === 'booking_ended' ? undefined : r.state.payment.payment_id);
+
+export class MemoryPaymentStore implements PaymentRepository, PaymentQueries {
+  private data: Data = { byBooking: new Map(), outbox: [] };
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** Every envelope appended to the outbox, in commit order. */
+  get outbox(): readonly EventEnvelope[] {
+    return this.data.outbox;
+  }
+
+  transaction<T>(work: (tx: PaymentTransaction) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const snapshot: Data = { byBooking: new Map(this.data.byBooking), outbox: [...this.data.outbox] };
+      try {
+        return await work(this.tx());
+      } catch (err) {
+        this.data = snapshot;
+        throw err;
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  pendingRefunds(limit: number): Promise<string[]> {
+    const ids = [...this.data.byBooking.values()]
+      .flatMap((r) => (r.state.status === 'refund_pending' ? [{ id: r.state.payment.payment_id, at: r.state.requested_at }] : []))
+      .sort((a, b) => a.at.localeCompare(b.at))
+      .slice(0, limit)
+      .map((x) => x.id);
+    return Promise.resolve(ids);
+  }
+
+  findPayment(paymentId: string): Promise<PaymentView | undefined> {
+    const r = this.byPayment(paymentId);
+    return Promise.resolve(r && paymentView(r.state));
+  }
+
+  findPaymentOfBooking(bookingId: string): Promise<PaymentView | undefined> {
+    const r = this.data.byBooking.get(bookingId);
+    return Promise.resolve(r && paymentView(r.state));
+  }
+
+  private byPayment(paymentId: string): PaymentRecord | undefined {
+    return [...this.data.byBooking.values()].find((r) => paymentOf(r) === paymentId);
+  }
+
+  private tx(): PaymentTransaction {
+    return {
+      loadByBooking: (bookingId) => Promise.resolve(this.data.byBooking.get(bookingId)),
+      loadByPayment: (paymentId) => Promise.resolve(this.byPayment(paymentId)),
+      save: (record) => {
+        this.data.byBooking.set(bookingOf(record), record);
+        return Promise.resolve();
+      },
+      appendToOutbox: (envelopes) => {
+        this.data.outbox.push(...envelopes);
+        return Promise.resolve();
+      },
+    };
+  }
+}

@@ -1,0 +1,9 @@
+import type { PaymentQueries, PaymentView } from './ports';
+
+export function getPayment(queries: PaymentQueries, paymentId: string): Promise<PaymentView | undefined> {
+  return queries.findPayment(paymentId);
+}
+
+export function getPaymentOfBooking(queries: PaymentQueries, bookingId: string): Promise<PaymentView | undefined> {
+  return queries.findPaymentOfBooking(bookingId);
+}
