@@ -1,0 +1,27 @@
+import type { CircuitBreakerStore, DeliveryLedger, DlqOperations } from '@albergue/messaging';
+import type { PublishResult } from '../../application/publish-event';
+import type { HttpConsumerFeed } from '../../application/http-consumers';
+import type { ReceiptSigner } from '../../application/receipts';
+import type { BrokerMetrics } from '../../application/metrics';
+import type { RetainedMessage } from '../mqtt/aedes-broker';
+
+export interface HealthReport {
+  readonly ready: boolean;
+  readonly mqtt: 'up' | 'down';
+  readonly redis: 'up' | 'down' | 'not-configured';
+}
+
+/** What the HTTP API needs from the rest of the broker. */
+export interface HttpApiDeps {
+  readonly adminToken: string;
+  readonly bodyLimit?: number;
+  publish(input: unknown, options: { retain: boolean }): Promise<PublishResult>;
+  retained(filter: string): Promise<RetainedMessage[]>;
+  readonly consumers: HttpConsumerFeed;
+  readonly ledger: DeliveryLedger;
+  readonly receipts: ReceiptSigner;
+  readonly dlq: DlqOperations;
+  readonly breakers: CircuitBreakerStore;
+  health(): Promise<HealthReport>;
+  readonly metrics: BrokerMetrics;
+}

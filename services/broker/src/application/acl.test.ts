@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { filterCovers, isValidFilter, topicMatches } from '../domain/topic-filter';
+import { AccessControlList } from '../domain/acl';
+
+test('topicMatches follows MQTT wildcard rules', () => {
+  assert.equal(topicMatches('albergue/#', 'albergue/booking/v1/BookingReserved'), true);
+  assert.equal(topicMatches('albergue/+/v1/BookingReserved', 'albergue/booking/v1/BookingReserved'), true);
+  assert.equal(topicMatches('albergue/+', 'albergue/booking/v1'), false);
+  assert.equal(topicMatches('albergue/booking/#', 'albergue/booking'), true);
+  assert.equal(topicMatches('#', '$SYS/x'), false);
+  assert.equal(topicMatches('albergue/booking/v1/BookingReserved', 'albergue/booking/v1/BookingConfirmed'), false);
+});
+
+test('filterCovers: a granted filter must contain every topic of the requested one', () => {
+  assert.equal(filterCovers('albergue/#', 'albergue/booking/#'), true);
+  assert.equal(filterCovers('albergue/booking/#', 'albergue/#'), false);
+  assert.equal(filterCovers('albergue/booking/v1/X', 'albergue/booking/v1/+'), false);
+  assert.equal(filterCovers('albergue/+/v1/X', 'albergue/booking/v1/X'), true);
+  assert.equal(filterCovers('a/b', 'a/b/#'), false);
+});
+
+test('isValidFilter refuses misplaced wildcards', () => {
+  assert.equal(isValidFilter('albergue/#'), true);
+  assert.equal(isValidFilter('albergue/#/x'), false);
+  assert.equal(isValidFilter('albergue/boo+'), false);
+  assert.equal(isValidFilter(''), false);
+});
+
+test('the ACL grants only what is listed, per account', () => {
+  const acl = new AccessControlList([
+    { username: 'booking', publish: ['albergue/booking/v1/BookingReserved'], subscribe: ['albergue/payment/v1/PaymentConfirmed'] },
+    { username: 'observer', publish: [], subscribe: ['albergue/#'] },
+  ]);
+  assert.equal(acl.mayPublish('booking', 'albergue/booking/v1/BookingReserved'), true);
+  assert.equal(acl.mayPublish('booking', 'albergue/payment/v1/PaymentConfirmed'), false);
+  assert.equal(acl.maySubscribe('booking', 'albergue/payment/v1/PaymentConfirmed'), true);
+  assert.equal(acl.maySubscribe('booking', 'albergue/payment/#'), false);
+  assert.equal(acl.maySubscribe('observer', 'albergue/booking/#'), true);
+  assert.equal(acl.mayPublish('observer', 'albergue/booking/v1/BookingReserved'), false);
+  assert.equal(acl.mayPublish('stranger', 'albergue/booking/v1/BookingReserved'), false);
+});

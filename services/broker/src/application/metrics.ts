@@ -1,0 +1,32 @@
+import { Counter, Gauge } from 'prom-client';
+import type { Registry } from '@albergue/platform';
+
+/** The broker's Prometheus metrics (ARCHITECTURE §5 names where they apply). */
+export class BrokerMetrics {
+  readonly published: Counter<'topic'>;
+  readonly refusals: Counter<'kind'>;
+  readonly recorded: Counter<'topic' | 'outcome'>;
+  readonly dlq: Counter<'topic'>;
+
+  constructor(readonly registry: Registry, sources: { connectedClients: () => number; dlqDepth: () => Promise<{ topic: string; depth: number }[]> }) {
+    this.published = new Counter({ name: 'events_published_total', help: 'Envelopes published through the broker HTTP API', labelNames: ['topic'], registers: [registry] });
+    this.refusals = new Counter({ name: 'mqtt_refusals_total', help: 'MQTT connections, publishes and subscriptions refused by authentication or the ACL', labelNames: ['kind'], registers: [registry] });
+    this.recorded = new Counter({ name: 'http_consumer_messages_total', help: 'MQTT messages fed into the ledger for HTTP subscribers', labelNames: ['topic', 'outcome'], registers: [registry] });
+    this.dlq = new Counter({ name: 'dlq_total', help: 'Messages the broker sent to the DLQ (invalid envelopes for HTTP subscribers)', labelNames: ['topic'], registers: [registry] });
+    new Gauge({
+      name: 'mqtt_connected_clients', help: 'MQTT clients connected to this broker instance', registers: [registry],
+      collect() { this.set(sources.connectedClients()); },
+    });
+    new Gauge({
+      name: 'dlq_depth', help: 'Dead letters waiting per topic', labelNames: ['topic'], registers: [registry],
+      async collect() {
+        this.reset();
+        try {
+          for (const { topic, depth } of await sources.dlqDepth()) this.set({ topic }, depth);
+        } catch {
+          // Redis unreachable: /health reports it; the gauge stays empty.
+        }
+      },
+    });
+  }
+}

@@ -1,0 +1,37 @@
+// `npm run broker:mosquitto-config -- --out <dir> [--port 1884] [--ws-port 8884] [--host 127.0.0.1] [--user mosquitto]`
+// Writes mosquitto.conf, passwd and acl from the services' declarations. Passwords come from
+// BROKER_USERS / BROKER_PASSWORD_<USER> (development defaults unless NODE_ENV=production).
+import { parseArgs } from 'node:util';
+import { OBSERVER_ACCOUNT, grantsFromDeclarations } from '../application/acl-from-declarations';
+import { loadCredentials } from '../config/credentials';
+import { DECLARED_SERVICES } from '../config/declared-services';
+import { writeMosquittoConfig } from './generate';
+
+function port(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`--${name} must be a port number, got "${v}"`);
+  return n;
+}
+
+try {
+  const { values } = parseArgs({
+    options: { out: { type: 'string' }, port: { type: 'string' }, 'ws-port': { type: 'string' }, host: { type: 'string' }, user: { type: 'string' } },
+    strict: true,
+  });
+  if (values.out === undefined) throw new Error('--out <dir> is required');
+  const grants = grantsFromDeclarations(DECLARED_SERVICES);
+  const creds = loadCredentials([...DECLARED_SERVICES.map((d) => d.service), OBSERVER_ACCOUNT]);
+  const p = port('port', values.port);
+  const ws = port('ws-port', values['ws-port']);
+  const files = await writeMosquittoConfig({
+    outDir: values.out, grants, users: creds.users,
+    ...(p !== undefined ? { port: p } : {}), ...(ws !== undefined ? { wsPort: ws } : {}),
+    ...(values.host !== undefined ? { host: values.host } : {}), ...(values.user !== undefined ? { user: values.user } : {}),
+  });
+  console.log(`wrote ${files.conf}\n      ${files.passwd}\n      ${files.acl}\nrun: mosquitto -c ${files.conf}`);
+  if (creds.devDefaults.length > 0) console.warn(`warning: development passwords for ${creds.devDefaults.join(', ')} (set BROKER_PASSWORD_<USER> or BROKER_USERS)`);
+} catch (err) {
+  console.error(`broker:mosquitto-config: ${(err as Error).message}`);
+  process.exitCode = 2;
+}

@@ -1,0 +1,113 @@
+// The generated Mosquitto configuration on a real Mosquitto (/usr/sbin/mosquitto) on a free port.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { freePort, waitFor } from '@albergue/platform/testing';
+import { grantsFromDeclarations } from '../application/acl-from-declarations';
+import { DECLARED_SERVICES } from '../config/declared-services';
+import { asService, closeMqtt, connectMqtt, devUsers } from '../testing/harness';
+import { BOOKING_RESERVED_MQTT } from '../testing/fixtures';
+import { mosquittoPasswordLine, writeMosquittoConfig } from './generate';
+
+let dir: string;
+let url: string;
+let mosquitto: ChildProcess;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'albergue-mosquitto-'));
+  const port = await freePort();
+  const files = await writeMosquittoConfig({ outDir: dir, grants: grantsFromDeclarations(DECLARED_SERVICES), users: devUsers(), port, user: 'root' });
+  mosquitto = spawn('mosquitto', ['-c', files.conf], { stdio: 'ignore' });
+  url = `mqtt://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    const c = await connectMqtt(url, asService('observer')).catch(() => undefined);
+    await closeMqtt(c);
+    return c !== undefined;
+  }, { timeoutMs: 10_000, message: 'mosquitto accepting connections' });
+});
+
+after(async () => {
+  await new Promise<void>((resolve) => {
+    if (mosquitto.exitCode !== null) return resolve();
+    mosquitto.once('exit', () => resolve());
+    mosquitto.kill('SIGTERM');
+  });
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('password lines use the $7$ PBKDF2-SHA512 format that mosquitto_passwd writes', () => {
+  const salt = Buffer.from('JOLhUtHZEAJueX0r', 'base64');
+  assert.equal(mosquittoPasswordLine('alice', 'secret', salt), 'alice:$7$101$JOLhUtHZEAJueX0r$ZlKtVdsxF7jamy6EtEgi3S6kOYmnu+oP2eMkfCx5gD3EFk5FP0cRAwQ2lVJkQnCgrsWnE/15awo/3Dt0Iw+qfQ==');
+});
+
+test('the configuration sets the limits that never drop QoS 1 messages', async () => {
+  const conf = await readFile(join(dir, 'mosquitto.conf'), 'utf8');
+  for (const line of ['max_queued_messages 0', 'max_inflight_messages 0', 'allow_anonymous false', 'persistence true']) assert.match(conf, new RegExp(`^${line}$`, 'm'));
+});
+
+test('Mosquitto refuses bad credentials and enforces the derived ACL', async () => {
+  await assert.rejects(connectMqtt(url, { username: 'booking', password: 'wrong' }), /not authorized|bad user/i);
+  await assert.rejects(connectMqtt(url, {}), /not authorized|bad user/i);
+  let observer: MqttClient | undefined;
+  let booking: MqttClient | undefined;
+  let payment: MqttClient | undefined;
+  try {
+    observer = await connectMqtt(url, asService('observer'));
+    const seen: string[] = [];
+    observer.on('message', (topic) => seen.push(topic));
+    await observer.subscribeAsync('albergue/#', { qos: 1 });
+
+    // Mosquitto 2.0.11 grants a subscription outside the ACL but never delivers on it (read check).
+    payment = await connectMqtt(url, asService('payment'));
+    const paymentSeen: string[] = [];
+    payment.on('message', (topic) => paymentSeen.push(topic));
+    await payment.subscribeAsync({ 'albergue/booking/v1/BookingConfirmed': { qos: 1 }, [BOOKING_RESERVED_MQTT]: { qos: 1 } }).catch(() => undefined);
+
+    // Mosquitto denies it and answers with a v5-style PUBACK (rc 135) that a 3.1.1 client takes as a
+    // broken connection: the forger ends up acked or disconnected, never delivered.
+    const forger = await connectMqtt(url, asService('booking'));
+    let settled = false;
+    forger.once('close', () => (settled = true));
+    forger.publish('albergue/payment/v1/PaymentConfirmed', 'forged', { qos: 1 }, () => (settled = true));
+    await waitFor(() => settled, { timeoutMs: 5000, message: 'forged publish settled' });
+    await closeMqtt(forger);
+    booking = await connectMqtt(url, asService('booking'));
+    await booking.publishAsync('albergue/booking/v1/BookingConfirmed', 'marker', { qos: 1 });
+    await booking.publishAsync(BOOKING_RESERVED_MQTT, 'for payment', { qos: 1 });
+    await waitFor(() => seen.length === 2 && paymentSeen.length > 0, { timeoutMs: 5000, message: 'markers' });
+    assert.deepEqual(seen, ['albergue/booking/v1/BookingConfirmed', BOOKING_RESERVED_MQTT]);
+    assert.deepEqual(paymentSeen, [BOOKING_RESERVED_MQTT]);
+  } finally {
+    await closeMqtt(observer, booking, payment);
+  }
+});
+
+test('no QoS 1 message is dropped: 3,000 queued for an offline persistent subscriber all arrive', async () => {
+  const N = 3000; // three times Mosquitto's stock max_queued_messages (1000)
+  const session = { clientId: 'payment-mosquitto-queue', clean: false };
+  let sub: MqttClient | undefined;
+  let booking: MqttClient | undefined;
+  try {
+    sub = await connectMqtt(url, asService('payment', session));
+    await sub.subscribeAsync(BOOKING_RESERVED_MQTT, { qos: 1 });
+    await closeMqtt(sub);
+
+    booking = await connectMqtt(url, asService('booking'));
+    const window = 200;
+    for (let i = 0; i < N; i += window) {
+      await Promise.all(Array.from({ length: Math.min(window, N - i) }, (_, k) => booking!.publishAsync(BOOKING_RESERVED_MQTT, String(i + k), { qos: 1 })));
+    }
+
+    const got = new Set<string>();
+    sub = await connectMqtt(url, asService('payment', session), (_t, payload) => got.add(payload.toString()));
+    await waitFor(() => got.size === N, { timeoutMs: 20_000, message: `all ${N} messages (got ${got.size})` });
+    assert.equal(got.size, N);
+  } finally {
+    await closeMqtt(sub, booking);
+  }
+});

@@ -1,0 +1,212 @@
+import { connect as tcpConnect } from 'node:net';
+import { Redis } from 'ioredis';
+import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger, ServiceDeclaration } from '@albergue/messaging';
+import { DlqOperations, MemoryDeliveryLedger, RedisDeliveryLedger } from '@albergue/messaging';
+import type { Logger } from '@albergue/platform';
+import { createLogger, createMetricsRegistry, listenOrExplain } from '@albergue/platform';
+import { OBSERVER_ACCOUNT, aclFromDeclarations } from './application/acl-from-declarations';
+import { PasswordAuthenticator } from './application/authenticator';
+import { HttpConsumerFeed } from './application/http-consumers';
+import type { HttpSubscriptionRegistry } from './application/http-subscriptions';
+import { BrokerMetrics } from './application/metrics';
+import { publishEvent } from './application/publish-event';
+import type { ChannelNotifier, PublishedMessageStore } from './application/ports';
+import { ReceiptSigner } from './application/receipts';
+import { AedesBroker } from './adapters/mqtt/aedes-broker';
+import { memoryStorage, redisStorage } from './adapters/mqtt/persistence';
+import { buildHttpApi } from './adapters/http/server';
+import type { HealthReport } from './adapters/http/deps';
+import { MemoryChannelNotifier, MemoryPublishedMessageStore } from './adapters/memory/memory-message-store';
+import { MemoryHttpSubscriptionRegistry } from './adapters/memory/memory-subscription-registry';
+import { RedisChannelNotifier } from './adapters/redis/redis-channel';
+import { RedisPublishedMessageStore } from './adapters/redis/redis-message-store';
+import { RedisHttpSubscriptionRegistry } from './adapters/redis/redis-subscription-registry';
+import { DECLARED_SERVICES } from './config/declared-services';
+
+/** The delivery ledger the HTTP consumers and the DLQ/breaker endpoints work on. */
+export interface LedgerBundle {
+  readonly ledger: DeliveryLedger;
+  readonly deadLetters: DeadLetterStore;
+  readonly breakers: CircuitBreakerStore;
+}
+
+export interface BrokerOptions {
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 1884; 0 = any free port. */
+  readonly mqttPort?: number;
+  /** Default 8884; null disables MQTT over WebSocket. */
+  readonly wsPort?: number | null;
+  /** Default 8090. */
+  readonly httpPort?: number;
+  /** Redis for MQTT persistence, published messages, the channel, registrations and (by default) the ledger. Unset = memory. */
+  readonly redisUrl?: string;
+  /** Whose publications/subscriptions make the ACL. Default: config/declared-services.ts. */
+  readonly declarations?: readonly ServiceDeclaration[];
+  /** MQTT username → password, for each declared service and the observer. */
+  readonly users: ReadonlyMap<string, string>;
+  readonly adminToken: string;
+  /** Clients without credentials get the observer's read-only rights. Default false. */
+  readonly allowAnonymous?: boolean;
+  /** Accounts on development passwords (warned about at start). */
+  readonly devCredentials?: readonly string[];
+  /** The ledger; default: the Redis adapters with redisUrl, else in memory (embedded mode). */
+  readonly ledger?: LedgerBundle;
+  readonly logger?: Logger;
+  /** HTTP body limit in bytes (default 256 KiB). */
+  readonly bodyLimit?: number;
+}
+
+export interface RunningBroker {
+  readonly mqttPort: number;
+  readonly wsPort: number | undefined;
+  readonly httpPort: number;
+  readonly mqttUrl: string;
+  readonly httpUrl: string;
+  readonly mqtt: AedesBroker;
+  readonly ledger: LedgerBundle;
+  /** Stops HTTP, MQTT and every connection this broker opened. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts the broker: Aedes (TCP + WebSocket) with auth and the declared ACL, and the HTTP API. */
+export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
+  const logger = options.logger ?? createLogger('broker');
+  const host = options.host ?? '127.0.0.1';
+  const declarations = options.declarations ?? DECLARED_SERVICES;
+  const acl = aclFromDeclarations(declarations);
+  for (const account of acl.accounts()) {
+    if (!options.users.has(account.username)) throw new Error(`no password configured for MQTT account "${account.username}"`);
+  }
+  if (options.devCredentials?.length) logger.warn({ accounts: options.devCredentials }, 'MQTT accounts on development passwords (<username>-dev-password); set BROKER_PASSWORD_<USER> outside development');
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'error while stopping the broker');
+      }
+    }
+  };
+
+  try {
+    let redis: Redis | undefined;
+    let store: PublishedMessageStore;
+    let channel: ChannelNotifier;
+    let registry: HttpSubscriptionRegistry;
+    if (options.redisUrl !== undefined) {
+      const r = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
+      redis = r;
+      cleanups.push(async () => void (await r.quit().catch(() => r.disconnect())));
+      await r.connect();
+      store = new RedisPublishedMessageStore(r);
+      channel = new RedisChannelNotifier(r);
+      registry = new RedisHttpSubscriptionRegistry(r);
+    } else {
+      store = new MemoryPublishedMessageStore();
+      channel = new MemoryChannelNotifier();
+      registry = new MemoryHttpSubscriptionRegistry();
+    }
+    const ledgerBundle = options.ledger ?? (options.redisUrl !== undefined ? redisLedger(options.redisUrl) : memoryLedger());
+    cleanups.push(() => ledgerBundle.ledger.close());
+
+    const registryMetrics = createMetricsRegistry('broker');
+    const holder: { mqtt?: AedesBroker } = {};
+    const dlq = new DlqOperations({ ledger: ledgerBundle.ledger, deadLetters: ledgerBundle.deadLetters });
+    const metrics = new BrokerMetrics(registryMetrics, { connectedClients: () => holder.mqtt?.connectedClients ?? 0, dlqDepth: () => ledgerBundle.deadLetters.topics() });
+
+    const storage = options.redisUrl !== undefined ? redisStorage(options.redisUrl) : memoryStorage();
+    const broker = await AedesBroker.start({
+      host,
+      mqttPort: options.mqttPort ?? 1884,
+      ...(options.wsPort === null ? {} : { wsPort: options.wsPort ?? 8884 }),
+      storage,
+      authenticator: new PasswordAuthenticator(options.users),
+      acl,
+      ...(options.allowAnonymous ? { anonymousAccount: OBSERVER_ACCOUNT } : {}),
+      logger,
+      onRefusal: (kind) => metrics.refusals.inc({ kind }),
+    });
+    holder.mqtt = broker;
+    cleanups.push(() => broker.close());
+
+    const consumers = new HttpConsumerFeed({
+      ledger: ledgerBundle.ledger,
+      deadLetters: ledgerBundle.deadLetters,
+      registry,
+      broker,
+      logger,
+      onRecorded: (topic, outcome) => {
+        metrics.recorded.inc({ topic, outcome });
+        if (outcome === 'invalid') metrics.dlq.inc({ topic });
+      },
+    });
+    cleanups.push(() => consumers.close());
+    const restored = await consumers.restore();
+    if (restored > 0) logger.info({ subscriptions: restored }, 'HTTP subscriptions restored');
+
+    const health = async (): Promise<HealthReport> => {
+      const mqttUp = await canConnect(host, broker.mqttPort);
+      const redisState = redis === undefined ? 'not-configured' : (await store.ping()) ? 'up' : 'down';
+      return { ready: mqttUp && redisState !== 'down', mqtt: mqttUp ? 'up' : 'down', redis: redisState };
+    };
+
+    const app = await buildHttpApi({
+      adminToken: options.adminToken,
+      ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
+      publish: (input, o) => publishEvent({ store, channel, mqtt: broker }, input, o),
+      retained: (filter) => broker.retained(filter),
+      consumers,
+      ledger: ledgerBundle.ledger,
+      receipts: new ReceiptSigner(options.adminToken),
+      dlq,
+      breakers: ledgerBundle.breakers,
+      health,
+      metrics,
+    }, logger);
+    cleanups.push(() => app.close());
+    await app.ready();
+    const httpPort = await listenOrExplain(app.server, options.httpPort ?? 8090, host, 'BROKER_HTTP_PORT');
+    logger.info({ http_port: httpPort, mqtt_port: broker.mqttPort, ws_port: broker.wsPort ?? null }, 'broker started');
+
+    let closing: Promise<void> | undefined;
+    return {
+      mqttPort: broker.mqttPort,
+      wsPort: broker.wsPort,
+      httpPort,
+      mqttUrl: `mqtt://${host}:${broker.mqttPort}`,
+      httpUrl: `http://${host}:${httpPort}`,
+      mqtt: broker,
+      ledger: ledgerBundle,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+function redisLedger(url: string): LedgerBundle {
+  const ledger = new RedisDeliveryLedger({ url });
+  return { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers };
+}
+
+function memoryLedger(): LedgerBundle {
+  const ledger = new MemoryDeliveryLedger();
+  return { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers };
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}

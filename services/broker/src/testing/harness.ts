@@ -1,0 +1,80 @@
+// Test support for the broker: a broker on free ports with development credentials, a private
+// redis-server per test file, and MQTT clients that are always closed.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { freePort, waitFor } from '@albergue/platform/testing';
+import { Redis } from 'ioredis';
+import { startBroker } from '../start';
+import type { BrokerOptions, RunningBroker } from '../start';
+import { OBSERVER_ACCOUNT } from '../application/acl-from-declarations';
+import { DECLARED_SERVICES } from '../config/declared-services';
+import { devPassword } from '../config/credentials';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export function devUsers(): Map<string, string> {
+  return new Map([...DECLARED_SERVICES.map((d) => d.service), OBSERVER_ACCOUNT].map((u) => [u, devPassword(u)]));
+}
+
+export function startTestBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
+  return startBroker({ mqttPort: 0, wsPort: 0, httpPort: 0, users: devUsers(), adminToken: ADMIN_TOKEN, ...options });
+}
+
+/** A private, non-persistent redis-server on a free port (the broker's keys and pub/sub stay isolated). */
+export async function startRedisServer(): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  await waitFor(async () => {
+    try {
+      if (probe.status !== 'ready') await probe.connect();
+      return (await probe.ping()) === 'PONG';
+    } catch {
+      probe.disconnect();
+      return false;
+    }
+  }, { timeoutMs: 10_000, message: `redis-server on ${port}` });
+  probe.disconnect();
+  return {
+    url,
+    port,
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/**
+ * Connects an MQTT 3.1.1 client; rejects with the broker's refusal. Pass `onMessage` to listen
+ * before the CONNACK: a resumed session's queued messages can arrive in the same read.
+ */
+export function connectMqtt(url: string, options: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer) => void): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+    if (onMessage) client.on('message', onMessage);
+    client.once('connect', () => {
+      client.removeAllListeners('error');
+      client.on('error', () => undefined);
+      resolve(client);
+    });
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+    client.once('close', () => reject(new Error('connection closed before CONNACK')));
+  });
+}
+
+export function asService(service: string, extra: IClientOptions = {}): IClientOptions {
+  return { username: service, password: devPassword(service), ...extra };
+}
+
+export async function closeMqtt(...clients: (MqttClient | undefined)[]): Promise<void> {
+  await Promise.all(clients.map((c) => (c ? c.endAsync(true).catch(() => undefined) : Promise.resolve())));
+}
