@@ -1,13 +1,58 @@
-// `npm start`: runs the whole system on embedded defaults. Until the services exist it prints the plan.
-const plan = [
-  ['broker', 'MQTT 1884 (ws 8884), HTTP 8090', 'Aedes in memory, in-memory ledger'],
-  ['gateway', 'HTTP 8080', 'the public entry'],
-  ['location', 'HTTP 8101', 'albergues and beds'],
-  ['booking', 'HTTP 8102', 'bookings, bed inventory, holds'],
-  ['payment', 'HTTP 8103', 'payments, provider callbacks'],
-  ['documents', 'HTTP 8104', 'guest identity documents'],
-  ['notifications', 'HTTP 8105', 'email to guests'],
-  ['audit', 'HTTP 8106', 'append-only trail of every event'],
-];
-console.log('Albergue — services planned (not yet runnable in this build):');
-for (const [name, ports, what] of plan) console.log(`  ${name!.padEnd(14)} ${ports!.padEnd(32)} ${what}`);
+// `npm start`: the whole system in one process on embedded defaults — the broker (Aedes, in memory),
+// one in-memory delivery ledger, and every service on its own PGlite database under DATA_DIR
+// (default ./data). Ctrl-C stops everything cleanly. Every port can be moved by its env variable.
+import { brokerOptionsFromEnv, startBroker } from '@albergue/broker';
+import { createBookingService } from '@albergue/booking/service';
+import { createLocationService } from '@albergue/location/service';
+import { MemoryDeliveryLedger } from '@albergue/messaging';
+import { ConfigError, createLogger } from '@albergue/platform';
+import { createPaymentService } from '@albergue/payment/service';
+import type { ServiceRuntime } from '@albergue/runtime';
+import { ledgerBundle } from '@albergue/runtime';
+
+const logger = createLogger('albergue');
+
+async function main(): Promise<void> {
+  const ledger = ledgerBundle(new MemoryDeliveryLedger());
+  const brokerOptions = brokerOptionsFromEnv();
+  const broker = await startBroker({ ...brokerOptions, ledger, logger: logger.child({ service: 'broker' }) });
+  const services: ServiceRuntime[] = [];
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const s of [...services].reverse()) await s.close();
+      await broker.close();
+      await ledger.ledger.close();
+    })());
+  process.once('SIGINT', () => void stop().then(() => process.exit(0), () => process.exit(1)));
+  process.once('SIGTERM', () => void stop().then(() => process.exit(0), () => process.exit(1)));
+
+  try {
+    const shared = { ledger, config: { mqttUrl: broker.mqttUrl } };
+    const factories = [createLocationService, createBookingService, createPaymentService];
+    for (const create of factories) services.push(await create(shared));
+    // Every subscriber's session first, then publishing: nothing published at start-up is missed.
+    for (const rt of services) await rt.startConsumers();
+    const urls: [string, string, string][] = [];
+    for (const rt of services) urls.push([rt.config.service, await rt.start(), rt.config.databaseUrl ? 'postgres' : rt.config.dataDir]);
+    const lines = [
+      '',
+      'Albergue is running (embedded mode). Ctrl-C stops it.',
+      `  broker         ${broker.httpUrl}  (MQTT ${broker.mqttUrl}${broker.wsPort ? `, WebSocket ws://127.0.0.1:${broker.wsPort}` : ''})`,
+      ...urls.map(([name, url, data]) => `  ${name.padEnd(14)} ${url}  data: ${data}`),
+      '',
+      `  Watch every event: mosquitto_sub -h 127.0.0.1 -p ${broker.mqttPort} -u observer -P observer-dev-password -t 'albergue/#' -v`,
+      '',
+    ];
+    console.log(lines.join('\n'));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) console.error(`albergue: ${err.message}`);
+  else logger.fatal({ err }, 'failed to start');
+  process.exit(1);
+});

@@ -18,7 +18,7 @@ function walk(dir, out) {
   return out;
 }
 
-const files = ['packages', 'services', 'scripts']
+const files = ['packages', 'services', 'scripts', 'tests']
   .flatMap((d) => { try { return walk(join(root, d), []); } catch { return []; } })
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();

@@ -1,4 +1,4 @@
-import type { SqlDatabase, SqlExecutor } from './db/port';
+import type { SqlDatabase, SqlExecutor, SqlTransaction } from './db/port';
 import { isUuid, OutboxError } from './outbox';
 
 /** Identifies one delivery of one event to one subscriber. */
@@ -21,7 +21,7 @@ export type InboxResult<T> = { readonly status: 'processed'; readonly value: T }
  * is recorded (the insert rolls back with it) and the error propagates: the caller nacks.
  * Concurrent deliveries of one event serialise on the primary key; exactly one runs the effect.
  */
-export async function runInbox<T>(db: SqlDatabase, key: InboxKey, effect: (tx: SqlExecutor) => Promise<T>): Promise<InboxResult<T>> {
+export async function runInbox<T>(db: SqlDatabase, key: InboxKey, effect: (tx: SqlTransaction) => Promise<T>): Promise<InboxResult<T>> {
   if (typeof key.subscriber !== 'string' || key.subscriber === '') throw new OutboxError('inbox: subscriber must be a non-empty string');
   if (!isUuid(key.eventId)) throw new OutboxError(`inbox: event_id ${JSON.stringify(key.eventId)} is not a UUID`);
   if (typeof key.topic !== 'string' || key.topic === '') throw new OutboxError('inbox: topic must be a non-empty string');
@@ -41,7 +41,7 @@ export async function runInbox<T>(db: SqlDatabase, key: InboxKey, effect: (tx: S
 export class Inbox {
   constructor(private readonly db: SqlDatabase) {}
 
-  run<T>(key: InboxKey, effect: (tx: SqlExecutor) => Promise<T>): Promise<InboxResult<T>> {
+  run<T>(key: InboxKey, effect: (tx: SqlTransaction) => Promise<T>): Promise<InboxResult<T>> {
     return runInbox(this.db, key, effect);
   }
 }

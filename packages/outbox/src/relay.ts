@@ -61,11 +61,12 @@ export interface CycleReport {
  * because another relay is claiming it at this moment (SKIP LOCKED).
  */
 const CLAIM_SQL = `
-WITH head AS MATERIALIZED (
-  SELECT id FROM outbox_events WHERE published_at IS NULL ORDER BY id LIMIT $4
+WITH bound AS (
+  SELECT max(id) AS id FROM (SELECT id FROM outbox_events WHERE published_at IS NULL ORDER BY id LIMIT (SELECT $4::int)) w
 ), candidates AS MATERIALIZED (
-  SELECT o.id FROM head h JOIN outbox_events o ON o.id = h.id
+  SELECT o.id FROM outbox_events o
    WHERE o.published_at IS NULL
+     AND o.id <= (SELECT id FROM bound)
      AND (o.claimed_until IS NULL OR o.claimed_until < now())
      AND o.available_at <= now()
      AND NOT EXISTS (
@@ -74,7 +75,7 @@ WITH head AS MATERIALIZED (
           AND e.id < o.id AND e.published_at IS NULL
           AND (e.claimed_until >= now() OR e.available_at > now()))
    ORDER BY o.id
-   LIMIT $1
+   LIMIT (SELECT $1::int)
    FOR UPDATE OF o SKIP LOCKED
 )
 UPDATE outbox_events o

@@ -13,5 +13,8 @@ export * from './application/expire-reservation';
 export * from './application/update-inventory';
 export * from './application/queries';
 export { MemoryBookingStore } from './adapters/memory/memory-booking-store';
+export { PgBookingRepository } from './adapters/postgres/pg-booking-repository';
+export { PgBookingQueries } from './adapters/postgres/pg-booking-queries';
+export { BOOKING_MIGRATIONS } from './adapters/postgres/migrations';
 export { bookingRoutes, statusOf as bookingErrorStatus } from './adapters/http/routes';
 export type { BookingHttpDeps } from './adapters/http/routes';

@@ -1,59 +1,32 @@
-// What each service publishes and subscribes to (ARCHITECTURE §1), declared here until the services
-// exist and export their own declarations; the broker's ACL and the Mosquitto configuration are
-// derived from this list. Replace entries with the services' real declarations as they land.
+// What each service publishes and subscribes to (ARCHITECTURE §1). Services that exist export their
+// own declaration (`@albergue/<service>/declaration`); the others are declared here until they land.
+// The broker's ACL and the Mosquitto configuration are derived from this list.
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { declareService } from '@albergue/messaging';
+import { bookingDeclaration } from '@albergue/booking/declaration';
+import { locationDeclaration } from '@albergue/location/declaration';
+import { paymentDeclaration } from '@albergue/payment/declaration';
 import type { EventDefinition } from '@albergue/events';
 import {
   ALL_EVENTS,
-  AlbergueCapacityChanged,
-  AlbergueRegistered,
   AuditLogged,
   BookingCancelled,
   BookingConfirmed,
-  BookingReserved,
   DocumentRejected,
   DocumentValidated,
   NotificationFailed,
   NotificationSent,
   PaymentConfirmed,
-  PaymentFailed,
-  PaymentInitiated,
   RateLimitExceeded,
   ReservationExpired,
 } from '@albergue/events';
 
 const on = (event: EventDefinition, action: string) => ({ event, handler: `${action}On${event.name}` });
 
-export const locationService = declareService({
-  service: 'location',
-  context: 'location',
-  publishes: [AlbergueRegistered, AlbergueCapacityChanged],
-  subscribes: [],
-});
-
-export const bookingService = declareService({
-  service: 'booking',
-  context: 'booking',
-  publishes: [BookingReserved, BookingConfirmed, BookingCancelled, ReservationExpired],
-  subscribes: [
-    on(AlbergueRegistered, 'addAlbergue'),
-    on(AlbergueCapacityChanged, 'updateCapacity'),
-    on(PaymentConfirmed, 'confirmBooking'),
-    on(PaymentFailed, 'cancelBooking'),
-  ],
-});
-
-export const paymentService = declareService({
-  service: 'payment',
-  context: 'payment',
-  publishes: [PaymentInitiated, PaymentConfirmed, PaymentFailed],
-  subscribes: [
-    on(BookingReserved, 'initiatePayment'),
-    on(BookingCancelled, 'voidPayment'),
-    on(ReservationExpired, 'voidPayment'),
-  ],
-});
+// The services that exist declare themselves; their declarations are the single source.
+export const locationService = locationDeclaration;
+export const bookingService = bookingDeclaration;
+export const paymentService = paymentDeclaration;
 
 export const documentsService = declareService({
   service: 'documents',

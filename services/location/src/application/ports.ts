@@ -23,8 +23,22 @@ export interface AlbergueRecord {
   readonly last_event_id: string;
 }
 
+/** `save` lost an insert race: the albergue is already stored (registered concurrently). Retry the unit of work. */
+export class AlbergueConflictError extends Error {
+  readonly code = 'albergue_conflict';
+  constructor(message: string) {
+    super(message);
+    this.name = 'AlbergueConflictError';
+  }
+}
+
 export interface AlbergueRepository {
-  /** Runs `work` in one transaction: commits when it resolves, rolls back when it throws. */
+  /**
+   * Runs `work` in one transaction: commits when it resolves, rolls back when it throws. When `work`
+   * fails with AlbergueConflictError the adapter may run it again in a new transaction (a bounded
+   * number of times: the retry then loads the winner's albergue, so a concurrent registration ends
+   * as albergue_exists), so keep side effects other than `tx` out of `work`.
+   */
   transaction<T>(work: (tx: AlbergueTransaction) => Promise<T>): Promise<T>;
 }
 
@@ -32,9 +46,11 @@ export interface AlbergueTransaction {
   /** The albergue, locked until commit (`SELECT … FOR UPDATE`); undefined when not registered. */
   load(albergueId: string): Promise<AlbergueRecord | undefined>;
   /**
-   * Inserts or updates the albergue and its query projection. Two concurrent registrations of one
-   * id: the insert must fail on the primary key for the second (the handler maps it to a retry or
-   * a conflict), never overwrite the first.
+   * Inserts or updates the albergue and its query projection. An albergue this transaction loaded
+   * (or saved) is updated; any other is inserted. Two concurrent registrations of one id: the
+   * insert fails on the primary key for the second — it rejects with AlbergueConflictError (the
+   * repository's transaction retries, and the retry answers albergue_exists) — and never
+   * overwrites the first.
    */
   save(record: AlbergueRecord): Promise<void>;
   /** Inserts the envelopes into outbox_events in this transaction, in order. */

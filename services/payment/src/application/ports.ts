@@ -20,8 +20,21 @@ export interface PaymentRecord {
   readonly last_event_id: string;
 }
 
+/** `save` lost an insert race: the booking or payment already has a stored record. Retry the unit of work. */
+export class PaymentConflictError extends Error {
+  readonly code = 'payment_conflict';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PaymentConflictError';
+  }
+}
+
 export interface PaymentRepository {
-  /** Runs `work` in one transaction: commits when it resolves, rolls back when it throws. */
+  /**
+   * Runs `work` in one transaction: commits when it resolves, rolls back when it throws. When `work`
+   * fails with PaymentConflictError the adapter may run it again in a new transaction (a bounded
+   * number of times), so keep side effects other than `tx` out of `work`.
+   */
   transaction<T>(work: (tx: PaymentTransaction) => Promise<T>): Promise<T>;
   /** payment_ids in status refund_pending, oldest request first, at most `limit`. */
   pendingRefunds(limit: number): Promise<string[]>;
@@ -32,7 +45,13 @@ export interface PaymentTransaction {
   loadByBooking(bookingId: string): Promise<PaymentRecord | undefined>;
   /** The payment record with this payment_id, locked until commit. */
   loadByPayment(paymentId: string): Promise<PaymentRecord | undefined>;
-  /** Inserts or updates the record (one per booking_id; payment_id unique) and its query projection. */
+  /**
+   * Inserts or updates the record (one per booking_id; payment_id unique) and its query projection.
+   * A record this transaction loaded is updated; any other is inserted, and the insert never
+   * overwrites: when the booking (or the payment_id) already has a record — another transaction
+   * stored one since this one looked — it rejects with PaymentConflictError and the caller rolls
+   * back (an event handler's message is then retried and sees the winner's record).
+   */
   save(record: PaymentRecord): Promise<void>;
   /** Inserts the envelopes into outbox_events in this transaction, in order. */
   appendToOutbox(envelopes: readonly EventEnvelope[]): Promise<void>;

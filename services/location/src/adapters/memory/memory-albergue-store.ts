@@ -2,6 +2,7 @@
 // throw. For tests and for running location without a database; the Postgres adapter is the real one.
 import type { EventEnvelope } from '@albergue/events';
 import type { AlbergueFilter, AlbergueQueries, AlbergueRecord, AlbergueRepository, AlbergueTransaction, AlbergueView } from '../../application/ports';
+import { AlbergueConflictError } from '../../application/ports';
 import { albergueView } from '../../application/support';
 
 export class MemoryAlbergueStore implements AlbergueRepository, AlbergueQueries {
@@ -45,10 +46,18 @@ export class MemoryAlbergueStore implements AlbergueRepository, AlbergueQueries 
   }
 
   private tx(): AlbergueTransaction {
+    const loaded = new Set<string>(); // ids this transaction loaded or saved: save updates those, inserts the rest
     return {
-      load: (id) => Promise.resolve(this.albergues.get(id)),
+      load: (id) => {
+        const r = this.albergues.get(id);
+        if (r) loaded.add(id);
+        return Promise.resolve(r);
+      },
       save: (record) => {
-        this.albergues.set(record.state.albergue.albergue_id, record);
+        const id = record.state.albergue.albergue_id;
+        if (this.albergues.has(id) && !loaded.has(id)) return Promise.reject(new AlbergueConflictError(`albergue ${id} is already stored`));
+        this.albergues.set(id, record);
+        loaded.add(id);
         return Promise.resolve();
       },
       appendToOutbox: (envelopes) => {

@@ -2,6 +2,7 @@
 // throw. For tests and for running payment without a database; the Postgres adapter is the real one.
 import type { EventEnvelope } from '@albergue/events';
 import type { PaymentQueries, PaymentRecord, PaymentRepository, PaymentTransaction, PaymentView } from '../../application/ports';
+import { PaymentConflictError } from '../../application/ports';
 import { paymentView } from '../../application/support';
 
 interface Data {
@@ -60,11 +61,26 @@ export class MemoryPaymentStore implements PaymentRepository, PaymentQueries {
   }
 
   private tx(): PaymentTransaction {
+    const loaded = new Set<string>(); // booking_ids this transaction loaded: save updates those, inserts the rest
+    const seen = (r: PaymentRecord | undefined) => {
+      if (r) loaded.add(bookingOf(r));
+      return Promise.resolve(r);
+    };
     return {
-      loadByBooking: (bookingId) => Promise.resolve(this.data.byBooking.get(bookingId)),
-      loadByPayment: (paymentId) => Promise.resolve(this.byPayment(paymentId)),
+      loadByBooking: (bookingId) => seen(this.data.byBooking.get(bookingId)),
+      loadByPayment: (paymentId) => seen(this.byPayment(paymentId)),
       save: (record) => {
-        this.data.byBooking.set(bookingOf(record), record);
+        const bookingId = bookingOf(record);
+        const paymentId = paymentOf(record);
+        const owner = paymentId === undefined ? undefined : this.byPayment(paymentId);
+        if (this.data.byBooking.has(bookingId) && !loaded.has(bookingId)) {
+          return Promise.reject(new PaymentConflictError(`booking ${bookingId} already has a payment record`));
+        }
+        if (owner && bookingOf(owner) !== bookingId) {
+          return Promise.reject(new PaymentConflictError(`payment ${paymentId} already belongs to booking ${bookingOf(owner)}`));
+        }
+        this.data.byBooking.set(bookingId, record);
+        loaded.add(bookingId);
         return Promise.resolve();
       },
       appendToOutbox: (envelopes) => {

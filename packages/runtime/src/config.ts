@@ -1,0 +1,52 @@
+import { join, resolve } from 'node:path';
+import { ConfigError, envOptional, envPort, envUrl } from '@albergue/platform';
+
+type Env = Record<string, string | undefined>;
+
+/** Where a service's pieces live, resolved from the environment with embedded defaults. */
+export interface ServiceConfig {
+  readonly service: string;
+  readonly host: string;
+  readonly port: number;
+  /** Env variable that moves the port (named in the "port taken" error). */
+  readonly portVar: string;
+  /** Postgres URL, or undefined for embedded PGlite under `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly mqttUrl: string;
+  readonly mqttUsername: string;
+  readonly mqttPassword: string;
+  /** Redis for the delivery ledger, or undefined for the in-memory ledger. */
+  readonly redisUrl: string | undefined;
+}
+
+/** Development MQTT password of an account in the embedded mode (the broker uses the same rule). */
+export const devMqttPassword = (username: string): string => `${username}-dev-password`;
+
+const upper = (service: string) => service.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+
+/**
+ * `<SERVICE>_PORT`, `<SERVICE>_DATABASE_URL` (or `DATABASE_URL` when one process runs one service),
+ * `DATA_DIR`, `MQTT_URL`, `MQTT_USERNAME`/`MQTT_PASSWORD` (or `<SERVICE>_MQTT_PASSWORD`), `REDIS_URL`.
+ */
+export function serviceConfig(service: string, defaultPort: number, env: Env = process.env): ServiceConfig {
+  const S = upper(service);
+  const portVar = `${S}_PORT`;
+  const databaseUrl = envUrl(`${S}_DATABASE_URL`, ['postgres:', 'postgresql:'], env) ?? envUrl('DATABASE_URL', ['postgres:', 'postgresql:'], env);
+  const production = env.NODE_ENV === 'production';
+  const password = envOptional(`${S}_MQTT_PASSWORD`, env) ?? envOptional('MQTT_PASSWORD', env);
+  if (production && password === undefined) throw new ConfigError(`${service}: set ${S}_MQTT_PASSWORD or MQTT_PASSWORD (development passwords are refused with NODE_ENV=production)`);
+  if (production && databaseUrl === undefined) throw new ConfigError(`${service}: set ${S}_DATABASE_URL or DATABASE_URL (embedded PGlite is for development)`);
+  return {
+    service,
+    host: envOptional('HOST', env) ?? '127.0.0.1',
+    port: envPort(portVar, defaultPort, env),
+    portVar,
+    databaseUrl,
+    dataDir: resolve(join(envOptional('DATA_DIR', env) ?? 'data', service)),
+    mqttUrl: envUrl('MQTT_URL', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:'], env) ?? 'mqtt://127.0.0.1:1884',
+    mqttUsername: envOptional(`${S}_MQTT_USERNAME`, env) ?? envOptional('MQTT_USERNAME', env) ?? service,
+    mqttPassword: password ?? devMqttPassword(envOptional(`${S}_MQTT_USERNAME`, env) ?? envOptional('MQTT_USERNAME', env) ?? service),
+    redisUrl: envUrl('REDIS_URL', ['redis:', 'rediss:'], env),
+  };
+}

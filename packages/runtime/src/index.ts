@@ -1,0 +1,5 @@
+export * from './config';
+export * from './http';
+export * from './runtime';
+export * from './transactional-inbox';
+export * from './run';

@@ -1,0 +1,15 @@
+// The port contracts on the in-memory adapter (the reference the Postgres adapter is held to).
+import { MemoryBookingStore } from './memory-booking-store';
+import { bookingQueriesContract } from '../../application/contract/booking-queries.contract';
+import { bookingRepositoryContract } from '../../application/contract/booking-repository.contract';
+import type { BookingStoreHarness } from '../../application/contract/fixtures';
+
+const store = new MemoryBookingStore();
+const harness: BookingStoreHarness = {
+  repo: store,
+  queries: store,
+  outbox: () => Promise.resolve(store.outbox),
+};
+
+bookingRepositoryContract('memory', () => harness);
+bookingQueriesContract('memory', () => harness);

@@ -1,0 +1,16 @@
+import { AlbergueCapacityChanged, AlbergueRegistered, BookingCancelled, BookingConfirmed, BookingReserved, PaymentConfirmed, PaymentFailed, ReservationExpired } from '@albergue/events';
+import { declareService } from '@albergue/messaging';
+
+/** What booking publishes and subscribes to: the runtime, the broker's ACL and the catalog read it. */
+export const bookingDeclaration = declareService({
+  service: 'booking',
+  context: 'booking',
+  publishes: [BookingReserved, BookingConfirmed, BookingCancelled, ReservationExpired],
+  subscribes: [
+    { event: AlbergueRegistered, handler: 'updateInventoryOnAlbergueRegistered' },
+    // A capacity change can overtake the registration it depends on: retried until it applies.
+    { event: AlbergueCapacityChanged, handler: 'updateInventoryOnCapacityChanged', policy: { maxAttempts: 10 } },
+    { event: PaymentConfirmed, handler: 'confirmBookingOnPaymentConfirmed' },
+    { event: PaymentFailed, handler: 'cancelBookingOnPaymentFailed' },
+  ],
+});

@@ -1,0 +1,10 @@
+// Composition root of the location service: `npx tsx services/location/src/main.ts` (configuration
+// from the environment: see the README's "Running on real infrastructure").
+import { runUntilSignal } from '@albergue/runtime';
+import { createLocationService } from './service';
+
+runUntilSignal('location', async () => {
+  const rt = await createLocationService();
+  await rt.start();
+  return rt;
+});

@@ -1,0 +1,38 @@
+import { newEventId } from '@albergue/events';
+import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
+import { createServiceRuntime } from '@albergue/runtime';
+import { locationRoutes } from './adapters/http/routes';
+import { LOCATION_MIGRATIONS } from './adapters/postgres/migrations';
+import { PgAlbergueQueries } from './adapters/postgres/pg-albergue-queries';
+import { PgAlbergueRepository } from './adapters/postgres/pg-albergue-repository';
+import type { Clock } from './application/ports';
+import { DEFAULT_LOCATION_CONFIG } from './application/ports';
+import { seedAlbergues } from './application/seed-albergues';
+import { locationDeclaration } from './declaration';
+
+export interface LocationServiceOptions extends Partial<Pick<ServiceRuntimeOptions, 'env' | 'config' | 'logger' | 'ledger' | 'relay'>> {
+  readonly clock?: Clock;
+  /** Load the Camino Francés seed albergues (default true; idempotent, so safe on every start). */
+  readonly seed?: boolean;
+}
+
+/** The location service wired: Postgres adapters, HTTP routes, and the seed albergues on first start. */
+export async function createLocationService(o: LocationServiceOptions = {}): Promise<ServiceRuntime> {
+  const rt = await createServiceRuntime({
+    ...o,
+    declaration: locationDeclaration,
+    defaultPort: 8101,
+    migrations: LOCATION_MIGRATIONS,
+    description: 'Albergues of the network and their beds.',
+  });
+  const clock = o.clock ?? { now: () => new Date() };
+  const repo = new PgAlbergueRepository(rt.db, rt.outbox);
+  const queries = new PgAlbergueQueries(rt.db);
+  const deps = { repo, clock, ids: newEventId, config: DEFAULT_LOCATION_CONFIG };
+  if (o.seed ?? true) {
+    const added = await seedAlbergues(deps);
+    if (added.length > 0) rt.logger.info({ albergues: added.length }, 'seed albergues registered');
+  }
+  await rt.http.register(locationRoutes({ ...deps, queries }));
+  return rt;
+}

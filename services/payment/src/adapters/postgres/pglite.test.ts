@@ -1,0 +1,5 @@
+// Payment's Postgres adapter on PGlite, persisted in a temporary folder removed at the end.
+import { postgresPaymentSuite } from './postgres-suite';
+import { openTestPglite } from './testing';
+
+postgresPaymentSuite('pglite', () => openTestPglite('payment-pglite'));
