@@ -24,8 +24,19 @@ async function main(): Promise<void> {
       await broker.close();
       await ledger.ledger.close();
     })());
-  process.once('SIGINT', () => void stop().then(() => process.exit(0), () => process.exit(1)));
-  process.once('SIGTERM', () => void stop().then(() => process.exit(0), () => process.exit(1)));
+  const exit = () =>
+    void stop().then(
+      () => {
+        console.log('Albergue stopped.');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  process.once('SIGINT', exit);
+  process.once('SIGTERM', exit);
 
   try {
     const shared = { ledger, config: { mqttUrl: broker.mqttUrl } };

@@ -35,7 +35,8 @@ test('npm start: reserve, pay with a test card, booking confirmed; Ctrl-C leaves
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
   let exitCode: number | null | undefined;
-  child.once('exit', (code) => { exitCode = code; });
+  // npm itself dies of the SIGINT (as in a terminal); what counts is that the system below it stops cleanly.
+  child.stdout.once('close', () => { exitCode = child.exitCode; });
   const pgid = child.pid!;
   try {
     await waitFor(() => out.includes('Albergue is running'), { timeoutMs: 120_000, message: `npm start to report it is running; output so far:\n${out}` });
@@ -59,7 +60,7 @@ test('npm start: reserve, pay with a test card, booking confirmed; Ctrl-C leaves
     if (!stopped || left.length > 0) process.kill(-pgid, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
     assert.ok(stopped, `npm start did not stop on SIGINT:\n${out}`);
-    assert.equal(exitCode, 0, `npm start exited with ${String(exitCode)}:\n${out}`);
+    assert.match(out, /Albergue stopped\./, `the system did not report a clean stop:\n${out}`);
     assert.deepEqual(left, [], 'processes left behind after Ctrl-C');
   }
 });
