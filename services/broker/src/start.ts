@@ -117,7 +117,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const dlq = new DlqOperations({ ledger: ledgerBundle.ledger, deadLetters: ledgerBundle.deadLetters });
     const metrics = new BrokerMetrics(registryMetrics, { connectedClients: () => holder.mqtt?.connectedClients ?? 0, dlqDepth: () => ledgerBundle.deadLetters.topics() });
 
-    const storage = options.redisUrl !== undefined ? redisStorage(options.redisUrl) : memoryStorage();
+    const storage = options.redisUrl !== undefined ? await redisStorage(options.redisUrl) : memoryStorage();
     const broker = await AedesBroker.start({
       host,
       mqttPort: options.mqttPort ?? 1884,

@@ -74,3 +74,21 @@ test('two broker instances on one Redis form one broker; retained messages survi
     await c.close();
   }
 });
+
+test('a persistent session subscribing to several topics in one SUBSCRIBE gets its SUBACK (aedes 1.2 + redis persistence)', async () => {
+  const broker = await startTestBroker({ redisUrl: redis.url, wsPort: null });
+  let sub: MqttClient | undefined;
+  try {
+    sub = await connectMqtt(broker.mqttUrl, asService('payment', { clientId: 'payment-multi-1', clean: false }));
+    const topics = ['albergue/booking/v1/BookingReserved', 'albergue/booking/v1/BookingCancelled', 'albergue/booking/v1/ReservationExpired'];
+    let granted: { topic: string; qos: number }[] | undefined;
+    let failed: unknown;
+    sub.subscribeAsync(topics, { qos: 1 }).then((g) => { granted = g; }, (err: unknown) => { failed = err; });
+    await waitFor(() => granted ?? failed, { timeoutMs: 5_000, message: 'SUBACK for a three-topic SUBSCRIBE' });
+    assert.equal(failed, undefined);
+    assert.deepEqual(granted!.map((g) => [g.topic, g.qos]), topics.map((t) => [t, 1]));
+  } finally {
+    await closeMqtt(sub);
+    await broker.close();
+  }
+});

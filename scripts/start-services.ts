@@ -1,0 +1,86 @@
+// `npm run start:services`: one process per service on real infrastructure — the broker service
+// (Aedes, sessions and queues in Redis), then booking and payment (subscribers first, so their
+// persistent sessions exist before anything is published), then location. Each service gets its
+// own Postgres database (created if missing). Defaults fit this machine kind:
+//   PG_URL=postgres://postgres@127.0.0.1:5432   REDIS_URL=redis://127.0.0.1:6379
+// With MQTT_URL set, no broker is started and the services use that broker (Mosquitto/EMQX with the
+// configuration from `npm run broker:mosquitto-config`). Ctrl-C stops every process.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import pg from 'pg';
+
+const root = new URL('..', import.meta.url).pathname;
+const pgBase = (process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const externalMqtt = process.env.MQTT_URL;
+const mqttUrl = externalMqtt ?? `mqtt://127.0.0.1:${process.env.BROKER_MQTT_PORT ?? '1884'}`;
+
+const services = [
+  { name: 'booking', port: process.env.BOOKING_PORT ?? '8102' },
+  { name: 'payment', port: process.env.PAYMENT_PORT ?? '8103' },
+  { name: 'location', port: process.env.LOCATION_PORT ?? '8101' },
+];
+const children: ChildProcess[] = [];
+
+function run(name: string, entry: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = `${name.padEnd(9)}| `;
+  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (d: Buffer) => process.stdout.write(d.toString().replace(/^(?=.)/gm, prefix)));
+  child.once('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`${name} exited (${signal ?? code}); stopping everything`);
+      void stop(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+async function healthy(url: string, name: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${name} did not become healthy at ${url} within 60 s`);
+}
+
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  stopping = true;
+  for (const c of [...children].reverse()) if (c.exitCode === null) c.kill('SIGTERM');
+  await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r))));
+  process.exit(code);
+}
+process.once('SIGINT', () => void stop(0));
+process.once('SIGTERM', () => void stop(0));
+
+async function main(): Promise<void> {
+  const admin = new pg.Client({ connectionString: `${pgBase}/postgres` });
+  await admin.connect();
+  for (const s of services) {
+    const db = `albergue_${s.name}`;
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${db}`);
+  }
+  await admin.end();
+
+  if (!externalMqtt) {
+    run('broker', 'services/broker/src/main.ts', { REDIS_URL: redisUrl });
+    await healthy(`http://127.0.0.1:${process.env.BROKER_HTTP_PORT ?? '8090'}/health`, 'broker');
+  }
+  for (const s of services) {
+    run(s.name, `services/${s.name}/src/main.ts`, { DATABASE_URL: `${pgBase}/albergue_${s.name}`, REDIS_URL: redisUrl, MQTT_URL: mqttUrl });
+    await healthy(`http://127.0.0.1:${s.port}/health`, s.name);
+  }
+  console.log(`\nAlbergue services are running, one process each (broker ${externalMqtt ? externalMqtt : mqttUrl}, Redis ${redisUrl}, Postgres ${pgBase}). Ctrl-C stops them.\n`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`start:services: ${(err as Error).message}`);
+  void stop(1);
+});
