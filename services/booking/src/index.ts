@@ -1,7 +1,6 @@
 // @albergue/booking: bookings, the bed inventory per albergue per night, reservation holds.
 export * from './domain/booking';
 export * from './domain/inventory';
-export * from './domain/result';
 export * from './application/ports';
 export type { CommandResult, HandlerOutcome, Causality } from './application/support';
 export { bookingView, localDate } from './application/support';

@@ -1,7 +1,6 @@
 // @albergue/location: albergues and their beds.
 export * from './domain/albergue';
 export * from './domain/seed';
-export * from './domain/result';
 export * from './application/ports';
 export type { CommandResult } from './application/support';
 export { albergueView, localDate } from './application/support';

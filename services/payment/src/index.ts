@@ -1,6 +1,5 @@
 // @albergue/payment: payments, the provider port and its simulated card network, provider callbacks.
 export * from './domain/payment';
-export * from './domain/result';
 export * from './application/ports';
 export type { CommandResult, HandlerOutcome } from './application/support';
 export { paymentView } from './application/support';

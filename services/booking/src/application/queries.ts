@@ -1,7 +1,7 @@
 import { isCalendarDate, daysBetween, nightsOf } from '../domain/dates';
 import type { NightAvailability } from '../domain/inventory';
 import { availabilityBetween } from '../domain/inventory';
-import type { DomainError } from '../domain/result';
+import type { DomainError } from '@albergue/decider';
 import type { BookingQueries, BookingView } from './ports';
 
 export async function getBooking(queries: BookingQueries, bookingId: string): Promise<BookingView | undefined> {

@@ -4,8 +4,8 @@ import { BookingCancelled, BookingConfirmed, BookingReserved, newEnvelope, newEv
 import type { BookingEvent, BookingState } from '../domain/booking';
 import { evolve, occupancyChange } from '../domain/booking';
 import { daysBetween } from '../domain/dates';
-import type { DomainError, Errors } from '../domain/result';
-import { assertNever } from '../domain/result';
+import type { DomainError, Errors } from '@albergue/decider';
+import { assertNever } from '@albergue/decider';
 import type { BookingRecord, BookingTransaction, BookingView } from './ports';
 
 /** A command handler's answer: the new view and the events it emitted, or every reason it refused. */

@@ -24,8 +24,8 @@ import type {
 import { addDays, addMilliseconds, daysBetween, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from './dates';
 import type { AlbergueInventory, OccupancyDelta } from './inventory';
 import { shortages } from './inventory';
-import type { Decision, DomainError } from './result';
-import { accept, assertNever, ignore, reject } from './result';
+import type { Decision, DomainError } from '@albergue/decider';
+import { accept, assertNever, ignore, reject } from '@albergue/decider';
 
 export const MAX_NIGHTS = 30;
 export const MAX_BEDS = 50;

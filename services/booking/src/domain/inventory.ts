@@ -3,7 +3,7 @@
 // their effective night on); occupancy is the beds held by reserved or confirmed bookings per night.
 import type { AlbergueCapacityChanged, AlbergueRegistered, DeepReadonly, PayloadOf } from '@albergue/events';
 import { nightsOf } from './dates';
-import { assertNever } from './result';
+import { assertNever } from '@albergue/decider';
 
 export type Money = DeepReadonly<PayloadOf<typeof AlbergueRegistered>['nightly_price']>;
 

@@ -2,8 +2,8 @@ import type { EventEnvelope } from '@albergue/events';
 import { AlbergueCapacityChanged, AlbergueRegistered, newEnvelope, newEventId } from '@albergue/events';
 import type { AlbergueEvent, AlbergueState } from '../domain/albergue';
 import { bedsOn, evolve } from '../domain/albergue';
-import type { DomainError, Errors } from '../domain/result';
-import { assertNever } from '../domain/result';
+import type { DomainError, Errors } from '@albergue/decider';
+import { assertNever } from '@albergue/decider';
 import type { AlbergueRecord, AlbergueTransaction, AlbergueView } from './ports';
 
 export type CommandResult<V> =

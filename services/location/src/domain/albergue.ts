@@ -2,8 +2,8 @@
 // `decide(command, state) → events`, `evolve(state, event) → state`; pure.
 import type { AlbergueCapacityChanged, AlbergueRegistered, DeepReadonly, PayloadOf } from '@albergue/events';
 import { isCalendarDate } from './dates';
-import type { Decision, DomainError } from './result';
-import { accept, assertNever, ignore, reject } from './result';
+import type { Decision, DomainError } from '@albergue/decider';
+import { accept, assertNever, ignore, reject } from '@albergue/decider';
 
 export const MAX_BEDS = 10_000;
 /** Highest nightly price accepted, in cents (a guard against a price typed in euros × 100 twice). */

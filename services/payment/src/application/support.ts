@@ -2,8 +2,8 @@ import type { EventEnvelope, EventMeta } from '@albergue/events';
 import { newEnvelope, newEventId, PaymentConfirmed, PaymentFailed, PaymentInitiated } from '@albergue/events';
 import type { PaymentEvent, PaymentState, PublicPaymentEvent } from '../domain/payment';
 import { evolve, isPublic } from '../domain/payment';
-import type { DomainError, Errors } from '../domain/result';
-import { assertNever } from '../domain/result';
+import type { DomainError, Errors } from '@albergue/decider';
+import { assertNever } from '@albergue/decider';
 import type { PaymentRecord, PaymentTransaction, PaymentView } from './ports';
 
 export type CommandResult<V> =

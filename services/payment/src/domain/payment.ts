@@ -18,8 +18,8 @@
 // Voiding and refunds are recorded with payment-internal events (kept in payment's own store, not
 // published: the shared catalog has no refund event yet).
 import type { DeepReadonly, PaymentConfirmed, PaymentFailed, PaymentInitiated, PayloadOf } from '@albergue/events';
-import type { Decision, DomainError } from './result';
-import { accept, assertNever, ignore, reject } from './result';
+import type { Decision, DomainError } from '@albergue/decider';
+import { accept, assertNever, ignore, reject } from '@albergue/decider';
 
 export type Money = DeepReadonly<PayloadOf<typeof PaymentInitiated>['amount']>;
 export type Initiation = DeepReadonly<PayloadOf<typeof PaymentInitiated>>;

@@ -1,3 +1,5 @@
+// Pure building blocks every bounded context's decider shares (no I/O): decisions as values,
+// domain errors with a machine code and a human reason, and the exhaustiveness guard.
 /**
  * Outcomes of `decide`: errors are values with a machine code (the HTTP layer maps it to a status)
  * and a human reason (shown to the caller as is).
