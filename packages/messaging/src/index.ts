@@ -15,4 +15,5 @@ export * from './router/context';
 export * from './router/middleware';
 export * from './router/router';
 export * from './router/worker';
+export * from './router/parsed-envelopes';
 export * from './runtime/consumer';

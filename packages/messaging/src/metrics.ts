@@ -27,49 +27,93 @@ export interface MessagingMetrics {
 
 const byRegistry = new WeakMap<Registry, MessagingMetrics>();
 
+type CounterConfig<T extends string> = ConstructorParameters<typeof Counter<T>>[0];
+
+/**
+ * The counter `config.name` of `registry`: the one already registered under that name (by this
+ * package or by another component, e.g. the outbox relay), or a new one. Two components counting
+ * the same metric on one registry share it instead of the second registration throwing. When the
+ * existing counter has fewer labels than `config.labelNames`, the returned view drops the labels it
+ * does not know (prom-client would refuse them); a non-counter under that name is an error.
+ */
+export function getOrCreateCounter<T extends string>(registry: Registry, config: CounterConfig<T>): Counter<T> {
+  const existing = registry.getSingleMetric(config.name);
+  if (!existing) return new Counter<T>({ ...config, registers: [registry] });
+  if (!(existing instanceof Counter)) {
+    throw new Error(`metric ${config.name} is already registered on this registry as a ${existing.constructor.name}, not a Counter`);
+  }
+  const known = new Set<string>((existing as unknown as { labelNames?: readonly string[] }).labelNames ?? []);
+  const wanted = config.labelNames ?? [];
+  if (wanted.every((l) => known.has(l))) return existing;
+  const keep = (labels: Partial<Record<T, string | number>>): Partial<Record<T, string | number>> =>
+    Object.fromEntries(Object.entries(labels).filter(([k]) => known.has(k))) as Partial<Record<T, string | number>>;
+  const view = Object.create(existing) as Counter<T>;
+  const inc = existing.inc.bind(existing) as (a?: unknown, b?: number) => void;
+  Object.defineProperty(view, 'inc', {
+    value: (a?: Partial<Record<T, string | number>> | number, b?: number) => (typeof a === 'object' ? inc(keep(a), b) : inc(a)),
+  });
+  return view;
+}
+
+/**
+ * `events_published_total{service, topic}`: events the broker acknowledged (PUBACK). Get-or-create
+ * on `registry`, so the MQTT publisher and the outbox relay of one process count into one counter.
+ */
+export function eventsPublishedCounter(registry: Registry): Counter<'service' | 'topic'> {
+  return getOrCreateCounter(registry, { name: 'events_published_total', help: 'Events acknowledged by the broker (PUBACK).', labelNames: ['service', 'topic'] as const });
+}
+
+function getOrCreateGauge<T extends string>(registry: Registry, config: ConstructorParameters<typeof Gauge<T>>[0]): void {
+  if (!registry.getSingleMetric(config.name)) new Gauge<T>({ ...config, registers: [registry] });
+}
+
+function getOrCreateHistogram<T extends string>(registry: Registry, config: ConstructorParameters<typeof Histogram<T>>[0]): Histogram<T> {
+  const existing = registry.getSingleMetric(config.name);
+  if (!existing) return new Histogram<T>({ ...config, registers: [registry] });
+  if (!(existing instanceof Histogram)) throw new Error(`metric ${config.name} is already registered on this registry as a ${existing.constructor.name}, not a Histogram`);
+  return existing;
+}
+
 /**
  * The messaging metrics of one registry, created once (a second call returns the same objects, so
- * the publisher, the outbox relay and every consumer of a process can share them).
+ * the publisher, the outbox relay and every consumer of a process can share them). Each metric is
+ * get-or-create by name: one registered earlier by another component is reused, not registered twice.
  */
 export function messagingMetrics(registry: Registry): MessagingMetrics {
   const existing = byRegistry.get(registry);
   if (existing) return existing;
   const watched = new Set<WatchedStores>();
-  const registers = [registry];
   const m: MessagingMetrics = {
-    published: new Counter({ name: 'events_published_total', help: 'Events acknowledged by the broker (PUBACK).', labelNames: ['service', 'topic'], registers }),
-    processed: new Counter({ name: 'events_processed_total', help: 'Events handled successfully and acked in the ledger.', labelNames: LABELS, registers }),
-    failed: new Counter({ name: 'events_failed_total', help: 'Handler attempts that failed (each retry counts).', labelNames: LABELS, registers }),
-    deadLettered: new Counter({ name: 'dlq_total', help: 'Messages moved to the dead-letter queue (exhausted or invalid).', labelNames: LABELS, registers }),
-    duplicates: new Counter({ name: 'events_duplicate_total', help: 'Deliveries recognised as duplicates by event_id and skipped.', labelNames: LABELS, registers }),
-    handlerSeconds: new Histogram({
+    published: eventsPublishedCounter(registry),
+    processed: getOrCreateCounter(registry, { name: 'events_processed_total', help: 'Events handled successfully and acked in the ledger.', labelNames: LABELS }),
+    failed: getOrCreateCounter(registry, { name: 'events_failed_total', help: 'Handler attempts that failed (each retry counts).', labelNames: LABELS }),
+    deadLettered: getOrCreateCounter(registry, { name: 'dlq_total', help: 'Messages moved to the dead-letter queue (exhausted or invalid).', labelNames: LABELS }),
+    duplicates: getOrCreateCounter(registry, { name: 'events_duplicate_total', help: 'Deliveries recognised as duplicates by event_id and skipped.', labelNames: LABELS }),
+    handlerSeconds: getOrCreateHistogram(registry, {
       name: 'event_handler_duration_seconds',
       help: 'Handler run time, by outcome (success / failure).',
       labelNames: [...LABELS, 'outcome'],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-      registers,
     }),
     watch(stores) {
       watched.add(stores);
       return () => watched.delete(stores);
     },
   };
-  new Gauge({
+  getOrCreateGauge(registry, {
     name: 'dlq_depth',
     help: 'Entries in mqtt:dlq:<topic>.',
     labelNames: ['topic'],
-    registers,
     async collect() {
       this.reset();
       const stores = new Set([...watched].map((w) => w.deadLetters).filter((s) => s !== undefined));
       for (const s of stores) for (const t of await s.topics()) this.set({ topic: t.topic }, t.depth);
     },
   });
-  new Gauge({
+  getOrCreateGauge(registry, {
     name: 'ledger_depth',
     help: 'Messages waiting in the delivery ledger (ready, scheduled or leased).',
     labelNames: LABELS,
-    registers,
     async collect() {
       this.reset();
       for (const w of watched) {
@@ -78,11 +122,10 @@ export function messagingMetrics(registry: Registry): MessagingMetrics {
       }
     },
   });
-  new Gauge({
+  getOrCreateGauge(registry, {
     name: 'circuit_breaker_state',
     help: 'Breaker cb:<subscriber>:<topic>: 0 closed, 1 half-open, 2 open.',
     labelNames: ['subscriber', 'topic'],
-    registers,
     async collect() {
       this.reset();
       const stores = new Set([...watched].map((w) => w.breakers).filter((s) => s !== undefined));

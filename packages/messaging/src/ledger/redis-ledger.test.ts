@@ -146,6 +146,17 @@ describe('redis ledger: key layout, server-side dates, round trips', () => {
     assert.deepEqual(sent, ['evalsha', 'evalsha', 'evalsha']);
   });
 
+  test('a body recorded with its received bytes is stored as those bytes and leased back as the same text', async () => {
+    const sub = 'bytes-svc';
+    const body = '{"event_id":"b1","note":"Peregrinación a Santiago ✓"}';
+    assert.deepEqual(await ledger.record(sub, [{ topic: topicA, eventId: 'b1', body, bytes: Buffer.from(body, 'utf8') }]), ['recorded']);
+    const d = (await ledger.lease(sub, 1))[0];
+    assert.ok(d);
+    assert.equal(d.body, body);
+    assert.equal(await r.hget(`${namespace}mqtt:ledger:${sub}:${topicA}:msg:b1`, 'body'), body);
+    assert.equal(await ledger.ack(d), 'acked');
+  });
+
   test('namespaces isolate ledgers on the same Redis', async () => {
     const other = new RedisDeliveryLedger({ url, namespace: `${namespace}other:` });
     try {

@@ -29,7 +29,7 @@ export interface RedisLedgerOptions {
 
 type Reply = Promise<unknown>;
 interface LedgerCommands {
-  albergueLedgerRecord(...args: (string | number)[]): Reply;
+  albergueLedgerRecord(...args: (string | number | Buffer)[]): Reply;
   albergueLedgerLease(...args: (string | number)[]): Reply;
   albergueLedgerAck(...args: (string | number)[]): Reply;
   albergueLedgerNack(...args: (string | number)[]): Reply;
@@ -81,6 +81,7 @@ export class RedisLedgerConnection {
 }
 
 const num = (v: unknown): number => Number(v);
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 const str = (v: unknown): string => (typeof v === 'string' ? v : String(v));
 
 export class RedisDeliveryLedger implements DeliveryLedger {
@@ -109,10 +110,11 @@ export class RedisDeliveryLedger implements DeliveryLedger {
   async record(subscriber: string, messages: readonly IncomingMessage[]): Promise<RecordOutcome[]> {
     if (messages.length === 0) return [];
     assertKeyPart('subscriber', subscriber);
-    const args: string[] = [this.conn.ns, subscriber, this.conn.defaultPolicyJson, String(messages.length)];
+    const args: (string | Buffer)[] = [this.conn.ns, subscriber, this.conn.defaultPolicyJson, String(messages.length)];
     for (const m of messages) {
       assertKeyPart('topic', m.topic);
-      args.push(m.topic, m.eventId, m.body);
+      // Bytes as received go to the socket as they are (no second UTF-8 encoding of every body).
+      args.push(m.topic, m.eventId, m.bytes ? asBuffer(m.bytes) : m.body);
     }
     const res = (await this.conn.cmd.albergueLedgerRecord(...args)) as number[];
     return res.map((r) => (r === 1 ? 'recorded' : 'duplicate'));

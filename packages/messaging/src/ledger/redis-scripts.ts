@@ -50,6 +50,29 @@ local function k_cbf(sub, topic) return P .. 'cb:' .. sub .. ':' .. topic .. ':f
 local function k_dlq(topic) return P .. 'mqtt:dlq:' .. topic end
 local function k_dlq_order(topic) return P .. 'mqtt:dlq:' .. topic .. ':order' end
 
+-- Batched commands: one redis.call per chunk of members instead of one per message (a redis.call
+-- from Lua costs about as much as the work it does). unpack() is bounded by Lua's C stack (8,000).
+local CHUNK = 1000
+local function chunked(cmd, key, args, step)
+  local i, n = 1, #args
+  while i <= n do
+    local last = math.min(n, i + CHUNK * step - 1)
+    redis.call(cmd, key, unpack(args, i, last))
+    i = last + 1
+  end
+end
+-- ZMSCORE (Redis 6.2+) of many members: their scores in input order, false where absent.
+local function zmscore(key, members)
+  local res, i, n = {}, 1, #members
+  while i <= n do
+    local last = math.min(n, i + CHUNK - 1)
+    local r = redis.call('ZMSCORE', key, unpack(members, i, last))
+    for j = 1, last - i + 1 do res[i + j - 1] = r[j] end
+    i = last + 1
+  end
+  return res
+end
+
 local policy_cache = {}
 local function policy(sub, topic)
   local key = sub .. '\0' .. topic
@@ -102,33 +125,53 @@ local function breaker_failure(sub, topic, pol, now, member, token)
 end
 `;
 
-/** ARGV: ns, subscriber, defaultPolicyJson, n, then topic, eventId, body × n → 1 recorded / 0 duplicate each. */
+/**
+ * ARGV: ns, subscriber, defaultPolicyJson, n, then topic, eventId, body × n → 1 recorded / 0 duplicate each.
+ * Per topic of the batch: one ZMSCORE for the dedup check and one ZADD to the ready set; per
+ * message only EXISTS and HSET.
+ */
 export const RECORD = PRELUDE + lua`
 local sub = ARGV[2]
 local default_json = ARGV[3]
 local n = tonumber(ARGV[4])
 local now = now_ms()
 redis.call('SADD', K_SUBSCRIBERS, sub)
-local seen = {}
-local out = {}
+local groups, order = {}, {}
 for i = 0, n - 1 do
-  local topic, id, body = ARGV[5 + i * 3], ARGV[6 + i * 3], ARGV[7 + i * 3]
-  if not seen[topic] then
-    seen[topic] = true
-    redis.call('SADD', k_topics(sub), topic)
-    redis.call('HSETNX', k_policies(sub), topic, default_json)
+  local topic = ARGV[5 + i * 3]
+  local g = groups[topic]
+  if not g then
+    g = {}
+    groups[topic] = g
+    order[#order + 1] = topic
   end
-  local mk = k_msg(sub, topic, id)
-  local result = 0
-  if redis.call('EXISTS', mk) == 0 then
-    local until_ms = redis.call('ZSCORE', k_processed(sub, topic), id)
-    if not until_ms or tonumber(until_ms) <= now then
-      redis.call('HSET', mk, 'body', body, 'att', 0, 'first', now, 'errs', '')
-      redis.call('ZADD', k_ready(sub, topic), now, id)
-      result = 1
+  g[#g + 1] = i
+end
+local out = {}
+for _, topic in ipairs(order) do
+  redis.call('SADD', k_topics(sub), topic)
+  redis.call('HSETNX', k_policies(sub), topic, default_json)
+  local g = groups[topic]
+  local ids = {}
+  for j, i in ipairs(g) do ids[j] = ARGV[6 + i * 3] end
+  local until_ms = zmscore(k_processed(sub, topic), ids)
+  local ready = {}
+  for j, i in ipairs(g) do
+    local id = ids[j]
+    local result = 0
+    if not until_ms[j] or tonumber(until_ms[j]) <= now then
+      local mk = k_msg(sub, topic, id)
+      -- Pending already (also: twice in this batch, the first one was just written).
+      if redis.call('EXISTS', mk) == 0 then
+        redis.call('HSET', mk, 'body', ARGV[7 + i * 3], 'att', 0, 'first', now, 'errs', '')
+        ready[#ready + 1] = now
+        ready[#ready + 1] = id
+        result = 1
+      end
     end
+    out[i + 1] = result
   end
-  out[i + 1] = result
+  chunked('ZADD', k_ready(sub, topic), ready, 2)
 end
 return out
 `;
@@ -195,58 +238,97 @@ table.sort(cands, function(a, b)
   return a[2] < b[2]
 end)
 local out = { now }
+local moved, moved_order = {}, {}
 for i = 1, math.min(max, #cands) do
   local topic, id, probe = cands[i][1], cands[i][2], cands[i][4]
   local pol = policy(sub, topic)
   local tok = tokp .. i
   local exp = now + pol.visibilityTimeoutMs
   local mk = k_msg(sub, topic, id)
-  local att = redis.call('HINCRBY', mk, 'att', 1)
-  redis.call('HSET', mk, 'tok', tok, 'exp', exp)
-  redis.call('ZREM', k_ready(sub, topic), id)
-  redis.call('ZADD', k_leased(sub, topic), exp, id)
-  if probe then redis.call('HSET', k_cb(sub, topic), 'probe', tok, 'probe_id', id) end
-  local h = redis.call('HMGET', mk, 'body', 'first', 'errs')
-  local n = #out
-  out[n + 1] = topic
-  out[n + 2] = id
-  out[n + 3] = h[1]
-  out[n + 4] = att
-  out[n + 5] = pol.maxAttempts
-  out[n + 6] = tok
-  out[n + 7] = exp
-  out[n + 8] = h[2]
-  out[n + 9] = h[3]
+  local h = redis.call('HMGET', mk, 'att', 'body', 'first', 'errs')
+  local m = moved[topic]
+  if not m then
+    m = { ids = {}, leased = {} }
+    moved[topic] = m
+    moved_order[#moved_order + 1] = topic
+  end
+  m.ids[#m.ids + 1] = id
+  if h[2] then
+    local att = (tonumber(h[1]) or 0) + 1
+    redis.call('HSET', mk, 'att', att, 'tok', tok, 'exp', exp)
+    m.leased[#m.leased + 1] = exp
+    m.leased[#m.leased + 1] = id
+    if probe then redis.call('HSET', k_cb(sub, topic), 'probe', tok, 'probe_id', id) end
+    local n = #out
+    out[n + 1] = topic
+    out[n + 2] = id
+    out[n + 3] = h[2]
+    out[n + 4] = att
+    out[n + 5] = pol.maxAttempts
+    out[n + 6] = tok
+    out[n + 7] = exp
+    out[n + 8] = h[3]
+    out[n + 9] = h[4] or ''
+  end
+end
+for _, topic in ipairs(moved_order) do
+  chunked('ZREM', k_ready(sub, topic), moved[topic].ids, 1)
+  chunked('ZADD', k_leased(sub, topic), moved[topic].leased, 2)
 end
 return out
 `;
 
-/** ARGV: ns, n, then subscriber, topic, eventId, token × n → 1 acked / 0 stale each. */
+/**
+ * ARGV: ns, n, then subscriber, topic, eventId, token × n → 1 acked / 0 stale each.
+ * Per message one HMGET (the lease check); deletions and the dedup ZADD go per subscriber and topic.
+ */
 export const ACK = PRELUDE + lua`
 local n = tonumber(ARGV[2])
 local now = now_ms()
-local touched = {}
+local groups, order = {}, {}
+local acked = {}
 local out = {}
 for i = 0, n - 1 do
   local sub, topic, id, token = ARGV[3 + i * 4], ARGV[4 + i * 4], ARGV[5 + i * 4], ARGV[6 + i * 4]
   local mk = k_msg(sub, topic, id)
-  local h = redis.call('HMGET', mk, 'tok', 'exp')
   local result = 0
-  if h[1] and h[1] == token and tonumber(h[2]) > now then
-    local pol = policy(sub, topic)
-    local pk = k_processed(sub, topic)
-    redis.call('DEL', mk)
-    redis.call('ZREM', k_leased(sub, topic), id)
-    redis.call('ZADD', pk, now + pol.dedupWindowMs, id)
-    touched[pk] = pol.dedupWindowMs
-    local cb = k_cb(sub, topic)
-    local probe = redis.call('HGET', cb, 'probe')
-    if probe and probe == token then redis.call('DEL', cb, k_cbf(sub, topic)) end
-    result = 1
+  -- acked[mk]: the same lease twice in one batch; the second is stale, as after a separate ack.
+  if not acked[mk] then
+    local h = redis.call('HMGET', mk, 'tok', 'exp')
+    if h[1] and h[1] == token and tonumber(h[2]) > now then
+      local gk = sub .. '\0' .. topic
+      local g = groups[gk]
+      if not g then
+        g = { sub = sub, topic = topic, keys = {}, ids = {}, processed = {}, probe = redis.call('HGET', k_cb(sub, topic), 'probe'), probe_acked = false }
+        groups[gk] = g
+        order[#order + 1] = gk
+      end
+      local pol = policy(sub, topic)
+      g.keys[#g.keys + 1] = mk
+      g.ids[#g.ids + 1] = id
+      g.processed[#g.processed + 1] = now + pol.dedupWindowMs
+      g.processed[#g.processed + 1] = id
+      if g.probe and g.probe == token then g.probe_acked = true end
+      acked[mk] = true
+      result = 1
+    end
   end
   out[i + 1] = result
 end
-for pk, window in pairs(touched) do
+for _, gk in ipairs(order) do
+  local g = groups[gk]
+  local sub, topic = g.sub, g.topic
+  local window = policy(sub, topic).dedupWindowMs
+  local pk = k_processed(sub, topic)
+  local i, keys = 1, g.keys
+  while i <= #keys do
+    local last = math.min(#keys, i + CHUNK - 1)
+    redis.call('DEL', unpack(keys, i, last))
+    i = last + 1
+  end
+  chunked('ZREM', k_leased(sub, topic), g.ids, 1)
+  chunked('ZADD', pk, g.processed, 2)
+  if g.probe_acked then redis.call('DEL', k_cb(sub, topic), k_cbf(sub, topic)) end
   redis.call('ZREMRANGEBYSCORE', pk, '-inf', now)
   if redis.call('PTTL', pk) < window then redis.call('PEXPIRE', pk, window) end
 end

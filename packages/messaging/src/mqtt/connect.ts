@@ -29,6 +29,8 @@ export function stableClientId(name: string, instance: string | number = process
   return `albergue-${name}-${instance}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128);
 }
 
+const noop = (): void => undefined;
+
 export function mqttClientOptions(o: MqttConnectionOptions): IClientOptions {
   const protocolVersion = o.protocolVersion ?? 4;
   const clean = o.clean ?? false;
@@ -42,6 +44,8 @@ export function mqttClientOptions(o: MqttConnectionOptions): IClientOptions {
     // Unacked QoS 1 publishes are resent by us on reconnect (mqtt.js keeps them in its outgoing store).
     resubscribe: true,
   };
+  // mqtt.js calls its debug logger several times per packet; unless DEBUG asks for it, skip the calls.
+  if (!/mqttjs/.test(process.env.DEBUG ?? '')) options.log = noop;
   if (o.username !== undefined) options.username = o.username;
   if (o.password !== undefined) options.password = o.password;
   // Without a session expiry an MQTT 5 broker drops a `clean: false` session at disconnect.

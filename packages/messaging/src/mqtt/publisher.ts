@@ -3,7 +3,8 @@ import type { MqttClient } from 'mqtt';
 import type { Registry } from 'prom-client';
 import type { OutgoingMessage, PublishManyOptions, Publisher } from '../ports/publisher';
 import { PublishManyError } from '../ports/publisher';
-import { messagingMetrics } from '../metrics';
+import { DeadlineQueue } from '../deadlines';
+import { eventsPublishedCounter } from '../metrics';
 import type { MqttConnectionOptions } from './connect';
 import { connectMqtt, endMqtt } from './connect';
 
@@ -11,6 +12,20 @@ export interface MqttPublisherOptions {
   /** Service label of `events_published_total`. */
   readonly service: string;
   readonly metrics?: Registry;
+  /**
+   * How long a publish waits for the broker's PUBACK before it rejects with a PubackTimeoutError
+   * (default 30,000 ms). mqtt.js keeps the message in its outgoing store and still sends it after a
+   * reconnect, so the caller's retry may deliver it twice: consumers deduplicate by event_id.
+   */
+  readonly pubackTimeoutMs?: number;
+}
+
+/** The broker did not acknowledge a QoS 1 publish in time. */
+export class PubackTimeoutError extends Error {
+  constructor(readonly topic: string, readonly eventId: string, readonly timeoutMs: number) {
+    super(`no PUBACK from the MQTT broker within ${timeoutMs} ms for ${topic} (event_id ${eventId}); the publish may still complete after a reconnect`);
+    this.name = 'PubackTimeoutError';
+  }
 }
 
 /**
@@ -20,9 +35,13 @@ export interface MqttPublisherOptions {
  */
 export class MqttPublisher implements Publisher {
   private readonly published;
+  private readonly deadlines: DeadlineQueue;
+  private readonly timeoutMs: number;
 
   constructor(private readonly client: MqttClient, private readonly options: MqttPublisherOptions) {
-    this.published = options.metrics ? messagingMetrics(options.metrics).published : undefined;
+    this.published = options.metrics ? eventsPublishedCounter(options.metrics) : undefined;
+    this.timeoutMs = Math.max(1, options.pubackTimeoutMs ?? 30_000);
+    this.deadlines = new DeadlineQueue(this.timeoutMs);
   }
 
   static async connect(connection: MqttConnectionOptions, options: MqttPublisherOptions): Promise<MqttPublisher> {
@@ -30,7 +49,15 @@ export class MqttPublisher implements Publisher {
   }
 
   async publish(message: OutgoingMessage): Promise<void> {
-    await this.client.publishAsync(toMqttTopic(message.topic), message.body, { qos: 1 });
+    await new Promise<void>((resolve, reject) => {
+      const deadline = this.deadlines.add(() => reject(new PubackTimeoutError(message.topic, message.eventId, this.timeoutMs)));
+      this.client.publish(toMqttTopic(message.topic), message.body, { qos: 1 }, (err) => {
+        // After a timeout the promise is settled already: a late PUBACK or error changes nothing.
+        this.deadlines.settle(deadline);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
     this.published?.inc({ service: this.options.service, topic: message.topic });
   }
 

@@ -110,3 +110,109 @@ test('a reconnect while the write is pending: stale acks are dropped, the broker
     await broker.close();
   }
 });
+
+test('backpressure: a held ledger stops reads at the high-water mark, resumes below the low-water mark, nothing is lost', async () => {
+  const broker = await startAedes();
+  const sub = uniqueName('backpressure');
+  const clientId = uniqueName('sub');
+  let acks = 0;
+  broker.broker.on('ack', (_packet, client) => {
+    if (client?.id === clientId) acks++;
+  });
+  let maxOutstanding = 0;
+  const watched: { subscriber?: MqttSubscriber } = {};
+  const ledger = new (class extends GatedLedger {
+    override async record(s: string, messages: readonly IncomingMessage[]): Promise<RecordOutcome[]> {
+      maxOutstanding = Math.max(maxOutstanding, watched.subscriber?.outstanding.messages ?? 0);
+      return super.record(s, messages);
+    }
+  })();
+  const highWater = 100;
+  const subscriber = new MqttSubscriber({
+    connection: { url: broker.url, clientId },
+    service: 'test',
+    subscriber: sub,
+    topics: [{ topic: BookingReserved.topic }],
+    ledger,
+    deadLetters: ledger.deadLetters,
+    batch: { maxMessages: 20, maxDelayMs: 1, maxInFlight: 2 },
+    backpressure: { highWater, lowWater: 40 },
+  });
+  watched.subscriber = subscriber;
+  const publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+  const total = 2_000;
+  try {
+    await subscriber.start();
+    // The broker accepts every message (its PUBACKs to the publisher do not wait for the subscriber).
+    await publisher.publishMany(Array.from({ length: total }, (_, i) => toOutgoing(bookingReserved(`bk-${i}`))));
+    await waitFor(() => subscriber.outstanding.paused, { message: 'reads paused at the high-water mark' });
+    assert.equal(subscriber.stats.received, highWater, 'nothing read past the high-water mark while the ledger is held');
+    assert.equal(subscriber.outstanding.messages, highWater);
+    assert.equal(acks, 0);
+    assert.equal(subscriber.stats.pauses, 1);
+    ledger.open();
+    await waitFor(() => acks === total, { timeoutMs: 30_000, message: `all ${total} acked once released` });
+    assert.equal(subscriber.stats.recorded, total, 'every message recorded once');
+    assert.equal(subscriber.stats.duplicates, 0);
+    assert.equal(await waiting(ledger, sub), total);
+    assert.ok(maxOutstanding <= highWater, `outstanding stayed within the high-water mark (max ${maxOutstanding})`);
+    assert.deepEqual(subscriber.outstanding, { messages: 0, bytes: 0, paused: false });
+  } finally {
+    await publisher.close();
+    await subscriber.close();
+    await broker.close();
+  }
+});
+
+test('batches written concurrently: PUBACKs still leave in arrival order when a later batch is durable first', async () => {
+  const broker = await startAedes();
+  const sub = uniqueName('order');
+  const clientId = uniqueName('sub');
+  const acked: string[] = [];
+  broker.broker.on('ack', (packet, client) => {
+    if (client?.id !== clientId || !packet || !('payload' in packet)) return;
+    acked.push((JSON.parse(String(packet.payload)) as { event_id: string }).event_id);
+  });
+  /** While `held`, each record call waits for its own release. */
+  const ledger = new (class extends MemoryDeliveryLedger {
+    readonly gates: (() => void)[] = [];
+    held = true;
+    resolved = 0;
+    override async record(s: string, messages: readonly IncomingMessage[]): Promise<RecordOutcome[]> {
+      if (this.held) await new Promise<void>((resolve) => this.gates.push(resolve));
+      const out = await super.record(s, messages);
+      this.resolved++;
+      return out;
+    }
+  })();
+  const subscriber = new MqttSubscriber({
+    connection: { url: broker.url, clientId },
+    service: 'test',
+    subscriber: sub,
+    topics: [{ topic: BookingReserved.topic }],
+    ledger,
+    deadLetters: ledger.deadLetters,
+    batch: { maxMessages: 2, maxDelayMs: 1, maxInFlight: 2 },
+  });
+  const publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+  try {
+    await subscriber.start();
+    const events = [1, 2, 3, 4].map((i) => bookingReserved(`bk-${i}`));
+    await publisher.publishMany(events.map(toOutgoing), { window: 1 });
+    await waitFor(() => ledger.gates.length === 2, { message: 'two batches written at once' });
+    ledger.gates[1]!();
+    await waitFor(() => ledger.resolved === 1, { message: 'the second batch is durable first' });
+    assert.equal(acked.length, 0, 'no PUBACK before the earlier batch is durable');
+    // The first batch, then whatever batches started meanwhile.
+    ledger.held = false;
+    for (const release of ledger.gates) release();
+    await waitFor(() => acked.length === 4, { message: '4 PUBACKs' });
+    assert.deepEqual(acked, events.map((e) => e.event_id), 'PUBACKs in arrival order');
+  } finally {
+    ledger.held = false;
+    for (const release of ledger.gates) release();
+    await publisher.close();
+    await subscriber.close();
+    await broker.close();
+  }
+});

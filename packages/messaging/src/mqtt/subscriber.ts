@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { fromMqttTopic, parseEnvelope, toMqttTopic } from '@albergue/events';
 import type { Logger } from '@albergue/platform';
+import type { EventEnvelope } from '@albergue/events';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Registry } from 'prom-client';
 import { messagingMetrics } from '../metrics';
@@ -8,6 +9,7 @@ import type { MessagingMetrics } from '../metrics';
 import type { DeadLetter, DeadLetterStore, DeliveryLedger, IncomingMessage } from '../ports/ledger';
 import type { MqttConnectionOptions } from './connect';
 import { connectMqtt, endMqtt } from './connect';
+import type { ParsedEnvelopes } from '../router/parsed-envelopes';
 import { DEFERRED, interceptMessages, sendPuback } from './deferred-ack';
 
 export interface SubscribedTopic {
@@ -25,8 +27,23 @@ export interface MqttSubscriberOptions {
   readonly topics: readonly SubscribedTopic[];
   readonly ledger: DeliveryLedger;
   readonly deadLetters: DeadLetterStore;
-  /** Group commit: a batch is recorded when it holds maxMessages or is maxDelayMs old (defaults 500, 2 ms). */
-  readonly batch?: { readonly maxMessages?: number; readonly maxDelayMs?: number };
+  /**
+   * Group commit: a batch is recorded when it holds maxMessages or is maxDelayMs old (defaults 250,
+   * 2 ms); up to maxInFlight batches are written at once (default 2), their PUBACKs still leave in
+   * the order the messages arrived. Redis runs one script at a time and a connection's pipelined
+   * commands back to back: small batches and few in flight keep the workers' leases and acks from
+   * waiting behind a long queue of record scripts while a burst arrives.
+   */
+  readonly batch?: { readonly maxMessages?: number; readonly maxDelayMs?: number; readonly maxInFlight?: number };
+  /**
+   * Backpressure: when the messages received but not yet recorded and acked reach `highWater`
+   * (default 5,000) or `highWaterBytes` (default 32 MiB), the subscriber stops reading from the MQTT
+   * connection (the broker keeps the rest, TCP flow control holds it back) until they are down to
+   * `lowWater` / `lowWaterBytes` (defaults: half of the high-water marks).
+   */
+  readonly backpressure?: { readonly highWater?: number; readonly lowWater?: number; readonly highWaterBytes?: number; readonly lowWaterBytes?: number };
+  /** Where envelopes parsed at receipt are kept for the router of this process (skips a second parse). */
+  readonly parsed?: ParsedEnvelopes;
   readonly logger?: Logger;
   readonly metrics?: Registry;
   /** Called after new messages were recorded (wakes the router's workers). */
@@ -37,6 +54,7 @@ interface Received {
   readonly packet: IPublishPacket;
   /** The connection that delivered it: a PUBACK is only valid on that one. */
   readonly connection: number;
+  readonly bytes: number;
   /** For QoS 2 (never requested, tolerated): mqtt.js' own completion, held until recorded. */
   readonly done?: (err?: Error) => void;
 }
@@ -47,26 +65,54 @@ interface Received {
  * when that write is durable does its PUBACK go out. Acks never wait for a handler: handlers run
  * later, from the ledger. If the ledger is unreachable the acks are held and the write retried; the
  * broker redelivers unacked messages when the session reconnects, and the record is idempotent.
+ * If the ledger is slower than the broker, reading from the connection pauses past a high-water
+ * mark of outstanding messages and resumes below a low-water mark: memory stays bounded.
  */
 export class MqttSubscriber {
   private client: MqttClient | undefined;
   private connection = 0;
+  /** Received, not yet in a batch. */
   private pending: Received[] = [];
+  /** Received and not yet acked (pending + batches in flight), in messages and payload bytes. */
+  private outstandingCount = 0;
+  private outstandingBytes = 0;
+  /** mqtt.js completions held while over the high-water mark: calling one resumes reading. */
+  private held: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  private readonly batches = new Set<Promise<void>>();
+  /** Settles when the PUBACKs of the latest batch went out: the next batch acks after it. */
+  private lastAcked: Promise<void> = Promise.resolve();
   private closing = false;
   private readonly versions = new Map<string, number | undefined>();
+  /** MQTT topic → logical topic. */
+  private readonly topics = new Map<string, string>();
   private readonly maxMessages: number;
   private readonly maxDelayMs: number;
+  private readonly maxInFlight: number;
+  private readonly highWater: number;
+  private readonly lowWater: number;
+  private readonly highWaterBytes: number;
+  private readonly lowWaterBytes: number;
   private readonly metrics: MessagingMetrics | undefined;
-  /** Messages recorded (new) / duplicate / dead-lettered since start; for tests and logs. */
-  readonly stats = { received: 0, recorded: 0, duplicates: 0, invalid: 0 };
+  /** Messages recorded (new) / duplicate / dead-lettered since start, times reading paused; for tests and logs. */
+  readonly stats = { received: 0, recorded: 0, duplicates: 0, invalid: 0, pauses: 0 };
 
   constructor(private readonly options: MqttSubscriberOptions) {
     for (const t of options.topics) this.versions.set(t.topic, t.version);
-    this.maxMessages = options.batch?.maxMessages ?? 500;
+    this.maxMessages = Math.max(1, options.batch?.maxMessages ?? 250);
     this.maxDelayMs = options.batch?.maxDelayMs ?? 2;
+    this.maxInFlight = Math.max(1, options.batch?.maxInFlight ?? 2);
+    const bp = options.backpressure ?? {};
+    this.highWater = Math.max(1, bp.highWater ?? 5_000);
+    this.lowWater = Math.min(this.highWater - 1, Math.max(0, bp.lowWater ?? Math.floor(this.highWater / 2)));
+    this.highWaterBytes = Math.max(1, bp.highWaterBytes ?? 32 * 1024 * 1024);
+    this.lowWaterBytes = Math.min(this.highWaterBytes - 1, Math.max(0, bp.lowWaterBytes ?? Math.floor(this.highWaterBytes / 2)));
     this.metrics = options.metrics ? messagingMetrics(options.metrics) : undefined;
+  }
+
+  /** Messages received and not yet recorded and acked (what backpressure bounds). */
+  get outstanding(): { readonly messages: number; readonly bytes: number; readonly paused: boolean } {
+    return { messages: this.outstandingCount, bytes: this.outstandingBytes, paused: this.held.length > 0 };
   }
 
   async start(): Promise<void> {
@@ -92,57 +138,99 @@ export class MqttSubscriber {
     this.stats.received++;
     // Closing: not acked, so the persistent session hands it over again on the next start.
     if (this.closing) return done(DEFERRED);
+    const bytes = packet.payload.length;
+    this.outstandingCount++;
+    this.outstandingBytes += bytes;
     if (packet.qos === 2) {
-      this.pending.push({ packet, connection: this.connection, done });
+      this.pending.push({ packet, connection: this.connection, bytes, done });
     } else {
-      this.pending.push({ packet, connection: this.connection });
-      done(DEFERRED);
+      this.pending.push({ packet, connection: this.connection, bytes });
+      // mqtt.js reads the next packet only once `done` is called: holding it stops reading.
+      if (this.outstandingCount >= this.highWater || this.outstandingBytes >= this.highWaterBytes) this.pause(() => done(DEFERRED));
+      else done(DEFERRED);
     }
     if (this.pending.length >= this.maxMessages) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.maxDelayMs);
   }
 
+  private pause(resume: () => void): void {
+    if (this.held.length === 0) {
+      this.stats.pauses++;
+      this.options.logger?.info({ subscriber: this.options.subscriber, outstanding: this.outstandingCount, bytes: this.outstandingBytes }, 'ledger behind: MQTT reads paused');
+    }
+    this.held.push(resume);
+  }
+
+  private maybeResume(): void {
+    if (this.held.length === 0) return;
+    if (!this.closing && (this.outstandingCount > this.lowWater || this.outstandingBytes > this.lowWaterBytes)) return;
+    const held = this.held;
+    this.held = [];
+    for (const resume of held) resume();
+  }
+
+  /** Starts batches while there are messages and write slots. */
   private kick(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.flushing ??= this.drain().finally(() => {
-      this.flushing = undefined;
-    });
-  }
-
-  /** Records batches one at a time, so PUBACKs leave in the order the messages arrived. */
-  private async drain(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.maxMessages);
-      await this.recordWithRetry(batch);
+    while (this.pending.length > 0 && this.batches.size < this.maxInFlight) {
+      this.startBatch(this.pending.splice(0, this.maxMessages));
     }
   }
 
-  private async recordWithRetry(batch: Received[]): Promise<void> {
+  private startBatch(batch: Received[]): void {
+    const previous = this.lastAcked;
+    const p: Promise<void> = this.recordWithRetry(batch)
+      .then(async (durable) => {
+        // PUBACKs leave in arrival order (MQTT 3.1.1 §4.6): after those of the previous batch.
+        await previous;
+        if (durable) this.ack(batch);
+      })
+      .catch((err: unknown) => this.options.logger?.error({ err, subscriber: this.options.subscriber }, 'acking a recorded batch failed; the broker redelivers it'))
+      .finally(() => {
+        this.batches.delete(p);
+        for (const r of batch) this.outstandingBytes -= r.bytes;
+        this.outstandingCount -= batch.length;
+        this.maybeResume();
+        // Messages that waited for a write slot go now, whatever their number.
+        if (this.pending.length > 0) this.kick();
+      });
+    this.batches.add(p);
+    this.lastAcked = p;
+  }
+
+  /** True once recorded; false when given up because the subscriber is closing (left unacked). */
+  private async recordWithRetry(batch: Received[]): Promise<boolean> {
     for (let delay = 50; ; delay = Math.min(delay * 2, 2_000)) {
       try {
         await this.record(batch);
-        return;
+        return true;
       } catch (err) {
         this.options.logger?.error({ err, subscriber: this.options.subscriber, messages: batch.length }, 'recording in the ledger failed; acks held, retrying');
         // Closing: leave them unacked; the persistent session redelivers them on the next start.
-        if (this.closing) return;
+        if (this.closing) return false;
         await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
 
   private async record(batch: Received[]): Promise<void> {
-    const { subscriber, service, ledger, deadLetters } = this.options;
+    const { subscriber, service, ledger, deadLetters, parsed: cache } = this.options;
     const valid: IncomingMessage[] = [];
+    const events: EventEnvelope[] = [];
     const invalid: DeadLetter[] = [];
     for (const r of batch) {
-      const topic = fromMqttTopic(r.packet.topic);
-      const body = Buffer.isBuffer(r.packet.payload) ? r.packet.payload.toString('utf8') : r.packet.payload;
+      const topic = this.logicalTopic(r.packet.topic);
+      const payload = r.packet.payload;
+      const body = Buffer.isBuffer(payload) ? payload.toString('utf8') : payload;
       const version = this.versions.get(topic);
       const parsed = parseEnvelope(body, version === undefined ? { topic } : { topic, targetVersion: version });
-      if (parsed.ok) valid.push({ topic, eventId: parsed.event.event_id, body });
-      else invalid.push(invalidEnvelope(subscriber, topic, body, parsed.problems.map((p) => `${p.path}: ${p.message}`)));
+      if (parsed.ok) {
+        valid.push(Buffer.isBuffer(payload) ? { topic, eventId: parsed.event.event_id, body, bytes: payload } : { topic, eventId: parsed.event.event_id, body });
+        events.push(parsed.event);
+      } else {
+        invalid.push(invalidEnvelope(subscriber, topic, body, parsed.problems.map((p) => `${p.path}: ${p.message}`)));
+      }
     }
     const [outcomes] = await Promise.all([
       valid.length > 0 ? ledger.record(subscriber, valid) : Promise.resolve([]),
@@ -150,8 +238,14 @@ export class MqttSubscriber {
     ]);
     let recorded = 0;
     outcomes.forEach((o, i) => {
-      if (o === 'recorded') recorded++;
-      else this.metrics?.duplicates.inc({ service, subscriber, topic: valid[i]!.topic });
+      const m = valid[i]!;
+      if (o === 'recorded') {
+        recorded++;
+        const event = events[i]!;
+        cache?.put(m.topic, m.eventId, m.body, event.event_version, event);
+      } else {
+        this.metrics?.duplicates.inc({ service, subscriber, topic: m.topic });
+      }
     });
     for (const d of invalid) {
       this.metrics?.deadLettered.inc({ service, subscriber, topic: d.topic });
@@ -160,14 +254,27 @@ export class MqttSubscriber {
     this.stats.recorded += recorded;
     this.stats.duplicates += outcomes.length - recorded;
     this.stats.invalid += invalid.length;
-    // Durable: now the broker may forget them.
+    if (recorded > 0) this.options.onRecorded?.(recorded);
+  }
+
+  private logicalTopic(mqttTopic: string): string {
+    let topic = this.topics.get(mqttTopic);
+    if (topic === undefined) {
+      topic = fromMqttTopic(mqttTopic);
+      // Bounded: a subscriber sees only the topics it subscribed to (no wildcards).
+      if (this.topics.size < 1_000) this.topics.set(mqttTopic, topic);
+    }
+    return topic;
+  }
+
+  /** Durable: now the broker may forget them. */
+  private ack(batch: Received[]): void {
     for (const r of batch) {
       if (r.done) r.done();
       else if (r.packet.qos === 1 && r.packet.messageId !== undefined && r.connection === this.connection && this.client) {
         sendPuback(this.client, r.packet.messageId);
       }
     }
-    if (recorded > 0) this.options.onRecorded?.(recorded);
   }
 
   /** Records and acks what was received, then disconnects (the session stays on the broker). */
@@ -175,7 +282,11 @@ export class MqttSubscriber {
     if (this.closing) return;
     this.closing = true;
     this.kick();
-    await this.flushing;
+    // Bounded: once closing, no message joins `pending`, and each round settles the batches started.
+    while (this.batches.size > 0) await Promise.allSettled([...this.batches]);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.maybeResume();
     if (this.client) await endMqtt(this.client);
   }
 }

@@ -61,6 +61,11 @@ export interface IncomingMessage {
   readonly eventId: string;
   /** The envelope JSON exactly as received. */
   readonly body: string;
+  /**
+   * Optional: the same body as the UTF-8 bytes the transport received (an adapter that writes bytes
+   * can store them without encoding `body` again). Must decode to `body`.
+   */
+  readonly bytes?: Uint8Array;
 }
 
 export type RecordOutcome =

@@ -39,6 +39,89 @@ export interface HandlerContext<D extends EventDefinition = EventDefinition> {
   readonly delivery: Delivery;
 }
 
+/** What a context asks of whoever created it, on first use: the router implements it once for all its contexts. */
+export interface ContextHost {
+  /** The logger of `ctx` (called once, on first use of ctx.log: a pino child per message is too costly at thousands per second). */
+  loggerOf(ctx: HandlerContext): Logger;
+  /** Middleware reported `ctx` as already handled. */
+  duplicateOf(ctx: HandlerContext): void;
+}
+
+/**
+ * The handler context: one small object per delivery, its methods and lazy parts (logger, abort
+ * signal, locals) on the prototype, so a delivery costs no closures (thousands per second).
+ */
+export class DeliveryContext implements HandlerContext {
+  readonly event: EnvelopeOf<EventDefinition>;
+  readonly subscriber: string;
+  readonly topic: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly emitted: EventEnvelope[] = [];
+  private logger: Logger | undefined;
+  private controller: AbortController | undefined;
+  private aborted = false;
+  private scratch: Map<string | symbol, unknown> | undefined;
+
+  constructor(private readonly host: ContextHost, event: EventEnvelope, readonly delivery: Delivery, readonly service: string, readonly handler: string) {
+    this.event = event as EnvelopeOf<EventDefinition>;
+    this.subscriber = delivery.subscriber;
+    this.topic = delivery.topic;
+    this.attempt = delivery.attempt;
+    this.maxAttempts = delivery.maxAttempts;
+  }
+
+  get log(): Logger {
+    return (this.logger ??= this.host.loggerOf(this));
+  }
+
+  /** Created on first use (most handlers never read it); aborted already if the budget ran out before. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborts `signal` (the timeout middleware calls it when the handler's budget is spent). */
+  abort(): void {
+    this.aborted = true;
+    this.controller?.abort();
+  }
+
+  get locals(): Map<string | symbol, unknown> {
+    return (this.scratch ??= new Map());
+  }
+
+  emit<E extends EventDefinition>(def: E, payload: PayloadOf<E>, meta: Omit<EventMeta, 'correlation_id' | 'causation_id'> = {}): EnvelopeOf<E> {
+    const child = newEnvelope(def, payload as never, withCorrelation(this.event, meta));
+    this.emitted.push(child);
+    return child as EnvelopeOf<E>;
+  }
+
+  takeEmitted(): EventEnvelope[] {
+    return this.emitted.splice(0, this.emitted.length);
+  }
+
+  markDuplicate(): void {
+    this.host.duplicateOf(this);
+  }
+}
+
+class ArgsHost implements ContextHost {
+  constructor(private readonly makeLog: () => Logger, private readonly onDuplicate: () => void) {}
+
+  loggerOf(): Logger {
+    return this.makeLog();
+  }
+
+  duplicateOf(): void {
+    this.onDuplicate();
+  }
+}
+
+/** A context from plain callbacks (the router builds its contexts with its own host instead). */
 export function createContext(args: {
   event: EventEnvelope;
   delivery: Delivery;
@@ -46,33 +129,11 @@ export function createContext(args: {
   handler: string;
   /** Called once, on first use of ctx.log (a pino child per message is too costly at thousands per second). */
   log: () => Logger;
-  signal: AbortSignal;
+  /** The signal to expose; without it the context makes its own, aborted by `abort()`. */
+  signal?: AbortSignal;
   onDuplicate: () => void;
 }): HandlerContext {
-  const emitted: EventEnvelope[] = [];
-  const { event, delivery } = args;
-  let log: Logger | undefined;
-  return {
-    event: event as EnvelopeOf<EventDefinition>,
-    service: args.service,
-    subscriber: delivery.subscriber,
-    handler: args.handler,
-    topic: delivery.topic,
-    attempt: delivery.attempt,
-    maxAttempts: delivery.maxAttempts,
-    get log() {
-      return (log ??= args.log());
-    },
-    signal: args.signal,
-    emitted,
-    locals: new Map(),
-    delivery,
-    markDuplicate: args.onDuplicate,
-    takeEmitted: () => emitted.splice(0, emitted.length),
-    emit(def, payload, meta = {}) {
-      const child = newEnvelope(def, payload as never, withCorrelation(event, meta));
-      emitted.push(child);
-      return child as EnvelopeOf<typeof def>;
-    },
-  };
+  const ctx = new DeliveryContext(new ArgsHost(args.log, args.onDuplicate), args.event, args.delivery, args.service, args.handler);
+  if (args.signal) Object.defineProperty(ctx, 'signal', { value: args.signal, enumerable: true });
+  return ctx;
 }

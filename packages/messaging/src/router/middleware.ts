@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import { messagingMetrics } from '../metrics';
+import { DeadlineQueue } from '../deadlines';
 import type { HandlerContext } from './context';
 
 /** A handler after the router resolved its types: runs once per delivery. */
@@ -48,20 +49,40 @@ export class HandlerTimeoutError extends Error {
 /**
  * Fails a handler that runs longer than `ms` and aborts `ctx.signal` so it can stop its work.
  * Keep it below the visibility timeout: past that, another instance may lease the same message.
+ *
+ * One timer per middleware instance, not one per message: every handler of this middleware gets the
+ * same budget, so deadlines expire in the order handlers started and a FIFO with a single timer
+ * armed for the oldest live deadline is enough (thousands of handlers per second would otherwise
+ * create and clear thousands of timers and race promises).
  */
 export function timeout(ms: number, onTimeout?: (ctx: HandlerContext) => void): Middleware {
-  return (next) => async (ctx) => {
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+  const deadlines = new DeadlineQueue(ms);
+  return (next) => (ctx) =>
+    new Promise<void>((resolve, reject) => {
+      const entry = deadlines.add(() => {
         onTimeout?.(ctx);
         reject(new HandlerTimeoutError(ctx.handler, ms));
-      }, ms);
+      });
+      let result: Promise<void>;
+      try {
+        result = next(ctx);
+      } catch (err) {
+        deadlines.settle(entry);
+        // The handler's own failure, passed on unchanged (the router reports whatever it threw).
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        reject(err);
+        return;
+      }
+      result.then(
+        () => {
+          deadlines.settle(entry);
+          resolve();
+        },
+        (err: unknown) => {
+          deadlines.settle(entry);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+          reject(err);
+        },
+      );
     });
-    try {
-      await Promise.race([next(ctx), expired]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
 }

@@ -8,11 +8,12 @@ import type { MessagingMetrics } from '../metrics';
 import { messagingMetrics } from '../metrics';
 import type { Delivery, DeliveryLedger, SubscriptionPolicy } from '../ports/ledger';
 import { DEFAULT_POLICY } from '../ports/ledger';
-import type { HandlerContext } from './context';
-import { createContext } from './context';
+import type { ContextHost, HandlerContext } from './context';
+import { DeliveryContext } from './context';
 import type { Middleware, Next } from './middleware';
 import { compose, timeout } from './middleware';
 import { AckBatcher } from './ack-batcher';
+import type { ParsedEnvelopes } from './parsed-envelopes';
 
 export type Handler<D extends EventDefinition = EventDefinition> = (ctx: HandlerContext<D>) => Promise<void> | void;
 
@@ -31,6 +32,8 @@ export interface Route {
   readonly policy: SubscriptionPolicy;
   readonly timeoutMs: number;
   readonly run: Next;
+  /** Metric labels of this route (service, subscriber, topic). */
+  readonly labels: { readonly service: string; readonly subscriber: string; readonly topic: string };
 }
 
 /** Where events emitted by a handler go, before its message is acked (a failure nacks it). */
@@ -47,6 +50,8 @@ export interface RouterOptions {
   readonly policy?: Partial<SubscriptionPolicy>;
   /** Publishes or stores emitted events. Without it, a handler that emits fails (nothing is dropped silently). */
   readonly onEmitted?: EmittedSink;
+  /** Envelopes the transport of this process parsed at receipt: a hit skips the second parse and validation. */
+  readonly parsed?: ParsedEnvelopes;
 }
 
 export type DispatchOutcome = 'acked' | 'retry-scheduled' | 'dead-lettered' | 'stale';
@@ -62,7 +67,7 @@ export class Router {
   private readonly pending: { def: EventDefinition; handler: string; fn: Handler; options: RouteOptions }[] = [];
   private readonly log: Logger;
   private readonly metrics: MessagingMetrics | undefined;
-  private readonly aborts = new WeakMap<HandlerContext, AbortController>();
+  private readonly host: ContextHost;
   private readonly acks: AckBatcher;
   private sealed = false;
 
@@ -70,6 +75,7 @@ export class Router {
     this.log = options.logger ?? createLogger(options.service, { level: 'silent' });
     this.metrics = options.metrics ? messagingMetrics(options.metrics) : undefined;
     this.acks = new AckBatcher(options.ledger);
+    this.host = new RouterHost({ log: this.log, metrics: this.metrics, service: options.service });
   }
 
   get subscriber(): string {
@@ -98,9 +104,11 @@ export class Router {
       for (const p of this.pending) {
         const policy = mergePolicy(mergePolicy(DEFAULT_POLICY, this.options.policy), p.options.policy);
         const timeoutMs = p.options.timeoutMs ?? Math.floor(policy.visibilityTimeoutMs * 0.9);
-        const chain = [...this.middleware, ...(p.options.middleware ?? []), timeout(timeoutMs, (ctx) => this.aborts.get(ctx)?.abort())];
+        // A middleware may hand a copy of ctx down: only the router's own contexts can be aborted.
+        const chain = [...this.middleware, ...(p.options.middleware ?? []), timeout(timeoutMs, (ctx) => (ctx instanceof DeliveryContext ? ctx.abort() : undefined))];
         const fn = p.fn;
-        this.byTopic.set(p.def.topic, { def: p.def, handler: p.handler, policy, timeoutMs, run: compose(chain, async (ctx) => fn(ctx)) });
+        const labels = { service: this.options.service, subscriber: this.subscriber, topic: p.def.topic };
+        this.byTopic.set(p.def.topic, { def: p.def, handler: p.handler, policy, timeoutMs, run: compose(chain, async (ctx) => fn(ctx)), labels });
       }
     }
     for (const r of this.byTopic.values()) await this.options.ledger.register(this.subscriber, r.def.topic, r.policy);
@@ -111,66 +119,80 @@ export class Router {
     return [...this.byTopic.values()];
   }
 
-  /** Runs one leased delivery to its ledger outcome. Never throws. */
-  async dispatch(delivery: Delivery): Promise<DispatchOutcome> {
-    const { service, subscriber, ledger } = this.options;
-    const labels = { service, subscriber, topic: delivery.topic };
+  /**
+   * Runs one leased delivery to its ledger outcome. Never throws. `onHandled` is called exactly
+   * once, when the handler (and the emitted-events sink) finished, before the ack or nack goes to
+   * the ledger.
+   */
+  async dispatch(delivery: Delivery, onHandled?: () => void): Promise<DispatchOutcome> {
     const route = this.byTopic.get(delivery.topic);
-    const bound = { subscriber, topic: delivery.topic, event_id: delivery.eventId, attempt: delivery.attempt };
-    let log: Logger | undefined;
-    let logger = (): Logger => (log ??= this.log.child(bound));
+    let ctx: DeliveryContext | undefined;
     let error: unknown;
-    if (!route) {
-      error = new Error(`${subscriber} has no handler for ${delivery.topic}`);
-    } else {
-      const parsed = parseEnvelope(delivery.body, { topic: delivery.topic, targetVersion: route.def.version });
-      if (!parsed.ok) {
-        error = new Error(`invalid envelope: ${parsed.reason}`);
-      } else {
-        const handler = route.handler;
-        const correlation = parsed.event.correlation_id;
-        logger = () => (log ??= this.log.child({ ...bound, handler, correlation_id: correlation }));
-        const abort = new AbortController();
-        const ctx = createContext({
-          event: parsed.event,
-          delivery,
-          service,
-          handler: route.handler,
-          log: logger,
-          signal: abort.signal,
-          onDuplicate: () => this.metrics?.duplicates.inc(labels),
-        });
-        this.aborts.set(ctx, abort);
-        try {
-          await route.run(ctx);
-          if (ctx.emitted.length > 0) {
-            if (!this.options.onEmitted) throw new Error(`handler ${route.handler} emitted ${ctx.emitted.length} event(s) but the consumer has no onEmitted sink`);
-            await this.options.onEmitted(ctx.emitted, ctx);
-          }
-        } catch (err) {
-          error = err;
-        }
+    try {
+      if (!route) throw new Error(`${this.subscriber} has no handler for ${delivery.topic}`);
+      const version = route.def.version;
+      // Parsed and validated at receipt by this process's transport: not again.
+      let event = this.options.parsed?.take(delivery.topic, delivery.eventId, delivery.body, version);
+      if (!event) {
+        const parsed = parseEnvelope(delivery.body, { topic: delivery.topic, targetVersion: version });
+        if (!parsed.ok) throw new Error(`invalid envelope: ${parsed.reason}`);
+        event = parsed.event;
       }
+      ctx = new DeliveryContext(this.host, event, delivery, this.options.service, route.handler);
+      await route.run(ctx);
+      if (ctx.emitted.length > 0) {
+        if (!this.options.onEmitted) throw new Error(`handler ${route.handler} emitted ${ctx.emitted.length} event(s) but the consumer has no onEmitted sink`);
+        await this.options.onEmitted(ctx.emitted, ctx);
+      }
+    } catch (err) {
+      error = err;
     }
+    onHandled?.();
+    const labels = route?.labels ?? { service: this.options.service, subscriber: this.subscriber, topic: delivery.topic };
     try {
       if (error === undefined) {
         const outcome = await this.acks.ack(delivery);
-        if (outcome === 'stale') logger().warn('ack refused: the lease expired while the handler ran; another instance may handle it again');
+        if (outcome === 'stale') this.loggerFor(delivery, ctx).warn('ack refused: the lease expired while the handler ran; another instance may handle it again');
         else this.metrics?.processed.inc(labels);
         return outcome;
       }
       this.metrics?.failed.inc(labels);
       const message = error instanceof Error ? error.message : JSON.stringify(error) ?? "undefined";
-      const outcome = await ledger.nack(delivery, message);
+      const outcome = await this.options.ledger.nack(delivery, message);
       if (outcome === 'dead-lettered') {
         this.metrics?.deadLettered.inc(labels);
-        logger().error({ err: error }, 'retry budget exhausted: dead-lettered');
+        this.loggerFor(delivery, ctx).error({ err: error }, 'retry budget exhausted: dead-lettered');
       }
       return outcome;
     } catch (err) {
       // The ledger is unreachable: the lease lapses and the message comes back after the visibility timeout.
-      logger().error({ err }, 'ack/nack failed; the message returns after its visibility timeout');
+      this.loggerFor(delivery, ctx).error({ err }, 'ack/nack failed; the message returns after its visibility timeout');
       return 'stale';
     }
+  }
+
+  /** The handler's logger when there was a handler, else one bound to the delivery. */
+  private loggerFor(delivery: Delivery, ctx: DeliveryContext | undefined): Logger {
+    return ctx ? ctx.log : this.log.child({ subscriber: this.subscriber, topic: delivery.topic, event_id: delivery.eventId, attempt: delivery.attempt });
+  }
+}
+
+/** Logger and duplicate counter of the router's contexts (one object for all of them: no closures per delivery). */
+class RouterHost implements ContextHost {
+  constructor(private readonly router: { readonly log: Logger; readonly metrics: MessagingMetrics | undefined; readonly service: string }) {}
+
+  loggerOf(ctx: HandlerContext): Logger {
+    return this.router.log.child({
+      subscriber: ctx.subscriber,
+      topic: ctx.topic,
+      event_id: ctx.delivery.eventId,
+      attempt: ctx.attempt,
+      handler: ctx.handler,
+      correlation_id: ctx.event.correlation_id,
+    });
+  }
+
+  duplicateOf(ctx: HandlerContext): void {
+    this.router.metrics?.duplicates.inc({ service: this.router.service, subscriber: ctx.subscriber, topic: ctx.topic });
   }
 }

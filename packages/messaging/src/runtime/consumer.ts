@@ -7,12 +7,14 @@ import type { MqttConnectionOptions } from '../mqtt/connect';
 import { stableClientId } from '../mqtt/connect';
 import { toOutgoing } from '../mqtt/outgoing';
 import { MqttSubscriber } from '../mqtt/subscriber';
+import type { MqttSubscriberOptions } from '../mqtt/subscriber';
 import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger, SubscriptionPolicy } from '../ports/ledger';
 import type { Publisher } from '../ports/publisher';
 import type { Middleware } from '../router/middleware';
 import { logging, metrics as metricsMiddleware } from '../router/middleware';
 import type { EmittedSink, Handler, RouteOptions } from '../router/router';
 import { Router } from '../router/router';
+import { ParsedEnvelopes } from '../router/parsed-envelopes';
 import type { WorkerOptions } from '../router/worker';
 import { Worker } from '../router/worker';
 
@@ -40,7 +42,13 @@ export interface ConsumerOptions {
   /** Hook for the Postgres inbox: the innermost middleware, wrapping the handler (and its timeout). */
   readonly inbox?: Middleware;
   readonly worker?: WorkerOptions;
-  readonly batch?: { readonly maxMessages?: number; readonly maxDelayMs?: number };
+  readonly batch?: MqttSubscriberOptions['batch'];
+  readonly backpressure?: MqttSubscriberOptions['backpressure'];
+  /**
+   * Envelopes parsed at receipt kept for the router, so a message this instance received is not
+   * parsed and validated again when it is handled (default 10,000; 0 turns it off).
+   */
+  readonly parsedCacheSize?: number;
 }
 
 export interface Consumer {
@@ -64,6 +72,7 @@ export function createConsumer(o: ConsumerOptions): Consumer {
   if (subscriptions.length === 0) throw new Error(`${decl.service} declares no subscriptions for subscriber ${subscriber}`);
   const logger = o.logger?.child({ subscriber });
   const onEmitted = o.onEmitted ?? (o.publisher ? publishDirectly(o.publisher) : undefined);
+  const parsed = (o.parsedCacheSize ?? 10_000) > 0 ? new ParsedEnvelopes(o.parsedCacheSize ?? 10_000) : undefined;
   const router = new Router({
     service: decl.service,
     subscriber,
@@ -72,6 +81,7 @@ export function createConsumer(o: ConsumerOptions): Consumer {
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.policy ? { policy: o.policy } : {}),
     ...(onEmitted ? { onEmitted } : {}),
+    ...(parsed ? { parsed } : {}),
   });
   router.use(...(o.metrics ? [metricsMiddleware(o.metrics)] : []), logging, ...(o.middleware ?? []), ...(o.inbox ? [o.inbox] : []));
   const worker = new Worker(router, o.ledger, { ...o.worker, ...(logger ? { logger } : {}) });
@@ -83,6 +93,8 @@ export function createConsumer(o: ConsumerOptions): Consumer {
     ledger: o.ledger,
     deadLetters: o.deadLetters,
     ...(o.batch ? { batch: o.batch } : {}),
+    ...(o.backpressure ? { backpressure: o.backpressure } : {}),
+    ...(parsed ? { parsed } : {}),
     ...(logger ? { logger } : {}),
     ...(o.metrics ? { metrics: o.metrics } : {}),
     onRecorded: () => worker.wake(),
