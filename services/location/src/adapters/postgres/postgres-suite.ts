@@ -11,8 +11,8 @@ import { albergueRepositoryContract } from '../../application/albergue-repositor
 import { LOCATION_MIGRATIONS } from './migrations';
 import { PgAlbergueQueries } from './pg-albergue-queries';
 import { PgAlbergueRepository } from './pg-albergue-repository';
-import type { TestDatabase } from './testing';
-import { someoneWaitsForALock } from './testing';
+import type { TestDatabase } from '@albergue/outbox/test-databases';
+import { someoneWaitsForALock } from '@albergue/outbox/test-databases';
 
 const ALL_MIGRATIONS = [...OUTBOX_MIGRATIONS, ...LOCATION_MIGRATIONS];
 

@@ -12,8 +12,8 @@ import { paymentRepositoryContract } from '../../application/payment-repository.
 import { PAYMENT_MIGRATIONS } from './migrations';
 import { PgPaymentQueries } from './pg-payment-queries';
 import { PgPaymentRepository } from './pg-payment-repository';
-import type { TestDatabase } from './testing';
-import { someoneWaitsForALock } from './testing';
+import type { TestDatabase } from '@albergue/outbox/test-databases';
+import { someoneWaitsForALock } from '@albergue/outbox/test-databases';
 
 const ALL_MIGRATIONS = [...OUTBOX_MIGRATIONS, ...PAYMENT_MIGRATIONS];
 

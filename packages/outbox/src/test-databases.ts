@@ -1,9 +1,10 @@
-// Test support: throwaway databases on the local Postgres, and a PGlite folder.
+// Test support for any service: throwaway databases on the local Postgres, a PGlite folder, lock waits.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SqlDatabase } from '@albergue/outbox';
-import { PgDatabase, PgliteDatabase, quoteIdent } from '@albergue/outbox';
+import type { SqlDatabase } from './db/port';
+import { PgDatabase, quoteIdent } from './db/pg';
+import { PgliteDatabase } from './db/pglite';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
 
 export const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
