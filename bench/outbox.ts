@@ -1,11 +1,15 @@
 // Outbox benchmarks (issue 4), bounded in count and time: `npx tsx bench/outbox.ts`.
 //  1. Relay throughput draining a 50,000-event backlog on real Postgres, next to the raw QoS 1
 //     publish rate (mqtt.js, window 100) through the same broker in the same run. Goal ≥ 90%.
+//     Rounds alternate raw and relay runs (each relay run on a freshly loaded backlog); each line
+//     shows the CPU each process spent per message (this process: publisher + subscriber + relay;
+//     the broker; the Postgres backends of the bench database), which explains the ratio on a busy
+//     machine: the relay does the raw publisher's work plus Postgres' claim and mark.
 //  2. Command throughput, 8 concurrent clients: one aggregate row + outbox row per transaction
 //     through PgDatabase/Outbox, next to a raw two-insert transaction on pg. Goal ≥ 90%.
 // Needs Postgres on 127.0.0.1:5432 (or PG_ADMIN_URL) and mosquitto on PATH (falls back to Aedes).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -21,12 +25,25 @@ const COMMANDS_PER_CLIENT = Number(process.env.BENCH_OUTBOX_COMMANDS ?? 1000);
 const CLIENTS = 8;
 const WINDOW = 100;
 const ROUNDS = 2; // alternate raw and ours; keep each side's best (the machine is shared)
+const RELAY_ROUNDS = Number(process.env.BENCH_OUTBOX_RELAY_ROUNDS ?? 3);
 const deadline = Date.now() + 5 * 60_000;
 
 const rate = (n: number, ms: number) => Math.round((n * 1000) / ms);
 const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(1)}%`;
 
-async function startMosquitto(): Promise<{ url: string; close: () => Promise<void>; name: string }> {
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); undefined elsewhere. */
+async function processCpuMs(pid: number): Promise<number | undefined> {
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ = 100
+  } catch {
+    return undefined;
+  }
+}
+
+interface Broker { url: string; close: () => Promise<void>; name: string; pid?: number }
+
+async function startMosquitto(): Promise<Broker> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-mosq-'));
   const port = await freePort();
   // 0 = unlimited: stock limits drop QoS 1 messages under load (FACTS.md).
@@ -40,10 +57,15 @@ async function startMosquitto(): Promise<{ url: string; close: () => Promise<voi
     await c.endAsync();
     return true;
   }, { timeoutMs: 5000, message: 'mosquitto to accept connections' })]);
-  return { url, name: 'Mosquitto (separate process)', close: async () => { child.kill('SIGTERM'); await exited; await rm(dir, { recursive: true, force: true }); } };
+  return {
+    url,
+    name: 'Mosquitto (separate process)',
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
+    close: async () => { child.kill('SIGTERM'); await exited; await rm(dir, { recursive: true, force: true }); },
+  };
 }
 
-async function broker(): Promise<{ url: string; close: () => Promise<void>; name: string }> {
+async function broker(): Promise<Broker> {
   try {
     return await startMosquitto();
   } catch (err) {
@@ -87,43 +109,89 @@ async function rawPublish(url: string, messages: { topic: string; body: string }
   await client.endAsync();
 }
 
-async function relayBench(url: string, brokerName: string): Promise<void> {
+async function relayBench(b: Broker): Promise<void> {
   const t = await createTestDatabase('bench_outbox');
-  const db = new PgDatabase(t.url, { max: 4 });
-  const sub = await counter(url);
+  const db = new PgDatabase(t.url, { max: 8 });
+  const admin = new pg.Client({ connectionString: t.url });
+  await admin.connect();
+  const sub = await counter(b.url);
   try {
     await migrate(db);
     const envelopes: EventEnvelope[] = Array.from({ length: BACKLOG }, (_, i) => bookingEvent(`bk-${i % 10_000}`));
     const messages = envelopes.map((e) => ({ topic: toMqttTopic('albergue.booking.v1.BookingReserved'), body: JSON.stringify(e) }));
-
-    let t0 = Date.now();
-    const rawDone = sub.expect(BACKLOG, t0);
-    await rawPublish(url, messages);
-    const rawMs = await rawDone;
-
+    // The backlog is written once through the Outbox, kept aside, and reloaded before each relay run.
     const outbox = new Outbox(db);
     for (let i = 0; i < BACKLOG; i += 1000) await db.transaction((tx) => outbox.append(tx, envelopes.slice(i, i + 1000)));
-    const results: string[] = [];
-    for (const concurrency of [1, 2, 4]) {
-      if (concurrency > 1) await db.query('UPDATE outbox_events SET published_at = NULL');
-      const transport = await MqttOutboxTransport.connect(url, { clientId: uniqueName('bench-relay'), window: WINDOW });
+    await db.exec(`CREATE TABLE bench_backlog AS SELECT id, event_id, topic, aggregate_type, aggregate_id, envelope FROM outbox_events`);
+    const reload = async () => {
+      await db.exec(`TRUNCATE outbox_events;
+        INSERT INTO outbox_events (event_id, topic, aggregate_type, aggregate_id, envelope)
+        SELECT event_id, topic, aggregate_type, aggregate_id, envelope FROM bench_backlog ORDER BY id`);
+    };
+
+    /** Runs `fn`, returning its rate and the CPU µs per message of this process, the broker, Postgres. */
+    const measure = async (fn: () => Promise<number>) => {
+      const pgPids = async () => (await admin.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid);
+      const before = new Map<number, number>();
+      for (const pid of await pgPids()) before.set(pid, (await processCpuMs(pid)) ?? 0);
+      const broker0 = b.pid !== undefined ? await processCpuMs(b.pid) : undefined;
+      const self0 = process.cpuUsage();
+      const ms = await fn();
+      const self = process.cpuUsage(self0);
+      const broker1 = b.pid !== undefined ? await processCpuMs(b.pid) : undefined;
+      let pgMs = 0;
+      for (const pid of await pgPids()) pgMs += ((await processCpuMs(pid)) ?? 0) - (before.get(pid) ?? 0);
+      const us = (cpuMs: number) => ((cpuMs * 1000) / BACKLOG).toFixed(0);
+      const cpu = [`node ${us((self.user + self.system) / 1000)}`];
+      if (broker0 !== undefined && broker1 !== undefined) cpu.push(`broker ${us(broker1 - broker0)}`);
+      if (pgMs > 0) cpu.push(`postgres ${us(pgMs)}`);
+      return { rate: rate(BACKLOG, ms), ms, cpu: `CPU µs/msg: ${cpu.join(', ')}` };
+    };
+    const raw = () => measure(async () => {
+      const t0 = Date.now();
+      const done = sub.expect(BACKLOG, t0);
+      await rawPublish(b.url, messages);
+      return done;
+    });
+    const relayRun = async (concurrency: number) => {
+      await reload();
+      const transport = await MqttOutboxTransport.connect(b.url, { clientId: uniqueName('bench-relay'), window: WINDOW });
       const relay = new OutboxRelay(db, transport, { batchSize: 500, concurrency });
-      t0 = Date.now();
-      const relayDone = sub.expect(BACKLOG, t0);
-      await relay.start();
-      const relayMs = await relayDone;
-      await waitFor(async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_events WHERE published_at IS NULL')).rows[0]!.n === 0,
-        { timeoutMs: 30_000, message: 'every row marked published' });
-      const markedMs = Date.now() - t0;
-      await relay.stop();
+      let markedMs = 0;
+      const r = await measure(async () => {
+        const t0 = Date.now();
+        const done = sub.expect(BACKLOG, t0);
+        await relay.start();
+        const receivedMs = await done;
+        await waitFor(async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_events WHERE published_at IS NULL')).rows[0]!.n === 0,
+          { timeoutMs: 30_000, message: 'every row marked published' });
+        markedMs = Date.now() - t0;
+        await relay.stop();
+        return receivedMs;
+      });
       await transport.close();
-      results.push(`  relay, concurrency ${concurrency}: ${rate(BACKLOG, relayMs).toLocaleString()} msg/s received (${relayMs} ms; all rows marked at ${markedMs} ms) = ${pct(rate(BACKLOG, relayMs), rate(BACKLOG, rawMs))} of raw`);
+      return { ...r, markedMs };
+    };
+
+    console.log(`Relay: draining a ${BACKLOG.toLocaleString()}-event backlog (~${messages[0]!.body.length} B envelopes) through ${b.name}, QoS 1, window ${WINDOW}`);
+    const best = new Map<string, number>();
+    const keep = (label: string, v: number) => best.set(label, Math.max(best.get(label) ?? 0, v));
+    for (let round = 1; round <= RELAY_ROUNDS && Date.now() < deadline; round++) {
+      const r = await raw();
+      keep('raw', r.rate);
+      console.log(`  round ${round}: raw mqtt.js publish   ${r.rate.toLocaleString().padStart(7)} msg/s (${r.ms} ms)  ${r.cpu}`);
+      for (const concurrency of round === 1 ? [1, 2] : [1]) {
+        const x = await relayRun(concurrency);
+        keep(`relay, concurrency ${concurrency}`, x.rate);
+        console.log(`  round ${round}: relay, concurrency ${concurrency} ${x.rate.toLocaleString().padStart(7)} msg/s (${x.ms} ms; all marked at ${x.markedMs} ms) = ${pct(x.rate, r.rate)} of this round's raw  ${x.cpu}`);
+      }
     }
-    console.log(`Relay: draining a ${BACKLOG.toLocaleString()}-event backlog (~${messages[0]!.body.length} B envelopes) through ${brokerName}, QoS 1, window ${WINDOW}`);
-    console.log(`  raw mqtt.js publish:    ${rate(BACKLOG, rawMs).toLocaleString()} msg/s (${rawMs} ms)`);
-    for (const r of results) console.log(r);
+    const rawBest = best.get('raw')!;
+    console.log(`  best raw ${rawBest.toLocaleString()} msg/s; ${[...best].filter(([k]) => k !== 'raw').map(([k, v]) => `best ${k} ${v.toLocaleString()} msg/s = ${pct(v, rawBest)}`).join('; ')}`);
   } finally {
     await sub.close();
+    await admin.end();
     await db.close();
     await t.drop();
   }
@@ -184,7 +252,7 @@ async function commandBench(): Promise<void> {
 
 const b = await broker();
 try {
-  await relayBench(b.url, b.name);
+  await relayBench(b);
   await commandBench();
 } finally {
   await b.close();

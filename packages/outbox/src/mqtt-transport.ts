@@ -1,5 +1,5 @@
 import mqtt from 'mqtt';
-import type { IClientOptions, MqttClient } from 'mqtt';
+import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import type { OutboxMessage, OutboxTransport, PublishResult } from './transport';
 
 export interface MqttOutboxTransportOptions {
@@ -9,25 +9,44 @@ export interface MqttOutboxTransportOptions {
   readonly ackTimeoutMs?: number;
 }
 
+/** A message queued or in flight, and where its result goes. */
+interface Pending {
+  readonly message: OutboxMessage;
+  readonly settle: (result: PublishResult) => void;
+  /** When the PUBACK is overdue (set when sent). */
+  deadline: number;
+}
+
+const QOS1: IClientPublishOptions = { qos: 1 };
+const OK: PublishResult = { ok: true };
+
 /**
- * `OutboxTransport` over mqtt.js: QoS 1 `publishAsync`, a window of in-flight publishes shared by
- * every `publish` call. While the client is disconnected messages fail at once (nothing is queued
- * in mqtt.js' memory, so the relay's backoff — not the client — decides when to retry); messages in
- * flight when the connection drops fail too (mqtt.js may still resend them on reconnect: a duplicate,
- * never a loss).
+ * `OutboxTransport` over mqtt.js: QoS 1 publishes through one FIFO queue and a window of in-flight
+ * publishes shared by every `publish` call, so messages leave in call order (a later call's batch
+ * queues behind an earlier one instead of interleaving with it). While the client is disconnected
+ * messages fail at once (nothing is queued in mqtt.js' memory, so the relay's backoff — not the
+ * client — decides when to retry); messages in flight when the connection drops fail too (mqtt.js
+ * may still resend them on reconnect: a duplicate, never a loss).
  */
 export class MqttOutboxTransport implements OutboxTransport {
   private readonly window: number;
   private readonly ackTimeoutMs: number;
-  private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
-  private readonly pending = new Set<(err: Error) => void>();
+  /** Waiting to be sent, oldest first; `queue[next]` is the next to send. */
+  private queue: Pending[] = [];
+  private next = 0;
+  /** Sent and awaiting PUBACK, in send order (so the first one is the next to time out). */
+  private readonly inFlight = new Set<Pending>();
+  private timer: NodeJS.Timeout | undefined;
+  private pumping = false;
+  private pumpQueued = false;
 
   constructor(readonly client: MqttClient, options: MqttOutboxTransportOptions = {}) {
     this.window = Math.max(1, options.window ?? 100);
     this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
     client.on('close', () => {
-      for (const fail of [...this.pending]) fail(new Error('MQTT connection closed before PUBACK'));
+      const error = new Error('MQTT connection closed before PUBACK');
+      for (const p of [...this.inFlight]) this.finish(p, { ok: false, error });
+      this.pump();
     });
   }
 
@@ -43,44 +62,104 @@ export class MqttOutboxTransport implements OutboxTransport {
     });
   }
 
-  async publish(batch: readonly OutboxMessage[]): Promise<readonly PublishResult[]> {
-    const results: Promise<PublishResult>[] = [];
-    for (const m of batch) {
-      await this.acquire(); // keeps send order = batch order
-      results.push(this.publishOne(m).finally(() => this.release()));
-    }
-    return Promise.all(results);
-  }
-
-  async close(): Promise<void> {
-    await this.client.endAsync();
-  }
-
-  private publishOne(m: OutboxMessage): Promise<PublishResult> {
-    if (!this.client.connected) return Promise.resolve({ ok: false, error: new Error('MQTT broker not connected') });
-    return new Promise<PublishResult>((resolve) => {
-      const settle = (r: PublishResult) => {
-        clearTimeout(timer);
-        this.pending.delete(fail);
-        resolve(r);
-      };
-      const fail = (error: Error) => settle({ ok: false, error });
-      const timer = setTimeout(() => fail(new Error(`no PUBACK within ${this.ackTimeoutMs} ms`)), this.ackTimeoutMs);
-      this.pending.add(fail);
-      this.client.publishAsync(m.topic, m.body, { qos: 1 }).then(
-        () => settle({ ok: true }),
-        (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))),
-      );
+  publish(batch: readonly OutboxMessage[]): Promise<readonly PublishResult[]> {
+    if (batch.length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const results = new Array<PublishResult>(batch.length);
+      let left = batch.length;
+      batch.forEach((message, i) => {
+        this.queue.push({
+          message,
+          deadline: 0,
+          settle: (r) => {
+            results[i] = r;
+            if (--left === 0) resolve(results);
+          },
+        });
+      });
+      this.schedulePump();
     });
   }
 
-  private async acquire(): Promise<void> {
-    while (this.inFlight >= this.window) await new Promise<void>((r) => this.waiting.push(r));
-    this.inFlight++;
+  /**
+   * Ends the client. Publishes whose PUBACK never came (timed out, so already reported failed) would
+   * make a graceful mqtt.js end wait for ever: then the connection is closed at once.
+   */
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.client.endAsync(Object.keys(this.client.outgoing).length > 0);
   }
 
-  private release(): void {
-    this.inFlight--;
-    this.waiting.shift()?.();
+  /**
+   * Pumps once the current burst of PUBACKs is handled. mqtt.js handles each incoming packet in its
+   * own process.nextTick and flushes the packets written in a tick with one writev; a microtask runs
+   * after those ticks, so the publishes freed by one socket read leave in one write, not one each
+   * (per-message writes doubled the relay's socket CPU).
+   */
+  private schedulePump(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  /** Sends queued messages while the window has room. */
+  private pump(): void {
+    if (this.pumping) return; // a synchronous callback re-entered: the outer loop carries on
+    this.pumping = true;
+    try {
+      while (this.inFlight.size < this.window && this.next < this.queue.length) {
+        const p = this.queue[this.next]!;
+        this.next++;
+        if (!this.client.connected) {
+          p.settle({ ok: false, error: new Error('MQTT broker not connected') });
+          continue;
+        }
+        p.deadline = Date.now() + this.ackTimeoutMs;
+        this.inFlight.add(p);
+        this.client.publish(p.message.topic, p.message.body, QOS1, (err) => {
+          this.finish(p, err ? { ok: false, error: err } : OK);
+          this.schedulePump();
+        });
+      }
+      if (this.next === this.queue.length) {
+        this.queue = [];
+        this.next = 0;
+      } else if (this.next > 1024) {
+        this.queue = this.queue.slice(this.next);
+        this.next = 0;
+      }
+    } finally {
+      this.pumping = false;
+    }
+    this.armTimer();
+  }
+
+  /** Settles an in-flight message once (a PUBACK after its timeout or the close is ignored). */
+  private finish(p: Pending, result: PublishResult): void {
+    if (!this.inFlight.delete(p)) return;
+    if (this.inFlight.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    p.settle(result);
+  }
+
+  /** One timer for the oldest in-flight message: every message has the same timeout. */
+  private armTimer(): void {
+    if (this.timer || this.inFlight.size === 0) return;
+    const oldest = this.inFlight.values().next().value!;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const now = Date.now();
+      for (const p of this.inFlight) {
+        if (p.deadline > now) break;
+        this.finish(p, { ok: false, error: new Error(`no PUBACK within ${this.ackTimeoutMs} ms`) });
+      }
+      this.pump();
+    }, Math.max(0, oldest.deadline - Date.now()));
   }
 }

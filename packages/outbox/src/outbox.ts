@@ -10,6 +10,21 @@ export class OutboxError extends Error {
   }
 }
 
+/**
+ * The wake-up: its own tiny transaction, committed without waiting for the WAL flush (a NOTIFY takes a
+ * transaction id, so a plain one costs a synchronous commit — an fsync — per notification; 8-client
+ * command benchmark, median of 7: 87.5% → 91.7% of the raw two-insert rate). Losing one in a crash
+ * only delays the relays to their next poll.
+ */
+const NOTIFY_SQL = `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`;
+
+/**
+ * Notifications from one Outbox are at least this far apart (the first after a quiet spell goes at
+ * once). Under a stream of commits the one-in-flight coalescing alone sent a NOTIFY transaction for
+ * nearly every command; busy relays do not need them (they claim again while claims return rows).
+ */
+const NOTIFY_MIN_GAP_MS = 10;
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function isUuid(value: unknown): value is string {
@@ -23,9 +38,10 @@ export function isUuid(value: unknown): value is string {
  *   const outbox = new Outbox(db);
  *   await db.transaction(async (tx) => { await saveBooking(tx, …); await outbox.append(tx, [event]); });
  *
- * After the commit it wakes the relays (NOTIFY, at most one in flight per Outbox: a burst of
- * commits costs a few notifications, not one each). A lost notification (crash right after the
- * commit, LISTEN connection down) only delays publishing until the relays' next poll.
+ * After the commit it wakes the relays (NOTIFY, at most one in flight per Outbox and one per 10 ms,
+ * committed asynchronously: a burst of commits costs a few cheap notifications, not one each). A lost
+ * notification (crash right after the commit, LISTEN connection down) only delays publishing until
+ * the relays' next poll.
  *
  * Order: rows get increasing ids in append order; the relay publishes each aggregate's rows in id
  * order. Append after the statement that locks/updates the aggregate row, so that concurrent
@@ -34,6 +50,7 @@ export function isUuid(value: unknown): value is string {
 export class Outbox {
   private notifying = false;
   private notifyAgain = false;
+  private lastNotifyAt = 0;
 
   constructor(private readonly db: SqlDatabase, private readonly onNotifyError: (err: unknown) => void = () => undefined) {}
 
@@ -66,10 +83,16 @@ export class Outbox {
     }
     this.notifying = true;
     this.notifyAgain = false;
-    this.db.query('SELECT pg_notify($1, \'\')', [OUTBOX_NOTIFY_CHANNEL]).catch(this.onNotifyError).finally(() => {
-      this.notifying = false;
-      if (this.notifyAgain) this.wakeRelays();
-    });
+    const send = (): void => {
+      this.lastNotifyAt = Date.now();
+      this.db.query(NOTIFY_SQL, [OUTBOX_NOTIFY_CHANNEL]).catch(this.onNotifyError).finally(() => {
+        this.notifying = false;
+        if (this.notifyAgain) this.wakeRelays();
+      });
+    };
+    const wait = this.lastNotifyAt + NOTIFY_MIN_GAP_MS - Date.now();
+    if (wait <= 0) send();
+    else setTimeout(send, wait).unref(); // a burst of commits: one NOTIFY per gap, not one per commit
   };
 }
 

@@ -42,6 +42,14 @@ export class PgDatabase implements SqlDatabase {
     const committed: (() => void)[] = [];
     let broken = false;
     let value: T;
+    // The pool stops listening for a client's errors while it is checked out, and pg emits one when
+    // the server ends the session between statements (idle_in_transaction_session_timeout, a
+    // restart): without a listener that would crash the process. The next statement fails instead.
+    const onError = (err: Error): void => {
+      if (!broken) this.options.logger?.warn({ err }, 'postgres connection lost during a transaction');
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const tx: SqlTransaction = {
@@ -60,7 +68,9 @@ export class PgDatabase implements SqlDatabase {
         throw err;
       }
     } finally {
-      // A connection whose ROLLBACK failed is in an unknown state: destroy it instead of reusing it.
+      // A connection whose ROLLBACK failed is in an unknown state: destroy it instead of reusing it
+      // (a broken one keeps the listener: it may report its end once more).
+      if (!broken) client.off('error', onError);
       client.release(broken);
     }
     for (const f of committed) f();
