@@ -50,14 +50,15 @@ async function healthy(url: string, name: string): Promise<void> {
 }
 
 let stopping = false;
-async function stop(code: number): Promise<never> {
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
   stopping = true;
   for (const c of [...children].reverse()) if (c.exitCode === null) c.kill('SIGTERM');
   await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r))));
   process.exit(code);
 }
-process.once('SIGINT', () => void stop(0));
-process.once('SIGTERM', () => void stop(0));
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
 
 async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: `${pgBase}/postgres` });

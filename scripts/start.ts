@@ -24,7 +24,10 @@ async function main(): Promise<void> {
       await broker.close();
       await ledger.ledger.close();
     })());
-  const exit = () =>
+  let exiting = false;
+  const exit = () => {
+    if (exiting) return;
+    exiting = true;
     void stop().then(
       () => {
         console.log('Albergue stopped.');
@@ -35,8 +38,9 @@ async function main(): Promise<void> {
         process.exit(1);
       },
     );
-  process.once('SIGINT', exit);
-  process.once('SIGTERM', exit);
+  };
+  process.on('SIGINT', exit); // on, not once: tsx relays the terminal's SIGINT too, and a second one must not kill us mid-stop
+  process.on('SIGTERM', exit);
 
   try {
     const shared = { ledger, config: { mqttUrl: broker.mqttUrl } };

@@ -26,8 +26,9 @@ export function runUntilSignal(name: string, start: () => Promise<Stoppable>): v
           },
         );
       };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
+      // on, not once: a second signal (tsx relays the terminal's) must not kill the process mid-stop.
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
     },
     (err: unknown) => {
       if (err instanceof ConfigError) {
