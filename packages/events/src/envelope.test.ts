@@ -1,18 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { BookingReserved, newEnvelope, parseEnvelope, withCorrelation, BookingConfirmed } from './index';
+import { BookingConfirmed, BookingReserved, SAMPLE_PAYLOADS, newEnvelope, parseEnvelope, withCorrelation } from './index';
 
-const reserved = () =>
-  newEnvelope(BookingReserved, {
-    booking_id: 'bk-1',
-    albergue_id: 'alb-1',
-    guest: { guest_id: 'g-1', name: 'Ana Peregrina', email: 'ana@example.org', locale: 'es' },
-    check_in: '2027-05-01',
-    check_out: '2027-05-02',
-    beds: 1,
-    total: { amount_minor: 1500, currency: 'EUR' },
-    hold_expires_at: '2027-04-20T10:15:00.000Z',
-  });
+const reserved = () => newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved, booking_id: 'bk-1', albergue_id: 'alb-1' });
 
 test('newEnvelope starts a flow: UUIDv7 id, correlation = own id, aggregate id from payload', () => {
   const e = reserved();

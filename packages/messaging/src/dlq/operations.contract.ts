@@ -8,18 +8,9 @@ import type { LedgerFactory, LedgerFixture } from '../ledger/ledger.contract';
 import { fastPolicy, unique } from '../ledger/ledger.contract';
 import type { DeadLetter } from '../ports/ledger';
 import { DlqOperations } from './operations';
+import { bookingReserved } from '../testing/fixtures';
 
-const reserved = (bookingId: string) =>
-  newEnvelope(BookingReserved, {
-    booking_id: bookingId,
-    albergue_id: 'alb-1',
-    guest: { guest_id: 'g-1', name: 'Ana Peregrina', email: 'ana@example.org', locale: 'es' },
-    check_in: '2027-05-01',
-    check_out: '2027-05-02',
-    beds: 1,
-    total: { amount_minor: 1500, currency: 'EUR' },
-    hold_expires_at: '2027-04-20T10:15:00.000Z',
-  });
+const reserved = (bookingId: string) => bookingReserved(bookingId);
 
 const invalidEntry = (topic: string, subscriber: string, id: string, body: string): DeadLetter => {
   const at = new Date().toISOString();

@@ -1,19 +1,10 @@
 // Events and counters for messaging tests (reusable by other packages' tests).
-import { BookingReserved, newEnvelope } from '@albergue/events';
+import { BookingReserved, SAMPLE_PAYLOADS, newEnvelope } from '@albergue/events';
 import type { EnvelopeOf, EventMeta } from '@albergue/events';
 
 /** A valid BookingReserved; `padTo` grows free-text fields so the JSON is about that many bytes (≤ ~1,000). */
 export function bookingReserved(bookingId = 'bk-1', meta: EventMeta = {}, padTo = 0): EnvelopeOf<typeof BookingReserved> {
-  const payload = {
-    booking_id: bookingId,
-    albergue_id: 'alb-1',
-    guest: { guest_id: 'g-1', name: 'Ana Peregrina', email: 'ana@example.org', locale: 'es' },
-    check_in: '2027-05-01',
-    check_out: '2027-05-02',
-    beds: 1,
-    total: { amount_minor: 1500, currency: 'EUR' },
-    hold_expires_at: '2027-04-20T10:15:00.000Z',
-  };
+  const payload = { ...SAMPLE_PAYLOADS.BookingReserved, booking_id: bookingId, guest: { ...SAMPLE_PAYLOADS.BookingReserved.guest } };
   if (padTo > 0) {
     let missing = padTo - JSON.stringify(newEnvelope(BookingReserved, payload, meta)).length;
     const grow = (value: string, max: number): string => {
