@@ -10,6 +10,7 @@ export * from './definitions/index';
 export * from './envelope';
 export * from './primitives';
 export * from './readonly';
+export * from './limits';
 export * from './registry';
 export * from './schema';
 export * from './topics';

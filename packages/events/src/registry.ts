@@ -6,6 +6,7 @@ import { baseEnvelopeSchema, eventSchema } from './schema';
 import type { Problem, ValidateFunction } from './validation';
 import { createAjv, formatProblems, problemsOf } from './validation';
 import { eventTopic } from './topics';
+import { DEFAULT_MAX_DEPTH, jsonTextTooDeep, jsonValueProblem } from './limits';
 
 /** Turns a payload of `fromVersion` into a payload of `fromVersion + 1` of the same event type. */
 export interface Upcaster {
@@ -19,8 +20,10 @@ export interface ParseOptions {
   readonly targetVersion?: number;
   /** When given, the envelope must belong to this topic (logical or MQTT form). */
   readonly topic?: string;
-  /** Refuse raw input larger than this many bytes. Default 256 KiB. */
+  /** Refuse input larger than this many bytes (object input: its approximate JSON size). Default 256 KiB. */
   readonly maxBytes?: number;
+  /** Refuse input nested deeper than this many objects/arrays (the envelope is level 1). Default 64. */
+  readonly maxDepth?: number;
 }
 
 export type ParseResult =
@@ -83,6 +86,9 @@ export class EventRegistry {
 
   /** Validates an envelope object against its event's schema; problems are listed with JSON paths. */
   validate(envelope: unknown): Problem[] {
+    // Bounded and storable before ajv walks it (recursively).
+    const bad = jsonValueProblem(envelope, { maxDepth: DEFAULT_MAX_DEPTH });
+    if (bad) return [bad];
     if (!this.validateBase(envelope)) return problemsOf(this.validateBase.errors);
     const env = envelope as EventEnvelope;
     const entry = this.byKey.get(`${env.event_type}@${env.event_version}`);
@@ -116,12 +122,23 @@ export class EventRegistry {
    * consumer's version, upcasting older versions. Never throws: every problem comes back with its path.
    */
   parse(input: unknown, options: ParseOptions = {}): ParseResult {
+    try {
+      return this.parseUnsafe(input, options);
+    } catch (err) {
+      // Last line of defence (a hostile getter, a Proxy, an engine limit): a result, never a throw.
+      return fail([{ path: '/', message: `unreadable input: ${err instanceof Error ? err.message : String(err)}` }]);
+    }
+  }
+
+  private parseUnsafe(input: unknown, options: ParseOptions): ParseResult {
+    const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     let value: unknown = input;
     if (typeof input === 'string' || input instanceof Uint8Array) {
       const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength;
-      const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
       if (size > max) return fail([{ path: '/', message: `message is ${size} bytes, larger than the ${max}-byte limit` }]);
       const text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8');
+      if (jsonTextTooDeep(text, maxDepth)) return fail([{ path: '/', message: `nested deeper than the limit of ${maxDepth} levels` }]);
       try {
         value = JSON.parse(text);
       } catch (err) {
@@ -131,6 +148,10 @@ export class EventRegistry {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       return fail([{ path: '/', message: `envelope must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` }]);
     }
+    // Depth, size, plain JSON and storable text, checked without recursion before ajv,
+    // structuredClone and deepFreeze (all recursive) touch the value.
+    const bad = jsonValueProblem(value, value === input ? { maxDepth, maxBytes: max } : { maxDepth });
+    if (bad) return fail([bad]);
     if (!this.validateBase(value)) return fail(problemsOf(this.validateBase.errors));
     const env = value as EventEnvelope;
     const entry = this.byKey.get(`${env.event_type}@${env.event_version}`);
@@ -148,10 +169,10 @@ export class EventRegistry {
     if (target < env.event_version) {
       return fail([{ path: '/event_version', message: `${env.event_type} v${env.event_version} is newer than this consumer reads (v${target}); upgrade the consumer` }]);
     }
-    return this.upcast(env, target);
+    return this.upcast(env, target, maxDepth);
   }
 
-  private upcast(env: EventEnvelope, target: number): ParseResult {
+  private upcast(env: EventEnvelope, target: number, maxDepth: number): ParseResult {
     let current = structuredClone(env) as EventEnvelope & { payload: Record<string, unknown>; event_version: number };
     const from = env.event_version;
     while (current.event_version < target) {
@@ -169,6 +190,9 @@ export class EventRegistry {
     }
     const entry = this.byKey.get(`${current.event_type}@${target}`);
     if (!entry) return fail([this.unknownProblem(current.event_type, target)]);
+    // An upcaster is code: what it returns is checked like input.
+    const bad = jsonValueProblem(current, { maxDepth });
+    if (bad) return fail([{ ...bad, message: `after upcasting from v${from}: ${bad.message}` }]);
     if (!entry.validate(current)) {
       return fail(problemsOf(entry.validate.errors).map((p) => ({ ...p, message: `after upcasting from v${from}: ${p.message}` })));
     }
