@@ -23,7 +23,7 @@ const segment = (key: string): string => key.replaceAll('~', '~0').replaceAll('/
  */
 export function unstorableTextReason(s: string): string | undefined {
   if (s.includes('\u0000')) return 'contains the NUL character \\u0000, which cannot be stored';
-  if (!s.isWellFormed()) return 'contains a lone UTF-16 surrogate, which is not valid Unicode text';
+  if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed()) return 'contains a lone UTF-16 surrogate, which is not valid Unicode text';
   return undefined;
 }
 

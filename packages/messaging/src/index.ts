@@ -4,6 +4,8 @@ export * from './ledger/policy';
 export * from './ledger/memory-ledger';
 export * from './ledger/redis-ledger';
 export * from './dlq/operations';
+export * from './dlq/entries';
+export * from './errors';
 // Transport, router and runtime (helper B)
 export * from './ports/publisher';
 export * from './metrics';

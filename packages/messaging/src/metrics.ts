@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { BreakerState, CircuitBreakerStore, DeadLetterStore, DeliveryLedger } from './ports/ledger';
+import type { BreakerState, CircuitBreakerStore, DeadLetterNotice, DeadLetterStore, DeliveryLedger } from './ports/ledger';
 
 const LABELS = ['service', 'subscriber', 'topic'] as const;
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -87,7 +87,7 @@ export function messagingMetrics(registry: Registry): MessagingMetrics {
     published: eventsPublishedCounter(registry),
     processed: getOrCreateCounter(registry, { name: 'events_processed_total', help: 'Events handled successfully and acked in the ledger.', labelNames: LABELS }),
     failed: getOrCreateCounter(registry, { name: 'events_failed_total', help: 'Handler attempts that failed (each retry counts).', labelNames: LABELS }),
-    deadLettered: getOrCreateCounter(registry, { name: 'dlq_total', help: 'Messages moved to the dead-letter queue (exhausted or invalid).', labelNames: LABELS }),
+    deadLettered: getOrCreateCounter(registry, { name: 'dlq_total', help: 'Dead letters written, whatever made them (max attempts, lapsed last lease, permanent error, invalid or unrecordable message, HTTP nack).', labelNames: LABELS }),
     duplicates: getOrCreateCounter(registry, { name: 'events_duplicate_total', help: 'Deliveries recognised as duplicates by event_id and skipped.', labelNames: LABELS }),
     handlerSeconds: getOrCreateHistogram(registry, {
       name: 'event_handler_duration_seconds',
@@ -134,4 +134,45 @@ export function messagingMetrics(registry: Registry): MessagingMetrics {
   });
   byRegistry.set(registry, m);
   return m;
+}
+
+/** Something dead letters are written through: a ledger or DLQ store (both adapters expose their shared emitter). */
+export interface DeadLetterSource {
+  onDeadLetter?(listener: (notice: DeadLetterNotice) => void): () => void;
+  /** The emitter shared by a ledger and its DLQ store: the same one is counted once. */
+  readonly deadLetterEvents?: object;
+}
+
+const counted = new WeakMap<Registry, WeakMap<object, Set<string>>>();
+
+/**
+ * Counts `dlq_total{service, subscriber, topic}` where dead letters are written: every dead letter
+ * of `subscriber` written through these sources (the ledger's max attempts, lapsed last leases and
+ * permanent errors, the DLQ store's invalid and unrecordable messages), once each, however many
+ * components of one process ask for it (a ledger and its DLQ store share one emitter).
+ */
+export function countDeadLetters(registry: Registry, service: string, subscriber: string, sources: readonly (DeadLetterSource | undefined)[]): void {
+  const { deadLettered } = messagingMetrics(registry);
+  let bySource = counted.get(registry);
+  if (!bySource) {
+    bySource = new WeakMap();
+    counted.set(registry, bySource);
+  }
+  const seen = new Set<object>();
+  for (const source of sources) {
+    if (!source?.onDeadLetter) continue;
+    const identity = source.deadLetterEvents ?? source;
+    if (seen.has(identity)) continue;
+    seen.add(identity);
+    let subs = bySource.get(identity);
+    if (!subs) {
+      subs = new Set();
+      bySource.set(identity, subs);
+    }
+    if (subs.has(subscriber)) continue;
+    subs.add(subscriber);
+    source.onDeadLetter((n) => {
+      if (n.subscriber === subscriber) deadLettered.inc({ service, subscriber, topic: n.topic });
+    });
+  }
 }

@@ -6,13 +6,13 @@ import type { EventEnvelope } from '@albergue/events';
 import { BookingConfirmed, BookingReserved, EventRegistry, defineEvent, newEnvelope } from '@albergue/events';
 import type { LedgerFactory, LedgerFixture } from '../ledger/ledger.contract';
 import { fastPolicy, unique } from '../ledger/ledger.contract';
-import type { DeadLetter } from '../ports/ledger';
+import type { DeadLetterInput } from '../ports/ledger';
 import { DlqOperations } from './operations';
 import { bookingReserved } from '../testing/fixtures';
 
 const reserved = (bookingId: string) => bookingReserved(bookingId);
 
-const invalidEntry = (topic: string, subscriber: string, id: string, body: string): DeadLetter => {
+const invalidEntry = (topic: string, subscriber: string, id: string, body: string): DeadLetterInput => {
   const at = new Date().toISOString();
   return {
     id, topic, subscriber, body, reason: 'invalid_envelope', attempts: 0,

@@ -113,6 +113,10 @@ export class DlqOperations {
     const valid = new Map<string, { entry: DeadLetter; eventId: string; upcastedFrom?: number }[]>();
     const checked: (ReplayEntryResult | { entry: DeadLetter })[] = [];
     for (const entry of entries) {
+      if (entry.bodyTruncated) {
+        checked.push({ id: entry.id, subscriber: entry.subscriber, outcome: 'invalid', reason: `only the first ${Buffer.byteLength(entry.body)} of ${entry.bodyBytes} bytes were kept: not replayable` });
+        continue;
+      }
       const parsed = this.parse(entry.body, { topic });
       if (!parsed.ok) {
         checked.push({ id: entry.id, subscriber: entry.subscriber, outcome: 'invalid', reason: parsed.reason });

@@ -4,12 +4,14 @@
  * ledger instance on the same store (another process on the same Redis).
  */
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type {
-  CircuitBreakerStore, DeadLetter, DeadLetterStore, Delivery, DeliveryLedger, IncomingMessage, SubscriptionPolicy,
+  CircuitBreakerStore, DeadLetterInput, DeadLetterStore, Delivery, DeliveryLedger, IncomingMessage, SubscriptionPolicy,
 } from '../ports/ledger';
 import { DEFAULT_POLICY, redeliveryHorizonMs } from '../ports/ledger';
 import { backoffDelayMs, mergePolicy } from './policy';
+import { boundedBody } from '../dlq/entries';
 
 export interface LedgerStores {
   readonly ledger: DeliveryLedger;
@@ -452,17 +454,151 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
     test('breaker: failures outside the rolling window do not count', async () => {
       const sub = unique('s');
       await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 10, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, breaker: { failureThreshold: 2, windowMs: 600, openMs: 10_000 } }));
-      await ledger.record(sub, [msg(topicA, 'w1')]);
-      await ledger.nack(await leaseOne(ledger, sub), 'one');
+      await ledger.record(sub, [msg(topicA, 'w1'), msg(topicA, 'w2')]);
+      const [w1] = await ledger.lease(sub, 1);
+      await ledger.nack(w1!, 'one');
       await sleep(650);
       assert.equal((await f.breakers.status(sub, topicA)).failures, 0);
-      await ledger.nack(await leaseOne(ledger, sub), 'two');
+      const next = await ledger.lease(sub, 2);
+      assert.equal(next.length, 2);
+      await ledger.nack(next.find((d) => d.eventId === 'w1')!, 'two');
       const st = await f.breakers.status(sub, topicA);
       assert.equal(st.state, 'closed');
       assert.equal(st.failures, 1);
-      await ledger.nack(await leaseOne(ledger, sub), 'three');
+      await ledger.nack(next.find((d) => d.eventId === 'w2')!, 'three');
       assert.equal((await f.breakers.status(sub, topicA)).state, 'open');
       assert.equal((await f.breakers.status(unique('nobody'), topicA)).state, 'closed', 'an unknown breaker is closed');
+    });
+
+    test('breaker: one message failing again and again counts once (poison is not an outage); distinct messages failing open it', async () => {
+      const sub = unique('s');
+      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 5, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, breaker: { failureThreshold: 2, windowMs: 10_000, openMs: 10_000 } }));
+      await ledger.record(sub, [msg(topicA, 'poison')]);
+      for (let i = 1; i <= 5; i++) {
+        const d = await leaseOne(ledger, sub);
+        assert.equal(d.attempt, i);
+        assert.equal(await ledger.nack(d, `boom ${i}`), i < 5 ? 'retry-scheduled' : 'dead-lettered');
+        assert.equal((await f.breakers.status(sub, topicA)).state, 'closed', `still closed after ${i} failures of one message`);
+      }
+      assert.equal((await f.breakers.status(sub, topicA)).failures, 1);
+      // A real outage: two different messages fail.
+      await ledger.record(sub, [msg(topicA, 'o1'), msg(topicA, 'o2')]);
+      for (const d of await ledger.lease(sub, 2)) await ledger.nack(d, 'database away');
+      assert.equal((await f.breakers.status(sub, topicA)).state, 'open');
+    });
+
+    test('permanent failure: DLQ at once with reason and code, no retry, no breaker failure; dead-letter notices for every cause', async () => {
+      const sub = unique('s');
+      const notices: string[] = [];
+      const stop = f.deadLetters.onDeadLetter((n) => {
+        if (n.subscriber === sub) notices.push(`${n.reason}:${n.id}`);
+      });
+      try {
+        await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 2, visibilityTimeoutMs: 200, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, breaker: { failureThreshold: 1, windowMs: 10_000, openMs: 10_000 } }));
+        await ledger.record(sub, [msg(topicA, 'perm')]);
+        const d = await leaseOne(ledger, sub);
+        assert.equal(await ledger.nack(d, 'permanent error (no_such_booking): booking bk-9 does not exist', { permanent: true, code: 'no_such_booking' }), 'dead-lettered');
+        const st = await f.breakers.status(sub, topicA);
+        assert.equal(st.state, 'closed', 'threshold 1, yet a permanent error opens nothing');
+        assert.equal(st.failures, 0);
+        const e = await f.deadLetters.get(topicA, 'perm', sub);
+        assert.equal(e?.reason, 'permanent_error');
+        assert.equal(e?.code, 'no_such_booking');
+        assert.equal(e?.attempts, 1);
+        assert.equal(e?.errors.length, 1);
+        assert.deepEqual(await ledger.depth(sub), { [topicA]: 0 });
+        assert.equal(await ledger.nack(d, 'again', { permanent: true }), 'stale');
+
+        // The other causes: a lapsed last lease, max attempts, and add (once per new entry).
+        await ledger.record(sub, [msg(topicA, 'lapse')]);
+        const l1 = await leaseOne(ledger, sub);
+        await sleep(230);
+        const l2 = await leaseOne(ledger, sub);
+        assert.equal(l2.eventId, l1.eventId);
+        await sleep(230);
+        assert.deepEqual(await ledger.lease(sub, 5), []);
+        await f.breakers.reset(sub, topicA);
+        await ledger.record(sub, [msg(topicA, 'max')]);
+        await ledger.nack(await leaseOne(ledger, sub), 'x');
+        await f.breakers.reset(sub, topicA); // threshold 1: the transient failure opened it
+        await ledger.nack(await leaseOne(ledger, sub), 'y');
+        const now = new Date().toISOString();
+        const raw = { id: 'invalid-1', topic: topicA, subscriber: sub, body: 'garbage', reason: 'invalid_envelope' as const, attempts: 0, errors: [], firstFailureAt: now, lastFailureAt: now, deadLetteredAt: now };
+        await f.deadLetters.add(raw);
+        await f.deadLetters.add(raw); // the same bytes again: the same entry, not a second dead letter
+        assert.deepEqual(notices, ['permanent_error:perm', 'visibility_timeout:lapse', 'max_attempts:max', 'invalid_envelope:invalid-1']);
+      } finally {
+        stop();
+      }
+    });
+
+    test('half-open probe: a never-attempted message is chosen over one that already failed; a permanently failed probe frees the slot', async () => {
+      const sub = unique('s');
+      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 10, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, breaker: { failureThreshold: 2, windowMs: 10_000, openMs: 150 } }));
+      await ledger.record(sub, [msg(topicA, 'f1'), msg(topicA, 'f2')]);
+      for (const d of await ledger.lease(sub, 2)) await ledger.nack(d, 'boom');
+      assert.equal((await f.breakers.status(sub, topicA)).state, 'open');
+      // Recorded after the failures: due later than f1 and f2, but never attempted.
+      await sleep(5);
+      await ledger.record(sub, [msg(topicA, 'fresh1'), msg(topicA, 'fresh2')]);
+      await sleep(170);
+      const probe = await leaseOne(ledger, sub);
+      assert.equal(probe.eventId, 'fresh1', 'the oldest never-attempted message is the probe');
+      assert.equal(probe.attempt, 1);
+      assert.deepEqual(await ledger.lease(sub, 5), [], 'one probe at a time');
+      // The probe turns out to be poison: dead-lettered, the breaker stays half-open, the next probe goes.
+      assert.equal(await ledger.nack(probe, 'bad', { permanent: true, code: 'bad' }), 'dead-lettered');
+      assert.equal((await f.breakers.status(sub, topicA)).state, 'half-open');
+      const probe2 = await leaseOne(ledger, sub);
+      assert.equal(probe2.eventId, 'fresh2');
+      assert.equal(await ledger.ack(probe2), 'acked');
+      assert.equal((await f.breakers.status(sub, topicA)).state, 'closed');
+      const rest = await leaseUntil(ledger, sub, 5, (got) => got.length === 2);
+      assert.deepEqual(rest.map((d) => d.eventId).sort(), ['f1', 'f2']);
+      await ledger.ackMany(rest);
+      // Only failed messages wait: one of them is the probe.
+      await ledger.record(sub, [msg(topicA, 'g1'), msg(topicA, 'g2')]);
+      for (const d of await ledger.lease(sub, 2)) await ledger.nack(d, 'boom');
+      await sleep(170);
+      const probe3 = await leaseOne(ledger, sub);
+      assert.ok(['g1', 'g2'].includes(probe3.eventId));
+      assert.equal(probe3.attempt, 2);
+      await ledger.ack(probe3);
+      await ledger.ackMany(await leaseUntil(ledger, sub, 5, (got) => got.length === 1));
+    });
+
+    test('DLQ bodies: add keeps a bounded prefix with the full size and SHA-256; ledger-written entries keep the envelope whole', async () => {
+      const sub = unique('s');
+      const t = `albergue.test.v1.${unique('B')}`;
+      const now = new Date().toISOString();
+      const big = 'é'.repeat(10_000); // 20,000 bytes of 2-byte characters
+      await f.deadLetters.add({ id: 'big', topic: t, subscriber: sub, body: big, reason: 'invalid_envelope', attempts: 0, errors: [], firstFailureAt: now, lastFailureAt: now, deadLetteredAt: now });
+      const e = await f.deadLetters.get(t, 'big', sub);
+      assert.ok(e);
+      assert.equal(e.bodyTruncated, true);
+      assert.equal(e.bodyBytes, 20_000);
+      assert.equal(e.bodySha256, createHash('sha256').update(big).digest('hex'));
+      assert.ok(Buffer.byteLength(e.body) <= 4_096, `prefix of ${Buffer.byteLength(e.body)} bytes`);
+      assert.ok(big.startsWith(e.body) && e.body.length === 2_048, 'cut on a character boundary');
+      assert.deepEqual((await f.deadLetters.list(t)).map((x) => x.body), [e.body], 'list returns the prefix only');
+      // Bytes in, bytes measured.
+      const bytes = Buffer.from([0xff, 0xfe, 0x00, 0x41]);
+      await f.deadLetters.add({ id: 'bin', topic: t, subscriber: sub, body: bytes, reason: 'invalid_envelope', attempts: 0, errors: [], firstFailureAt: now, lastFailureAt: now, deadLetteredAt: now });
+      const b = await f.deadLetters.get(t, 'bin', sub);
+      assert.equal(b?.bodyBytes, 4);
+      assert.equal(b?.bodySha256, createHash('sha256').update(bytes).digest('hex'));
+      assert.equal(b?.bodyTruncated, false);
+      await f.deadLetters.remove(t);
+
+      const body = JSON.stringify({ event_id: 'whole', pad: 'x'.repeat(6_000) });
+      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 1 }));
+      await ledger.record(sub, [msg(topicA, 'whole', body)]);
+      await ledger.nack(await leaseOne(ledger, sub), 'boom');
+      const w = await f.deadLetters.get(topicA, 'whole', sub);
+      assert.equal(w?.body, body);
+      assert.equal(w?.bodyBytes, Buffer.byteLength(body));
+      assert.equal(w?.bodySha256, createHash('sha256').update(body).digest('hex'));
+      assert.equal(w?.bodyTruncated, false);
     });
 
     test('dead-letter store: add, topics with depth, paged list oldest first, get, remove', async () => {
@@ -470,7 +606,7 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       const t1 = `albergue.test.v1.${unique('T')}`;
       const t2 = `albergue.test.v1.${unique('T')}`;
       const base = Date.parse('2026-01-01T00:00:00.000Z');
-      const entry = (topic: string, id: string, subscriber: string, i: number): DeadLetter => ({
+      const entry = (topic: string, id: string, subscriber: string, i: number): DeadLetterInput => ({
         id, topic, subscriber, body: `{"n":${i}}`, reason: i % 2 ? 'invalid_envelope' : 'max_attempts', attempts: i,
         errors: [{ attempt: i, at: new Date(base + i).toISOString(), message: `err ${i}` }],
         firstFailureAt: new Date(base + i).toISOString(), lastFailureAt: new Date(base + i).toISOString(),
@@ -485,7 +621,7 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       assert.deepEqual(topics, [{ topic: t1, depth: 6 }, { topic: t2, depth: 1 }].sort((a, b) => (a.topic < b.topic ? -1 : 1)));
       const all = await dl.list(t1);
       assert.deepEqual(all.map((e) => `${e.subscriber}/${e.id}`), ['svc/id0', 'svc/id1', 'svc/id2', 'svc/id3', 'svc/id4', 'other/id2']);
-      assert.deepEqual(all[1], entry(t1, 'id1', 'svc', 1));
+      assert.deepEqual(all[1], { ...entry(t1, 'id1', 'svc', 1), ...boundedBody('{"n":1}') });
       assert.deepEqual((await dl.list(t1, { offset: 2, limit: 2 })).map((e) => e.id), ['id2', 'id3']);
       assert.deepEqual(await dl.list(t1, { offset: 10 }), []);
       assert.deepEqual(await dl.list('albergue.none.v1.Nothing'), []);

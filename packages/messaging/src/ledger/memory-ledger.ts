@@ -6,9 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type {
-  AckOutcome, AttemptError, BreakerStatus, CircuitBreakerStore, DeadLetter, DeadLetterReason, DeadLetterStore,
-  Delivery, DeliveryLedger, IncomingMessage, NackOutcome, RecordOutcome, SubscriptionPolicy,
+  AckOutcome, AttemptError, BreakerStatus, CircuitBreakerStore, DeadLetter, DeadLetterInput, DeadLetterNotice, DeadLetterReason, DeadLetterStore,
+  Delivery, DeliveryLedger, IncomingMessage, NackOptions, NackOutcome, RecordOutcome, SubscriptionPolicy,
 } from '../ports/ledger';
+import { DEFAULT_MAX_DLQ_BODY_BYTES, DeadLetterEvents, boundedBody } from '../dlq/entries';
 import { DEFAULT_POLICY } from '../ports/ledger';
 import { MinHeap } from './heap';
 import { assertKeyPart, backoffDelayMs, iso, validatePolicy } from './policy';
@@ -22,6 +23,8 @@ export interface MemoryLedgerOptions {
   readonly random?: () => number;
   /** Policy of a topic recorded before any `register` for it. Default DEFAULT_POLICY. */
   readonly defaultPolicy?: SubscriptionPolicy;
+  /** Prefix of a raw body kept by `DeadLetterStore.add` (default 4 KiB). */
+  readonly maxDlqBodyBytes?: number;
 }
 
 interface Lease {
@@ -52,8 +55,11 @@ interface QueueItem {
 interface Breaker {
   open: boolean;
   openUntil: number;
-  /** Failure times, oldest first (trimmed to the rolling window). */
-  failures: number[];
+  /**
+   * Messages that failed transiently → time of their latest failure, oldest first (trimmed to the
+   * rolling window). Counted per message: one message failing again and again is not an outage.
+   */
+  failures: Map<string, number>;
   probe?: { readonly eventId: string; readonly token: string } | undefined;
 }
 
@@ -78,6 +84,9 @@ export class MemoryLedgerStore {
   readonly subscribers = new Map<string, Map<string, TopicState>>();
   /** topic → `subscriber\0id` → entry */
   readonly deadLetters = new Map<string, Map<string, DeadLetter>>();
+  /** Every dead letter written into this store (dlq_total counts them). */
+  readonly deadLetterEvents = new DeadLetterEvents();
+  readonly maxDlqBodyBytes: number;
   private seq = 0;
   private readonly tokenPrefix = randomBytes(6).toString('hex');
 
@@ -85,6 +94,7 @@ export class MemoryLedgerStore {
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
     this.defaultPolicy = options.defaultPolicy ?? DEFAULT_POLICY;
+    this.maxDlqBodyBytes = options.maxDlqBodyBytes ?? DEFAULT_MAX_DLQ_BODY_BYTES;
   }
 
   nextSeq(): number {
@@ -112,38 +122,48 @@ export class MemoryLedgerStore {
         ready: new MinHeap(),
         leased: new MinHeap(),
         processed: new Map(),
-        breaker: { open: false, openUntil: 0, failures: [] },
+        breaker: { open: false, openUntil: 0, failures: new Map() },
       };
       topics.set(topic, t);
     }
     return t;
   }
 
-  addDeadLetter(entry: DeadLetter): void {
+  /** `fresh`: a message that just left the ledger (always a new dead letter); else an `add`, new only if unknown. */
+  addDeadLetter(entry: DeadLetter, fresh = false): void {
     let m = this.deadLetters.get(entry.topic);
     if (!m) {
       m = new Map();
       this.deadLetters.set(entry.topic, m);
     }
     const field = `${entry.subscriber}\0${entry.id}`;
-    m.delete(field);
+    const known = m.delete(field);
     m.set(field, entry);
+    // A second `add` of the same entry (the same bytes redelivered) is not a second dead letter.
+    if (fresh || !known) this.deadLetterEvents.emit({ subscriber: entry.subscriber, topic: entry.topic, id: entry.id, reason: entry.reason });
   }
 }
 
 function trimFailures(b: Breaker, now: number, windowMs: number): void {
   const from = now - windowMs;
-  let drop = 0;
-  while (drop < b.failures.length && b.failures[drop]! <= from) drop++;
-  if (drop > 0) b.failures.splice(0, drop);
+  for (const [id, at] of b.failures) {
+    if (at > from) break;
+    b.failures.delete(id);
+  }
+}
+
+/** Counts a transient failure of message `id` (its latest failure moves it to the end). */
+function addFailure(b: Breaker, id: string, now: number): void {
+  b.failures.delete(id);
+  b.failures.set(id, now);
 }
 
 function breakerStatus(subscriber: string, topic: string, t: TopicState | undefined, now: number): BreakerStatus {
   if (!t) return { subscriber, topic, state: 'closed', failures: 0 };
   const b = t.breaker;
   trimFailures(b, now, t.policy.breaker.windowMs);
-  if (!b.open) return { subscriber, topic, state: 'closed', failures: b.failures.length };
-  return { subscriber, topic, state: now < b.openUntil ? 'open' : 'half-open', failures: b.failures.length, openUntil: b.openUntil };
+  if (!b.open) return { subscriber, topic, state: 'closed', failures: b.failures.size };
+  return { subscriber, topic, state: now < b.openUntil ? 'open' : 'half-open', failures: b.failures.size, openUntil: b.openUntil };
 }
 
 export class MemoryDeliveryLedger implements DeliveryLedger {
@@ -236,10 +256,12 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
         }
       }
       if (!best || !head) break;
-      best.ready.pop();
       const l = limits.get(best)!;
       l.left--;
-      out.push(this.grant(subscriber, l.topic, best, head.entry, now, l.probe));
+      // A half-open probe tests the downstream: a message that already failed is a poor witness
+      // (it may be poison), so the oldest never-attempted due message goes first when there is one.
+      const chosen = l.probe ? this.probeCandidate(best, now) : (best.ready.pop(), head.entry);
+      out.push(this.grant(subscriber, l.topic, best, chosen, now, l.probe));
     }
     return Promise.resolve(out);
   }
@@ -253,7 +275,7 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
     return Promise.resolve(deliveries.map((d) => this.ackOne(d, now)));
   }
 
-  nack(delivery: Delivery, error: string): Promise<NackOutcome> {
+  nack(delivery: Delivery, error: string, options: NackOptions = {}): Promise<NackOutcome> {
     const now = this.store.clock();
     const t = this.store.topic(delivery.subscriber, delivery.topic);
     const e = t && this.liveEntry(t, delivery, now);
@@ -266,13 +288,19 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
 
     const b = t.breaker;
     const bp = t.policy.breaker;
-    b.failures.push(now);
+    if (options.permanent) {
+      // Poison, not an outage: no breaker failure; a probe that was poison lets the next probe go.
+      if (b.probe?.token === token) b.probe = undefined;
+      this.deadLetter(delivery.subscriber, delivery.topic, t, e, 'permanent_error', now, options.code ?? 'permanent_error');
+      return Promise.resolve('dead-lettered');
+    }
+    addFailure(b, e.eventId, now);
     trimFailures(b, now, bp.windowMs);
     if (b.probe?.token === token) {
       b.open = true;
       b.openUntil = now + bp.openMs;
       b.probe = undefined;
-    } else if (!b.open && b.failures.length >= bp.failureThreshold) {
+    } else if (!b.open && b.failures.size >= bp.failureThreshold) {
       b.open = true;
       b.openUntil = now + bp.openMs;
     }
@@ -301,6 +329,15 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
     return Promise.resolve();
   }
 
+  get deadLetterEvents(): DeadLetterEvents {
+    return this.store.deadLetterEvents;
+  }
+
+  /** Every dead letter written through this ledger's store (also `deadLetters.onDeadLetter`). */
+  onDeadLetter(listener: (notice: DeadLetterNotice) => void): () => void {
+    return this.store.deadLetterEvents.on(listener);
+  }
+
   private ackOne(d: Delivery, now: number): AckOutcome {
     const t = this.store.topic(d.subscriber, d.topic);
     const e = t && this.liveEntry(t, d, now);
@@ -317,7 +354,7 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
     if (b.probe?.token === d.leaseToken) {
       b.open = false;
       b.openUntil = 0;
-      b.failures = [];
+      b.failures.clear();
       b.probe = undefined;
     }
     return 'acked';
@@ -340,6 +377,26 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
       t.ready.pop();
     }
     return undefined;
+  }
+
+  /**
+   * The probe of a half-open breaker: the oldest due message never attempted, else the oldest due
+   * one. Removes it from the ready heap (scans at most 1,000 due items; the rest go back).
+   */
+  private probeCandidate(t: TopicState, now: number): Entry {
+    const skipped: QueueItem[] = [];
+    let chosen: Entry | undefined;
+    for (let item = this.readyHead(t); item && item.key <= now && skipped.length < 1_000; item = this.readyHead(t)) {
+      t.ready.pop();
+      if (item.entry.attempts === 0) {
+        chosen = item.entry;
+        break;
+      }
+      skipped.push(item);
+    }
+    if (!chosen) chosen = skipped.shift()!.entry;
+    for (const item of skipped) t.ready.push(item);
+    return chosen;
   }
 
   private grant(subscriber: string, topic: string, t: TopicState, e: Entry, now: number, probe: boolean): Delivery {
@@ -383,36 +440,47 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
     t.ready.push({ key: lease.expiresAt, seq: this.store.nextSeq(), entry: e, gen: e.gen });
   }
 
-  private deadLetter(subscriber: string, topic: string, t: TopicState, e: Entry, reason: DeadLetterReason, now: number): void {
+  private deadLetter(subscriber: string, topic: string, t: TopicState, e: Entry, reason: DeadLetterReason, now: number, code?: string): void {
     t.entries.delete(e.eventId);
     e.gen++;
     const last = e.errors[e.errors.length - 1];
+    // A recorded envelope is kept whole (bounded by the envelope size limit): it can be replayed.
     this.store.addDeadLetter({
       id: e.eventId,
       topic,
       subscriber,
-      body: e.body,
+      ...boundedBody(e.body, Number.MAX_SAFE_INTEGER),
       reason,
+      ...(code !== undefined ? { code } : {}),
       attempts: e.attempts,
       errors: e.errors.slice(),
       firstFailureAt: iso(e.firstFailureAt ?? now),
       lastFailureAt: last?.at ?? iso(now),
       deadLetteredAt: iso(now),
-    });
+    }, true);
   }
 }
 
 export class MemoryDeadLetterStore implements DeadLetterStore {
   constructor(readonly store: MemoryLedgerStore = new MemoryLedgerStore()) {}
 
-  add(entry: DeadLetter): Promise<void> {
+  add(entry: DeadLetterInput): Promise<void> {
     try {
       assertKeyPart('subscriber', entry.subscriber);
+      assertKeyPart('topic', entry.topic);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    this.store.addDeadLetter({ ...entry, errors: entry.errors.slice() });
+    this.store.addDeadLetter({ ...entry, ...boundedBody(entry.body, this.store.maxDlqBodyBytes), errors: entry.errors.slice() });
     return Promise.resolve();
+  }
+
+  get deadLetterEvents(): DeadLetterEvents {
+    return this.store.deadLetterEvents;
+  }
+
+  onDeadLetter(listener: (notice: DeadLetterNotice) => void): () => void {
+    return this.store.deadLetterEvents.on(listener);
   }
 
   topics(): Promise<{ topic: string; depth: number }[]> {
@@ -476,7 +544,7 @@ export class MemoryCircuitBreakerStore implements CircuitBreakerStore {
     if (t) {
       t.breaker.open = false;
       t.breaker.openUntil = 0;
-      t.breaker.failures = [];
+      t.breaker.failures.clear();
       t.breaker.probe = undefined;
     }
     return Promise.resolve();

@@ -7,9 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type {
-  AckOutcome, AttemptError, BreakerState, BreakerStatus, CircuitBreakerStore, DeadLetter, DeadLetterStore, Delivery,
-  DeliveryLedger, IncomingMessage, NackOutcome, RecordOutcome, SubscriptionPolicy,
+  AckOutcome, AttemptError, BreakerState, BreakerStatus, CircuitBreakerStore, DeadLetter, DeadLetterInput, DeadLetterNotice, DeadLetterStore, Delivery,
+  DeliveryLedger, IncomingMessage, NackOptions, NackOutcome, RecordOutcome, SubscriptionPolicy,
 } from '../ports/ledger';
+import { DEFAULT_MAX_DLQ_BODY_BYTES, DeadLetterEvents, boundedBody, completeDeadLetter } from '../dlq/entries';
 import { DEFAULT_POLICY } from '../ports/ledger';
 import { assertKeyPart, validatePolicy } from './policy';
 import { ACK, BREAKERS, DEPTH, DLQ_REMOVE, IS_PROCESSED, LEASE, NACK, RECORD } from './redis-scripts';
@@ -25,6 +26,8 @@ export interface RedisLedgerOptions {
   readonly namespace?: string;
   /** Policy of a topic recorded before any `register` for it. Default DEFAULT_POLICY. */
   readonly defaultPolicy?: SubscriptionPolicy;
+  /** Prefix of a raw body kept by `DeadLetterStore.add` (default 4 KiB). */
+  readonly maxDlqBodyBytes?: number;
 }
 
 type Reply = Promise<unknown>;
@@ -55,6 +58,9 @@ export class RedisLedgerConnection {
   readonly redis: Redis;
   readonly ns: string;
   readonly defaultPolicyJson: string;
+  readonly maxDlqBodyBytes: number;
+  /** Dead letters written through this connection (by any of the three stores): dlq_total counts them. */
+  readonly deadLetterEvents = new DeadLetterEvents();
   private readonly owned: boolean;
 
   constructor(options: RedisLedgerOptions = {}) {
@@ -62,6 +68,7 @@ export class RedisLedgerConnection {
     this.redis = options.redis ?? new Redis(options.url ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL, { maxRetriesPerRequest: 3 });
     this.ns = options.namespace ?? '';
     this.defaultPolicyJson = JSON.stringify(options.defaultPolicy ?? DEFAULT_POLICY);
+    this.maxDlqBodyBytes = options.maxDlqBodyBytes ?? DEFAULT_MAX_DLQ_BODY_BYTES;
     for (const [name, lua] of Object.entries(SCRIPTS)) {
       if (!(name in this.redis)) this.redis.defineCommand(name, { numberOfKeys: 0, lua });
     }
@@ -124,8 +131,12 @@ export class RedisDeliveryLedger implements DeliveryLedger {
     if (max <= 0) return [];
     const tokenPrefix = `${randomBytes(8).toString('hex')}.`;
     const res = (await this.conn.cmd.albergueLedgerLease(this.conn.ns, subscriber, Math.floor(max), tokenPrefix)) as unknown[];
+    const dead = num(res[1]);
+    for (let i = 2; i < 2 + dead * 2; i += 2) {
+      this.conn.deadLetterEvents.emit({ subscriber, topic: str(res[i]), id: str(res[i + 1]), reason: 'visibility_timeout' });
+    }
     const out: Delivery[] = [];
-    for (let i = 1; i + 8 < res.length; i += 9) {
+    for (let i = 2 + dead * 2; i + 8 < res.length; i += 9) {
       const errs = str(res[i + 8]);
       out.push({
         subscriber,
@@ -156,11 +167,24 @@ export class RedisDeliveryLedger implements DeliveryLedger {
     return res.map((r) => (r === 1 ? 'acked' : 'stale'));
   }
 
-  async nack(delivery: Delivery, error: string): Promise<NackOutcome> {
-    const r = await this.conn.cmd.albergueLedgerNack(
+  async nack(delivery: Delivery, error: string, options: NackOptions = {}): Promise<NackOutcome> {
+    const r = str(await this.conn.cmd.albergueLedgerNack(
       this.conn.ns, delivery.subscriber, delivery.topic, delivery.eventId, delivery.leaseToken, error, Math.random(),
-    );
-    return str(r) as NackOutcome;
+      options.permanent ? '1' : '0', options.code ?? 'permanent_error',
+    )) as NackOutcome;
+    if (r === 'dead-lettered') {
+      this.conn.deadLetterEvents.emit({ subscriber: delivery.subscriber, topic: delivery.topic, id: delivery.eventId, reason: options.permanent ? 'permanent_error' : 'max_attempts' });
+    }
+    return r;
+  }
+
+  get deadLetterEvents(): DeadLetterEvents {
+    return this.conn.deadLetterEvents;
+  }
+
+  /** Every dead letter written through this ledger's connection (also `deadLetters.onDeadLetter`). */
+  onDeadLetter(listener: (notice: DeadLetterNotice) => void): () => void {
+    return this.conn.deadLetterEvents.on(listener);
   }
 
   async isProcessed(subscriber: string, topic: string, eventId: string): Promise<boolean> {
@@ -186,16 +210,30 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     this.conn = options instanceof RedisLedgerConnection ? options : new RedisLedgerConnection(options);
   }
 
-  async add(entry: DeadLetter): Promise<void> {
-    assertKeyPart('subscriber', entry.subscriber);
+  async add(input: DeadLetterInput): Promise<void> {
+    assertKeyPart('subscriber', input.subscriber);
+    assertKeyPart('topic', input.topic);
+    const entry: DeadLetter = { ...input, ...boundedBody(input.body, this.conn.maxDlqBodyBytes) };
     const c = this.conn;
     const field = `${entry.subscriber}:${entry.id}`;
     const at = Date.parse(entry.deadLetteredAt);
-    await c.redis.multi()
+    const res = await c.redis.multi()
       .hset(c.key('mqtt:dlq', entry.topic), field, JSON.stringify(entry))
       .zadd(c.key('mqtt:dlq', entry.topic, 'order'), Number.isNaN(at) ? Date.now() : at, field)
       .sadd(c.key('mqtt:dlq-topics'), entry.topic)
       .exec();
+    const [err, created] = res?.[0] ?? [new Error('DLQ write was discarded'), 0];
+    if (err) throw err;
+    // HSET answers 1 for a new field: the same entry written again (same bytes redelivered) is not a new dead letter.
+    if (num(created) === 1) c.deadLetterEvents.emit({ subscriber: entry.subscriber, topic: entry.topic, id: entry.id, reason: entry.reason });
+  }
+
+  get deadLetterEvents(): DeadLetterEvents {
+    return this.conn.deadLetterEvents;
+  }
+
+  onDeadLetter(listener: (notice: DeadLetterNotice) => void): () => void {
+    return this.conn.deadLetterEvents.on(listener);
   }
 
   async topics(): Promise<{ topic: string; depth: number }[]> {
@@ -222,7 +260,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     const fields = await c.redis.zrange(c.key('mqtt:dlq', topic, 'order'), offset, offset + limit - 1);
     if (fields.length === 0) return [];
     const values = await c.redis.hmget(c.key('mqtt:dlq', topic), ...fields);
-    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as DeadLetter);
+    return values.filter((v): v is string => v !== null).map(parseEntry);
   }
 
   async get(topic: string, id: string, subscriber?: string): Promise<DeadLetter | undefined> {
@@ -230,7 +268,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     const hk = c.key('mqtt:dlq', topic);
     if (subscriber !== undefined) {
       const v = await c.redis.hget(hk, `${subscriber}:${id}`);
-      return v === null ? undefined : (JSON.parse(v) as DeadLetter);
+      return v === null ? undefined : parseEntry(v);
     }
     const found: DeadLetter[] = [];
     let cursor = '0';
@@ -238,7 +276,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
       const [next, kv] = await c.redis.hscan(hk, cursor, 'MATCH', `*:${globEscape(id)}`, 'COUNT', 500);
       cursor = next;
       for (let i = 1; i < kv.length; i += 2) {
-        const e = JSON.parse(kv[i]!) as DeadLetter;
+        const e = parseEntry(kv[i]!);
         if (e.id === id) found.push(e);
       }
     } while (cursor !== '0');
@@ -252,6 +290,9 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     return num(await this.conn.cmd.albergueLedgerDlqRemove(...args));
   }
 }
+
+/** A stored entry; the SHA-256 of a ledger-written entry (Lua has no SHA-256) is computed here. */
+const parseEntry = (v: string): DeadLetter => completeDeadLetter(JSON.parse(v) as DeadLetter);
 
 function globEscape(s: string): string {
   return s.replace(/[*?[\]\\]/g, (ch) => `\\${ch}`);

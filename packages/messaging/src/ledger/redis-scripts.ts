@@ -91,10 +91,12 @@ local function append_error(errs, attempt, at, message)
   return string.sub(errs, 1, -2) .. ',' .. e .. ']'
 end
 
--- Moves a message from the ledger to mqtt:dlq:<topic>.
-local function dead_letter(sub, topic, id, reason, now, body, attempts, errs, first_failure, last_failure)
+-- Moves a message from the ledger to mqtt:dlq:<topic>. The envelope is kept whole (it was recorded,
+-- so it is within the envelope size limit, and a replay needs it); its SHA-256 is added when read.
+local function dead_letter(sub, topic, id, reason, now, body, attempts, errs, first_failure, last_failure, code)
   local entry = '{"id":' .. cjson.encode(id) .. ',"topic":' .. cjson.encode(topic) .. ',"subscriber":' .. cjson.encode(sub) ..
-    ',"body":' .. cjson.encode(body) .. ',"reason":"' .. reason .. '","attempts":' .. attempts .. ',"errors":' .. errs ..
+    ',"body":' .. cjson.encode(body) .. ',"bodyBytes":' .. #body .. ',"bodyTruncated":false,"reason":"' .. reason .. '"' ..
+    (code and (',"code":' .. cjson.encode(code)) or '') .. ',"attempts":' .. attempts .. ',"errors":' .. errs ..
     ',"firstFailureAt":"' .. iso(first_failure) .. '","lastFailureAt":"' .. iso(last_failure) ..
     '","deadLetteredAt":"' .. iso(now) .. '"}'
   local field = sub .. ':' .. id
@@ -109,7 +111,8 @@ local function open_breaker(sub, topic, pol, now)
   redis.call('HDEL', k_cb(sub, topic), 'probe', 'probe_id')
 end
 
--- Counts a failure in the rolling window; opens the breaker at the threshold, re-opens it when the
+-- Counts a transient failure of message member (its event_id: one message failing again and again
+-- counts once) in the rolling window; opens the breaker at the threshold, re-opens it when the
 -- failure is its half-open probe.
 local function breaker_failure(sub, topic, pol, now, member, token)
   local cf = k_cbf(sub, topic)
@@ -177,8 +180,9 @@ return out
 `;
 
 /**
- * ARGV: ns, subscriber, max, tokenPrefix → { now, then per delivery: topic, eventId, body, attempt,
- * maxAttempts, token, leaseExpiresAt, firstReceivedAt, errorsJson }.
+ * ARGV: ns, subscriber, max, tokenPrefix → { now, n, then n × (topic, eventId) dead-lettered by a
+ * lapsed last lease, then per delivery: topic, eventId, body, attempt, maxAttempts, token,
+ * leaseExpiresAt, firstReceivedAt, errorsJson }.
  */
 export const LEASE = PRELUDE + lua`
 local sub = ARGV[2]
@@ -186,6 +190,7 @@ local max = tonumber(ARGV[3])
 local tokp = ARGV[4]
 local now = now_ms()
 local topics = redis.call('SMEMBERS', k_topics(sub))
+local dead = {}
 
 -- 1. Lapsed leases: the attempt is spent; due again at once, or dead-lettered.
 for _, topic in ipairs(topics) do
@@ -207,6 +212,8 @@ for _, topic in ipairs(topics) do
         if probe and probe == h[2] then open_breaker(sub, topic, pol, now) end
         if att >= pol.maxAttempts then
           dead_letter(sub, topic, id, 'visibility_timeout', now, h[5], att, errs, ff, exp)
+          dead[#dead + 1] = topic
+          dead[#dead + 1] = id
         else
           redis.call('HSET', mk, 'errs', errs, 'ff', ff)
           redis.call('HDEL', mk, 'tok', 'exp')
@@ -225,7 +232,18 @@ for _, topic in ipairs(topics) do
   if cb[1] == 'open' then
     if now < tonumber(cb[2]) or cb[3] then limit = 0 else limit, probe = 1, true end
   end
-  if limit > 0 then
+  if probe then
+    -- The probe tests the downstream: the oldest due message never attempted goes first (one that
+    -- already failed may be poison); only when every due message failed before is one of them used.
+    local ids = redis.call('ZRANGEBYSCORE', k_ready(sub, topic), '-inf', now, 'WITHSCORES', 'LIMIT', 0, 100)
+    local pick = nil
+    for j = 1, #ids, 2 do
+      local att = tonumber(redis.call('HGET', k_msg(sub, topic, ids[j]), 'att') or '0')
+      if att == 0 then pick = j break end
+    end
+    if not pick and #ids > 0 then pick = 1 end
+    if pick then cands[#cands + 1] = { topic, ids[pick], tonumber(ids[pick + 1]), true } end
+  elseif limit > 0 then
     local ids = redis.call('ZRANGEBYSCORE', k_ready(sub, topic), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
     for j = 1, #ids, 2 do
       cands[#cands + 1] = { topic, ids[j], tonumber(ids[j + 1]), probe }
@@ -237,7 +255,8 @@ table.sort(cands, function(a, b)
   if a[1] ~= b[1] then return a[1] < b[1] end
   return a[2] < b[2]
 end)
-local out = { now }
+local out = { now, #dead / 2 }
+for _, v in ipairs(dead) do out[#out + 1] = v end
 local moved, moved_order = {}, {}
 for i = 1, math.min(max, #cands) do
   local topic, id, probe = cands[i][1], cands[i][2], cands[i][4]
@@ -335,9 +354,14 @@ end
 return out
 `;
 
-/** ARGV: ns, subscriber, topic, eventId, token, error, random → 'retry-scheduled' | 'dead-lettered' | 'stale'. */
+/**
+ * ARGV: ns, subscriber, topic, eventId, token, error, random, permanent ('1' / '0'), code →
+ * 'retry-scheduled' | 'dead-lettered' | 'stale'. A permanent failure is dead-lettered at once and
+ * is no breaker failure (a permanently failed probe frees the probe slot).
+ */
 export const NACK = PRELUDE + lua`
 local sub, topic, id, token, message, r = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local permanent, code = ARGV[8] == '1', ARGV[9]
 local now = now_ms()
 local mk = k_msg(sub, topic, id)
 local h = redis.call('HMGET', mk, 'tok', 'exp', 'att', 'errs', 'ff', 'body')
@@ -347,7 +371,12 @@ local att = tonumber(h[3])
 local errs = append_error(h[4], att, now, message)
 local ff = tonumber(h[5]) or now
 redis.call('ZREM', k_leased(sub, topic), id)
-breaker_failure(sub, topic, pol, now, now .. ':' .. id .. ':' .. att, token)
+if permanent then
+  if redis.call('HGET', k_cb(sub, topic), 'probe') == token then redis.call('HDEL', k_cb(sub, topic), 'probe', 'probe_id') end
+  dead_letter(sub, topic, id, 'permanent_error', now, h[6], att, errs, ff, now, code)
+  return 'dead-lettered'
+end
+breaker_failure(sub, topic, pol, now, id, token)
 if att >= pol.maxAttempts then
   dead_letter(sub, topic, id, 'max_attempts', now, h[6], att, errs, ff, now)
   return 'dead-lettered'

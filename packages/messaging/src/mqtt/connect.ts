@@ -43,6 +43,9 @@ export function mqttClientOptions(o: MqttConnectionOptions): IClientOptions {
     keepalive: o.keepaliveSeconds ?? 30,
     // Unacked QoS 1 publishes are resent by us on reconnect (mqtt.js keeps them in its outgoing store).
     resubscribe: true,
+    // A CONNACK refusal (a password rotated during a rollout, an ACL reload) must not end reconnecting
+    // for good: without this mqtt.js stops after the first refusal and the service stays down.
+    reconnectOnConnackError: true,
   };
   // mqtt.js calls its debug logger several times per packet; unless DEBUG asks for it, skip the calls.
   if (!/mqttjs/.test(process.env.DEBUG ?? '')) options.log = noop;
@@ -53,12 +56,45 @@ export function mqttClientOptions(o: MqttConnectionOptions): IClientOptions {
   return options;
 }
 
+/** Whether a client is connected, and if not, the last reason the broker or the network gave. */
+export interface MqttConnectionStatus {
+  readonly connected: boolean;
+  readonly reason?: string;
+}
+
+const lastProblem = new WeakMap<MqttClient, string>();
+
+/** Describes an mqtt.js error: a CONNACK refusal as `connack refused: <reason>`. */
+export function describeMqttError(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'number') return `connack refused: ${err.message.replace(/^Connection refused: /i, '').toLowerCase()} (return code ${code})`;
+  return err.message;
+}
+
+/** Connection status of a client made by `connectMqtt` (or any client, without a reason). */
+export function mqttConnectionStatus(client: MqttClient): MqttConnectionStatus {
+  if (client.connected) return { connected: true };
+  const reason = lastProblem.get(client);
+  return reason !== undefined ? { connected: false, reason } : { connected: false, reason: client.reconnecting ? 'reconnecting' : 'disconnected' };
+}
+
+/** Remembers the last connection problem of `client` for `mqttConnectionStatus` (cleared on CONNACK). */
+export function trackMqttStatus(client: MqttClient): void {
+  client.on('error', (err) => lastProblem.set(client, describeMqttError(err)));
+  client.on('close', () => {
+    if (!lastProblem.has(client)) lastProblem.set(client, 'connection closed, reconnecting');
+  });
+  client.on('connect', () => lastProblem.delete(client));
+}
+
 /**
  * Connects and resolves on the first CONNACK (rejects if the first connection fails). Afterwards the
- * client reconnects by itself with exponential backoff (reconnectMs doubling to maxReconnectMs).
+ * client reconnects by itself with exponential backoff (reconnectMs doubling to maxReconnectMs),
+ * also after the broker refused a CONNACK (bad credentials for a while).
  */
 export async function connectMqtt(o: MqttConnectionOptions, prepare?: (client: MqttClient) => void): Promise<MqttClient> {
   const client = connect(o.url, mqttClientOptions(o));
+  trackMqttStatus(client);
   // Runs before any packet is read: a persistent session's queued messages arrive right after CONNACK.
   prepare?.(client);
   const base = o.reconnectMs ?? 200;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { fromMqttTopic, parseEnvelope, toMqttTopic } from '@albergue/events';
 import type { Logger } from '@albergue/platform';
 import type { EventEnvelope } from '@albergue/events';
@@ -6,9 +5,11 @@ import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Registry } from 'prom-client';
 import { messagingMetrics } from '../metrics';
 import type { MessagingMetrics } from '../metrics';
-import type { DeadLetter, DeadLetterStore, DeliveryLedger, IncomingMessage } from '../ports/ledger';
+import type { DeadLetterInput, DeadLetterStore, DeliveryLedger, IncomingMessage, RecordOutcome } from '../ports/ledger';
+import { rejectedMessage } from '../dlq/entries';
 import type { MqttConnectionOptions } from './connect';
-import { connectMqtt, endMqtt } from './connect';
+import { connectMqtt, endMqtt, mqttConnectionStatus } from './connect';
+import { isTransientLedgerError } from './transient';
 import type { ParsedEnvelopes } from '../router/parsed-envelopes';
 import { DEFERRED, interceptMessages, sendPuback } from './deferred-ack';
 
@@ -48,6 +49,17 @@ export interface MqttSubscriberOptions {
   readonly metrics?: Registry;
   /** Called after new messages were recorded (wakes the router's workers). */
   readonly onRecorded?: (count: number) => void;
+  /**
+   * A message whose recording fails for a reason that is not transient (not a connection problem)
+   * is tried this many times on its own, then dead-lettered with `reason: unrecordable` (default 3).
+   */
+  readonly maxRecordFailures?: number;
+}
+
+/** Whether the transport makes progress: see `MqttSubscriber.health`. */
+export interface TransportHealth {
+  readonly ok: boolean;
+  readonly reason?: string;
 }
 
 interface Received {
@@ -95,7 +107,12 @@ export class MqttSubscriber {
   private readonly lowWaterBytes: number;
   private readonly metrics: MessagingMetrics | undefined;
   /** Messages recorded (new) / duplicate / dead-lettered since start, times reading paused; for tests and logs. */
-  readonly stats = { received: 0, recorded: 0, duplicates: 0, invalid: 0, pauses: 0 };
+  readonly stats = { received: 0, recorded: 0, duplicates: 0, invalid: 0, unrecordable: 0, pauses: 0, recordFailures: 0 };
+  /** When a batch last completed, or when messages started waiting after none did (ms). */
+  private lastProgressAt = Date.now();
+  /** The last recording failure, while it is unresolved. */
+  private lastRecordError: string | undefined;
+  private readonly maxRecordFailures: number;
 
   constructor(private readonly options: MqttSubscriberOptions) {
     for (const t of options.topics) this.versions.set(t.topic, t.version);
@@ -108,6 +125,24 @@ export class MqttSubscriber {
     this.highWaterBytes = Math.max(1, bp.highWaterBytes ?? 32 * 1024 * 1024);
     this.lowWaterBytes = Math.min(this.highWaterBytes - 1, Math.max(0, bp.lowWaterBytes ?? Math.floor(this.highWaterBytes / 2)));
     this.metrics = options.metrics ? messagingMetrics(options.metrics) : undefined;
+    this.maxRecordFailures = Math.max(1, options.maxRecordFailures ?? 3);
+  }
+
+  /**
+   * Not ok while the MQTT connection is down (with the broker's reason, e.g. a CONNACK refusal) or
+   * while messages have been waiting to be recorded for longer than `stallAfterMs` without any
+   * batch completing (with the last recording error).
+   */
+  health(stallAfterMs: number, now = Date.now()): TransportHealth {
+    if (this.client) {
+      const status = mqttConnectionStatus(this.client);
+      if (!status.connected) return { ok: false, reason: `mqtt: ${status.reason ?? 'disconnected'}` };
+    }
+    if (this.outstandingCount > 0 && now - this.lastProgressAt > stallAfterMs) {
+      const secs = Math.round((now - this.lastProgressAt) / 1000);
+      return { ok: false, reason: `${this.options.subscriber}: ${this.outstandingCount} message(s) not recorded for ${secs} s${this.lastRecordError ? `: ${this.lastRecordError}` : ''}` };
+    }
+    return { ok: true };
   }
 
   /** Messages received and not yet recorded and acked (what backpressure bounds). */
@@ -123,7 +158,12 @@ export class MqttSubscriber {
         this.connection++;
         logger?.info({ client_id: connection.clientId, session_present: connack.sessionPresent }, 'mqtt connected');
       });
-      client.on('error', (err) => logger?.warn({ err, client_id: connection.clientId }, 'mqtt error'));
+      client.on('error', (err) => {
+        const code = (err as { code?: unknown }).code;
+        // A CONNACK refusal (bad credentials, not authorised, …): mqtt.js keeps reconnecting with backoff.
+        if (typeof code === 'number') logger?.warn({ err, client_id: connection.clientId, return_code: code }, 'mqtt connection refused by the broker; retrying with backoff');
+        else logger?.warn({ err, client_id: connection.clientId }, 'mqtt error');
+      });
       client.on('offline', () => logger?.warn({ client_id: connection.clientId }, 'mqtt offline, reconnecting'));
     });
     const granted = await this.client.subscribeAsync(this.options.topics.map((t) => toMqttTopic(t.topic)), { qos: 1 });
@@ -139,6 +179,8 @@ export class MqttSubscriber {
     // Closing: not acked, so the persistent session hands it over again on the next start.
     if (this.closing) return done(DEFERRED);
     const bytes = packet.payload.length;
+    // Waiting starts now: a stall is measured from here, not from the last (maybe old) progress.
+    if (this.outstandingCount === 0) this.lastProgressAt = Date.now();
     this.outstandingCount++;
     this.outstandingBytes += bytes;
     if (packet.qos === 2) {
@@ -199,26 +241,92 @@ export class MqttSubscriber {
     this.lastAcked = p;
   }
 
-  /** True once recorded; false when given up because the subscriber is closing (left unacked). */
+  /**
+   * True once every message of the batch is recorded or dead-lettered; false when given up because
+   * the subscriber is closing (left unacked: the persistent session redelivers them).
+   * Transient failures (the ledger unreachable) are retried for the whole batch with backoff; any
+   * other failure is narrowed down by recording the messages one by one, and a message that keeps
+   * failing on its own goes to the DLQ (`unrecordable`) so that it never holds back the others.
+   */
   private async recordWithRetry(batch: Received[]): Promise<boolean> {
+    const { subscriber } = this.options;
+    let { valid, invalid } = this.prepare(batch);
+    const strikes = new Map<IncomingMessage, number>();
     for (let delay = 50; ; delay = Math.min(delay * 2, 2_000)) {
       try {
-        await this.record(batch);
+        if (invalid.length > 0) {
+          await this.deadLetter(invalid);
+          invalid = [];
+        }
+        if (valid.length > 0) {
+          const outcomes = await this.options.ledger.record(subscriber, valid.map((v) => v.message));
+          this.recorded(valid, outcomes);
+          valid = [];
+        }
+        this.progress();
         return true;
       } catch (err) {
-        this.options.logger?.error({ err, subscriber: this.options.subscriber, messages: batch.length }, 'recording in the ledger failed; acks held, retrying');
-        // Closing: leave them unacked; the persistent session redelivers them on the next start.
+        this.stats.recordFailures++;
+        this.lastRecordError = errorText(err);
+        const transient = isTransientLedgerError(err);
+        this.options.logger?.error({ err, subscriber, messages: valid.length + invalid.length, transient }, 'recording in the ledger failed; acks held, retrying');
         if (this.closing) return false;
+        if (!transient && valid.length > 0) valid = await this.isolate(valid, strikes);
+        if (valid.length === 0 && invalid.length === 0) {
+          this.progress();
+          return true;
+        }
         await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
 
-  private async record(batch: Received[]): Promise<void> {
-    const { subscriber, service, ledger, deadLetters, parsed: cache } = this.options;
-    const valid: IncomingMessage[] = [];
-    const events: EventEnvelope[] = [];
-    const invalid: DeadLetter[] = [];
+  /** Records the messages one at a time; returns those still to retry. Dead-letters a message that failed on its own too often. */
+  private async isolate(valid: readonly Prepared[], strikes: Map<IncomingMessage, number>): Promise<Prepared[]> {
+    const { subscriber, ledger } = this.options;
+    const retry: Prepared[] = [];
+    const unrecordable: DeadLetterInput[] = [];
+    for (const v of valid) {
+      try {
+        this.recorded([v], await ledger.record(subscriber, [v.message]));
+      } catch (err) {
+        const n = (strikes.get(v.message) ?? 0) + (isTransientLedgerError(err) ? 0 : 1);
+        strikes.set(v.message, n);
+        if (n < this.maxRecordFailures) {
+          retry.push(v);
+          continue;
+        }
+        unrecordable.push(rejectedMessage({
+          subscriber, topic: v.message.topic, body: v.raw, id: v.message.eventId, reason: 'unrecordable',
+          problems: [`the ledger refused to record it ${n} times: ${errorText(err)}`],
+        }));
+      }
+    }
+    if (unrecordable.length > 0) {
+      try {
+        await this.deadLetter(unrecordable);
+        this.stats.unrecordable += unrecordable.length;
+      } catch (err) {
+        this.options.logger?.error({ err, subscriber }, 'dead-lettering unrecordable messages failed; retrying');
+        for (const d of unrecordable) {
+          const v = valid.find((x) => x.message.eventId === d.id && x.message.topic === d.topic);
+          if (v) retry.push(v);
+        }
+      }
+    }
+    return retry;
+  }
+
+  private progress(): void {
+    this.lastProgressAt = Date.now();
+    this.lastRecordError = undefined;
+  }
+
+  /** Parses each message once: valid envelopes to record, anything else to dead-letter (never throws). */
+  private prepare(batch: readonly Received[]): { valid: Prepared[]; invalid: DeadLetterInput[] } {
+    const { subscriber } = this.options;
+    const valid: Prepared[] = [];
+    const invalid: DeadLetterInput[] = [];
     for (const r of batch) {
       const topic = this.logicalTopic(r.packet.topic);
       const payload = r.packet.payload;
@@ -226,34 +334,39 @@ export class MqttSubscriber {
       const version = this.versions.get(topic);
       const parsed = parseEnvelope(body, version === undefined ? { topic } : { topic, targetVersion: version });
       if (parsed.ok) {
-        valid.push(Buffer.isBuffer(payload) ? { topic, eventId: parsed.event.event_id, body, bytes: payload } : { topic, eventId: parsed.event.event_id, body });
-        events.push(parsed.event);
+        const message: IncomingMessage = Buffer.isBuffer(payload) ? { topic, eventId: parsed.event.event_id, body, bytes: payload } : { topic, eventId: parsed.event.event_id, body };
+        valid.push({ message, event: parsed.event, raw: payload });
       } else {
-        invalid.push(invalidEnvelope(subscriber, topic, body, parsed.problems.map((p) => `${p.path}: ${p.message}`)));
+        // The id comes from the bytes: the same garbage redelivered is the same entry.
+        invalid.push(rejectedMessage({ subscriber, topic, body: payload, problems: parsed.problems.map((p) => `${p.path}: ${p.message}`) }));
       }
     }
-    const [outcomes] = await Promise.all([
-      valid.length > 0 ? ledger.record(subscriber, valid) : Promise.resolve([]),
-      ...invalid.map((d) => deadLetters.add(d)),
-    ]);
+    return { valid, invalid };
+  }
+
+  private async deadLetter(entries: readonly DeadLetterInput[]): Promise<void> {
+    const { subscriber, deadLetters } = this.options;
+    await Promise.all(entries.map((d) => deadLetters.add(d)));
+    for (const d of entries) {
+      if (d.reason === 'invalid_envelope') this.stats.invalid++;
+      this.options.logger?.warn({ subscriber, topic: d.topic, dlq_id: d.id, reason: d.reason, errors: d.errors.map((e) => e.message) }, 'message dead-lettered at receipt');
+    }
+  }
+
+  private recorded(valid: readonly Prepared[], outcomes: readonly RecordOutcome[]): void {
+    const { subscriber, service, parsed: cache } = this.options;
     let recorded = 0;
     outcomes.forEach((o, i) => {
-      const m = valid[i]!;
+      const v = valid[i]!;
       if (o === 'recorded') {
         recorded++;
-        const event = events[i]!;
-        cache?.put(m.topic, m.eventId, m.body, event.event_version, event);
+        cache?.put(v.message.topic, v.message.eventId, v.message.body, v.event.event_version, v.event);
       } else {
-        this.metrics?.duplicates.inc({ service, subscriber, topic: m.topic });
+        this.metrics?.duplicates.inc({ service, subscriber, topic: v.message.topic });
       }
     });
-    for (const d of invalid) {
-      this.metrics?.deadLettered.inc({ service, subscriber, topic: d.topic });
-      this.options.logger?.warn({ subscriber, topic: d.topic, dlq_id: d.id, errors: d.errors.map((e) => e.message) }, 'invalid envelope dead-lettered');
-    }
     this.stats.recorded += recorded;
     this.stats.duplicates += outcomes.length - recorded;
-    this.stats.invalid += invalid.length;
     if (recorded > 0) this.options.onRecorded?.(recorded);
   }
 
@@ -291,20 +404,11 @@ export class MqttSubscriber {
   }
 }
 
-function invalidEnvelope(subscriber: string, topic: string, body: string, problems: readonly string[]): DeadLetter {
-  const now = new Date().toISOString();
-  // Same garbage redelivered (ack lost on a reconnect) → same id, not a second entry.
-  const id = `invalid-${createHash('sha256').update(subscriber).update('\n').update(body).digest('hex').slice(0, 32)}`;
-  return {
-    id,
-    topic,
-    subscriber,
-    body,
-    reason: 'invalid_envelope',
-    attempts: 0,
-    errors: problems.map((message) => ({ attempt: 0, at: now, message })),
-    firstFailureAt: now,
-    lastFailureAt: now,
-    deadLetteredAt: now,
-  };
+interface Prepared {
+  readonly message: IncomingMessage;
+  readonly event: EventEnvelope;
+  /** The payload as received (for the DLQ). */
+  readonly raw: Buffer | string;
 }
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));

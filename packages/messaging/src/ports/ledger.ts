@@ -99,6 +99,17 @@ export interface Delivery {
 }
 
 export type AckOutcome = 'acked' | 'stale';
+
+/** How a handler failed: transient (retry with backoff, counts toward the breaker) or permanent. */
+export interface NackOptions {
+  /**
+   * The message can never succeed (invalid for this consumer, a business rule refuses it): it goes to
+   * the DLQ at once with `reason: permanent_error` and does not count toward the circuit breaker.
+   */
+  readonly permanent?: boolean;
+  /** Reason code of a permanent failure (snake_case), kept in the DLQ entry as `code`. */
+  readonly code?: string;
+}
 export type NackOutcome = 'retry-scheduled' | 'dead-lettered' | 'stale';
 
 export interface DeliveryLedger {
@@ -133,11 +144,13 @@ export interface DeliveryLedger {
   ackMany(deliveries: readonly Delivery[]): Promise<AckOutcome[]>;
 
   /**
-   * Failure: records the error and counts it towards the breaker. Below maxAttempts the message is
-   * due again after exponential backoff with jitter; at maxAttempts it moves to `mqtt:dlq:<topic>`
-   * with every error. A half-open probe that fails re-opens the breaker.
+   * Failure: records the error. A transient failure counts towards the breaker (per distinct message
+   * in the rolling window); below maxAttempts the message is due again after exponential backoff
+   * with jitter; at maxAttempts it moves to `mqtt:dlq:<topic>` with every error. A half-open probe
+   * that fails transiently re-opens the breaker. A permanent failure (`options.permanent`) goes to the
+   * DLQ at once and is no breaker failure (a permanently failed probe lets the next probe go).
    */
-  nack(delivery: Delivery, error: string): Promise<NackOutcome>;
+  nack(delivery: Delivery, error: string, options?: NackOptions): Promise<NackOutcome>;
 
   /** Whether event_id was processed by subscriber within the dedup window. */
   isProcessed(subscriber: string, topic: string, eventId: string): Promise<boolean>;
@@ -145,19 +158,45 @@ export interface DeliveryLedger {
   /** Messages waiting (ready, scheduled or leased) for subscriber, per topic. */
   depth(subscriber: string): Promise<Record<string, number>>;
 
+  /** Optional: every dead letter this ledger writes (both adapters have it; see DeadLetterStore.onDeadLetter). */
+  onDeadLetter?(listener: (notice: DeadLetterNotice) => void): () => void;
+
   close(): Promise<void>;
 }
 
-export type DeadLetterReason = 'max_attempts' | 'invalid_envelope' | 'visibility_timeout';
+export type DeadLetterReason =
+  /** Failed transiently on every one of its maxAttempts attempts. */
+  | 'max_attempts'
+  /** Not a valid envelope for its topic (undecodable, too deep, schema): never entered the ledger. */
+  | 'invalid_envelope'
+  /** Its last attempt's lease lapsed (the handler hung or its instance died). */
+  | 'visibility_timeout'
+  /** The handler threw a PermanentError (or the message turned out invalid when handled): at once. */
+  | 'permanent_error'
+  /** The ledger refused to store it for a reason retrying cannot fix: never entered the ledger. */
+  | 'unrecordable'
+  /** An HTTP consumer nacked it as final (the broker's pull API). */
+  | 'nacked';
 
 export interface DeadLetter {
-  /** event_id, or a generated id when the message was not a valid envelope. */
+  /** event_id, or an id derived from the bytes (`deadLetterId`) when the message was not a valid envelope. */
   readonly id: string;
   readonly topic: string;
   readonly subscriber: string;
-  /** The message exactly as received. */
+  /**
+   * The message as received: whole for an envelope that entered the ledger (it can be replayed),
+   * else at most a bounded prefix (`bodyTruncated`; default 4 KiB) of what arrived.
+   */
   readonly body: string;
+  /** Size in bytes (UTF-8) of the whole message as received. */
+  readonly bodyBytes: number;
+  /** SHA-256 (hex) of the whole message as received. */
+  readonly bodySha256: string;
+  /** True when `body` is only a prefix of what was received. */
+  readonly bodyTruncated: boolean;
   readonly reason: DeadLetterReason;
+  /** Reason code of a permanent error (`PermanentError.code`). */
+  readonly code?: string;
   readonly attempts: number;
   readonly errors: readonly AttemptError[];
   readonly firstFailureAt: string;
@@ -171,9 +210,34 @@ export interface DeadLetter {
  * same event, each keeps its own entry (its own errors and attempts). Adding an entry with the
  * (subscriber, id) of an existing one replaces it.
  */
+/** What `DeadLetterStore.add` takes: the body fields are computed (and the body bounded) by the store. */
+export type DeadLetterInput = Omit<DeadLetter, 'bodyBytes' | 'bodySha256' | 'bodyTruncated' | 'body'> & {
+  /** The message as received (bounded to the store's `maxBodyBytes` prefix when stored). */
+  readonly body: string | Uint8Array;
+  readonly bodyBytes?: number;
+  readonly bodySha256?: string;
+  readonly bodyTruncated?: boolean;
+};
+
+/** A dead letter was written (whatever made it): what `onDeadLetter` listeners get. */
+export interface DeadLetterNotice {
+  readonly subscriber: string;
+  readonly topic: string;
+  readonly id: string;
+  readonly reason: DeadLetterReason;
+}
+
 export interface DeadLetterStore {
-  /** Adds an entry (used directly for invalid envelopes, which never enter the ledger). */
-  add(entry: DeadLetter): Promise<void>;
+  /**
+   * Adds an entry (used directly for messages that never enter the ledger). The body is bounded to
+   * a prefix of `maxBodyBytes`; its full size and SHA-256 are kept.
+   */
+  add(entry: DeadLetterInput): Promise<void>;
+  /**
+   * Calls `listener` for every dead letter written through this store or its ledger (max attempts,
+   * lapsed last lease, permanent error, `add`), once per new entry; returns the unsubscribe function.
+   */
+  onDeadLetter(listener: (notice: DeadLetterNotice) => void): () => void;
   /** Topics that have entries, with how many. */
   topics(): Promise<{ topic: string; depth: number }[]>;
   /** Entries of a topic, oldest first; offset defaults to 0, limit to 100. */

@@ -5,7 +5,8 @@ import type { Logger } from '@albergue/platform';
 import type { Registry } from 'prom-client';
 import { mergePolicy } from '../ledger/policy';
 import type { MessagingMetrics } from '../metrics';
-import { messagingMetrics } from '../metrics';
+import { countDeadLetters, messagingMetrics } from '../metrics';
+import { PermanentError, permanentErrorOf } from '../errors';
 import type { Delivery, DeliveryLedger, SubscriptionPolicy } from '../ports/ledger';
 import { DEFAULT_POLICY } from '../ports/ledger';
 import type { ContextHost, HandlerContext } from './context';
@@ -112,6 +113,8 @@ export class Router {
       }
     }
     for (const r of this.byTopic.values()) await this.options.ledger.register(this.subscriber, r.def.topic, r.policy);
+    // dlq_total is counted where dead letters are written (the ledger), whatever wrote them.
+    if (this.options.metrics) countDeadLetters(this.options.metrics, this.options.service, this.subscriber, [this.options.ledger]);
     return this.routes();
   }
 
@@ -135,7 +138,8 @@ export class Router {
       let event = this.options.parsed?.take(delivery.topic, delivery.eventId, delivery.body, version);
       if (!event) {
         const parsed = parseEnvelope(delivery.body, { topic: delivery.topic, targetVersion: version });
-        if (!parsed.ok) throw new Error(`invalid envelope: ${parsed.reason}`);
+        // Retrying cannot make it valid: dead-letter it now, do not count it toward the breaker.
+        if (!parsed.ok) throw new PermanentError(`invalid envelope: ${parsed.reason}`, { code: 'invalid_envelope' });
         event = parsed.event;
       }
       ctx = new DeliveryContext(this.host, event, delivery, this.options.service, route.handler);
@@ -157,11 +161,11 @@ export class Router {
         return outcome;
       }
       this.metrics?.failed.inc(labels);
-      const message = error instanceof Error ? error.message : JSON.stringify(error) ?? "undefined";
-      const outcome = await this.options.ledger.nack(delivery, message);
+      const permanent = permanentErrorOf(error);
+      const message = permanent ? `permanent error (${permanent.code}): ${permanent.message}` : error instanceof Error ? error.message : JSON.stringify(error) ?? 'undefined';
+      const outcome = await this.options.ledger.nack(delivery, message, permanent ? { permanent: true, code: permanent.code } : {});
       if (outcome === 'dead-lettered') {
-        this.metrics?.deadLettered.inc(labels);
-        this.loggerFor(delivery, ctx).error({ err: error }, 'retry budget exhausted: dead-lettered');
+        this.loggerFor(delivery, ctx).error({ err: error, ...(permanent ? { code: permanent.code } : {}) }, permanent ? 'permanent error: dead-lettered at once' : 'retry budget exhausted: dead-lettered');
       }
       return outcome;
     } catch (err) {

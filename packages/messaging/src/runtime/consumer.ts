@@ -2,7 +2,7 @@ import type { EventDefinition } from '@albergue/events';
 import type { Logger } from '@albergue/platform';
 import type { Registry } from 'prom-client';
 import type { ServiceDeclaration, SubscriptionDeclaration } from '../declarations';
-import { messagingMetrics } from '../metrics';
+import { countDeadLetters, messagingMetrics } from '../metrics';
 import type { MqttConnectionOptions } from '../mqtt/connect';
 import { stableClientId } from '../mqtt/connect';
 import { toOutgoing } from '../mqtt/outgoing';
@@ -119,6 +119,8 @@ export function createConsumer(o: ConsumerOptions): Consumer {
       if (missing.length > 0) throw new Error(`${decl.service}: declared handler(s) without implementation: ${missing.map((s) => s.handler).join(', ')}`);
       await router.start();
       if (o.metrics) {
+        // Invalid and unrecordable messages are written to the DLQ store (the same emitter as the ledger's in both adapters: counted once).
+        countDeadLetters(o.metrics, decl.service, subscriber, [o.ledger, o.deadLetters]);
         unwatch = messagingMetrics(o.metrics).watch({
           service: decl.service,
           subscriber,
