@@ -7,6 +7,8 @@ export interface MqttOutboxTransportOptions {
   readonly window?: number;
   /** A PUBACK not received within this time fails the message (default 10 s). */
   readonly ackTimeoutMs?: number;
+  /** Called for each connection error (e.g. every CONNACK refusal while reconnecting), to log it. */
+  readonly onConnectionError?: (err: Error, description: string) => void;
 }
 
 /** A message queued or in flight, and where its result goes. */
@@ -39,6 +41,8 @@ export class MqttOutboxTransport implements OutboxTransport {
   private timer: NodeJS.Timeout | undefined;
   private pumping = false;
   private pumpQueued = false;
+  /** The last connection problem (a CONNACK refusal, a network error), cleared on CONNACK. */
+  private lastProblem: string | undefined;
 
   constructor(readonly client: MqttClient, options: MqttOutboxTransportOptions = {}) {
     this.window = Math.max(1, options.window ?? 100);
@@ -46,19 +50,38 @@ export class MqttOutboxTransport implements OutboxTransport {
     client.on('close', () => {
       const error = new Error('MQTT connection closed before PUBACK');
       for (const p of [...this.inFlight]) this.finish(p, { ok: false, error });
+      this.lastProblem ??= 'connection closed, reconnecting';
       this.pump();
+    });
+    client.on('error', (err) => {
+      const code = (err as { code?: unknown }).code;
+      this.lastProblem = typeof code === 'number' ? `connack refused: ${err.message.replace(/^Connection refused: /i, '').toLowerCase()} (return code ${code})` : err.message;
+      options.onConnectionError?.(err, this.lastProblem);
+    });
+    client.on('connect', () => {
+      this.lastProblem = undefined;
     });
   }
 
-  /** Connects a client of its own (reconnecting every second); `close()` ends it. */
+  /** Whether the broker connection is up, and if not the last reason (e.g. `connack refused: bad username or password`). */
+  status(): { readonly connected: boolean; readonly reason?: string } {
+    if (this.client.connected) return { connected: true };
+    return { connected: false, reason: this.lastProblem ?? (this.client.reconnecting ? 'reconnecting' : 'disconnected') };
+  }
+
+  /**
+   * Connects a client of its own (reconnecting every second, also after a CONNACK refusal such as
+   * a password rotated during a rollout); `close()` ends it.
+   */
   static async connect(url: string, options: IClientOptions & MqttOutboxTransportOptions = {}): Promise<MqttOutboxTransport> {
-    const { window, ackTimeoutMs, ...clientOptions } = options;
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 1000, connectTimeout: 5000, ...clientOptions });
-    // Connection errors surface as failed publishes; an unhandled 'error' event must not crash us.
+    const { window, ackTimeoutMs, onConnectionError, ...clientOptions } = options;
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 1000, connectTimeout: 5000, reconnectOnConnackError: true, ...clientOptions });
+    // Connection errors surface as failed publishes and in status(); an unhandled 'error' event must not crash us.
     client.on('error', () => undefined);
     return new MqttOutboxTransport(client, {
       ...(window !== undefined ? { window } : {}),
       ...(ackTimeoutMs !== undefined ? { ackTimeoutMs } : {}),
+      ...(onConnectionError ? { onConnectionError } : {}),
     });
   }
 

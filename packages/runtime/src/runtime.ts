@@ -119,8 +119,21 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
   let relay: OutboxRelay | undefined;
   const checks: Record<string, ReadinessCheck> = {
     database: async () => (await db.query('SELECT 1 AS ok')).rowCount === 1,
-    mqtt: async () => Promise.resolve(transport?.client.connected ?? false),
+    // Not ready with the reason (e.g. "connack refused: bad username or password"); clients keep reconnecting.
+    mqtt: () => {
+      if (!transport) return Promise.reject(new Error('outbox relay not connected yet'));
+      const st = transport.status();
+      return st.connected ? Promise.resolve(true) : Promise.reject(new Error(st.reason ?? 'disconnected'));
+    },
   };
+  // A consumer that cannot record or lease while messages wait (longer than its visibility timeout),
+  // or whose MQTT connection is refused, makes the service not ready, with the reason.
+  if (messaging) {
+    checks.consumers = () => {
+      const h = messaging.health();
+      return h.ok ? Promise.resolve(true) : Promise.reject(new Error(h.reason ?? 'not healthy'));
+    };
+  }
   const redisLedger = bundle.ledger;
   if (redisLedger instanceof RedisDeliveryLedger) checks.redis = async () => (await redisLedger.conn.redis.ping()) === 'PONG';
   const http = await buildHttp({ service, logger, metrics, checks, ...(o.description ? { description: o.description } : {}) });
@@ -170,6 +183,7 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
         username: config.mqttUsername,
         password: config.mqttPassword,
         clean: true,
+        onConnectionError: (err, description) => logger.warn({ err, client: 'outbox' }, `mqtt: ${description}; retrying`),
       });
       opened.push(() => transport!.close());
       relay = new OutboxRelay(db, transport, { logger, metrics, ...o.relay });

@@ -52,6 +52,9 @@ export class Worker {
   private wakeUp: (() => void) | undefined;
   private wakeScheduled = false;
   private loop: Promise<void> | undefined;
+  /** When a lease call last answered, and the error of the failing ones since (for health). */
+  private lastLeaseOkAt = Date.now();
+  private lastLeaseError: string | undefined;
 
   constructor(private readonly router: Router, private readonly ledger: DeliveryLedger, private readonly options: WorkerOptions = {}) {
     this.concurrency = Math.max(1, options.concurrency ?? 32);
@@ -111,7 +114,10 @@ export class Worker {
       let leased;
       try {
         leased = await this.ledger.lease(subscriber, free);
+        this.lastLeaseOkAt = Date.now();
+        this.lastLeaseError = undefined;
       } catch (err) {
+        this.lastLeaseError = err instanceof Error ? err.message : String(err);
         this.options.logger?.error({ err, subscriber }, 'lease failed; retrying');
         await this.idle(this.maxIdleMs);
         continue;
@@ -131,6 +137,14 @@ export class Worker {
       // Let handlers that finish at once (most) free their slots before counting free slots again.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+
+  /** Not ok when leasing has failed for longer than `stallAfterMs` (nothing can be processed), with the error. */
+  health(stallAfterMs: number, now = Date.now()): { readonly ok: boolean; readonly reason?: string } {
+    if (this.lastLeaseError !== undefined && now - this.lastLeaseOkAt > stallAfterMs) {
+      return { ok: false, reason: `${this.router.subscriber}: cannot lease from the ledger for ${Math.round((now - this.lastLeaseOkAt) / 1000)} s: ${this.lastLeaseError}` };
+    }
+    return { ok: true };
   }
 
   /** Stops leasing, lets in-flight handlers finish (bounded by their timeout middleware) and their acks land. */

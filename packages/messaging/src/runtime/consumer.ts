@@ -9,6 +9,7 @@ import { toOutgoing } from '../mqtt/outgoing';
 import { MqttSubscriber } from '../mqtt/subscriber';
 import type { MqttSubscriberOptions } from '../mqtt/subscriber';
 import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger, SubscriptionPolicy } from '../ports/ledger';
+import { DEFAULT_POLICY } from '../ports/ledger';
 import type { Publisher } from '../ports/publisher';
 import type { Middleware } from '../router/middleware';
 import { logging, metrics as metricsMiddleware } from '../router/middleware';
@@ -45,6 +46,11 @@ export interface ConsumerOptions {
   readonly batch?: MqttSubscriberOptions['batch'];
   readonly backpressure?: MqttSubscriberOptions['backpressure'];
   /**
+   * A consumer that makes no progress for this long while messages wait (nothing recorded, or
+   * leasing failing) is unhealthy; default the longest visibility timeout of its subscriptions.
+   */
+  readonly stallAfterMs?: number;
+  /**
    * Envelopes parsed at receipt kept for the router, so a message this instance received is not
    * parsed and validated again when it is handled (default 10,000; 0 turns it off).
    */
@@ -62,6 +68,17 @@ export interface Consumer {
   start(): Promise<void>;
   /** Records and acks what was received, stops leasing, waits for handlers, disconnects. */
   close(): Promise<void>;
+  /**
+   * Whether the consumer can make progress: its MQTT connection is up (else the broker's reason,
+   * e.g. `mqtt: connack refused: bad username or password`), and neither recording nor leasing has
+   * been stuck for longer than `stallAfterMs` while messages wait. For `/health`.
+   */
+  health(): ConsumerHealth;
+}
+
+export interface ConsumerHealth {
+  readonly ok: boolean;
+  readonly reason?: string;
 }
 
 /** Builds transport + router + worker for one subscriber of a service from its declaration. */
@@ -100,6 +117,8 @@ export function createConsumer(o: ConsumerOptions): Consumer {
     onRecorded: () => worker.wake(),
   });
   const registered = new Set<SubscriptionDeclaration>();
+  const stallAfterMs = (): number =>
+    o.stallAfterMs ?? Math.max(0, ...router.routes().map((r) => r.policy.visibilityTimeoutMs), router.routes().length === 0 ? DEFAULT_POLICY.visibilityTimeoutMs : 0);
   let unwatch: (() => void) | undefined;
 
   const consumer: Consumer = {
@@ -137,6 +156,12 @@ export function createConsumer(o: ConsumerOptions): Consumer {
       await worker.close();
       unwatch?.();
     },
+    health() {
+      const limit = stallAfterMs();
+      const t = transport.health(limit);
+      if (!t.ok) return t;
+      return worker.health(limit);
+    },
   };
   return consumer;
 }
@@ -152,6 +177,8 @@ export interface Messaging {
   on<D extends EventDefinition>(def: D, handler: string, fn: Handler<D>, options?: Omit<RouteOptions, 'policy'>): Messaging;
   start(): Promise<void>;
   close(): Promise<void>;
+  /** The first unhealthy consumer's reason, or ok. */
+  health(): ConsumerHealth;
 }
 
 /** Every consumer of a service's declaration, wired from it: a service calls `on(...)` per declared handler, then `start()`. */
@@ -172,6 +199,10 @@ export function createMessaging(o: Omit<ConsumerOptions, 'subscriber'>): Messagi
     },
     async close() {
       await Promise.all(consumers.map((c) => c.close()));
+    },
+    health() {
+      const reasons = consumers.map((c) => c.health()).filter((h) => !h.ok).map((h) => h.reason ?? 'not healthy');
+      return reasons.length === 0 ? { ok: true } : { ok: false, reason: reasons.join('; ') };
     },
   };
   return messaging;
