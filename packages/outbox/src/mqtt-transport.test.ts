@@ -113,3 +113,52 @@ test('a dropped connection fails the messages in flight; while disconnected mess
     await dropping.close();
   }
 });
+
+test('after CONNACK refusals (a password wrong for a while) the transport reconnects by itself, says why meanwhile, and publishes again', async () => {
+  const { Aedes } = await import('aedes');
+  const aedes = await Aedes.createBroker();
+  let refuse = false;
+  let refusals = 0;
+  aedes.authenticate = (_client, _username, password, done) => {
+    if (refuse || password?.toString() !== 'right') {
+      refusals++;
+      done(Object.assign(new Error('bad username or password'), { returnCode: 4 }) as never, false);
+      return;
+    }
+    done(null, true);
+  };
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    aedes.handle(s);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const logged: string[] = [];
+  const transport = await MqttOutboxTransport.connect(`mqtt://127.0.0.1:${port}`, {
+    clientId: uniqueName('outbox'), username: 'booking', password: 'right', reconnectPeriod: 50, clean: true,
+    onConnectionError: (_err, description) => logged.push(description),
+  });
+  try {
+    assert.deepEqual(transport.status(), { connected: true });
+    refuse = true;
+    for (const s of sockets) s.destroy();
+    await waitFor(() => refusals >= 3, { message: 'three refused reconnects (mqtt.js keeps trying)' });
+    const st = transport.status();
+    assert.equal(st.connected, false);
+    assert.match(st.reason ?? '', /^connack refused: bad username or password/);
+    assert.ok(logged.filter((l) => /^connack refused/.test(l)).length >= 2, 'each refusal is reported');
+    const [failed] = await transport.publish(messages(1, 'bk-refused'));
+    assert.equal(failed?.ok, false, 'while refused a publish fails (the relay retries it), nothing is queued');
+    refuse = false;
+    await waitFor(() => transport.status().connected, { message: 'reconnected by itself', timeoutMs: 5_000 });
+    const results = await transport.publish(messages(3, 'bk-back'));
+    assert.deepEqual(results.map((r) => r.ok), [true, true, true]);
+  } finally {
+    await transport.close();
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+  }
+});
