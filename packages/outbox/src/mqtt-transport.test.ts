@@ -122,7 +122,7 @@ test('after CONNACK refusals (a password wrong for a while) the transport reconn
   aedes.authenticate = (_client, _username, password, done) => {
     if (refuse || password?.toString() !== 'right') {
       refusals++;
-      done(Object.assign(new Error('bad username or password'), { returnCode: 4 }) as never, false);
+      done(Object.assign(new Error('bad username or password'), { returnCode: 4 }), false);
       return;
     }
     done(null, true);

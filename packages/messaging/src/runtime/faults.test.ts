@@ -257,7 +257,7 @@ test('the broker refuses the password for a while: the consumer logs each refusa
     if (refuse || password?.toString() !== 'right') {
       refusals++;
       const err = Object.assign(new Error('bad username or password'), { returnCode: 4 });
-      done(err as never, false);
+      done(err, false);
       return;
     }
     done(null, true);
