@@ -134,10 +134,11 @@ export class EventRegistry {
     const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
     const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     let value: unknown = input;
+    let text: string | undefined;
     if (typeof input === 'string' || input instanceof Uint8Array) {
       const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength;
       if (size > max) return fail([{ path: '/', message: `message is ${size} bytes, larger than the ${max}-byte limit` }]);
-      const text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8');
+      text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8');
       if (jsonTextTooDeep(text, maxDepth)) return fail([{ path: '/', message: `nested deeper than the limit of ${maxDepth} levels` }]);
       try {
         value = JSON.parse(text);
@@ -149,9 +150,12 @@ export class EventRegistry {
       return fail([{ path: '/', message: `envelope must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` }]);
     }
     // Depth, size, plain JSON and storable text, checked without recursion before ajv,
-    // structuredClone and deepFreeze (all recursive) touch the value.
-    const bad = jsonValueProblem(value, value === input ? { maxDepth, maxBytes: max } : { maxDepth });
-    if (bad) return fail([bad]);
+    // structuredClone and deepFreeze (all recursive) touch the value. Parsed text whose depth was
+    // scanned and that cannot hold NUL or a lone surrogate skips the walk (the common case).
+    if (text === undefined || !textSurelyStorable(text)) {
+      const bad = jsonValueProblem(value, value === input ? { maxDepth, maxBytes: max } : { maxDepth });
+      if (bad) return fail([bad]);
+    }
     if (!this.validateBase(value)) return fail(problemsOf(this.validateBase.errors));
     const env = value as EventEnvelope;
     const entry = this.byKey.get(`${env.event_type}@${env.event_version}`);
@@ -210,6 +214,14 @@ export class EventRegistry {
     const def = this.definition(eventType, version);
     return def ? def.topic : eventTopic('unknown', version, eventType);
   }
+}
+
+/** `\u0000`, or a `\uD800`–`\uDFFF` escape (false positives only cost the full walk). */
+const SUSPECT_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+
+/** JSON text (or bytes) whose parsed strings cannot contain NUL or a lone surrogate. */
+function textSurelyStorable(input: string): boolean {
+  return (input as unknown as { isWellFormed(): boolean }).isWellFormed() && !SUSPECT_ESCAPE.test(input);
 }
 
 // Parsed JSON is ours to freeze; an object handed in by a caller is copied first.

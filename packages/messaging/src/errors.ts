@@ -12,13 +12,20 @@ export class PermanentError extends Error {
   readonly code: string;
   readonly permanent = true as const;
 
-  constructor(message: string, options: { readonly code?: string; readonly cause?: unknown } = {}) {
-    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
+  /** `new PermanentError(message, { code, cause })`, or `new PermanentError(message, code)`. */
+  constructor(message: string, options: { readonly code?: string; readonly cause?: unknown } | string = {}) {
+    const o = typeof options === 'string' ? { code: options } : options;
+    super(message, o.cause !== undefined ? { cause: o.cause } : undefined);
     this.name = 'PermanentError';
-    const code = options.code ?? 'permanent_error';
-    if (!CODE.test(code)) throw new TypeError(`PermanentError code must be snake_case (got ${JSON.stringify(code)})`);
-    this.code = code;
+    // Never throws (a throw here would turn poison into a transient failure): any code is normalised.
+    this.code = toCode(o.code ?? 'permanent_error');
   }
+}
+
+function toCode(raw: string): string {
+  if (CODE.test(raw)) return raw;
+  const c = raw.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^[^a-z]+/, '').slice(0, 64);
+  return c === '' ? 'permanent_error' : c;
 }
 
 /**
@@ -30,7 +37,10 @@ export function permanentErrorOf(err: unknown): { readonly code: string; readonl
   for (let e = err, i = 0; e !== null && typeof e === 'object' && i < 8; e = (e as { cause?: unknown }).cause, i++) {
     if (e instanceof PermanentError) return { code: e.code, message: e.message };
     const p = e as { permanent?: unknown; code?: unknown; message?: unknown };
-    if (p.permanent === true && typeof p.code === 'string' && CODE.test(p.code)) return { code: p.code, message: typeof p.message === 'string' ? p.message : p.code };
+    if (p.permanent === true) {
+      const code = typeof p.code === 'string' ? toCode(p.code) : 'permanent_error';
+      return { code, message: typeof p.message === 'string' ? p.message : code };
+    }
   }
   return undefined;
 }

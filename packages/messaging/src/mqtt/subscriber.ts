@@ -3,7 +3,7 @@ import type { Logger } from '@albergue/platform';
 import type { EventEnvelope } from '@albergue/events';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Registry } from 'prom-client';
-import { messagingMetrics } from '../metrics';
+import { countDeadLetters, messagingMetrics } from '../metrics';
 import type { MessagingMetrics } from '../metrics';
 import type { DeadLetterInput, DeadLetterStore, DeliveryLedger, IncomingMessage, RecordOutcome } from '../ports/ledger';
 import { rejectedMessage } from '../dlq/entries';
@@ -152,6 +152,8 @@ export class MqttSubscriber {
 
   async start(): Promise<void> {
     const { connection, logger } = this.options;
+    // Dead letters written at receipt (invalid, unrecordable) count in dlq_total (once per process).
+    if (this.options.metrics) countDeadLetters(this.options.metrics, this.options.service, this.options.subscriber, [this.options.ledger, this.options.deadLetters]);
     this.client = await connectMqtt(connection, (client) => {
       interceptMessages(client, (packet, done) => this.receive(packet, done));
       client.on('connect', (connack) => {
