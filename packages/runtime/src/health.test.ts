@@ -33,7 +33,7 @@ before(async () => {
   broker.broker.authenticate = (_client, _username, password, done) => {
     if (refuse || password?.toString() !== 'right-password') {
       refusals++;
-      done(Object.assign(new Error('bad username or password'), { returnCode: 4 }) as never, false);
+      done(Object.assign(new Error('bad username or password'), { returnCode: 4 }), false);
       return;
     }
     done(null, true);
