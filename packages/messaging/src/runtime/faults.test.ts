@@ -1,11 +1,14 @@
 // Faults that must not become outages (issue 10): an envelope nested too deep, a poison message, a
 // message the ledger refuses, a ledger that is away, a broker that refuses the password for a while.
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { after, before, describe, test } from 'node:test';
 import { BookingReserved, PaymentInitiated, toMqttTopic } from '@albergue/events';
 import { createMetricsRegistry } from '@albergue/platform';
-import { uniqueName, waitFor } from '@albergue/platform/testing';
+import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
 import type { Registry } from 'prom-client';
 import { deadLetterId } from '../dlq/entries';
 import { PermanentError } from '../errors';
@@ -14,6 +17,7 @@ import { MqttPublisher } from '../mqtt/publisher';
 import { toOutgoing } from '../mqtt/outgoing';
 import { declareService } from '../declarations';
 import { MemoryDeliveryLedger } from '../ledger/memory-ledger';
+import { RedisDeliveryLedger } from '../ledger/redis-ledger';
 import type { IncomingMessage, RecordOutcome, SubscriptionPolicy } from '../ports/ledger';
 import type { Handler } from '../router/router';
 import { bookingReserved, EffectCounter, metricValue, startAedes } from '../testing/index';
@@ -247,6 +251,70 @@ describe('recording never stalls', () => {
       await c.close();
     }
   });
+});
+
+/** A redis-server of this test's own on `port` (no persistence): it is killed and started again. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await waitFor(async () => {
+      try {
+        if (probe.status !== 'ready') await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } catch {
+        probe.disconnect();
+        return false;
+      }
+    }, { message: `redis-server on ${port}` });
+  } finally {
+    probe.disconnect();
+  }
+  return child;
+}
+
+const stopRedis = (child: ChildProcess): Promise<void> => new Promise((resolve) => {
+  if (child.exitCode !== null || child.signalCode !== null) return resolve();
+  child.once('exit', () => resolve());
+  child.kill('SIGKILL');
+});
+
+test('Redis killed while messages arrive: real ioredis failures count as transient (nothing dead-lettered), health says why, all handled once Redis is back', async () => {
+  const port = await freePort();
+  let redis = await startRedis(port);
+  const broker = await startAedes();
+  const publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+  const ledger = new RedisDeliveryLedger({ url: `redis://127.0.0.1:${port}`, namespace: `${uniqueName('t_restart')}:` });
+  ledger.conn.redis.on('error', () => undefined);
+  const effects = new EffectCounter();
+  const sub = uniqueName('restart');
+  const c = await consumerOn(broker.url, sub, { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers }, (ctx) => void effects.add(ctx.event.event_id), { stallAfterMs: 500 });
+  try {
+    const first = Array.from({ length: 5 }, (_, i) => bookingReserved(`bk-r${i}`));
+    await publisher.publishMany(first.map(toOutgoing));
+    await waitFor(() => first.every((e) => effects.count(e.event_id) === 1), { message: 'handled before the outage' });
+    await stopRedis(redis);
+    const during = Array.from({ length: 20 }, (_, i) => bookingReserved(`bk-d${i}`));
+    await publisher.publishMany(during.map(toOutgoing));
+    await waitFor(() => c.transport.stats.recordFailures >= 4, { message: 'recording failed and was retried several times', timeoutMs: 15_000 });
+    const h = await waitFor(() => {
+      const x = c.health();
+      return x.ok ? undefined : x;
+    }, { message: 'not healthy while Redis is away', timeoutMs: 15_000 });
+    assert.match(h.reason ?? '', /not recorded for \d+ s|cannot lease/);
+    redis = await startRedis(port);
+    await waitFor(() => during.every((e) => effects.count(e.event_id) === 1), { message: 'every message handled once Redis is back', timeoutMs: 20_000 });
+    assert.equal(c.transport.stats.unrecordable, 0, 'an outage never makes a message unrecordable');
+    assert.deepEqual(await ledger.deadLetters.topics(), []);
+    await waitFor(() => c.health().ok, { message: 'healthy again' });
+  } finally {
+    await c.close();
+    await ledger.close();
+    await publisher.close();
+    await broker.close();
+    await stopRedis(redis);
+  }
 });
 
 test('the broker refuses the password for a while: the consumer logs each refusal, says why on health, reconnects by itself and consumes', async () => {
