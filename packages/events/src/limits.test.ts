@@ -147,3 +147,18 @@ test('property: parseEnvelope returns a result for arbitrary bytes, strings and 
     { numRuns: 200 },
   );
 });
+
+test('object input: the size bound is the JSON size (never refuses an object whose JSON text fits)', () => {
+  const e = reserved();
+  const fits = { ...e, payload: { ...e.payload, x: Array.from({ length: 100_000 }, () => 1) } };
+  const text = JSON.stringify(fits);
+  assert.ok(Buffer.byteLength(text) < 256 * 1024);
+  const r = parseNeverThrows(fits);
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  assert.equal(parseNeverThrows(text).ok, true);
+  const tooBig = { ...e, payload: { ...e.payload, x: Array.from({ length: 140_000 }, () => 1) } };
+  assert.ok(Buffer.byteLength(JSON.stringify(tooBig)) > 256 * 1024);
+  const r2 = parseNeverThrows(tooBig);
+  assert.equal(r2.ok, false);
+  if (!r2.ok) assert.match(r2.reason, /larger than the 262144-byte limit/);
+});

@@ -7,8 +7,9 @@ export interface JsonLimits {
   /** Deepest nesting of objects and arrays (default 64). */
   readonly maxDepth?: number;
   /**
-   * Approximate JSON size in bytes an object may stand for (strings and keys by UTF-16 length, plus
-   * a few bytes per value). Only checked for object input: text and bytes are measured exactly.
+   * JSON size in bytes an object may stand for, counted as its JSON text without escapes and with
+   * strings by UTF-16 length (a lower bound of the real size, so nothing is refused that would fit
+   * as text). Only checked for object input: text and bytes are measured exactly.
    */
   readonly maxBytes?: number;
 }
@@ -43,21 +44,27 @@ export function jsonValueProblem(root: unknown, limits: JsonLimits = {}): Proble
   while (stack.length > 0) {
     const [value, depth, path] = stack.pop()!;
     const at = path || '/';
-    size += 4;
+    size += 1; // the separator before it
     switch (typeof value) {
       case 'string': {
-        size += value.length;
+        size += value.length + 2;
         const why = unstorableTextReason(value);
         if (why) return { path: at, message: `text ${why}` };
         break;
       }
       case 'number':
         if (!Number.isFinite(value)) return { path: at, message: `${value} is not a JSON number` };
+        size += String(value).length;
         break;
       case 'boolean':
+        size += value ? 4 : 5;
         break;
       case 'object': {
-        if (value === null) break;
+        if (value === null) {
+          size += 4;
+          break;
+        }
+        size += 2;
         if (depth > maxDepth) return { path: at, message: `nested deeper than the limit of ${maxDepth} levels` };
         if (Array.isArray(value)) {
           for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], depth + 1, `${path}/${i}`]);
@@ -67,7 +74,7 @@ export function jsonValueProblem(root: unknown, limits: JsonLimits = {}): Proble
           const keys = Object.keys(value);
           for (let i = keys.length - 1; i >= 0; i--) {
             const key = keys[i]!;
-            size += key.length;
+            size += key.length + 3;
             const why = unstorableTextReason(key);
             if (why) return { path: at, message: `field name ${JSON.stringify(key)} ${why}` };
             stack.push([(value as Record<string, unknown>)[key], depth + 1, `${path}/${segment(key)}`]);
