@@ -236,8 +236,10 @@ export interface DeadLetterStore {
   /**
    * Calls `listener` for every dead letter written through this store or its ledger (max attempts,
    * lapsed last lease, permanent error, `add`), once per new entry; returns the unsubscribe function.
+   * Both adapters have it (optional for other implementations, e.g. test fakes; `dlq_total` then
+   * does not see what they write).
    */
-  onDeadLetter(listener: (notice: DeadLetterNotice) => void): () => void;
+  onDeadLetter?(listener: (notice: DeadLetterNotice) => void): () => void;
   /** Topics that have entries, with how many. */
   topics(): Promise<{ topic: string; depth: number }[]>;
   /** Entries of a topic, oldest first; offset defaults to 0, limit to 100. */
