@@ -490,8 +490,8 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
     test('permanent failure: DLQ at once with reason and code, no retry, no breaker failure; dead-letter notices for every cause', async () => {
       const sub = unique('s');
       const notices: string[] = [];
-      assert.ok(f.deadLetters.onDeadLetter, 'the adapter announces dead letters');
-      const stop = f.deadLetters.onDeadLetter((n) => {
+      assert.equal(typeof f.deadLetters.onDeadLetter, 'function', 'the adapter announces dead letters');
+      const stop = f.deadLetters.onDeadLetter!((n) => {
         if (n.subscriber === sub) notices.push(`${n.reason}:${n.id}`);
       });
       try {
