@@ -107,7 +107,7 @@ for (const ledgerKind of ledgerKinds()) {
     });
 
     for (const kind of ['PermanentError', 'plain Error'] as const) {
-      test(`one poison (${kind}) among 100 valid: the valid ones are not held back, one DLQ entry, the breaker stays closed`, async () => {
+      test(`one poison (${kind}) among 100 valid: the valid ones are not held back, one DLQ entry, the breaker stays closed`, async (t) => {
         const ledger = await startTestLedger(ledgerKind);
         const metrics = createMetricsRegistry('payment');
         const effects = new EffectCounter();
@@ -128,6 +128,7 @@ for (const ledgerKind of ledgerKinds()) {
           await publisher.publishMany([...valid.slice(0, 10), poison, ...valid.slice(10)].map(toOutgoing));
           await waitFor(() => valid.every((e) => effects.count(e.event_id) === 1), { message: '100 valid processed', timeoutMs: 10_000 });
           const tookMs = Date.now() - started;
+          t.diagnostic(`100 valid messages around one poison handled in ${tookMs} ms`);
           // The poison's retry schedule (200 + 400 + 800 + 1600 ms) ends ~3 s after its first attempt:
           // the valid ones do not wait for it (nor for a breaker it might have opened).
           assert.ok(tookMs < 3_000, `valid messages took ${tookMs} ms`);
