@@ -8,6 +8,10 @@ test('PermanentError carries a snake_case reason code; it is recognised directly
   assert.deepEqual(permanentErrorOf(e), { code: 'unknown_booking', message: 'booking bk-9 does not exist' });
   assert.equal(new PermanentError('x', 'short_form').code, 'short_form');
   assert.equal(new PermanentError('x').code, 'permanent_error');
+  const reversed = new PermanentError('booking_cancelled', 'booking bk-1 is cancelled');
+  assert.equal(reversed.code, 'booking_cancelled');
+  assert.equal(reversed.message, 'booking bk-1 is cancelled');
+  assert.equal(new PermanentError('x', { reason: 'by_reason' }).reason, 'by_reason');
   assert.deepEqual(permanentErrorOf(new Error('tx failed', { cause: e })), { code: 'unknown_booking', message: 'booking bk-9 does not exist' });
   const foreign = Object.assign(new Error('other copy'), { permanent: true, code: 'rule_refused' });
   assert.deepEqual(permanentErrorOf(foreign), { code: 'rule_refused', message: 'other copy' });

@@ -12,14 +12,36 @@ export class PermanentError extends Error {
   readonly code: string;
   readonly permanent = true as const;
 
-  /** `new PermanentError(message, { code, cause })`, or `new PermanentError(message, code)`. */
-  constructor(message: string, options: { readonly code?: string; readonly cause?: unknown } | string = {}) {
-    const o = typeof options === 'string' ? { code: options } : options;
-    super(message, o.cause !== undefined ? { cause: o.cause } : undefined);
+  /**
+   * `new PermanentError(message, { code, cause })`, or `new PermanentError(message, code)`; the
+   * reversed `new PermanentError(code, message)` is recognised when only the first is snake_case.
+   * `reason` / `reasonCode` are accepted for `code`.
+   */
+  constructor(message: string, options: PermanentErrorOptions | string = {}) {
+    let text = message;
+    let o: PermanentErrorOptions = typeof options === 'string' ? { code: options } : options;
+    if (typeof options === 'string' && CODE.test(message) && !CODE.test(options)) {
+      text = options;
+      o = { code: message };
+    }
+    super(text, o.cause !== undefined ? { cause: o.cause } : undefined);
     this.name = 'PermanentError';
     // Never throws (a throw here would turn poison into a transient failure): any code is normalised.
-    this.code = toCode(o.code ?? 'permanent_error');
+    this.code = toCode(String(o.code ?? o.reason ?? o.reasonCode ?? 'permanent_error'));
   }
+
+  /** The reason code (same as `code`). */
+  get reason(): string {
+    return this.code;
+  }
+}
+
+export interface PermanentErrorOptions {
+  /** snake_case reason code (default `permanent_error`). */
+  readonly code?: string;
+  readonly reason?: string;
+  readonly reasonCode?: string;
+  readonly cause?: unknown;
 }
 
 function toCode(raw: string): string {
@@ -44,3 +66,6 @@ export function permanentErrorOf(err: unknown): { readonly code: string; readonl
   }
   return undefined;
 }
+
+/** Whether `err` (or an error in its `cause` chain) is a permanent failure. */
+export const isPermanentError = (err: unknown): boolean => permanentErrorOf(err) !== undefined;
