@@ -50,6 +50,7 @@ export class MemoryPaymentStore implements PaymentRepository, PaymentQueries {
   claimRefundsDue(now: Date, leaseUntil: Date, limit: number): Promise<Refund[]> {
     const due = [...this.data.refunds.values()]
       .filter((r) => r.status === 'pending' && r.next_attempt_at !== undefined && Date.parse(r.next_attempt_at) <= now.getTime())
+      .sort((a, b) => a.requested_at.localeCompare(b.requested_at))
       .slice(0, limit)
       .map((r) => ({ ...r, next_attempt_at: leaseUntil.toISOString() }));
     for (const r of due) this.data.refunds.set(r.refund_id, r);

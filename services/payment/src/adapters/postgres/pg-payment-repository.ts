@@ -69,12 +69,14 @@ export class PgPaymentRepository implements PaymentRepository {
   async claimAttemptsToCheck(now: Date, leaseUntil: Date, limit: number): Promise<ChargeAttempt[]> {
     // SKIP LOCKED: another instance claiming the same rows right now is not waited for.
     const { rows } = await this.db.query<AttemptRow>(
-      `UPDATE charge_attempts SET next_check_at = $2, updated_at = now()
-       WHERE attempt_id IN (
-         SELECT attempt_id FROM charge_attempts
-         WHERE status IN ('pending', 'accepted') AND next_check_at <= $1
-         ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING ${ATTEMPT_COLUMNS}`,
+      `WITH claimed AS (
+         UPDATE charge_attempts SET next_check_at = $2, updated_at = now()
+         WHERE attempt_id IN (
+           SELECT attempt_id FROM charge_attempts
+           WHERE status IN ('pending', 'accepted') AND next_check_at <= $1
+           ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING ${ATTEMPT_COLUMNS})
+       SELECT * FROM claimed ORDER BY created_at, attempt_id`,
       [now.toISOString(), leaseUntil.toISOString(), boundedLimit(limit)],
     );
     return rows.map(toAttempt);
@@ -82,12 +84,14 @@ export class PgPaymentRepository implements PaymentRepository {
 
   async claimRefundsDue(now: Date, leaseUntil: Date, limit: number): Promise<Refund[]> {
     const { rows } = await this.db.query<RefundRow>(
-      `UPDATE refunds SET next_attempt_at = $2, updated_at = now()
-       WHERE refund_id IN (
-         SELECT refund_id FROM refunds
-         WHERE status = 'pending' AND next_attempt_at <= $1
-         ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING ${REFUND_COLUMNS}`,
+      `WITH claimed AS (
+         UPDATE refunds SET next_attempt_at = $2, updated_at = now()
+         WHERE refund_id IN (
+           SELECT refund_id FROM refunds
+           WHERE status = 'pending' AND next_attempt_at <= $1
+           ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING ${REFUND_COLUMNS})
+       SELECT * FROM claimed ORDER BY requested_at, refund_id`,
       [now.toISOString(), leaseUntil.toISOString(), boundedLimit(limit)],
     );
     return rows.map(toRefund);

@@ -120,6 +120,7 @@ export class SimulatedCardNetwork implements PaymentProvider {
   readonly name = 'simulated-card-network';
   private readonly timers = new Set<() => void>();
   private readonly waiters = new Set<() => void>();
+  private readonly inFlight = new Set<Promise<void>>();
   private seq = 0;
   private closed = false;
 
@@ -220,6 +221,11 @@ export class SimulatedCardNetwork implements PaymentProvider {
     return rows.map((r) => ({ idempotency_key: r.idempotency_key, provider_reference: r.provider_reference, status: this.statusOf(r) }));
   }
 
+  /** Resolves once the deliveries running now have finished (tests; the retries they schedule are not waited for). */
+  async drain(): Promise<void> {
+    for (let round = 0; round < 100 && this.inFlight.size > 0; round++) await Promise.allSettled([...this.inFlight]);
+  }
+
   /** Stops pending deliveries and answers (on shutdown). */
   close(): void {
     this.closed = true;
@@ -280,7 +286,8 @@ export class SimulatedCardNetwork implements PaymentProvider {
     });
     const cancel = schedule(() => {
       this.timers.delete(cancel);
-      void this.deliver(key, delivery);
+      const p = this.deliver(key, delivery).finally(() => this.inFlight.delete(p));
+      this.inFlight.add(p);
     }, delayMs);
     this.timers.add(cancel);
   }
