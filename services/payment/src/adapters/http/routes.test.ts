@@ -19,8 +19,8 @@ import { signCallback, SIMULATED_CARD_NETWORK_MIGRATIONS, SimulatedCardNetwork }
 import { refundRoutes } from './refund-routes';
 import { paymentRoutes } from './routes';
 
-let nowMs = Date.parse('2025-05-10T09:00:00Z');
-const clock = { now: () => new Date(nowMs) };
+const NOW_MS = Date.parse('2025-05-10T09:00:00Z');
+const clock = { now: () => new Date(NOW_MS) };
 const secret = 'test-secret';
 const app = Fastify();
 let timers: (() => void)[] = [];
