@@ -243,6 +243,10 @@ describe('payment application on Postgres', () => {
     const paymentId = await initiate();
     await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
     await repo.transaction((tx) => closePaymentOnBookingCancelled(deps(), tx, flow.cancelled));
+    // The open attempt is due at once: the sweep cancels the charge at the network (outside the
+    // inbox transaction), then looks it up: failed, payment_cancelled.
+    assert.equal((await reconcileChargeAttempts({ repo, clock, provider: network })).settled, 1);
+    assert.deepEqual((await attemptsOf(paymentId)).map((a) => a.status), ['failed']);
     await flush();
     assert.equal(delivered[0]?.outcome.status, 'failed');
     assert.deepEqual(await types(), ['PaymentInitiated']);

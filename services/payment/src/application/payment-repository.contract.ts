@@ -13,6 +13,7 @@ import { closePaymentOnBookingCancelled, closePaymentOnReservationExpired } from
 import { initiatePaymentOnBookingReserved } from './initiate-payment';
 import type { ChargeAttempt, PaymentQueries, PaymentRecord, PaymentRepository, PaymentTransaction, ProviderSettlement, Refund } from './ports';
 import { PaymentConflictError } from './ports';
+import { reconcileChargeAttempts } from './reconcile-charges';
 import { refundPendingPayments } from './refund-payment';
 import { settlePayment } from './settle-payment';
 
@@ -387,6 +388,7 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         assert.ok(paymentId);
         await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
         assert.equal((await f.handle(cancelled, (tx) => closePaymentOnBookingCancelled(deps(), tx, cancelled)))?.status, 'applied');
+        assert.equal((await reconcileChargeAttempts(deps())).settled, 1, 'the sweep cancels the open charge and finds it failed');
         await flush();
         assert.equal(delivered[0]?.outcome.status, 'failed');
         assert.deepEqual(await types(booking_id), ['PaymentInitiated']);

@@ -19,7 +19,7 @@ export const DEFAULT_RECONCILE_POLICY: ReconcilePolicy = { baseDelayMs: 5_000, m
 export interface ReconcileDeps {
   readonly repo: PaymentRepository;
   readonly clock: Clock;
-  readonly provider: Pick<PaymentProvider, 'lookup'>;
+  readonly provider: Pick<PaymentProvider, 'lookup' | 'cancel'>;
   readonly policy?: Partial<ReconcilePolicy>;
   readonly onLookupError?: (attempt: ChargeAttempt, error: unknown) => void;
 }
@@ -31,11 +31,16 @@ export function checkDelayMs(checks: number, policy: ReconcilePolicy): number {
   return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(30, Math.max(0, checks)));
 }
 
-/** Checks one attempt with the provider and applies what it learns. */
+/**
+ * Checks one attempt with the provider and applies what it learns. When the payment is no longer
+ * open (voided because its booking ended), the provider is first asked to cancel the charge.
+ */
 export async function reconcileAttempt(deps: ReconcileDeps, attempt: ChargeAttempt): Promise<AttemptCheck> {
   const policy = { ...DEFAULT_RECONCILE_POLICY, ...deps.policy };
   let charge;
   try {
+    const record = await deps.repo.transaction((tx) => tx.loadByPayment(attempt.payment_id));
+    if (record && record.state.status !== 'initiated') await deps.provider.cancel({ payment_id: attempt.payment_id });
     charge = await deps.provider.lookup(attempt.attempt_id);
   } catch (err) {
     deps.onLookupError?.(attempt, err);
