@@ -25,7 +25,7 @@ export function refundRoutes(deps: RefundDeps): FastifyPluginAsync {
         response: { 200: S.RefundList, 400: ErrorBody },
       },
     }, async (req, reply) => {
-      const refunds = await deps.repo.listRefunds(req.query.status, req.query.limit ?? 100);
+      const refunds = await deps.repo.listRefunds(req.query.status, req.query.limit === undefined ? 100 : Number(req.query.limit));
       return reply.send({ refunds: refunds.map(refundView) });
     });
 

@@ -136,6 +136,11 @@ describe('payment HTTP API', () => {
     assert.deepEqual([failed?.payment_id, failed?.status, failed?.attempts, failed?.last_error, failed?.reason], ['pay-b-1', 'failed', 1, 'provider down', 'booking_cancelled']);
     assert.equal((await app.inject({ method: 'GET', url: '/refunds?status=lost' })).statusCode, 400);
     assert.equal((await app.inject({ method: 'GET', url: '/refunds' })).statusCode, 400);
+    for (const limit of ['0', '501', 'x', '-1', '1.5']) assert.equal((await app.inject({ method: 'GET', url: `/refunds?status=failed&limit=${limit}` })).statusCode, 400, limit);
+    assert.equal((await app.inject({ method: 'GET', url: '/refunds?status=failed&limit=500' })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/refunds?status=failed&limit=1' })).json<{ refunds: unknown[] }>().refunds.length, 1);
+    // An id past the bound: refused before anything runs (Fastify answers 414 past its path-parameter limit).
+    assert.ok([400, 414].includes((await app.inject({ method: 'POST', url: `/refunds/${'x'.repeat(129)}/retry` })).statusCode));
     refundsBroken = false;
     const retried = await app.inject({ method: 'POST', url: `/refunds/${failed!.refund_id}/retry` });
     assert.equal(retried.statusCode, 200, retried.body);

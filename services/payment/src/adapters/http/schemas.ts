@@ -67,7 +67,8 @@ export const SettlementAnswer = Type.Object({
 export const RefundParams = Type.Object({ refund_id: Id('Refund id.') });
 export const RefundListQuery = Type.Object({
   status: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')], { description: 'Which refunds: failed ones wait for an operator.' }),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+  // A digit string (query values are strings; parsed by the route, so it works with or without type coercion).
+  limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]{0,1}|[1-4][0-9]{2}|500)$', description: 'At most this many (1–500, default 100).' })),
 }, { additionalProperties: false });
 export const RefundView = Type.Object({
   refund_id: Type.String(),
