@@ -314,6 +314,24 @@ describe('payment application on Postgres', () => {
     assert.ok(checkDelayMs(0, DEFAULT_RECONCILE_POLICY) > 0 && checkDelayMs(50, DEFAULT_RECONCILE_POLICY) === DEFAULT_RECONCILE_POLICY.maxDelayMs);
   });
 
+  test('the callback and two instances\' recovery sweeps settling one charge at once → one PaymentConfirmed, the attempt closed once', async () => {
+    deliverFails = true;
+    const paymentId = await initiate();
+    const charged = await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
+    assert.ok(charged.ok);
+    advance(DEFAULT_CHECK_AFTER_MS);
+    const callback = { payment_id: paymentId, provider_reference: charged.value.provider_reference, idempotency_key: charged.value.attempt_id, outcome: { status: 'succeeded' as const } };
+    const [a, b, c] = await Promise.all([
+      reconcileChargeAttempts({ repo, clock, provider: network }),
+      reconcileChargeAttempts({ repo: repo2, clock, provider: network }),
+      settlePayment(deps(), callback),
+    ]);
+    assert.equal(a.settled + b.settled, 1, 'one sweep claimed the attempt');
+    assert.ok(c.ok);
+    assert.deepEqual(await types(), ['PaymentInitiated', 'PaymentConfirmed']);
+    assert.deepEqual((await attemptsOf(paymentId)).map((x) => x.status), ['succeeded']);
+  });
+
   test('a charge still processing at the network: the sweep records it and checks again later, not at once', async () => {
     setup({ latencyMs: 60 * 60_000 });
     deliverFails = true;
