@@ -6,13 +6,15 @@
 //    │                    │  └──settle failed──▶ failed ──settle ok (contradiction)──▶ refund_pending
 //    │                    └──booking ended──▶ voided ──settle ok (it was already in flight)──▶ refund_pending
 //    └──booking ended──▶ booking_ended (a BookingReserved arriving after that initiates nothing)
+//   confirmed / refund_pending / refunded ──another charge settles ok──▶ (same status) + a duplicate_charge refund
 //
 // Decisions:
 // - A booking cancelled or expired before settlement voids the pending payment (the provider is
 //   asked to cancel it); a settlement that still arrives does NOT confirm: no PaymentConfirmed,
 //   and if money was taken it is refunded (RefundRequested → PaymentRefunded).
-// - A payment that settled and whose booking then ends (late confirmation that booking ignored,
-//   or a guest cancelling a confirmed booking) is refunded in full.
+// - A payment that settled and whose booking then ends (a confirmation that came after the hold,
+//   which booking answers with ReservationExpired, or a guest cancelling a confirmed booking) is
+//   refunded in full.
 // - Settling is idempotent: the same callback twice gives one event; a contradictory second
 //   callback never overturns the first outcome.
 // - Money is never kept by mistake: every success that does not settle the payment (after a
