@@ -168,6 +168,14 @@ describe('money: charges, recovery and refunds with two payment instances', () =
     assert.ok(gaps[1]! > gaps[0]!, `backing off: ${gaps.join(', ')} ms`);
     const attempt = await paymentDb.query<{ status: string }>('SELECT status FROM charge_attempts WHERE payment_id = $1', [paymentId]);
     assert.deepEqual(attempt.rows, [{ status: 'succeeded' }]);
+    // Counted where an operator looks: failed deliveries and the sweep's settlements (one of the two instances did it).
+    const metrics = await Promise.all([urls.payment, urls.paymentB].map(async (u) => (await fetch(`${u}/metrics`)).text()));
+    // The value of a series (`name`, with `label` among its labels when given); default labels vary.
+    const value = (text: string, name: string, label = '') =>
+      Number(text.split('\n').find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label))?.split(' ').at(-1) ?? 0);
+    assert.ok(value(metrics[1]!, 'payment_callback_delivery_failures_total') >= 2, metrics[1]);
+    assert.ok(metrics.some((m) => value(m, 'payment_charge_checks_total', 'result="settled"') >= 1), 'a sweep settled it');
+    assert.ok(metrics.every((m) => m.includes('payment_refunds_failed') && value(m, 'payment_refunds_failed') === 0));
   });
 
   test('a payment confirmed after the hold ended → the booking expires instead (ReservationExpired), payment refunds (PaymentRefunded), the booking stays expired', async () => {
