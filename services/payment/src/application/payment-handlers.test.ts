@@ -363,13 +363,14 @@ describe('payment application on Postgres', () => {
     await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
     await flush();
     // A charge made outside our attempts (say, an old client talking to the network directly).
-    const stray = await network.charge({ idempotency_key: newEventId(), payment_id: paymentId, booking_id: flow.booking_id, amount: { amount_minor: 5600, currency: 'EUR' }, payment_method: '4242424242424242' });
+    const stray = await network.charge({ idempotency_key: newEventId(), payment_id: paymentId, booking_id: flow.booking_id, amount: { amount_minor: 700, currency: 'EUR' }, payment_method: '4242424242424242' });
     assert.equal(stray.status, 'accepted');
     await flush();
     assert.equal(await refundPendingPayments({ repo, clock, provider: network }), 1);
     assert.deepEqual(await types(), ['PaymentInitiated', 'PaymentConfirmed', 'PaymentRefunded']);
     const refund = (await outbox())[2]!;
     assert.equal((refund.payload as { reason: string }).reason, 'duplicate_charge');
+    assert.equal((refund.payload as { amount: number }).amount, 700, "the stray charge's own amount, as the network refunded it");
     assert.equal((refund.payload as { provider_reference: string }).provider_reference, stray.status === 'accepted' ? stray.provider_reference : '');
     assert.equal((await getPaymentOfBooking(queries, flow.booking_id))?.status, 'confirmed');
     assert.deepEqual((await network.chargesOf(paymentId)).map((c) => c.status), ['succeeded', 'refunded']);

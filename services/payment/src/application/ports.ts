@@ -123,7 +123,7 @@ export interface PaymentTransaction {
   requestRefund(refund: Refund): Promise<boolean>;
   /** The refund with this id, locked until commit. */
   loadRefund(refundId: string): Promise<Refund | undefined>;
-  /** Replaces the refund's mutable fields (status, attempts, next_attempt_at, last_error, refund_reference, refunded_at). */
+  /** Replaces the refund's mutable fields (status, attempts, next_attempt_at, last_error, refund_reference, refunded_at, amount). */
   updateRefund(refund: Refund): Promise<void>;
 }
 
@@ -208,5 +208,6 @@ export interface PaymentProvider {
   charge(request: ChargeRequest): Promise<ChargeAnswer>;
   lookup(idempotencyKey: string): Promise<ProviderCharge | undefined>;
   cancel(request: { readonly payment_id: string }): Promise<void>;
-  refund(request: { readonly payment_id: string; readonly provider_reference: string; readonly amount: Money }): Promise<{ readonly refund_reference: string }>;
+  /** `amount` in the answer: what the provider actually gave back (the charge's amount), when it says. */
+  refund(request: { readonly payment_id: string; readonly provider_reference: string; readonly amount: Money }): Promise<{ readonly refund_reference: string; readonly amount?: Money }>;
 }

@@ -3,7 +3,7 @@
 // provider reference, so a retry never refunds twice), and records the outcome: PaymentRefunded on
 // success; on failure a logged, counted retry after a bounded exponential backoff, and after
 // `maxAttempts` the refund is parked as `failed` for an operator to see and retry.
-import type { RecordRefund } from '../domain/payment';
+import type { Money, RecordRefund } from '../domain/payment';
 import { decide, NO_PAYMENT } from '../domain/payment';
 import type { Clock, PaymentProvider, PaymentRepository, Refund } from './ports';
 import { saveDecision } from './support';
@@ -62,7 +62,7 @@ export async function carryOutRefund(deps: RefundDeps, refundId: string): Promis
   if (!refund) return { status: 'not_found' };
   if (refund.status === 'succeeded') return { status: 'already_succeeded', refund };
   const policy = policyOf(deps);
-  let answer: { readonly refund_reference: string };
+  let answer: { readonly refund_reference: string; readonly amount?: Money };
   try {
     answer = await deps.provider.refund({ payment_id: refund.payment_id, provider_reference: refund.provider_reference, amount: refund.amount });
   } catch (err) {
@@ -91,13 +91,15 @@ export async function carryOutRefund(deps: RefundDeps, refundId: string): Promis
     if (!current) return { status: 'not_found' };
     if (current.status === 'succeeded') return { status: 'already_succeeded', refund: current };
     const now = deps.clock.now().toISOString();
-    const done: Refund = { ...current, status: 'succeeded', refund_reference: answer.refund_reference, refunded_at: now, next_attempt_at: undefined };
+    // The provider's figure wins: a stray charge may not have been for the payment's amount.
+    const amount = answer.amount ? { amount_minor: answer.amount.amount_minor, currency: answer.amount.currency } : current.amount;
+    const done: Refund = { ...current, amount, status: 'succeeded', refund_reference: answer.refund_reference, refunded_at: now, next_attempt_at: undefined };
     await tx.updateRefund(done);
     const record = await tx.loadByPayment(current.payment_id);
     const state = record?.state ?? NO_PAYMENT;
     const command: RecordRefund = {
       type: 'RecordRefund',
-      data: { payment_id: current.payment_id, provider_reference: current.provider_reference, refund_reference: answer.refund_reference, amount: current.amount, reason: current.reason, now },
+      data: { payment_id: current.payment_id, provider_reference: current.provider_reference, refund_reference: answer.refund_reference, amount, reason: current.reason, now },
     };
     const decision = decide(command, state);
     let events = 0;

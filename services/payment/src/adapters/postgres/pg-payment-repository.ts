@@ -294,9 +294,9 @@ class PgPaymentTransaction implements PaymentTransaction {
   async updateRefund(r: Refund): Promise<void> {
     await this.tx.query(
       `UPDATE refunds SET status = $2, attempts = $3, next_attempt_at = $4::timestamptz, last_error = $5, refund_reference = $6,
-         refunded_at = $7::timestamptz, updated_at = now()
+         refunded_at = $7::timestamptz, amount_minor = $8, currency = $9, updated_at = now()
        WHERE refund_id = $1`,
-      [r.refund_id, r.status, r.attempts, r.next_attempt_at ?? null, r.last_error ?? null, r.refund_reference ?? null, r.refunded_at ?? null],
+      [r.refund_id, r.status, r.attempts, r.next_attempt_at ?? null, r.last_error ?? null, r.refund_reference ?? null, r.refunded_at ?? null, r.amount.amount_minor, r.amount.currency],
     );
   }
 

@@ -192,17 +192,18 @@ export class SimulatedCardNetwork implements PaymentProvider {
     );
   }
 
-  async refund(request: { readonly payment_id: string; readonly provider_reference: string; readonly amount: Money }): Promise<{ readonly refund_reference: string }> {
+  async refund(request: { readonly payment_id: string; readonly provider_reference: string; readonly amount: Money }): Promise<{ readonly refund_reference: string; readonly amount: Money }> {
     const now = this.now().toISOString();
-    const { rows } = await this.options.db.query<{ refund_reference: string }>(
+    const { rows } = await this.options.db.query<{ refund_reference: string; amount_minor: number | string; currency: string }>(
       `UPDATE sim_card_network_charges
        SET refund_reference = COALESCE(refund_reference, provider_reference || '_refund'), refunded_at = COALESCE(refunded_at, $3::timestamptz)
        WHERE provider_reference = $1 AND payment_id = $2 AND settles_at <= $3::timestamptz AND outcome->>'status' = 'succeeded'
          AND (cancelled_at IS NULL OR cancelled_at >= settles_at)
-       RETURNING refund_reference`,
+       RETURNING refund_reference, amount_minor, currency`,
       [request.provider_reference, request.payment_id, now],
     );
-    if (rows[0]) return { refund_reference: rows[0].refund_reference };
+    // The whole charge is given back, whatever amount was asked for.
+    if (rows[0]) return { refund_reference: rows[0].refund_reference, amount: { amount_minor: Number(rows[0].amount_minor), currency: rows[0].currency } };
     const { rows: found } = await this.options.db.query<ChargeRow>(`SELECT ${ROW} FROM sim_card_network_charges WHERE provider_reference = $1`, [request.provider_reference]);
     const row = found[0];
     if (!row || row.payment_id !== request.payment_id) throw new Error(`no charge ${request.provider_reference} for payment ${request.payment_id}`);
