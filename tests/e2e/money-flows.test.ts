@@ -98,6 +98,7 @@ describe('money: charges, recovery and refunds with two payment instances', () =
       process.env.INSTANCE_ID = instance;
       const rt = await createPaymentService({
         ...common,
+        env: { ...env, INSTANCE_ID: instance },
         config: config(databases[2]!),
         wrapDeliver: (deliver) => async (s) => {
           deliveries.set(s.payment_id, [...(deliveries.get(s.payment_id) ?? []), Date.now()]);
