@@ -79,7 +79,7 @@ export function paymentRoutes(deps: PaymentHttpDeps): FastifyPluginAsync {
         summary: 'Pay an open payment with a payment method (test card number on the simulated network)',
         params: S.PaymentParams,
         body: S.ChargeBody,
-        response: { 202: S.ChargeAccepted, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+        response: { 202: S.ChargeAccepted, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody },
       },
     }, async (req, reply) => {
       const r = await chargePayment(deps, { payment_id: req.params.payment_id, payment_method: req.body.payment_method });
