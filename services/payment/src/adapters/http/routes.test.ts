@@ -28,6 +28,7 @@ let handle: TestDatabase;
 let repo: PgPaymentRepository;
 let network: SimulatedCardNetwork;
 let refundsBroken = true;
+let chargesBroken = false;
 const reservedOf = new Map<string, EventEnvelope>();
 
 before(async () => {
@@ -48,7 +49,7 @@ before(async () => {
   });
   const provider: PaymentProvider = {
     name: network.name,
-    charge: (r) => network.charge(r),
+    charge: (r) => (chargesBroken ? Promise.reject(new Error('network unreachable')) : network.charge(r)),
     lookup: (k) => network.lookup(k),
     cancel: (r) => network.cancel(r),
     refund: (r) => (refundsBroken ? Promise.reject(new Error('provider down')) : network.refund(r)),
@@ -150,5 +151,20 @@ describe('payment HTTP API', () => {
     assert.deepEqual((await app.inject({ method: 'GET', url: '/refunds?status=failed' })).json<{ refunds: unknown[] }>().refunds, []);
     assert.equal((await outboxTypes()).at(-1), 'PaymentRefunded');
     assert.equal((await app.inject({ method: 'GET', url: '/payments/pay-b-1' })).json<{ status: string }>().status, 'refunded');
+  });
+
+  test('the provider does not answer → 503 provider_unavailable; paying again meanwhile → 409 charge_in_progress (never a second charge)', async () => {
+    chargesBroken = true;
+    try {
+      const r = await app.inject({ method: 'POST', url: '/payments/pay-b-3/charge', payload: { payment_method: '4242424242424242' } });
+      assert.equal(r.statusCode, 503, r.body);
+      assert.match(r.body, /provider_unavailable/);
+    } finally {
+      chargesBroken = false;
+    }
+    const again = await app.inject({ method: 'POST', url: '/payments/pay-b-3/charge', payload: { payment_method: '4242424242424242' } });
+    assert.equal(again.statusCode, 409, again.body);
+    assert.match(again.body, /charge_in_progress/);
+    assert.deepEqual(await network.chargesOf('pay-b-3'), []);
   });
 });
