@@ -34,6 +34,16 @@ export const SAMPLE_PAYLOADS: {
   PaymentInitiated: { payment_id: 'pay-01', booking_id: 'bk-01', amount: { amount_minor: 9200, currency: 'EUR' }, provider: 'simcard', initiated_at: '2027-04-20T10:00:05.000Z' },
   PaymentConfirmed: { payment_id: 'pay-01', booking_id: 'bk-01', amount: { amount_minor: 9200, currency: 'EUR' }, provider_reference: 'sim_ch_0001', confirmed_at: '2027-04-20T10:01:00.000Z' },
   PaymentFailed: { payment_id: 'pay-01', booking_id: 'bk-01', reason_code: 'card_declined', reason: 'The card was declined.', failed_at: '2027-04-20T10:01:00.000Z' },
+  PaymentRefunded: {
+    payment_id: 'pay-01',
+    booking_id: 'bk-01',
+    amount: 9200,
+    currency: 'EUR',
+    reason: 'booking_cancelled',
+    provider_reference: 'sim_ch_0001',
+    refund_reference: 'sim_ch_0001_refund',
+    refunded_at: '2027-04-21T08:00:05.000Z',
+  },
   DocumentValidated: {
     document_id: 'doc-01',
     guest_id: 'g-01',

@@ -98,7 +98,8 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
 
   const ownsLedger = !o.ledger;
   const bundle: LedgerBundle = o.ledger ?? ledgerBundle(config.redisUrl ? new RedisDeliveryLedger({ url: config.redisUrl }) : new MemoryDeliveryLedger());
-  const instance = process.env.INSTANCE_ID ?? '0';
+  // From the service's env (not only process.env): two instances can then run in one process (tests).
+  const instance = (o.env ?? process.env).INSTANCE_ID ?? '0';
   const mqtt = { url: config.mqttUrl, username: config.mqttUsername, password: config.mqttPassword };
 
   const messaging: Messaging | undefined = o.declaration.subscribes.length > 0

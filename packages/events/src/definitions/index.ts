@@ -4,7 +4,7 @@ import { DocumentRejected, DocumentValidated } from './documents';
 import { RateLimitExceeded } from './gateway';
 import { AlbergueCapacityChanged, AlbergueRegistered } from './location';
 import { NotificationFailed, NotificationSent } from './notifications';
-import { PaymentConfirmed, PaymentFailed, PaymentInitiated } from './payment';
+import { PaymentConfirmed, PaymentFailed, PaymentInitiated, PaymentRefunded } from './payment';
 
 export * from './audit';
 export * from './booking';
@@ -25,6 +25,7 @@ export const ALL_EVENTS = [
   PaymentInitiated,
   PaymentConfirmed,
   PaymentFailed,
+  PaymentRefunded,
   DocumentValidated,
   DocumentRejected,
   NotificationSent,

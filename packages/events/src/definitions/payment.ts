@@ -49,3 +49,28 @@ export const PaymentFailed = defineEvent({
     failed_at: Timestamp('When it failed.'),
   }),
 });
+
+export const PaymentRefunded = defineEvent({
+  context: 'payment',
+  name: 'PaymentRefunded',
+  version: 1,
+  aggregateType: 'payment',
+  description:
+    'Money taken by a charge was given back: the booking ended (cancelled or expired), the charge settled after the payment had failed or been voided, or it was a second charge of a payment already settled.',
+  aggregateId: (p) => p.payment_id,
+  payload: Type.Object({
+    payment_id: Id('Payment id.'),
+    booking_id: Id('Booking the charge was for.'),
+    amount: Type.Integer({ minimum: 0, description: 'Amount refunded, in the currency minor unit (cents).' }),
+    currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, e.g. EUR.' }),
+    reason: Type.String({
+      pattern: '^[a-z][a-z0-9_]*$',
+      maxLength: 64,
+      description:
+        'Why: booking_cancelled, booking_expired (the booking ended; also a payment confirmed after the hold), settled_after_failure, settled_after_void, duplicate_charge (a success that settled nothing).',
+    }),
+    provider_reference: Type.String({ minLength: 1, maxLength: 128, description: "The provider's reference of the charge refunded." }),
+    refund_reference: Type.String({ minLength: 1, maxLength: 128, description: "The provider's reference of the refund." }),
+    refunded_at: Timestamp('When the provider refunded it.'),
+  }),
+});

@@ -145,6 +145,23 @@ describe('booking application', () => {
     assert.deepEqual(store.outbox.map((e) => e.event_type), ['BookingReserved', 'ReservationExpired']);
   });
 
+  test('PaymentConfirmed after the hold, before the expiry sweep ran: ReservationExpired (caused by the payment), beds freed, sweep then a no-op', async () => {
+    const r = await reserveBooking(deps(), input({ beds: 10 }));
+    assert.ok(r.ok);
+    clockMs += 15 * 60_000 + 162; // 162 ms after the hold ended, as measured in the issue
+    const paid = paymentConfirmed(r.events[0]!, r.value.booking_id, 1400 * 2 * 10);
+    const outcome = await store.transaction((tx) => confirmBookingOnPaymentConfirmed({ clock }, tx, paid));
+    assert.equal(outcome.status, 'applied');
+    assert.equal((await getBooking(store, r.value.booking_id))?.status, 'expired');
+    const expired = store.outbox.at(-1)!;
+    assert.equal(expired.event_type, 'ReservationExpired');
+    assert.equal(expired.causation_id, paid.event_id);
+    assert.equal(expired.correlation_id, r.events[0]!.correlation_id);
+    assert.deepEqual(await expireDueReservations({ repo: store, clock }), []);
+    assert.deepEqual(store.outbox.map((e) => e.event_type), ['BookingReserved', 'ReservationExpired']);
+    assert.ok((await reserveBooking(deps(), input({ beds: 10 }))).ok, 'the 10 beds are free again');
+  });
+
   test('guest cancels → BookingCancelled(guest_request); someone else cannot', async () => {
     const r = await reserveBooking(deps(), input());
     assert.ok(r.ok);

@@ -6,9 +6,10 @@ import type { HandlerOutcome } from './support';
 import { saveDecision } from './support';
 
 /**
- * PaymentConfirmed → ConfirmBooking → BookingConfirmed, only while the booking is still reserved.
- * A late payment (booking already expired or cancelled) changes nothing and emits nothing: payment
- * refunds it on the ReservationExpired / BookingCancelled booking already published. A duplicate
+ * PaymentConfirmed → ConfirmBooking → BookingConfirmed, only while the booking is still reserved and
+ * its hold has not ended. A payment after the hold expires the booking (ReservationExpired, even
+ * before the expiry sweep gets to it); one for a booking already expired or cancelled changes nothing
+ * and emits nothing. Payment refunds both on the ReservationExpired / BookingCancelled. A duplicate
  * PaymentConfirmed is a no-op too. Runs in the caller's (inbox) transaction; the new event
  * inherits the payment's correlation_id and names it as its cause.
  */
@@ -20,7 +21,7 @@ export async function confirmBookingOnPaymentConfirmed(
   const p = envelope.payload;
   const command: ConfirmBooking = {
     type: 'ConfirmBooking',
-    data: { booking_id: p.booking_id, payment_id: p.payment_id, amount: p.amount, now: deps.clock.now().toISOString() },
+    data: { booking_id: p.booking_id, payment_id: p.payment_id, amount: p.amount, now: deps.clock.now().toISOString(), paid_at: p.confirmed_at },
   };
   const existing = await tx.loadBooking(p.booking_id);
   const state = existing?.state ?? NO_BOOKING;

@@ -71,6 +71,10 @@ const confirm = (over: { payment_id?: string; amount_minor?: number; now?: strin
   type: 'ConfirmBooking',
   data: { booking_id: 'b-1', payment_id: over.payment_id ?? 'p-1', amount: { amount_minor: over.amount_minor ?? 5600, currency: 'EUR' }, now: over.now ?? '2025-05-10T09:05:00.000Z' },
 });
+const confirmPaidAt = (paid_at: string, now: string): BookingCommand => ({
+  type: 'ConfirmBooking',
+  data: { booking_id: 'b-1', payment_id: 'p-1', amount: { amount_minor: 5600, currency: 'EUR' }, now, paid_at },
+});
 const paymentFailed: BookingCommand = { type: 'CancelForFailedPayment', data: { booking_id: 'b-1', payment_id: 'p-1', now: '2025-05-10T09:07:00.000Z' } };
 const expire = (now: string): BookingCommand => ({ type: 'ExpireReservation', data: { booking_id: 'b-1', now } });
 
@@ -175,10 +179,39 @@ describe('CancelBooking', () => {
 describe('ConfirmBooking', () => {
   test('reserved → BookingConfirmed', () => thenEvents(given([reserved]).when(confirm()), [confirmed]));
 
-  test('reserved past its hold but not yet expired → still confirmed (the beds are still held)', () => {
-    const d = given([reserved]).when(confirm({ now: '2025-05-10T09:20:00.000Z' }));
+  test('reserved, decided after its hold ended but before the sweep expired it → ReservationExpired, not confirmed', () => {
+    thenEvents(given([reserved]).when(confirm({ now: '2025-05-10T09:20:00.000Z' })), [
+      { type: 'ReservationExpired', data: { booking_id: 'b-1', albergue_id: ALB, hold_expires_at: reservation.hold_expires_at, expired_at: '2025-05-10T09:20:00.000Z' } },
+    ]);
+  });
+  test('decided exactly at hold_expires_at → late (the hold is over at that instant)', () => {
+    const d = given([reserved]).when(confirm({ now: reservation.hold_expires_at }));
     assert.ok(d.ok);
-    assert.equal(d.events[0]?.type, 'BookingConfirmed');
+    assert.deepEqual(d.events.map((e) => e.type), ['ReservationExpired']);
+  });
+  test('one millisecond before the hold ends → confirmed', () => {
+    thenEvents(given([reserved]).when(confirm({ now: '2025-05-10T09:14:59.999Z' })), [{ ...confirmed, data: { ...confirmed.data, confirmed_at: '2025-05-10T09:14:59.999Z' } }]);
+  });
+  test("paid (payment's confirmed_at) after the hold, though booking decides earlier by its clock → late", () => {
+    const d = given([reserved]).when(confirmPaidAt('2025-05-10T09:15:00.001Z', '2025-05-10T09:14:00.000Z'));
+    assert.ok(d.ok);
+    assert.deepEqual(d.events.map((e) => e.type), ['ReservationExpired']);
+  });
+  test('paid in time but the PaymentConfirmed arrives after the hold → late (the decision time counts too)', () => {
+    const d = given([reserved]).when(confirmPaidAt('2025-05-10T09:10:00.000Z', '2025-05-10T09:15:30.000Z'));
+    assert.ok(d.ok);
+    assert.deepEqual(d.events.map((e) => e.type), ['ReservationExpired']);
+  });
+  test('an unreadable paid_at is not trusted either way: decided by the clock', () => {
+    thenEvents(given([reserved]).when(confirmPaidAt('not-a-time', '2025-05-10T09:05:00.000Z')), [confirmed]);
+  });
+  test('late then the sweep: the sweep finds nothing to expire; a second late PaymentConfirmed → late_payment, no event', () => {
+    const late = given([reserved]).when(confirm({ now: '2025-05-10T09:20:00.000Z' }));
+    assert.ok(late.ok);
+    const history = [reserved, ...late.events];
+    assert.equal(replay(history).status, 'expired');
+    thenIgnored(given(history).when(expire('2025-05-10T09:21:00.000Z')), 'booking_not_reserved');
+    thenIgnored(given(history).when(confirm({ now: '2025-05-10T09:22:00.000Z' })), 'late_payment');
   });
 
   test('expired → late payment: no event, stays expired', () => thenIgnored(given([reserved, expired]).when(confirm()), 'late_payment'));

@@ -6,11 +6,13 @@
 //                        │  ├──guest cancels──▶ cancelled(guest_request)   ◀── also from confirmed
 //                        │  └──hold lapses──▶ expired
 //
-// Late payment (decided here, see `confirm`): a PaymentConfirmed for a booking that is already
-// expired or cancelled does NOT confirm it and emits no booking event; the beds may be someone
-// else's by now. The refund is payment's job and needs no new message: payment subscribes to
-// BookingCancelled and ReservationExpired, which booking has already published for this booking,
-// and a payment that has settled (or settles later) for a booking that ended is refunded there.
+// Late payment (decided here, see `confirm`): the hold is checked when the payment arrives, not only
+// by the expiry sweep. A PaymentConfirmed decided at or after `hold_expires_at` (booking's clock when
+// it decides, or the payment's own confirmed_at, whichever is later) expires the still-reserved
+// booking (ReservationExpired) instead of confirming it, whatever the sweep's timing; one for a
+// booking already expired or cancelled changes nothing. Either way the refund is payment's job:
+// payment subscribes to ReservationExpired and BookingCancelled and refunds a payment that settled
+// (or settles later) for a booking that ended (PaymentRefunded).
 // The same holds for a guest cancelling a confirmed booking: the beds are released and payment
 // refunds on BookingCancelled(guest_request).
 import type {
@@ -81,7 +83,10 @@ export interface ConfirmBooking {
     readonly booking_id: string;
     readonly payment_id: string;
     readonly amount: Reservation['total'];
+    /** When booking decides (its clock). */
     readonly now: string;
+    /** When the payment settled (PaymentConfirmed.confirmed_at); a payment settled after the hold is late too. */
+    readonly paid_at?: string;
   };
 }
 /** From PaymentFailed. */
@@ -257,9 +262,10 @@ function cancelByGuest(c: CancelBooking['data'], booking: BookingState): Booking
 }
 
 /**
- * Confirms only a booking that is still reserved: a hold past its time but not yet expired still
- * holds its beds, so it is confirmed. Expired or cancelled: ignored (late payment, see the header);
- * confirmed already: ignored (the same PaymentConfirmed twice, or a second payment).
+ * Confirms only a booking that is still reserved and whose hold has not ended: a payment decided at or
+ * after `hold_expires_at` (see the header) expires the booking instead (ReservationExpired; payment
+ * refunds on it), even if the expiry sweep has not run yet. Expired or cancelled: ignored (late
+ * payment); confirmed already: ignored (the same PaymentConfirmed twice, or a second payment).
  */
 function confirm(c: ConfirmBooking['data'], booking: BookingState): BookingDecision {
   switch (booking.status) {
@@ -273,6 +279,15 @@ function confirm(c: ConfirmBooking['data'], booking: BookingState): BookingDecis
     case 'expired':
       return ignore('late_payment', `payment ${c.payment_id} settled after booking ${c.booking_id} was ${booking.status}; the booking stays ${booking.status} and payment refunds it`);
     case 'reserved': {
+      const hold = booking.reservation.hold_expires_at;
+      const paidLate = c.paid_at !== undefined && isInstant(c.paid_at) && isAtOrAfter(c.paid_at, hold);
+      if (isAtOrAfter(c.now, hold) || paidLate) {
+        // The hold has ended: the beds are released now rather than kept for a payment that came too late.
+        return accept<BookingEvent>({
+          type: 'ReservationExpired',
+          data: { booking_id: c.booking_id, albergue_id: booking.reservation.albergue_id, hold_expires_at: hold, expired_at: c.now },
+        });
+      }
       const total = booking.reservation.total;
       if (c.amount.amount_minor !== total.amount_minor || c.amount.currency !== total.currency) {
         // Not confirmed: the hold then expires and payment refunds on ReservationExpired.

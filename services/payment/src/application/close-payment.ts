@@ -7,15 +7,17 @@ import { refundDue, saveDecision } from './support';
 
 export interface CloseDeps {
   readonly clock: Clock;
-  readonly provider: Pick<PaymentProvider, 'cancel'>;
+  /** Not called here (no provider call inside the inbox transaction): the recovery sweep cancels. */
+  readonly provider?: Pick<PaymentProvider, 'cancel'>;
 }
 
 /**
- * The booking ended → CloseForEndedBooking: a pending payment is voided (and the provider asked to
- * cancel the charge before the state is saved; a provider failure throws, so the message is
- * retried); a settled one gets a refund requested (`refund_due` in the outcome: call refundPayment
- * after the commit, or let the refund sweep do it); no payment yet → remembered so that a late
- * BookingReserved starts none. Runs in the caller's (inbox) transaction. Publishes nothing.
+ * The booking ended → CloseForEndedBooking: a pending payment is voided, and a charge attempt still
+ * open is made due for the recovery sweep at once, which asks the provider to cancel it (outside
+ * any transaction) and then looks it up: a charge that succeeded anyway is refunded. A settled
+ * payment gets a refund requested (`refund_due`; the refund sweep carries it out, PaymentRefunded);
+ * no payment yet → remembered so that a late BookingReserved starts none. Runs in the caller's
+ * (inbox) transaction.
  */
 async function closeFor(deps: CloseDeps, tx: PaymentTransaction, bookingId: string, because: BookingEnd, envelope: { readonly event_id: string; readonly correlation_id: string }): Promise<HandlerOutcome> {
   const existing = await tx.loadByBooking(bookingId);
@@ -25,7 +27,8 @@ async function closeFor(deps: CloseDeps, tx: PaymentTransaction, bookingId: stri
   if (!decision.ok) return { status: 'ignored', ignored: decision.errors[0] };
   if (decision.ignored) return { status: 'ignored', ignored: decision.ignored };
   if (state.status === 'initiated' && decision.events.some((e) => e.type === 'PaymentVoided')) {
-    await deps.provider.cancel({ payment_id: state.payment.payment_id });
+    const open = await tx.openAttempt(state.payment.payment_id);
+    if (open) await tx.updateAttempt({ ...open, next_check_at: command.data.now });
   }
   const saved = await saveDecision(tx, state, decision.events, {
     correlation_id: existing?.correlation_id ?? envelope.correlation_id,

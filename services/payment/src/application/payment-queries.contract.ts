@@ -39,7 +39,7 @@ export function paymentQueriesContract(h: PaymentStoreHarness): void {
       add((payment) => ({ status: 'failed', payment, reason_code: 'card_declined', reason: 'The card was declined.', failed_at: at(2) }));
       add((payment) => ({ status: 'voided', payment, because: 'booking_expired', voided_at: at(3) }));
       add((payment) => ({ status: 'refund_pending', payment, provider_reference: 'ref-2', because: 'settled_after_failure', requested_at: at(4) }));
-      add((payment) => ({ status: 'refunded', payment, refund_reference: 'rf-1', refunded_at: at(5) }));
+      add((payment) => ({ status: 'refunded', payment, provider_reference: 'ref-2', refund_reference: 'rf-1', refunded_at: at(5) }));
       for (const state of states) {
         assert.ok(state.status !== 'none' && state.status !== 'booking_ended');
         await f.repo.transaction((tx) => tx.save(record(state)));
@@ -59,7 +59,7 @@ export function paymentQueriesContract(h: PaymentStoreHarness): void {
     test('the view follows the payment: failed → refunded replaces the answer, fields of the old status go', async () => {
       const payment = initiation();
       await f.repo.transaction((tx) => tx.save(record({ status: 'failed', payment, reason_code: 'x', reason: 'y', failed_at: at(1) })));
-      const refunded: PaymentState = { status: 'refunded', payment, refund_reference: 'rf', refunded_at: at(9) };
+      const refunded: PaymentState = { status: 'refunded', payment, provider_reference: 'ref', refund_reference: 'rf', refunded_at: at(9) };
       await f.repo.transaction(async (tx) => {
         await tx.loadByPayment(payment.payment_id);
         await tx.save(record(refunded));

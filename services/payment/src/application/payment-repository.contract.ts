@@ -5,14 +5,16 @@ import { beforeEach, describe, test } from 'node:test';
 import type { EventEnvelope } from '@albergue/events';
 import { BookingCancelled, BookingReserved, newEnvelope, newEventId, ReservationExpired, withCorrelation } from '@albergue/events';
 import { waitFor } from '@albergue/platform/testing';
+import type { SqlDatabase } from '@albergue/outbox';
 import { SimulatedCardNetwork } from '../adapters/provider/simulated-card-network';
 import type { Initiation, PaymentState } from '../domain/payment';
 import { chargePayment } from './charge-payment';
 import { closePaymentOnBookingCancelled, closePaymentOnReservationExpired } from './close-payment';
 import { initiatePaymentOnBookingReserved } from './initiate-payment';
-import type { PaymentQueries, PaymentRecord, PaymentRepository, PaymentTransaction, ProviderSettlement } from './ports';
+import type { ChargeAttempt, PaymentQueries, PaymentRecord, PaymentRepository, PaymentTransaction, ProviderSettlement, Refund } from './ports';
 import { PaymentConflictError } from './ports';
-import { refundPayment, refundPendingPayments } from './refund-payment';
+import { reconcileChargeAttempts } from './reconcile-charges';
+import { refundPendingPayments } from './refund-payment';
 import { settlePayment } from './settle-payment';
 
 /** One adapter under test, emptied before each test. */
@@ -32,10 +34,17 @@ export interface PaymentStoreFixture {
    * transactions without sleeping). Absent where transactions run one at a time (memory, PGlite).
    */
   readonly someoneWaitsForALock?: () => Promise<void>;
+  /**
+   * The database the simulated card network keeps its charges in (its tables migrated). Absent for
+   * the memory adapter, whose run skips the handler scenarios (they need the network).
+   */
+  readonly db?: SqlDatabase;
 }
 
 export interface PaymentStoreHarness {
   readonly label: string;
+  /** Its fixtures carry `db`, so the handler scenarios (which charge through the simulated network) run. */
+  readonly withNetwork?: boolean;
   /** The adapter with no payments, no outbox rows and no inbox rows. */
   fresh(): Promise<PaymentStoreFixture>;
 }
@@ -58,9 +67,16 @@ function initiated(bookingId = unique('bk'), paymentId = unique('pay')): Payment
   return record({ status: 'initiated', payment: initiation(bookingId, paymentId) });
 }
 
-function refundPending(minute: number): PaymentRecord {
-  const payment = initiation(unique('bk'), unique('pay'));
-  return record({ status: 'refund_pending', payment, provider_reference: `ref-${payment.payment_id}`, because: 'booking_cancelled', requested_at: at(minute) });
+function refundRow(minute: number, over: Partial<Refund> = {}): Refund {
+  const payment_id = unique('pay');
+  return {
+    refund_id: unique('rf'), payment_id, booking_id: unique('bk'), provider_reference: `ref-${payment_id}`, amount: { amount_minor: 5600, currency: 'EUR' },
+    reason: 'booking_cancelled', status: 'pending', attempts: 0, next_attempt_at: at(minute), requested_at: at(minute), ...over,
+  };
+}
+
+function attempt(paymentId: string, over: Partial<ChargeAttempt> = {}): ChargeAttempt {
+  return { attempt_id: unique('att'), payment_id: paymentId, status: 'pending', checks: 0, next_check_at: at(1), created_at: at(0), ...over };
 }
 
 const bookingOf = (r: PaymentRecord) => (r.state.status === 'booking_ended' ? r.state.booking_id : r.state.payment.booking_id);
@@ -100,14 +116,16 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
   let delivered: ProviderSettlement[] = [];
   let network: SimulatedCardNetwork;
   let pending = 0; // settlement deliveries in progress
+  let networkMs = 0; // the network's clock: moves on by a second at each flush, so charges settle then
   const deps = () => ({ repo: f.repo, clock, ids: () => unique('pay'), provider: network });
   /** Runs the settlements due now (a retry they schedule waits for the next call). */
   async function flushOnce(): Promise<void> {
+    networkMs += 1000;
     const due = timers;
     timers = [];
     for (const fn of due) fn();
-    // A settlement is delivered asynchronously: wait until its delivery attempts have finished,
-    // then let the network schedule its retries (microtasks, done before setImmediate runs).
+    // A settlement is delivered asynchronously: wait until its delivery attempts have finished.
+    await network.drain();
     await waitFor(() => pending === 0, { message: 'settlement deliveries to finish' });
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -123,7 +141,11 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
       delivered = [];
       deliverFails = false;
       pending = 0;
+      networkMs = clock.now().getTime();
       network = new SimulatedCardNetwork({
+        db: f.db ?? ({} as SqlDatabase), // unused: the scenarios that charge are skipped without a db
+        now: () => new Date(networkMs),
+        latencyMs: 200,
         deliver: async (s) => {
           pending++;
           try {
@@ -175,7 +197,7 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         const states: PaymentState[] = [
           { status: 'confirmed', payment, provider_reference: 'ref-1', confirmed_at: at(1) },
           { status: 'refund_pending', payment, provider_reference: 'ref-1', because: 'booking_cancelled', requested_at: at(2) },
-          { status: 'refunded', payment, refund_reference: 'rf-1', refunded_at: at(3) },
+          { status: 'refunded', payment, provider_reference: 'ref-1', refund_reference: 'rf-1', refunded_at: at(3) },
           { status: 'failed', payment, reason_code: 'card_declined', reason: 'The card was declined.', failed_at: at(4) },
           { status: 'voided', payment, because: 'booking_expired', voided_at: at(5) },
         ];
@@ -234,15 +256,52 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         assert.equal((await f.repo.transaction((tx) => tx.loadByBooking(bookingOf(twice))))?.last_event_id, 'second');
       });
 
-      test('pendingRefunds: refund_pending only, oldest request first, at most limit', async () => {
-        const late = refundPending(30);
-        const early = refundPending(10);
-        const middle = refundPending(20);
-        await insert(f.repo, late, initiated(), early, middle);
-        const id = (r: PaymentRecord) => (r.state.status === 'booking_ended' ? '' : r.state.payment.payment_id);
-        assert.deepEqual(await f.repo.pendingRefunds(10), [id(early), id(middle), id(late)]);
-        assert.deepEqual(await f.repo.pendingRefunds(2), [id(early), id(middle)]);
-        assert.deepEqual(await f.repo.pendingRefunds(0), []);
+      test('refunds: one per charge (provider reference); claimRefundsDue takes due pending ones, oldest first, at most limit, and hides them until the lease ends', async () => {
+        const late = refundRow(30);
+        const early = refundRow(10);
+        const middle = refundRow(20);
+        const notDue = refundRow(50);
+        await f.repo.transaction(async (tx) => {
+          for (const r of [late, early, middle, notDue]) assert.equal(await tx.requestRefund(r), true);
+          assert.equal(await tx.requestRefund({ ...early, refund_id: unique('rf') }), false, 'a second refund of the same charge is not recorded');
+        });
+        const now = new Date(at(40));
+        const lease = new Date(at(45));
+        assert.deepEqual((await f.repo.claimRefundsDue(now, lease, 2)).map((r) => r.refund_id), [early.refund_id, middle.refund_id]);
+        assert.deepEqual((await f.repo.claimRefundsDue(now, lease, 10)).map((r) => r.refund_id), [late.refund_id], 'claimed ones are hidden until the lease ends');
+        assert.deepEqual((await f.repo.claimRefundsDue(new Date(at(46)), new Date(at(59)), 10)).map((r) => r.refund_id).sort(), [early.refund_id, middle.refund_id, late.refund_id].sort(), 'the lease ended; the one not due stays');
+        await f.repo.transaction(async (tx) => {
+          const r = await tx.loadRefund(middle.refund_id);
+          assert.ok(r);
+          await tx.updateRefund({ ...r, status: 'failed', attempts: 8, last_error: 'provider down', next_attempt_at: undefined });
+        });
+        assert.deepEqual((await f.repo.listRefunds('failed', 10)).map((r) => [r.refund_id, r.attempts, r.last_error]), [[middle.refund_id, 8, 'provider down']]);
+        assert.equal((await f.repo.listRefunds('pending', 10)).length, 3);
+        assert.deepEqual(await f.repo.claimRefundsDue(new Date(at(50)), new Date(at(51)), 0), []);
+      });
+
+      test('charge attempts: at most one open per payment; closed ones do not count; claimAttemptsToCheck takes due open ones only', async () => {
+        const paymentId = unique('pay');
+        const first = attempt(paymentId);
+        await f.repo.transaction((tx) => tx.insertAttempt(first));
+        await assert.rejects(f.repo.transaction((tx) => tx.insertAttempt(attempt(paymentId))), PaymentConflictError);
+        await f.repo.transaction(async (tx) => {
+          const open = await tx.openAttempt(paymentId);
+          assert.equal(open?.attempt_id, first.attempt_id);
+          await tx.updateAttempt({ ...open, status: 'rejected', reason_code: 'incorrect_number' });
+        });
+        const second = attempt(paymentId, { next_check_at: at(5) });
+        await f.repo.transaction((tx) => tx.insertAttempt(second));
+        assert.deepEqual((await f.repo.claimAttemptsToCheck(new Date(at(4)), new Date(at(30)), 10)).map((a) => a.attempt_id), []);
+        const claimed = await f.repo.claimAttemptsToCheck(new Date(at(5)), new Date(at(30)), 10);
+        assert.deepEqual(claimed.map((a) => [a.attempt_id, a.next_check_at]), [[second.attempt_id, at(30)]]);
+        assert.deepEqual(await f.repo.claimAttemptsToCheck(new Date(at(6)), new Date(at(31)), 10), [], 'hidden while claimed');
+        await f.repo.transaction((tx) => tx.settleAttempts({ payment_id: paymentId, provider_reference: 'ref-x', idempotency_key: second.attempt_id, status: 'succeeded' }));
+        const settled = await f.repo.transaction((tx) => tx.loadAttempt(second.attempt_id));
+        assert.equal(settled?.status, 'succeeded');
+        assert.equal(settled.provider_reference, 'ref-x');
+        assert.equal(await f.repo.transaction((tx) => tx.openAttempt(paymentId)), undefined);
+        assert.deepEqual(await f.repo.claimAttemptsToCheck(new Date(at(59)), new Date(at(59)), 10), []);
       });
 
       test('a loaded record is locked: a second transaction loading it waits for the first commit and sees its write', async () => {
@@ -268,7 +327,7 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
       });
     });
 
-    describe('payment handlers on it', () => {
+    describe('payment handlers on it', { skip: h.withNetwork ? false : 'the simulated card network needs a database' }, () => {
       test('BookingReserved → PaymentInitiated in the booking flow; the same delivery again and a second BookingReserved → no second payment', async () => {
         const { booking_id, reserved } = bookingFlow();
         const outcome = await f.handle(reserved, (tx) => initiatePaymentOnBookingReserved(deps(), tx, reserved));
@@ -329,6 +388,7 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         assert.ok(paymentId);
         await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
         assert.equal((await f.handle(cancelled, (tx) => closePaymentOnBookingCancelled(deps(), tx, cancelled)))?.status, 'applied');
+        assert.equal((await reconcileChargeAttempts(deps())).settled, 1, 'the sweep cancels the open charge and finds it failed');
         await flush();
         assert.equal(delivered[0]?.outcome.status, 'failed');
         assert.deepEqual(await types(booking_id), ['PaymentInitiated']);
@@ -345,16 +405,23 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
         deliverFails = true;
         await flushOnce(); // settled at the network; the callback does not get through and is retried later
-        assert.equal(network.status(paymentId), 'succeeded');
+        assert.deepEqual((await network.chargesOf(paymentId)).map((c) => c.status), ['succeeded']);
         await f.handle(expired, (tx) => closePaymentOnReservationExpired(deps(), tx, expired));
         deliverFails = false;
         await flush();
         assert.deepEqual(await types(booking_id), ['PaymentInitiated']);
+        assert.equal((await f.queries.findPayment(paymentId))?.status, 'refund_pending');
+        assert.equal(await refundPendingPayments(deps()), 1);
+        assert.deepEqual(await types(booking_id), ['PaymentInitiated', 'PaymentRefunded']);
+        const refunded = (await f.outbox()).at(-1)!;
+        assert.deepEqual({ ...(refunded.payload as object), refunded_at: undefined, refund_reference: undefined }, {
+          payment_id: paymentId, booking_id, amount: 5600, currency: 'EUR', reason: 'booking_expired', provider_reference: delivered[0]!.provider_reference, refunded_at: undefined, refund_reference: undefined,
+        });
         const view = await f.queries.findPayment(paymentId);
         assert.equal(view?.status, 'refunded');
         assert.ok(view.refund_reference);
-        assert.equal(network.status(paymentId), 'refunded');
-        assert.deepEqual(await f.repo.pendingRefunds(10), []);
+        assert.deepEqual((await network.chargesOf(paymentId)).map((c) => c.status), ['refunded']);
+        assert.deepEqual(await f.repo.listRefunds('pending', 10), []);
       });
 
       test('confirmed, then the guest cancels → refund due; a failed refund stays pending and the sweep finishes it, once', async () => {
@@ -366,14 +433,22 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         await flush();
         const outcome = await f.handle(cancelled, (tx) => closePaymentOnBookingCancelled(deps(), tx, cancelled));
         assert.ok(outcome?.status === 'applied' && outcome.refund_due === paymentId);
-        assert.deepEqual(await f.repo.pendingRefunds(10), [paymentId]);
-        const broken = { ...deps(), provider: { refund: () => Promise.reject(new Error('provider down')) } };
+        assert.deepEqual((await f.repo.listRefunds('pending', 10)).map((r) => r.payment_id), [paymentId]);
+        const failures: boolean[] = [];
+        const broken = { ...deps(), provider: { refund: () => Promise.reject(new Error('provider down')) }, observer: { refundFailed: (_r: Refund, _e: unknown, final: boolean) => void failures.push(final) } };
         assert.equal(await refundPendingPayments(broken), 0);
+        assert.deepEqual(failures, [false], 'the failure is reported, not swallowed');
         assert.equal((await f.queries.findPayment(paymentId))?.status, 'refund_pending');
-        assert.equal(await refundPendingPayments(deps()), 1);
-        assert.equal((await refundPayment(deps(), paymentId)).status, 'ignored');
+        const [waiting] = await f.repo.listRefunds('pending', 10);
+        assert.equal(waiting?.attempts, 1);
+        assert.equal(waiting.last_error, 'provider down');
+        assert.ok(Date.parse(waiting.next_attempt_at!) > clock.now().getTime(), 'retried later, not at once');
+        assert.equal(await refundPendingPayments(deps()), 0, 'not due yet');
+        const later = { ...deps(), clock: { now: () => new Date(clock.now().getTime() + 60_000) } };
+        assert.equal(await refundPendingPayments(later), 1);
+        assert.equal(await refundPendingPayments(later), 0);
         assert.equal((await f.queries.findPayment(paymentId))?.status, 'refunded');
-        assert.deepEqual(await types(booking_id), ['PaymentInitiated', 'PaymentConfirmed']);
+        assert.deepEqual(await types(booking_id), ['PaymentInitiated', 'PaymentConfirmed', 'PaymentRefunded']);
       });
 
       test('booking ended before BookingReserved reached payment → no payment is started', async () => {

@@ -2,7 +2,7 @@
 // PaymentTransaction on one SqlExecutor (shared with the outbox append and the inbox insert); the
 // provider port is where a real payment provider plugs in (adapters/provider has a simulated one).
 import type { EventEnvelope } from '@albergue/events';
-import type { Money, PaymentState } from '../domain/payment';
+import type { Money, PaymentState, RefundCause } from '../domain/payment';
 
 export interface Clock {
   now(): Date;
@@ -36,9 +36,59 @@ export interface PaymentRepository {
    * number of times), so keep side effects other than `tx` out of `work`.
    */
   transaction<T>(work: (tx: PaymentTransaction) => Promise<T>): Promise<T>;
-  /** payment_ids in status refund_pending, oldest request first, at most `limit`. */
-  pendingRefunds(limit: number): Promise<string[]>;
+  /**
+   * Claims up to `limit` open charge attempts (pending or accepted) whose check is due at `now`:
+   * each claimed one gets `next_check_at = leaseUntil`, so another instance's sweep skips it
+   * meanwhile (rows being claimed by another instance are skipped, not waited for).
+   */
+  claimAttemptsToCheck(now: Date, leaseUntil: Date, limit: number): Promise<ChargeAttempt[]>;
+  /** Claims up to `limit` pending refunds due at `now` the same way (`next_attempt_at = leaseUntil`). */
+  claimRefundsDue(now: Date, leaseUntil: Date, limit: number): Promise<Refund[]>;
+  /** Refunds with this status, oldest request first (the operator's list). */
+  listRefunds(status: RefundStatus, limit: number): Promise<Refund[]>;
 }
+
+// ── Charge attempts and refunds ───────────────────────────────────────────────────────────────
+
+/**
+ * One try at charging a payment, recorded (and committed) before the provider is called; its id is
+ * the provider's idempotency key. Open while `pending` (provider not answered yet, or the process
+ * died meanwhile) or `accepted` (provider took it; outcome not known yet): at most one open attempt
+ * per payment. Closed as `rejected` (provider refused the request, nothing charged), `succeeded`,
+ * `failed`, or `abandoned` (the provider never received it).
+ */
+export interface ChargeAttempt {
+  readonly attempt_id: string;
+  readonly payment_id: string;
+  readonly status: ChargeAttemptStatus;
+  readonly provider_reference?: string;
+  readonly reason_code?: string;
+  readonly checks: number;
+  readonly next_check_at: string;
+  readonly created_at: string;
+}
+export type ChargeAttemptStatus = 'pending' | 'accepted' | 'rejected' | 'succeeded' | 'failed' | 'abandoned';
+export const OPEN_ATTEMPT_STATUSES: readonly ChargeAttemptStatus[] = ['pending', 'accepted'];
+
+/** A charge to give back: one per provider reference (a charge is refunded once). */
+export interface Refund {
+  readonly refund_id: string;
+  readonly payment_id: string;
+  readonly booking_id: string;
+  readonly provider_reference: string;
+  readonly amount: Money;
+  readonly reason: RefundCause;
+  readonly status: RefundStatus;
+  /** Provider calls that failed so far. */
+  readonly attempts: number;
+  readonly next_attempt_at?: string | undefined;
+  readonly last_error?: string | undefined;
+  readonly refund_reference?: string | undefined;
+  readonly requested_at: string;
+  readonly refunded_at?: string | undefined;
+}
+/** `failed`: retries exhausted; waits for an operator (`POST /refunds/:id/retry`). */
+export type RefundStatus = 'pending' | 'succeeded' | 'failed';
 
 export interface PaymentTransaction {
   /** The payment record of a booking, locked until commit (`SELECT … FOR UPDATE`). */
@@ -55,6 +105,26 @@ export interface PaymentTransaction {
   save(record: PaymentRecord): Promise<void>;
   /** Inserts the envelopes into outbox_events in this transaction, in order. */
   appendToOutbox(envelopes: readonly EventEnvelope[]): Promise<void>;
+
+  /** The open attempt (pending or accepted) of a payment, locked until commit. */
+  openAttempt(paymentId: string): Promise<ChargeAttempt | undefined>;
+  /** The attempt with this id, locked until commit. */
+  loadAttempt(attemptId: string): Promise<ChargeAttempt | undefined>;
+  /** Inserts a new attempt; PaymentConflictError when the payment already has an open one. */
+  insertAttempt(attempt: ChargeAttempt): Promise<void>;
+  /** Replaces the attempt's mutable fields (status, provider_reference, reason_code, checks, next_check_at). */
+  updateAttempt(attempt: ChargeAttempt): Promise<void>;
+  /**
+   * Closes the open attempts that carry this settlement (by idempotency key when the provider
+   * echoes it, else by payment and provider reference, else the payment's only open attempt).
+   */
+  settleAttempts(settlement: { readonly payment_id: string; readonly provider_reference: string; readonly idempotency_key?: string | undefined; readonly status: 'succeeded' | 'failed'; readonly reason_code?: string | undefined }): Promise<void>;
+  /** Records a refund to make; a second request for the same provider reference changes nothing. Returns whether it was new. */
+  requestRefund(refund: Refund): Promise<boolean>;
+  /** The refund with this id, locked until commit. */
+  loadRefund(refundId: string): Promise<Refund | undefined>;
+  /** Replaces the refund's mutable fields (status, attempts, next_attempt_at, last_error, refund_reference, refunded_at, amount). */
+  updateRefund(refund: Refund): Promise<void>;
 }
 
 export interface PaymentView {
@@ -82,6 +152,8 @@ export interface PaymentQueries {
 // ── The payment provider port ─────────────────────────────────────────────────────────────────
 
 export interface ChargeRequest {
+  /** The charge attempt's id: the provider charges at most once per key and answers a lookup by it. */
+  readonly idempotency_key: string;
   readonly payment_id: string;
   readonly booking_id: string;
   readonly amount: Money;
@@ -99,30 +171,43 @@ export type ChargeAnswer =
   /** The request itself was refused (e.g. malformed card number): nothing was charged, the guest may try again. */
   | { readonly status: 'rejected'; readonly reason_code: string; readonly reason: string };
 
+export type SettlementOutcome = { readonly status: 'succeeded' } | { readonly status: 'failed'; readonly reason_code: string; readonly reason: string };
+
 /** The provider's settlement callback (webhook body, once authenticated by the HTTP adapter). */
 export interface ProviderSettlement {
   readonly payment_id: string;
   readonly provider_reference: string;
-  readonly outcome: { readonly status: 'succeeded' } | { readonly status: 'failed'; readonly reason_code: string; readonly reason: string };
+  /** The charge's idempotency key (our attempt id), when the provider echoes it. */
+  readonly idempotency_key?: string | undefined;
+  readonly outcome: SettlementOutcome;
 }
+
+/** What the provider knows of a charge, looked up by its idempotency key. */
+export type ProviderCharge =
+  | { readonly status: 'processing'; readonly payment_id: string; readonly provider_reference: string }
+  | { readonly status: 'settled'; readonly payment_id: string; readonly provider_reference: string; readonly outcome: SettlementOutcome };
 
 /**
  * A payment provider (card network, PSP). Contract:
- * - `charge` charges (authorises and captures) `amount` for one payment. Idempotent by payment_id:
- *   charging the same payment again returns the first answer and never charges twice. It does not
- *   wait for the outcome: the provider reports it exactly once or more (at-least-once) through the
- *   settlement callback, possibly after a delay, possibly after `cancel` was called.
- * - `cancel` voids a charge that has not settled, so it will not succeed; idempotent, and a no-op
- *   for a payment never charged. A charge already in flight may still settle as succeeded (the
- *   caller then refunds it).
- * - `refund` returns the full amount of a settled payment. Idempotent by payment_id (one refund per
- *   payment; a repeat returns the same refund_reference).
- * Every method throws only for a transient failure (network, provider down): the caller retries.
+ * - `charge` charges (authorises and captures) `amount`. Idempotent by `idempotency_key`: the same
+ *   key again returns the first answer and never charges twice (across every instance: the
+ *   provider, not the caller, keeps the keys). It does not wait for the outcome: the provider
+ *   reports it at least once through the settlement callback, possibly late, possibly never (the
+ *   caller then asks `lookup`).
+ * - `lookup` answers what became of the charge made with a key (undefined: never received).
+ * - `cancel` voids the charges of a payment that have not settled, so they will not succeed, and
+ *   refuses later charges of it; idempotent. A charge already settled stays settled (the caller
+ *   refunds it).
+ * - `refund` returns the full amount of a settled charge. Idempotent by provider_reference (a
+ *   repeat returns the same refund_reference).
+ * Every method throws for a failure (network, provider down, refund refused): the caller retries.
  */
 export interface PaymentProvider {
   /** Goes into PaymentInitiated.provider. */
   readonly name: string;
   charge(request: ChargeRequest): Promise<ChargeAnswer>;
+  lookup(idempotencyKey: string): Promise<ProviderCharge | undefined>;
   cancel(request: { readonly payment_id: string }): Promise<void>;
-  refund(request: { readonly payment_id: string; readonly provider_reference: string; readonly amount: Money }): Promise<{ readonly refund_reference: string }>;
+  /** `amount` in the answer: what the provider actually gave back (the charge's amount), when it says. */
+  refund(request: { readonly payment_id: string; readonly provider_reference: string; readonly amount: Money }): Promise<{ readonly refund_reference: string; readonly amount?: Money }>;
 }

@@ -1,5 +1,5 @@
 import type { EventEnvelope, EventMeta } from '@albergue/events';
-import { newEnvelope, newEventId, PaymentConfirmed, PaymentFailed, PaymentInitiated } from '@albergue/events';
+import { newEnvelope, newEventId, PaymentConfirmed, PaymentFailed, PaymentInitiated, PaymentRefunded } from '@albergue/events';
 import type { PaymentEvent, PaymentState, PublicPaymentEvent } from '../domain/payment';
 import { evolve, isPublic } from '../domain/payment';
 import type { DomainError, Errors } from '@albergue/decider';
@@ -28,6 +28,8 @@ export function toEnvelope(event: PublicPaymentEvent, meta: EventMeta): EventEnv
       return newEnvelope(PaymentConfirmed, event.data, meta);
     case 'PaymentFailed':
       return newEnvelope(PaymentFailed, event.data, meta);
+    case 'PaymentRefunded':
+      return newEnvelope(PaymentRefunded, event.data, meta);
     default:
       return assertNever(event);
   }
@@ -36,7 +38,8 @@ export function toEnvelope(event: PublicPaymentEvent, meta: EventMeta): EventEnv
 /**
  * Evolves the payment through `events`, stores it and appends its public events to the outbox (the
  * internal ones live in the stored state only), all in `tx`. The first public event joins the flow
- * `correlation_id` and is caused by `causation_id`; the next ones chain on it.
+ * `correlation_id` and is caused by `causation_id`; the next ones chain on it. Each RefundRequested
+ * becomes a refund row (one per charge) that the refund sweep carries out.
  */
 export async function saveDecision(
   tx: PaymentTransaction,
@@ -55,6 +58,22 @@ export async function saveDecision(
   }
   await tx.save({ state: after, correlation_id: causality.correlation_id, last_event_id: cause });
   await tx.appendToOutbox(envelopes);
+  for (const event of events) {
+    if (event.type !== 'RefundRequested') continue;
+    const r = event.data;
+    await tx.requestRefund({
+      refund_id: newEventId(),
+      payment_id: r.payment_id,
+      booking_id: r.booking_id,
+      provider_reference: r.provider_reference,
+      amount: { amount_minor: r.amount.amount_minor, currency: r.amount.currency },
+      reason: r.because,
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: r.requested_at,
+      requested_at: r.requested_at,
+    });
+  }
   return { envelopes, state: after };
 }
 
@@ -78,7 +97,7 @@ export function paymentView(state: PaymentRecord['state']): PaymentView | undefi
     case 'refund_pending':
       return { ...base, provider_reference: state.provider_reference };
     case 'refunded':
-      return { ...base, refund_reference: state.refund_reference, refunded_at: state.refunded_at };
+      return { ...base, provider_reference: state.provider_reference, refund_reference: state.refund_reference, refunded_at: state.refunded_at };
     default:
       return assertNever(state);
   }

@@ -6,18 +6,24 @@
 //    │                    │  └──settle failed──▶ failed ──settle ok (contradiction)──▶ refund_pending
 //    │                    └──booking ended──▶ voided ──settle ok (it was already in flight)──▶ refund_pending
 //    └──booking ended──▶ booking_ended (a BookingReserved arriving after that initiates nothing)
+//   confirmed / refund_pending / refunded ──another charge settles ok──▶ (same status) + a duplicate_charge refund
 //
 // Decisions:
 // - A booking cancelled or expired before settlement voids the pending payment (the provider is
 //   asked to cancel it); a settlement that still arrives does NOT confirm: no PaymentConfirmed,
 //   and if money was taken it is refunded (RefundRequested → PaymentRefunded).
-// - A payment that settled and whose booking then ends (late confirmation that booking ignored,
-//   or a guest cancelling a confirmed booking) is refunded in full.
+// - A payment that settled and whose booking then ends (a confirmation that came after the hold,
+//   which booking answers with ReservationExpired, or a guest cancelling a confirmed booking) is
+//   refunded in full.
 // - Settling is idempotent: the same callback twice gives one event; a contradictory second
-//   callback never overturns the first outcome (only money taken after a failure is refunded).
-// Voiding and refunds are recorded with payment-internal events (kept in payment's own store, not
-// published: the shared catalog has no refund event yet).
-import type { DeepReadonly, PaymentConfirmed, PaymentFailed, PaymentInitiated, PayloadOf } from '@albergue/events';
+//   callback never overturns the first outcome.
+// - Money is never kept by mistake: every success that does not settle the payment (after a
+//   failure, after a void, or a second charge with another provider reference on a payment already
+//   settled) requests a refund of that charge (RefundRequested, one per provider reference). A
+//   `duplicate_charge` refund leaves the payment's status as it is.
+// - Refunds are published (PaymentRefunded); voiding a payment that had taken no money is internal
+//   (PaymentVoided), and the refund of a voided payment's charge is published like any other.
+import type { DeepReadonly, PaymentConfirmed, PaymentFailed, PaymentInitiated, PaymentRefunded, PayloadOf } from '@albergue/events';
 import type { Decision, DomainError } from '@albergue/decider';
 import { accept, assertNever, ignore, reject } from '@albergue/decider';
 
@@ -25,14 +31,17 @@ export type Money = DeepReadonly<PayloadOf<typeof PaymentInitiated>['amount']>;
 export type Initiation = DeepReadonly<PayloadOf<typeof PaymentInitiated>>;
 /** Why the booking ended, as payment sees it. */
 export type BookingEnd = 'booking_cancelled' | 'booking_expired';
-export type RefundCause = BookingEnd | 'settled_after_failure';
+/** Why a charge is refunded: the booking ended, it settled after the payment failed, or it settled nothing (a second charge). */
+export type RefundCause = BookingEnd | 'settled_after_failure' | 'duplicate_charge';
+export type Refunded = DeepReadonly<PayloadOf<typeof PaymentRefunded>>;
 
 // ── Events ─────────────────────────────────────────────────────────────────────────────────────
 /** Published: the payloads of the shared definitions. */
 export type PublicPaymentEvent =
   | { readonly type: 'PaymentInitiated'; readonly data: Initiation }
   | { readonly type: 'PaymentConfirmed'; readonly data: DeepReadonly<PayloadOf<typeof PaymentConfirmed>> }
-  | { readonly type: 'PaymentFailed'; readonly data: DeepReadonly<PayloadOf<typeof PaymentFailed>> };
+  | { readonly type: 'PaymentFailed'; readonly data: DeepReadonly<PayloadOf<typeof PaymentFailed>> }
+  | { readonly type: 'PaymentRefunded'; readonly data: Refunded };
 /** Payment-internal facts (stored with the payment, not published). */
 export type InternalPaymentEvent =
   | { readonly type: 'BookingEndedBeforePayment'; readonly data: { readonly booking_id: string; readonly because: BookingEnd; readonly at: string } }
@@ -40,12 +49,11 @@ export type InternalPaymentEvent =
   | {
       readonly type: 'RefundRequested';
       readonly data: { readonly payment_id: string; readonly booking_id: string; readonly amount: Money; readonly provider_reference: string; readonly because: RefundCause; readonly requested_at: string };
-    }
-  | { readonly type: 'PaymentRefunded'; readonly data: { readonly payment_id: string; readonly booking_id: string; readonly refund_reference: string; readonly refunded_at: string } };
+    };
 export type PaymentEvent = PublicPaymentEvent | InternalPaymentEvent;
 
 export function isPublic(event: PaymentEvent): event is PublicPaymentEvent {
-  return event.type === 'PaymentInitiated' || event.type === 'PaymentConfirmed' || event.type === 'PaymentFailed';
+  return event.type === 'PaymentInitiated' || event.type === 'PaymentConfirmed' || event.type === 'PaymentFailed' || event.type === 'PaymentRefunded';
 }
 
 // ── State ──────────────────────────────────────────────────────────────────────────────────────
@@ -57,7 +65,7 @@ export type PaymentState =
   | { readonly status: 'failed'; readonly payment: Initiation; readonly reason_code: string; readonly reason: string; readonly failed_at: string }
   | { readonly status: 'voided'; readonly payment: Initiation; readonly because: BookingEnd; readonly voided_at: string }
   | { readonly status: 'refund_pending'; readonly payment: Initiation; readonly provider_reference: string; readonly because: RefundCause; readonly requested_at: string }
-  | { readonly status: 'refunded'; readonly payment: Initiation; readonly refund_reference: string; readonly refunded_at: string };
+  | { readonly status: 'refunded'; readonly payment: Initiation; readonly provider_reference: string; readonly refund_reference: string; readonly refunded_at: string };
 
 export type PaymentStatus = PaymentState['status'];
 export const NO_PAYMENT: PaymentState = { status: 'none' };
@@ -83,10 +91,18 @@ export interface CloseForEndedBooking {
   readonly type: 'CloseForEndedBooking';
   readonly data: { readonly booking_id: string; readonly because: BookingEnd; readonly now: string };
 }
-/** The provider refunded the payment. */
+/** The provider refunded a charge of the payment (the one that settled it, or an extra one). */
 export interface RecordRefund {
   readonly type: 'RecordRefund';
-  readonly data: { readonly payment_id: string; readonly refund_reference: string; readonly now: string };
+  readonly data: {
+    readonly payment_id: string;
+    /** The charge refunded. */
+    readonly provider_reference: string;
+    readonly refund_reference: string;
+    readonly amount: Money;
+    readonly reason: RefundCause;
+    readonly now: string;
+  };
 }
 export type PaymentCommand = InitiatePayment | SettlePayment | CloseForEndedBooking | RecordRefund;
 
@@ -125,12 +141,13 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
     case 'PaymentVoided':
       return state.status === 'initiated' ? { status: 'voided', payment: state.payment, because: event.data.because, voided_at: event.data.voided_at } : state;
     case 'RefundRequested':
-      return state.status === 'confirmed' || state.status === 'voided' || state.status === 'failed'
+      // A duplicate charge is refunded on the side: the payment keeps its status.
+      return event.data.because !== 'duplicate_charge' && (state.status === 'confirmed' || state.status === 'voided' || state.status === 'failed')
         ? { status: 'refund_pending', payment: state.payment, provider_reference: event.data.provider_reference, because: event.data.because, requested_at: event.data.requested_at }
         : state;
     case 'PaymentRefunded':
-      return state.status === 'refund_pending'
-        ? { status: 'refunded', payment: state.payment, refund_reference: event.data.refund_reference, refunded_at: event.data.refunded_at }
+      return state.status === 'refund_pending' && state.provider_reference === event.data.provider_reference
+        ? { status: 'refunded', payment: state.payment, provider_reference: state.provider_reference, refund_reference: event.data.refund_reference, refunded_at: event.data.refunded_at }
         : state;
     default:
       return assertNever(event);
@@ -206,7 +223,10 @@ function settle(c: SettlePayment['data'], state: PaymentState): PaymentDecision 
     case 'confirmed':
     case 'refund_pending':
     case 'refunded':
-      return ignore('already_settled', `payment ${p.payment_id} is already ${state.status}`);
+      // Another charge than the one that settled the payment took money: give it back.
+      return succeeded && c.provider_reference !== state.provider_reference
+        ? refund('duplicate_charge')
+        : ignore('already_settled', `payment ${p.payment_id} is already ${state.status}`);
     default:
       return assertNever(state);
   }
@@ -245,10 +265,27 @@ function close(c: CloseForEndedBooking['data'], state: PaymentState): PaymentDec
 }
 
 function recordRefund(c: RecordRefund['data'], state: PaymentState): PaymentDecision {
-  if (state.status === 'refunded') return ignore('already_refunded', `payment ${c.payment_id} was already refunded`);
-  if (state.status !== 'refund_pending') return reject({ code: 'no_refund_pending', reason: `payment ${c.payment_id} has no refund pending` });
+  if (state.status === 'none' || state.status === 'booking_ended' || state.payment.payment_id !== c.payment_id) {
+    return reject({ code: 'no_refund_pending', reason: `payment ${c.payment_id} does not exist; nothing was refunded` });
+  }
+  if (state.status === 'refunded' && state.provider_reference === c.provider_reference) {
+    return ignore('already_refunded', `charge ${c.provider_reference} of payment ${c.payment_id} was already refunded`);
+  }
+  const ownCharge = state.status === 'refund_pending' && state.provider_reference === c.provider_reference;
+  if (!ownCharge && c.reason !== 'duplicate_charge') {
+    return reject({ code: 'no_refund_pending', reason: `payment ${c.payment_id} has no refund pending for charge ${c.provider_reference}` });
+  }
   return accept<PaymentEvent>({
     type: 'PaymentRefunded',
-    data: { payment_id: state.payment.payment_id, booking_id: state.payment.booking_id, refund_reference: c.refund_reference, refunded_at: c.now },
+    data: {
+      payment_id: c.payment_id,
+      booking_id: state.payment.booking_id,
+      amount: c.amount.amount_minor,
+      currency: c.amount.currency,
+      reason: c.reason,
+      provider_reference: c.provider_reference,
+      refund_reference: c.refund_reference,
+      refunded_at: c.now,
+    },
   });
 }

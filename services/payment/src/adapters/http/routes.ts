@@ -1,8 +1,9 @@
 // Payment's HTTP API as a Fastify plugin: read a payment, pay it, and the provider callback.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from '@sinclair/typebox';
+import type { ChargeDeps } from '../../application/charge-payment';
 import { chargePayment } from '../../application/charge-payment';
-import type { Clock, PaymentProvider, PaymentQueries, PaymentRepository, PaymentView } from '../../application/ports';
+import type { PaymentQueries, PaymentView } from '../../application/ports';
 import { getPayment, getPaymentOfBooking } from '../../application/queries';
 import { settlePayment } from '../../application/settle-payment';
 import { SIGNATURE_HEADER } from '../provider/http-callback';
@@ -11,11 +12,8 @@ import type { ChargeBody, Settlement } from './schemas';
 import * as S from './schemas';
 import { ErrorBody, sendErrors, useStrictValidation } from '@albergue/platform/http';
 
-export interface PaymentHttpDeps {
-  readonly repo: PaymentRepository;
+export interface PaymentHttpDeps extends ChargeDeps {
   readonly queries: PaymentQueries;
-  readonly clock: Clock;
-  readonly provider: PaymentProvider;
   /**
    * Shared secret of the provider callback (PAYMENT_CALLBACK_SECRET): callbacks must carry
    * `x-albergue-signature` = hex HMAC-SHA256 of their body. Unset: callbacks are not authenticated
@@ -29,7 +27,13 @@ export function statusOf(code: string): number {
     case 'payment_not_found':
       return 404;
     case 'payment_not_open':
+    case 'charge_in_progress':
+    case 'refund_already_succeeded':
       return 409;
+    case 'refund_not_found':
+      return 404;
+    case 'provider_unavailable':
+      return 503;
     case 'payment_method_rejected':
       return 422;
     default:
@@ -75,7 +79,7 @@ export function paymentRoutes(deps: PaymentHttpDeps): FastifyPluginAsync {
         summary: 'Pay an open payment with a payment method (test card number on the simulated network)',
         params: S.PaymentParams,
         body: S.ChargeBody,
-        response: { 202: S.ChargeAccepted, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+        response: { 202: S.ChargeAccepted, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody },
       },
     }, async (req, reply) => {
       const r = await chargePayment(deps, { payment_id: req.params.payment_id, payment_method: req.body.payment_method });

@@ -20,6 +20,7 @@ export type ChargeBody = Static<typeof ChargeBody>;
 export const Settlement = Type.Object({
   payment_id: Id('Our payment id (the merchant reference).'),
   provider_reference: Type.String({ minLength: 1, maxLength: 128 }),
+  idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'The idempotency key the charge was made with (our charge attempt id).' })),
   outcome: Type.Union([
     Type.Object({ status: Type.Literal('succeeded') }, { additionalProperties: false }),
     Type.Object({
@@ -51,6 +52,7 @@ export const PaymentView = Type.Object({
 
 export const ChargeAccepted = Type.Object({
   payment_id: Type.String(),
+  attempt_id: Type.String({ description: 'The charge attempt, recorded before the provider was called (its idempotency key).' }),
   provider_reference: Type.String(),
   status: Type.Literal('processing', { description: 'The outcome arrives through the provider callback: poll the payment or the booking.' }),
 });
@@ -60,3 +62,27 @@ export const SettlementAnswer = Type.Object({
   status: Type.String({ description: 'The payment status after the callback.' }),
   events: Type.Integer({ description: 'Events this callback produced (0 for a repeated callback).' }),
 });
+
+// ── Refunds (operator) ───────────────────────────────────────────────────────────────────────
+export const RefundParams = Type.Object({ refund_id: Id('Refund id.') });
+export const RefundListQuery = Type.Object({
+  status: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')], { description: 'Which refunds: failed ones wait for an operator.' }),
+  // A digit string (query values are strings; parsed by the route, so it works with or without type coercion).
+  limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]{0,1}|[1-4][0-9]{2}|500)$', description: 'At most this many (1–500, default 100).' })),
+}, { additionalProperties: false });
+export const RefundView = Type.Object({
+  refund_id: Type.String(),
+  payment_id: Type.String(),
+  booking_id: Type.String(),
+  provider_reference: Type.String({ description: 'The charge refunded.' }),
+  amount: Money,
+  reason: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
+  attempts: Type.Integer({ description: 'Provider calls that failed so far.' }),
+  next_attempt_at: Type.Optional(Type.String({ format: 'date-time' })),
+  last_error: Type.Optional(Type.String()),
+  refund_reference: Type.Optional(Type.String()),
+  requested_at: Type.String({ format: 'date-time' }),
+  refunded_at: Type.Optional(Type.String({ format: 'date-time' })),
+});
+export const RefundList = Type.Object({ refunds: Type.Array(RefundView) });

@@ -9,13 +9,14 @@ import { migrate, OUTBOX_MIGRATIONS, runInbox } from '@albergue/outbox';
 import { paymentQueriesContract } from '../../application/payment-queries.contract';
 import type { PaymentStoreHarness } from '../../application/payment-repository.contract';
 import { paymentRepositoryContract } from '../../application/payment-repository.contract';
+import { SIMULATED_CARD_NETWORK_MIGRATIONS } from '../provider/simulated-card-network';
 import { PAYMENT_MIGRATIONS } from './migrations';
 import { PgPaymentQueries } from './pg-payment-queries';
 import { PgPaymentRepository } from './pg-payment-repository';
 import type { TestDatabase } from '@albergue/outbox/test-databases';
 import { someoneWaitsForALock } from '@albergue/outbox/test-databases';
 
-const ALL_MIGRATIONS = [...OUTBOX_MIGRATIONS, ...PAYMENT_MIGRATIONS];
+const ALL_MIGRATIONS = [...OUTBOX_MIGRATIONS, ...PAYMENT_MIGRATIONS, ...SIMULATED_CARD_NETWORK_MIGRATIONS];
 
 export function postgresPaymentSuite(label: string, open: () => Promise<TestDatabase>): void {
   let handle: TestDatabase | undefined;
@@ -35,7 +36,8 @@ export function postgresPaymentSuite(label: string, open: () => Promise<TestData
   });
 
   test(`${label}: migrations — payment's run after the outbox's from version 100; a second run changes nothing`, async () => {
-    assert.ok(PAYMENT_MIGRATIONS.every((m) => m.version >= 100));
+    assert.ok(PAYMENT_MIGRATIONS.every((m) => m.version >= 100 && m.version < 150));
+    assert.ok(SIMULATED_CARD_NETWORK_MIGRATIONS.every((m) => m.version >= 150));
     const again = await migrate(db(), ALL_MIGRATIONS);
     assert.deepEqual(again, { applied: [], skipped: ALL_MIGRATIONS.map((m) => m.version) });
     const { rows } = await db().query<{ table_name: string }>(
@@ -45,11 +47,13 @@ export function postgresPaymentSuite(label: string, open: () => Promise<TestData
 
   const harness: PaymentStoreHarness = {
     label,
+    withNetwork: true,
     async fresh() {
       const d = db();
-      await d.exec('TRUNCATE payments, payment_views, outbox_events, inbox_events');
+      await d.exec('TRUNCATE payments, payment_views, outbox_events, inbox_events, charge_attempts, refunds, sim_card_network_charges, sim_card_network_cancellations');
       const repo = new PgPaymentRepository(d);
       const fixture = {
+        db: d,
         repo,
         queries: new PgPaymentQueries(d),
         async handle<T>(envelope: EventEnvelope, work: (tx: ReturnType<PgPaymentRepository['forTransaction']>) => Promise<T>): Promise<T | undefined> {
