@@ -89,7 +89,7 @@ test('Mosquitto refuses bad credentials and enforces the derived ACL', async () 
 
 test('no QoS 1 message is dropped: 3,000 queued for an offline persistent subscriber all arrive', async () => {
   const N = 3000; // three times Mosquitto's stock max_queued_messages (1000)
-  const session = { clientId: 'payment-mosquitto-queue', clean: false };
+  const session = { clientId: 'albergue-payment-mosquitto-queue', clean: false };
   let sub: MqttClient | undefined;
   let booking: MqttClient | undefined;
   try {
