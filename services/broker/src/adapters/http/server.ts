@@ -33,7 +33,7 @@ export interface RouteAccess {
  * matched is what is checked. Every error is an RFC 9457 problem (problem.ts).
  */
 export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
-  const app = Fastify({ loggerInstance: logger.child({ component: 'http' }, { level: 'warn' }), bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT });
+  const app = Fastify({ loggerInstance: logger.child({ component: 'http' }, { level: logger.isLevelEnabled('warn') ? 'warn' : logger.level }), bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT });
   const routes: RouteInfo[] = [];
 
   // JSON only: any other content type is a 415.
