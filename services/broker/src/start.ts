@@ -120,7 +120,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     cleanups.push(() => ledgerBundle.ledger.close());
 
     const registryMetrics = createMetricsRegistry('broker');
-    const holder: { mqtt?: AedesBroker } = {};
+    const holder: { mqtt?: AedesBroker; consumers?: HttpConsumerFeed } = {};
     const dlq = new DlqOperations({ ledger: ledgerBundle.ledger, deadLetters: ledgerBundle.deadLetters });
     const metrics = new BrokerMetrics(registryMetrics, { connectedClients: () => holder.mqtt?.connectedClients ?? 0, dlqDepth: () => ledgerBundle.deadLetters.topics() });
 
@@ -136,6 +136,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       logger,
       onRefusal: (kind) => metrics.refusals.inc({ kind }),
       maxPacketSize: options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
+      // HTTP consumers' ledgers hold a message before its publisher gets the PUBACK.
+      beforeAck: (packet) => holder.consumers?.recordBeforeAck(packet) ?? Promise.resolve(),
     });
     holder.mqtt = broker;
     cleanups.push(() => broker.close());
@@ -153,6 +155,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       onRecordFailure: (topic) => metrics.recordFailures.inc({ topic }),
       reserved: reservedSubscriberNames(declarations),
     });
+    holder.consumers = consumers;
     cleanups.push(() => consumers.close());
     const restored = await consumers.restore();
     if (restored > 0) logger.info({ subscriptions: restored }, 'HTTP subscriptions restored');
@@ -166,7 +169,15 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const app = await buildHttpApi({
       adminToken: options.adminToken,
       ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
-      publish: (input, o) => publishEvent({ store, channel, mqtt: broker }, input, o),
+      publish: (input, o) => publishEvent({
+        store,
+        channel,
+        // Recorded for the HTTP consumers before the broker takes it (the 202 then means it is held).
+        mqtt: { publish: async (topic, payload, po) => {
+          await consumers.recordBeforeAck({ topic, payload, retain: po.retain });
+          await broker.publish(topic, payload, po);
+        } },
+      }, input, o),
       retained: (filter) => broker.retained(filter),
       clearRetained: (filter) => broker.clearRetained(filter),
       consumers,

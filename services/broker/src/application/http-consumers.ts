@@ -54,6 +54,8 @@ export interface RegisterInput {
 export class HttpConsumerFeed {
   private readonly active = new Map<string, () => Promise<void>>();
   private readonly subscriptions = new Map<string, HttpSubscription>();
+  /** `<subscriber>\0<event_id or dlq id>` recorded before the broker acknowledged (bounded, oldest evicted). */
+  private readonly recordedBeforeAck = new Map<string, true>();
 
   constructor(
     private readonly deps: {
@@ -176,15 +178,36 @@ export class HttpConsumerFeed {
     const k = key(s.subscriber, s.filter);
     this.subscriptions.set(k, s);
     if (this.active.has(k)) return;
-    const stop = await this.deps.broker.subscribe(s.filter, (packet) => this.feed(s.subscriber, packet));
+    const stop = await this.deps.broker.subscribe(s.filter, (packet) => this.feed(s.subscriber, packet, false));
     this.active.set(k, stop);
   }
 
-  private async feed(subscriber: string, packet: BrokerPacket): Promise<void> {
+  /**
+   * Records a message for every HTTP subscription of this instance that matches its MQTT topic,
+   * BEFORE the broker acknowledges it (called from authorizePublish for client publishes, and
+   * before an HTTP publish). Aedes sends a QoS 1 PUBACK before it hands the message to in-process
+   * subscribers, so this is the only place where a failed ledger write can still withhold the ack:
+   * it retries until the write succeeds, and rejects only when the feed closes (the client is then
+   * disconnected without a PUBACK and publishes again). The in-process subscription skips what was
+   * recorded here; one it still sees is recorded idempotently (same event_id → one entry).
+   */
+  async recordBeforeAck(packet: BrokerPacket & { readonly retain?: boolean }): Promise<void> {
+    const subscribers = new Set<string>();
+    for (const s of this.subscriptions.values()) {
+      if (this.active.has(key(s.subscriber, s.filter)) && topicMatches(s.filter, packet.topic)) subscribers.add(s.subscriber);
+    }
+    for (const subscriber of subscribers) await this.feed(subscriber, packet, true);
+  }
+
+  private async feed(subscriber: string, packet: BrokerPacket & { readonly retain?: boolean }, beforeAck: boolean): Promise<void> {
     const topic = fromMqttTopic(packet.topic);
     const bytes = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload;
+    // An empty retained publish is MQTT's "clear the retained message", not an event.
+    if (bytes.length === 0 && packet.retain === true) return;
     const body = bytes.toString('utf8');
     const parsed = parseEnvelope(body, { topic });
+    const seenKey = `${subscriber}\u0000${parsed.ok ? parsed.event.event_id : invalidEnvelopeId(subscriber, bytes)}`;
+    if (!beforeAck && this.recordedBeforeAck.delete(seenKey)) return;
     if (!parsed.ok) {
       const now = new Date().toISOString();
       const entry = {
@@ -195,10 +218,14 @@ export class HttpConsumerFeed {
       await this.untilDone(topic, () => this.deps.deadLetters.add(entry));
       this.deps.logger.warn({ subscriber, topic, dlq_id: entry.id, reason: parsed.reason }, 'invalid envelope sent to the DLQ');
       this.deps.onRecorded?.(topic, 'invalid');
-      return;
+    } else {
+      const [outcome] = await this.untilDone(topic, () => this.deps.ledger.record(subscriber, [{ topic, eventId: parsed.event.event_id, body }]));
+      this.deps.onRecorded?.(topic, outcome ?? 'recorded');
     }
-    const [outcome] = await this.untilDone(topic, () => this.deps.ledger.record(subscriber, [{ topic, eventId: parsed.event.event_id, body }]));
-    this.deps.onRecorded?.(topic, outcome ?? 'recorded');
+    if (beforeAck) {
+      this.recordedBeforeAck.set(seenKey, true);
+      if (this.recordedBeforeAck.size > 10_000) this.recordedBeforeAck.delete(this.recordedBeforeAck.keys().next().value!);
+    }
   }
 
   /**

@@ -8,7 +8,7 @@ import { createLogger } from '@albergue/platform';
 import { waitFor } from '@albergue/platform/testing';
 import type { HttpApiDeps } from './deps';
 import { buildHttpApi } from './server';
-import type { RouteInfo } from './server';
+import type { BrokerHttpApi, RouteInfo } from './server';
 import { rawRequest } from './raw-http';
 import type { RunningBroker } from '../../start';
 import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startTestBroker } from '../../testing/harness';
@@ -75,12 +75,12 @@ function variants(path: string): string[] {
 const concrete = (url: string) => url.replace(/:[a-z_]+/g, 'albergue.booking.v1.BookingReserved').replace(/\*/g, 'x');
 
 describe('admin routes: decided on the matched route, deny by default', () => {
-  let app: Awaited<ReturnType<typeof buildHttpApi>>;
+  let app: BrokerHttpApi;
   let port: number;
   let spied: ReturnType<typeof spyDeps>;
   before(async () => {
     spied = spyDeps();
-    app = await buildHttpApi(spied.deps, createLogger('test'));
+    app = (await buildHttpApi(spied.deps, createLogger('test'))) as BrokerHttpApi;
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as { port: number }).port;
   });

@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import Fastify from 'fastify';
-import type { FastifyError, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from '@albergue/platform';
 import type { HttpApiDeps } from './deps';
@@ -19,6 +19,9 @@ export interface RouteInfo {
   readonly url: string;
   readonly public: boolean;
 }
+
+/** The API with the routes it registered. (A Fastify instance is thenable: `await` types it back to FastifyInstance, so cast.) */
+export type BrokerHttpApi = FastifyInstance & { readonly routeTable: readonly RouteInfo[] };
 
 /** Route config: `{ public: true }` opens a route; anything else needs the admin token. */
 export interface RouteAccess {
@@ -82,7 +85,7 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
   await app.register(consumerRoutes(deps), { prefix: '/api/mqtt' });
   await app.register(dlqRoutes(deps), { prefix: '/api/mqtt' });
   await app.register(circuitRoutes(deps), { prefix: '/api/mqtt' });
-  return Object.assign(app, { routeTable: routes as readonly RouteInfo[] });
+  return Object.assign(app, { routeTable: routes as readonly RouteInfo[] }) as unknown as BrokerHttpApi;
 }
 
 function digest(s: string): Buffer {

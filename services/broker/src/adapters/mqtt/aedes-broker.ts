@@ -29,6 +29,12 @@ export interface AedesBrokerOptions {
   readonly logger: Logger;
   /** Called on every refusal (metrics). */
   readonly onRefusal?: (kind: RefusalKind) => void;
+  /**
+   * Runs after the ACL allowed a client's publish and before Aedes acknowledges it (Aedes sends the
+   * QoS 1 PUBACK before in-process subscribers see a message). A rejection disconnects the client
+   * without a PUBACK, so the publisher sends the message again.
+   */
+  readonly beforeAck?: (packet: { readonly topic: string; readonly payload: Buffer | string; readonly retain?: boolean }) => Promise<void>;
   /** Largest MQTT packet accepted, in bytes (fixed header included); a bigger one disconnects the client. Default: no limit. */
   readonly maxPacketSize?: number;
 }
@@ -93,7 +99,10 @@ export class AedesBroker {
       authorizePublish: (client, packet, done) => {
         if (client === null) return done(null);
         const account = accounts.get(client);
-        if (account !== undefined && !packet.topic.startsWith('$') && options.acl.mayPublish(account, packet.topic)) return done(null);
+        if (account !== undefined && !packet.topic.startsWith('$') && options.acl.mayPublish(account, packet.topic)) {
+          if (!options.beforeAck) return done(null);
+          return void options.beforeAck(packet).then(() => done(null), (err: unknown) => done(err as Error));
+        }
         log.warn({ client_id: client.id, username: account ?? null, topic: packet.topic }, 'MQTT publish refused by ACL');
         options.onRefusal?.('publish');
         return done(new Error(`${account ?? 'client'} may not publish to ${packet.topic}`));
