@@ -137,7 +137,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       onRefusal: (kind) => metrics.refusals.inc({ kind }),
       maxPacketSize: options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
       // HTTP consumers' ledgers hold a message before its publisher gets the PUBACK.
-      beforeAck: (packet) => holder.consumers?.recordBeforeAck(packet) ?? Promise.resolve(),
+      beforeAck: (packet) => holder.consumers?.recordBeforeAck(packet),
     });
     holder.mqtt = broker;
     cleanups.push(() => broker.close());

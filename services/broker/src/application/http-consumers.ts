@@ -191,12 +191,16 @@ export class HttpConsumerFeed {
    * disconnected without a PUBACK and publishes again). The in-process subscription skips what was
    * recorded here; one it still sees is recorded idempotently (same event_id → one entry).
    */
-  async recordBeforeAck(packet: BrokerPacket & { readonly retain?: boolean }): Promise<void> {
+  recordBeforeAck(packet: BrokerPacket & { readonly retain?: boolean }): Promise<void> | undefined {
     const subscribers = new Set<string>();
     for (const s of this.subscriptions.values()) {
       if (this.active.has(key(s.subscriber, s.filter)) && topicMatches(s.filter, packet.topic)) subscribers.add(s.subscriber);
     }
-    for (const subscriber of subscribers) await this.feed(subscriber, packet, true);
+    // Nothing to record: undefined lets the caller go on synchronously (no added latency).
+    if (subscribers.size === 0) return undefined;
+    return (async () => {
+      for (const subscriber of subscribers) await this.feed(subscriber, packet, true);
+    })();
   }
 
   private async feed(subscriber: string, packet: BrokerPacket & { readonly retain?: boolean }, beforeAck: boolean): Promise<void> {

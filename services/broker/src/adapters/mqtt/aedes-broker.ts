@@ -34,7 +34,7 @@ export interface AedesBrokerOptions {
    * QoS 1 PUBACK before in-process subscribers see a message). A rejection disconnects the client
    * without a PUBACK, so the publisher sends the message again.
    */
-  readonly beforeAck?: (packet: { readonly topic: string; readonly payload: Buffer | string; readonly retain?: boolean }) => Promise<void>;
+  readonly beforeAck?: (packet: { readonly topic: string; readonly payload: Buffer | string; readonly retain?: boolean }) => Promise<void> | undefined;
   /** Largest MQTT packet accepted, in bytes (fixed header included); a bigger one disconnects the client. Default: no limit. */
   readonly maxPacketSize?: number;
 }
@@ -100,8 +100,9 @@ export class AedesBroker {
         if (client === null) return done(null);
         const account = accounts.get(client);
         if (account !== undefined && !packet.topic.startsWith('$') && options.acl.mayPublish(account, packet.topic)) {
-          if (!options.beforeAck) return done(null);
-          return void options.beforeAck(packet).then(() => done(null), (err: unknown) => done(err as Error));
+          const pending = options.beforeAck?.(packet);
+          if (pending === undefined) return done(null);
+          return void pending.then(() => done(null), (err: unknown) => done(err as Error));
         }
         log.warn({ client_id: client.id, username: account ?? null, topic: packet.topic }, 'MQTT publish refused by ACL');
         options.onRefusal?.('publish');
