@@ -10,21 +10,21 @@ const subscriberSchema = { type: 'string', minLength: 1, maxLength: 64 } as cons
 export const dlqRoutes = (deps: HttpApiDeps): FastifyPluginCallback => (app, _opts, done) => {
   app.get('/dlq', { schema: { summary: 'DLQ topics with their depth', tags: ['dlq'], security: bearer, response: { 401: problemSchema, 503: problemSchema } } }, async () => ({ topics: await deps.dlq.topics() }));
 
-  app.get<{ Params: { topic: string }; Querystring: { offset?: number; limit?: number } }>('/dlq/:topic', {
+  app.get<{ Params: { topic: string }; Querystring: { offset?: string; limit?: string } }>('/dlq/:topic', {
     schema: {
       summary: 'Dead letters of a topic, oldest first (each body at most its first 4 KiB, with size and SHA-256)', tags: ['dlq'], security: bearer, params: logicalTopicParam,
-      querystring: { type: 'object', additionalProperties: false, properties: { offset: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000 } } },
+      querystring: { type: 'object', additionalProperties: false, properties: { offset: { type: 'string', pattern: '^(0|[1-9][0-9]{0,8})$', description: 'integer ≥ 0' }, limit: { type: 'string', pattern: '^([1-9][0-9]{0,2}|1000)$', description: 'integer 1..1000' } } },
       response: { 200: { type: 'object', properties: { topic: { type: 'string' }, offset: { type: 'integer' }, limit: { type: 'integer' }, total: { type: 'integer' }, entries: { type: 'array', items: deadLetter } } }, ...adminErrors },
     },
   }, async (req) => {
-    const page = await deps.dlq.read(req.params.topic, { ...(req.query.offset !== undefined ? { offset: req.query.offset } : {}), ...(req.query.limit !== undefined ? { limit: req.query.limit } : {}) });
+    const page = await deps.dlq.read(req.params.topic, { ...(req.query.offset !== undefined ? { offset: Number(req.query.offset) } : {}), ...(req.query.limit !== undefined ? { limit: Number(req.query.limit) } : {}) });
     return { topic: page.topic, offset: page.offset, limit: page.limit, total: page.total, entries: page.entries.map(deadLetterJson) };
   });
 
   app.get<{ Params: { topic: string; id: string }; Querystring: { subscriber?: string } }>('/dlq/:topic/:id', {
     schema: {
       summary: 'One dead letter (body at most its first 4 KiB, with size and SHA-256)', tags: ['dlq'], security: bearer,
-      params: { type: 'object', required: ['topic', 'id'], properties: { ...logicalTopicParam.properties, id: { type: 'string', minLength: 1, maxLength: 200 } } },
+      params: { type: 'object', required: ['topic', 'id'], properties: { ...logicalTopicParam.properties, id: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:-]+$' } } },
       querystring: { type: 'object', additionalProperties: false, properties: { subscriber: subscriberSchema } },
       response: { 200: deadLetter, 404: problemSchema, ...adminErrors },
     },

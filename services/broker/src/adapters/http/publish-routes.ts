@@ -14,17 +14,17 @@ const topicQuery = {
 } as const;
 
 export const publishRoutes = (deps: HttpApiDeps): FastifyPluginCallback => (app, _opts, done) => {
-  app.post<{ Querystring: { retain?: boolean } }>('/publish', {
+  app.post<{ Querystring: { retain?: 'true' | 'false' } }>('/publish', {
     schema: {
       summary: 'Publish an event envelope',
       description: 'Validates the envelope (400 lists every problem), stores it once under its event_id (`mqtt:message:<event_id>`), emits it on the Redis channel `mqtt:channel:<topic>` and publishes it over MQTT with QoS 1 on the topic of its event type. A repeated event_id is accepted (200, status duplicate) and not published again.',
       tags: ['publish'], security: bearer,
-      querystring: { type: 'object', additionalProperties: false, properties: { retain: { type: 'boolean', description: 'Publish as an MQTT retained message' } } },
+      querystring: { type: 'object', additionalProperties: false, properties: { retain: { type: 'string', enum: ['true', 'false'], description: 'Publish as an MQTT retained message' } } },
       body: { type: 'object', description: 'The event envelope (ARCHITECTURE §2)' },
       response: { 409: problemSchema, ...adminErrors },
     },
   }, async (req, reply) => {
-    const result = await deps.publish(req.body, { retain: req.query.retain ?? false });
+    const result = await deps.publish(req.body, { retain: req.query.retain === 'true' });
     switch (result.status) {
       case 'invalid':
         return sendProblem(reply, {

@@ -11,7 +11,7 @@ export const adminErrors = { 400: problemSchema, 401: problemSchema, 503: proble
 export const logicalTopicParam = {
   type: 'object',
   required: ['topic'],
-  properties: { topic: { type: 'string', minLength: 1, maxLength: 300, description: 'Logical topic, e.g. albergue.booking.v1.BookingReserved' } },
+  properties: { topic: { type: 'string', minLength: 1, maxLength: 300, pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$', description: 'Logical topic, e.g. albergue.booking.v1.BookingReserved' } },
 } as const;
 
 export const deadLetter = {

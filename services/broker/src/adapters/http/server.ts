@@ -36,7 +36,23 @@ export interface RouteAccess {
  * matched is what is checked. Every error is an RFC 9457 problem (problem.ts).
  */
 export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
-  const app = Fastify({ loggerInstance: logger.child({ component: 'http' }, { level: logger.isLevelEnabled('warn') ? 'warn' : logger.level }), bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT });
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'http' }, { level: logger.isLevelEnabled('warn') ? 'warn' : logger.level }),
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // Strict input: no type coercion (query numbers are digit strings in the schemas), an unknown field
+    // is refused rather than silently dropped, and every problem is listed.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
+    // The router's own refusals (malformed percent-encoding, an over-long path parameter) are problems
+    // too; they happen before any route matched, so no handler runs.
+    frameworkErrors: (err, _req, reply) => {
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      return sendProblem(reply, {
+        status: tooLong ? 414 : 400, code: tooLong ? 'uri_too_long' : 'bad_url',
+        detail: tooLong ? 'a path parameter is longer than the router accepts (100 characters)' : 'the path is not a valid URL component (malformed percent-encoding)',
+        errors: [{ path: '/params', message: err.message.slice(0, 300), code: tooLong ? 'maxLength' : 'bad_url' }],
+      });
+    },
+  });
   const routes: RouteInfo[] = [];
 
   // JSON only: any other content type is a 415.
