@@ -23,6 +23,7 @@ import { RedisPublishedMessageStore } from './adapters/redis/redis-message-store
 import { RedisHttpSubscriptionRegistry } from './adapters/redis/redis-subscription-registry';
 import { DECLARED_SERVICES } from './config/declared-services';
 import { ANONYMOUS_ACCOUNT } from './domain/client-ids';
+import { DEFAULT_MAX_PACKET_SIZE } from './config/limits';
 
 /** The delivery ledger the HTTP consumers and the DLQ/breaker endpoints work on. */
 export interface LedgerBundle {
@@ -60,8 +61,7 @@ export interface BrokerOptions {
   readonly maxPacketSize?: number;
 }
 
-/** Default MQTT packet limit: parseEnvelope's 256 KiB envelope limit plus room for the topic and headers. */
-export const DEFAULT_MAX_PACKET_SIZE = 256 * 1024 + 1024;
+export { DEFAULT_MAX_PACKET_SIZE };
 
 export interface RunningBroker {
   readonly mqttPort: number;
