@@ -92,7 +92,7 @@ export async function runCommand(argv: string[], options: CliOptions = {}): Prom
       const limit = int('limit', values.limit);
       if (offset !== undefined) q.set('offset', String(offset));
       if (limit !== undefined) q.set('limit', String(limit));
-      return api('GET', `/api/mqtt/dlq/${seg(topic)}${q.size > 0 ? `?${q}` : ''}`);
+      return api('GET', `/api/mqtt/dlq/${seg(topic)}${q.size > 0 ? `?${q.toString()}` : ''}`);
     }
     case 'dlq replay':
       return api('POST', `/api/mqtt/dlq/${seg(need('topic', rest[0]))}/replay`, { ...narrow, dry_run: values['dry-run'] ?? false });

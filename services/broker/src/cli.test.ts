@@ -47,7 +47,7 @@ for (const mode of ['embedded', 'redis'] as const) {
       assert.deepEqual((await cli('dlq', 'list')).topics, [{ topic: BOOKING_RESERVED, depth: 1 }]);
       const shown = await cli('dlq', 'show', BOOKING_RESERVED);
       assert.equal(shown.entries[0].reason, 'invalid_envelope');
-      assert.equal((await cli('dlq', 'show', BOOKING_RESERVED, '--id', shown.entries[0].id)).body, '{"poison":true}');
+      assert.equal((await cli('dlq', 'show', BOOKING_RESERVED, '--id', (shown.entries as { id: string }[])[0]!.id)).body, '{"poison":true}');
       const dry = await cli('dlq', 'replay', BOOKING_RESERVED, '--dry-run');
       assert.deepEqual([dry.dry_run, dry.invalid], [true, 1]);
       await assert.rejects(cli('dlq', 'purge', BOOKING_RESERVED), (e: Error) => e instanceof UsageError && /--yes/.test(e.message));
@@ -56,7 +56,7 @@ for (const mode of ['embedded', 'redis'] as const) {
       assert.ok(Array.isArray((await cli('circuits', 'list')).circuits));
       assert.equal((await cli('circuits', 'reset', 'reports', BOOKING_RESERVED)).status.state, 'closed');
 
-      assert.deepEqual((await cli('subscriptions', 'list')).subscriptions.map((s: { subscriber: string }) => s.subscriber), ['reports']);
+      assert.deepEqual(((await cli('subscriptions', 'list')).subscriptions as { subscriber: string }[]).map((s) => s.subscriber), ['reports']);
       assert.equal((await cli('subscriptions', 'delete', 'reports')).deleted.length, 1);
       await assert.rejects(cli('subscriptions', 'delete', 'reports'), (e: Error) => e instanceof BrokerError && e.status === 404 && /no HTTP subscription/.test(e.message));
 

@@ -80,7 +80,7 @@ describe('admin routes: decided on the matched route, deny by default', () => {
   let spied: ReturnType<typeof spyDeps>;
   before(async () => {
     spied = spyDeps();
-    app = (await buildHttpApi(spied.deps, createLogger('test'))) as BrokerHttpApi;
+    app = await buildHttpApi(spied.deps, createLogger('test'));
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as { port: number }).port;
   });

@@ -55,7 +55,7 @@ describe('HTTP subscriptions live in their own namespace (Redis)', () => {
 
     const one = await call(broker, 'DELETE', `/api/mqtt/subscriptions/reports?topic_filter=${encodeURIComponent('albergue/payment/#')}`);
     assert.equal(one.status, 200);
-    assert.deepEqual(one.body.deleted.map((s: { topic_filter: string }) => s.topic_filter), ['albergue/payment/#']);
+    assert.deepEqual((one.body.deleted as { topic_filter: string }[]).map((s) => s.topic_filter), ['albergue/payment/#']);
     assert.equal((await call(broker, 'DELETE', '/api/mqtt/subscriptions/reports')).status, 200);
     assert.equal((await call(broker, 'DELETE', '/api/mqtt/subscriptions/reports')).status, 404);
     assert.deepEqual((await call(broker, 'GET', '/api/mqtt/subscriptions')).body.subscriptions, []);
@@ -121,10 +121,10 @@ describe('dead letters of HTTP consumers: ids from the bytes, bounded answers', 
     }
     const page = await waitFor(async () => {
       const p = await call(broker, 'GET', `/api/mqtt/dlq/${BOOKING_RESERVED}`);
-      return p.body.total >= 1 ? p.body : undefined;
+      return (p.body as { total: number }).total >= 1 ? (p.body as { total: number; entries: Record<string, unknown>[] }) : undefined;
     }, { timeoutMs: 5000, message: 'dead letter' });
     assert.equal(page.total, 1);
-    const entry = page.entries[0];
+    const entry = page.entries[0] as { id: string; body: string; body_size: number; body_sha256: string; body_truncated: boolean; dead_lettered_at?: string; deadLetteredAt?: string };
     const id = `invalid-${createHash('sha256').update('reports').update('\n').update(bytes).digest('hex').slice(0, 32)}`;
     assert.equal(entry.id, id);
     assert.ok(Buffer.byteLength(entry.body) <= 4096, `body of ${Buffer.byteLength(entry.body)} bytes`);
@@ -134,7 +134,7 @@ describe('dead letters of HTTP consumers: ids from the bytes, bounded answers', 
     assert.equal(entry.body_truncated, true);
     assert.equal(entry.dead_lettered_at !== undefined && entry.deadLetteredAt === undefined, true, 'snake_case');
     const single = await call(broker, 'GET', `/api/mqtt/dlq/${BOOKING_RESERVED}/${id}`);
-    assert.ok(Buffer.byteLength(single.body.body) <= 4096);
+    assert.ok(Buffer.byteLength((single.body as { body: string }).body) <= 4096);
     const missing = await call(broker, 'GET', `/api/mqtt/dlq/${BOOKING_RESERVED}/nope`);
     assert.deepEqual([missing.status, missing.body.code, missing.type], [404, 'dead_letter_not_found', 'application/problem+json; charset=utf-8']);
   });
@@ -191,7 +191,7 @@ test('the broker never acknowledges what it could not record for an HTTP consume
     redis = await startAofRedis(port, dir);
     await waitFor(() => acked, { timeoutMs: 15_000, message: 'PUBACK once the ledger is back' });
     const pulled = await call(broker, 'POST', '/api/mqtt/pull', { subscriber: 'reports' });
-    assert.deepEqual(pulled.body.messages.map((m: { event_id: string }) => m.event_id), [env.event_id]);
+    assert.deepEqual((pulled.body.messages as { event_id: string }[]).map((m) => m.event_id), [env.event_id]);
   } finally {
     await closeMqtt(booking);
     await broker.close();

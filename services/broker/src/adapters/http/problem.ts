@@ -77,7 +77,7 @@ export function problemFromError(err: FastifyError): ProblemInit {
   if (err.validation) {
     const base = CONTEXT_POINTER[err.validationContext ?? 'body'] ?? '/body';
     const errors = err.validation.map((v): ProblemDetailItem => {
-      const params = v.params as Record<string, unknown>;
+      const params = v.params;
       if (v.keyword === 'required') return { path: `${base}${v.instancePath}/${String(params.missingProperty)}`, message: `missing required field "${String(params.missingProperty)}"`, code: 'required' };
       if (v.keyword === 'additionalProperties') return { path: `${base}${v.instancePath}/${String(params.additionalProperty)}`, message: `unknown field "${String(params.additionalProperty)}"`, code: 'additionalProperties' };
       return { path: `${base}${v.instancePath}`, message: v.message ?? v.keyword, code: v.keyword };

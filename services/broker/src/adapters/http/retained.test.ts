@@ -42,7 +42,7 @@ for (const mode of ['memory', 'redis'] as const) {
         await waitFor(() => liveSeen.length === 2, { timeoutMs: 5000, message: 'live deliveries' });
 
         const listed = await call('GET', `/api/mqtt/retained?topic=${encodeURIComponent('albergue/booking/#')}`);
-        assert.deepEqual(listed.body.messages.map((m: { topic: string }) => m.topic).sort(), ['albergue.booking.v1.BookingCancelled', BOOKING_RESERVED]);
+        assert.deepEqual((listed.body.messages as { topic: string }[]).map((m) => m.topic).sort(), ['albergue.booking.v1.BookingCancelled', BOOKING_RESERVED]);
 
         assert.equal((await call('DELETE', '/api/mqtt/retained?topic=a/%23/b')).status, 400);
         assert.equal((await call('DELETE', '/api/mqtt/retained')).status, 400);

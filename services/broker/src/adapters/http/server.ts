@@ -46,7 +46,7 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
     // too; they happen before any route matched, so no handler runs.
     frameworkErrors: (err, _req, reply) => {
       const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
-      return sendProblem(reply, {
+      void sendProblem(reply, {
         status: tooLong ? 414 : 400, code: tooLong ? 'uri_too_long' : 'bad_url',
         detail: tooLong ? 'a path parameter is longer than the router accepts (100 characters)' : 'the path is not a valid URL component (malformed percent-encoding)',
         errors: [{ path: '/params', message: err.message.slice(0, 300), code: tooLong ? 'maxLength' : 'bad_url' }],
@@ -59,19 +59,19 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
   app.removeContentTypeParser('text/plain');
 
   const expected = digest(deps.adminToken);
-  const requireAdmin: onRequestHookHandler = async (req: FastifyRequest, reply: FastifyReply) => {
+  // Callback style: answering without calling done() ends the request before any handler.
+  const requireAdmin: onRequestHookHandler = (req: FastifyRequest, reply: FastifyReply, done) => {
     const header = req.headers.authorization ?? '';
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
     // Both sides hashed to 32 bytes: the comparison time does not depend on the token's length or content.
     const ok = m !== null && timingSafeEqual(digest(m[1]!), expected);
-    if (!ok) {
-      reply.header('www-authenticate', 'Bearer');
-      await sendProblem(reply, {
-        status: 401, code: 'unauthorized',
-        detail: header === '' ? 'this endpoint needs Authorization: Bearer <BROKER_ADMIN_TOKEN>' : 'the bearer token is not the admin token (BROKER_ADMIN_TOKEN)',
-        errors: [{ path: '/headers/authorization', message: header === '' ? 'missing' : 'wrong token', code: header === '' ? 'missing' : 'invalid_token' }],
-      });
-    }
+    if (ok) return done();
+    reply.header('www-authenticate', 'Bearer');
+    void sendProblem(reply, {
+      status: 401, code: 'unauthorized',
+      detail: header === '' ? 'this endpoint needs Authorization: Bearer <BROKER_ADMIN_TOKEN>' : 'the bearer token is not the admin token (BROKER_ADMIN_TOKEN)',
+      errors: [{ path: '/headers/authorization', message: header === '' ? 'missing' : 'wrong token', code: header === '' ? 'missing' : 'invalid_token' }],
+    });
   };
   app.addHook('onRoute', (route) => {
     const isPublic = (route.config as RouteAccess | undefined)?.public === true;
@@ -101,7 +101,7 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
   await app.register(consumerRoutes(deps), { prefix: '/api/mqtt' });
   await app.register(dlqRoutes(deps), { prefix: '/api/mqtt' });
   await app.register(circuitRoutes(deps), { prefix: '/api/mqtt' });
-  return Object.assign(app, { routeTable: routes as readonly RouteInfo[] }) as unknown as BrokerHttpApi;
+  return Object.assign(app, { routeTable: routes }) as unknown as BrokerHttpApi;
 }
 
 function digest(s: string): Buffer {
