@@ -1,6 +1,7 @@
 import type { DeadLetterStore, DeliveryLedger, SubscriptionPolicy } from '@albergue/messaging';
 import { DEFAULT_POLICY, redeliveryHorizonMs } from '@albergue/messaging';
 import { events, fromMqttTopic, parseEnvelope, toMqttTopic } from '@albergue/events';
+import type { ParseResult } from '@albergue/events';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isValidFilter, topicMatches } from '../domain/topic-filter';
@@ -209,7 +210,7 @@ export class HttpConsumerFeed {
     // An empty retained publish is MQTT's "clear the retained message", not an event.
     if (bytes.length === 0 && packet.retain === true) return;
     const body = bytes.toString('utf8');
-    const parsed = parseEnvelope(body, { topic });
+    const parsed = safeParse(body, topic);
     const seenKey = `${subscriber}\u0000${parsed.ok ? parsed.event.event_id : invalidEnvelopeId(subscriber, bytes)}`;
     if (!beforeAck && this.recordedBeforeAck.delete(seenKey)) return;
     if (!parsed.ok) {
@@ -251,6 +252,16 @@ export class HttpConsumerFeed {
         if (this.closed) throw err;
       }
     }
+  }
+}
+
+/** parseEnvelope that cannot throw: a parser failure is an invalid envelope (DLQ), never a stalled feed. */
+function safeParse(body: string, topic: string): ParseResult {
+  try {
+    return parseEnvelope(body, { topic });
+  } catch (err) {
+    const reason = `envelope could not be parsed: ${(err as Error).message.slice(0, 200)}`;
+    return { ok: false, reason, problems: [{ path: '/', message: reason }] };
   }
 }
 

@@ -138,6 +138,38 @@ describe('dead letters of HTTP consumers: ids from the bytes, bounded answers', 
     const missing = await call(broker, 'GET', `/api/mqtt/dlq/${BOOKING_RESERVED}/nope`);
     assert.deepEqual([missing.status, missing.body.code, missing.type], [404, 'dead_letter_not_found', 'application/problem+json; charset=utf-8']);
   });
+  test('an envelope nested 10,000 levels deep: a 400 over HTTP publish; over MQTT a DLQ entry, and the feed keeps recording', async () => {
+    let deep = '"x"';
+    for (let i = 0; i < 10_000; i++) deep = `{"a":${deep}}`;
+    const env = bookingReserved(77) as unknown as { payload: Record<string, unknown> };
+    const body = JSON.stringify(env).replace(/}$/, '').replace('"payload":{', `"payload":{"deep":${deep},`) + '}';
+    const res = await fetch(`${broker.httpUrl}/api/mqtt/publish`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body });
+    assert.ok(res.status >= 400 && res.status < 500, `HTTP publish → ${res.status}`);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+
+    assert.equal((await call(broker, 'POST', '/api/mqtt/subscriptions', { subscriber: 'deep-reports', topic_filter: BOOKING_RESERVED })).status, 201);
+    const booking = await connectMqtt(broker.mqttUrl, asService('booking'));
+    const next = bookingReserved(78);
+    try {
+      await booking.publishAsync(BOOKING_RESERVED_MQTT, body, { qos: 1 });
+      await booking.publishAsync(BOOKING_RESERVED_MQTT, JSON.stringify(next), { qos: 1 });
+    } finally {
+      await closeMqtt(booking);
+    }
+    // The feed did not stall on the deep one: the next message is in deep-reports' ledger.
+    const pulled = await waitFor(async () => {
+      const p = await call(broker, 'POST', '/api/mqtt/pull', { subscriber: 'deep-reports' });
+      const ids = (p.body.messages as { event_id: string }[]).map((m) => m.event_id);
+      return ids.length > 0 ? ids : undefined;
+    }, { timeoutMs: 5000, message: 'the next message recorded' });
+    assert.deepEqual(pulled, [next.event_id]);
+    const entries = ((await call(broker, 'GET', `/api/mqtt/dlq/${BOOKING_RESERVED}?limit=1000`)).body.entries as { subscriber: string; reason: string; body: string; body_size: number }[])
+      .filter((e) => e.subscriber === 'deep-reports');
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]!.reason, 'invalid_envelope');
+    assert.equal(entries[0]!.body_size, Buffer.byteLength(body));
+    assert.ok(Buffer.byteLength(entries[0]!.body) <= 4096);
+  });
 });
 
 /** A redis-server with AOF on a fixed port, so it can be stopped and started again with its data. */
