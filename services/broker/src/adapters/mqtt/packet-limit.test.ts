@@ -12,7 +12,7 @@ import { BOOKING_RESERVED_MQTT } from '../../testing/fixtures';
 
 let broker: RunningBroker;
 before(async () => {
-  broker = await startTestBroker({ wsPort: null });
+  broker = await startTestBroker({ wsPort: 0 });
 });
 after(async () => {
   await broker.close();
@@ -75,5 +75,16 @@ test('an oversized CONNECT (raw bytes) is refused before it is buffered', async 
   socket.on('error', () => undefined);
   socket.write(Buffer.from([0x10, 0x80, 0x80, 0x80, 0x30]));
   await closed;
+  assert.equal(await packetRefusals(), before + 1);
+});
+
+test('the limit holds over WebSocket too', async () => {
+  const before = await packetRefusals();
+  const ws = await connectMqtt(`ws://127.0.0.1:${broker.wsPort}`, asService('booking'));
+  try {
+    assert.equal(await publishOutcome(ws, DEFAULT_MAX_PACKET_SIZE, 'too-big-ws1'), 'closed');
+  } finally {
+    await closeMqtt(ws);
+  }
   assert.equal(await packetRefusals(), before + 1);
 });
