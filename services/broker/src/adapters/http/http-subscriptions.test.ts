@@ -231,3 +231,17 @@ test('the broker never acknowledges what it could not record for an HTTP consume
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a declared consumer group named apart from its service is reserved too', async () => {
+  const { paymentService } = await import('../../config/declared-services');
+  const first = paymentService.subscribes[0]!;
+  const declarations = [{ ...paymentService, subscribes: [{ ...first, subscriber: 'refunds' }, ...paymentService.subscribes.slice(1)] }];
+  const broker = await startTestBroker({ wsPort: null, declarations });
+  try {
+    const res = await call(broker, 'POST', '/api/mqtt/subscriptions', { subscriber: 'refunds', topic_filter: 'albergue/booking/#' });
+    assert.deepEqual([res.status, res.body.code], [409, 'subscriber_name_taken']);
+    assert.equal((await call(broker, 'POST', '/api/mqtt/subscriptions', { subscriber: 'refunds-report', topic_filter: 'albergue/booking/#' })).status, 201);
+  } finally {
+    await broker.close();
+  }
+});
