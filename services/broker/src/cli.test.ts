@@ -1,74 +1,105 @@
-// The operator CLI against a private redis-server: commands in-process, plus the real entry point once.
-import { after, before, test } from 'node:test';
+// The operator CLI talks to the broker's admin HTTP API (issue 10.8): commands in-process against an
+// embedded (memory) and a Redis-backed broker, plus the installed entry point (bin) once.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_POLICY, RedisDeliveryLedger } from '@albergue/messaging';
-import { startRedisServer } from './testing/harness';
-import { UsageError, runCommand } from './cli-commands';
-import { BOOKING_RESERVED, bookingReserved } from './testing/fixtures';
+import { waitFor } from '@albergue/platform/testing';
+import { freePort } from '@albergue/platform/testing';
+import type { RunningBroker } from './start';
+import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from './testing/harness';
+import { BrokerError, BrokerUnreachableError, UsageError, runCommand } from './cli-commands';
+import { BOOKING_RESERVED, BOOKING_RESERVED_MQTT, bookingReserved } from './testing/fixtures';
 
 const exec = promisify(execFile);
-const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
-let redis: Awaited<ReturnType<typeof startRedisServer>>;
-let ledger: RedisDeliveryLedger;
+const bin = fileURLToPath(new URL('../bin/albergue-broker.js', import.meta.url));
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function albergue(...args: string[]): Promise<{ code: number; out: any; err: string }> {
-  try {
-    return { code: 0, out: await runCommand(args, { url: redis.url }), err: '' };
-  } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return { code: 2, out: undefined, err: (e as Error).message };
-    throw e;
-  }
+for (const mode of ['embedded', 'redis'] as const) {
+  describe(`albergue-broker against a ${mode} broker`, () => {
+    let redis: Awaited<ReturnType<typeof startRedisServer>> | undefined;
+    let broker: RunningBroker;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const cli = (...args: string[]): Promise<any> => runCommand(args, { env: { BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: ADMIN_TOKEN } });
+    before(async () => {
+      if (mode === 'redis') redis = await startRedisServer();
+      broker = await startTestBroker({ wsPort: null, ...(redis ? { redisUrl: redis.url } : {}) });
+    });
+    after(async () => {
+      await broker.close();
+      await redis?.stop();
+    });
+
+    test('dlq, circuits, subscriptions and retained commands', async () => {
+      const reg = await fetch(`${broker.httpUrl}/api/mqtt/subscriptions`, {
+        method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ subscriber: 'reports', topic_filter: 'albergue/booking/#' }),
+      });
+      assert.equal(reg.status, 201);
+      const booking = await connectMqtt(broker.mqttUrl, asService('booking'));
+      try {
+        await booking.publishAsync(BOOKING_RESERVED_MQTT, '{"poison":true}', { qos: 1, retain: true });
+        await booking.publishAsync(BOOKING_RESERVED_MQTT, JSON.stringify(bookingReserved(1)), { qos: 1 });
+      } finally {
+        await closeMqtt(booking);
+      }
+      await waitFor(async () => (await cli('dlq', 'list')).topics.length === 1, { timeoutMs: 5000, message: 'dead letter' });
+      assert.deepEqual((await cli('dlq', 'list')).topics, [{ topic: BOOKING_RESERVED, depth: 1 }]);
+      const shown = await cli('dlq', 'show', BOOKING_RESERVED);
+      assert.equal(shown.entries[0].reason, 'invalid_envelope');
+      assert.equal((await cli('dlq', 'show', BOOKING_RESERVED, '--id', (shown.entries as { id: string }[])[0]!.id)).body, '{"poison":true}');
+      const dry = await cli('dlq', 'replay', BOOKING_RESERVED, '--dry-run');
+      assert.deepEqual([dry.dry_run, dry.invalid], [true, 1]);
+      await assert.rejects(cli('dlq', 'purge', BOOKING_RESERVED), (e: Error) => e instanceof UsageError && /--yes/.test(e.message));
+      assert.deepEqual(await cli('dlq', 'purge', BOOKING_RESERVED, '--yes'), { purged: 1 });
+
+      assert.ok(Array.isArray((await cli('circuits', 'list')).circuits));
+      assert.equal((await cli('circuits', 'reset', 'reports', BOOKING_RESERVED)).status.state, 'closed');
+
+      assert.deepEqual(((await cli('subscriptions', 'list')).subscriptions as { subscriber: string }[]).map((s) => s.subscriber), ['reports']);
+      assert.equal((await cli('subscriptions', 'delete', 'reports')).deleted.length, 1);
+      await assert.rejects(cli('subscriptions', 'delete', 'reports'), (e: Error) => e instanceof BrokerError && e.status === 404 && /no HTTP subscription/.test(e.message));
+
+      assert.equal((await cli('retained', 'list', 'albergue/booking/#')).messages.length, 1);
+      await assert.rejects(cli('retained', 'clear', BOOKING_RESERVED), (e: Error) => e instanceof UsageError && /--yes/.test(e.message));
+      assert.deepEqual((await cli('retained', 'clear', BOOKING_RESERVED, '--yes')).cleared, [{ topic: BOOKING_RESERVED, mqtt_topic: BOOKING_RESERVED_MQTT }]);
+      assert.deepEqual((await cli('retained', 'list', 'albergue/#')).messages, []);
+
+      await assert.rejects(cli('dlq', 'frobnicate'), (e: Error) => e instanceof UsageError && /unknown command/.test(e.message));
+      await assert.rejects(cli('dlq', 'list', '--bogus'), UsageError);
+      await assert.rejects(runCommand(['dlq', 'list'], { env: { BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: 'wrong-token-0123456789' } }), (e: Error) => e instanceof BrokerError && e.status === 401 && /BROKER_ADMIN_TOKEN/.test(e.message));
+    });
+  });
 }
 
-before(async () => {
-  redis = await startRedisServer();
-  ledger = new RedisDeliveryLedger({ url: redis.url });
-});
-after(async () => {
-  await ledger.close();
-  await redis.stop();
-});
+test('the installed entry point: JSON out; one line and a non-zero exit when no broker answers or the token is wrong', async () => {
+  const broker = await startTestBroker({ wsPort: null });
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  try {
+    const ok = await exec(process.execPath, [bin, 'dlq', 'list'], { env: { ...process.env, BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: ADMIN_TOKEN }, timeout: 30_000 });
+    assert.deepEqual(JSON.parse(ok.stdout), { topics: [] });
+    const flags = await exec(process.execPath, [bin, '--url', broker.httpUrl, '--token', ADMIN_TOKEN, 'subscriptions', 'list'], { env: { ...process.env, BROKER_URL: dead }, timeout: 30_000 });
+    assert.deepEqual(JSON.parse(flags.stdout), { subscriptions: [] });
 
-test('dlq list/show/replay/purge and circuits list/reset over Redis', async () => {
-  const env = bookingReserved(1);
-  const now = new Date().toISOString();
-  await ledger.register('reports', BOOKING_RESERVED, DEFAULT_POLICY);
-  await ledger.deadLetters.add({ id: env.event_id, topic: BOOKING_RESERVED, subscriber: 'reports', body: JSON.stringify(env), reason: 'max_attempts', attempts: 5, errors: [{ attempt: 5, at: now, message: 'boom' }], firstFailureAt: now, lastFailureAt: now, deadLetteredAt: now });
-  await ledger.deadLetters.add({ id: 'junk-1', topic: BOOKING_RESERVED, subscriber: 'reports', body: 'not json', reason: 'invalid_envelope', attempts: 0, errors: [], firstFailureAt: now, lastFailureAt: now, deadLetteredAt: now });
-
-  assert.deepEqual((await albergue('dlq', 'list')).out, { topics: [{ topic: BOOKING_RESERVED, depth: 2 }] });
-  const shown = await albergue('dlq', 'show', BOOKING_RESERVED);
-  assert.equal(shown.out.entries.length, 2);
-  assert.equal((await albergue('dlq', 'show', BOOKING_RESERVED, '--id', env.event_id)).out.errors[0].message, 'boom');
-
-  const dry = await albergue('dlq', 'replay', BOOKING_RESERVED, '--dry-run');
-  assert.deepEqual([dry.out.dryRun, dry.out.replayed, dry.out.invalid], [true, 1, 1]);
-  assert.equal((await ledger.deadLetters.topics())[0]?.depth, 2);
-  const real = await albergue('dlq', 'replay', BOOKING_RESERVED);
-  assert.deepEqual([real.out.replayed, real.out.invalid], [1, 1]);
-  assert.deepEqual(await ledger.depth('reports'), { [BOOKING_RESERVED]: 1 });
-
-  const refused = await albergue('dlq', 'purge', BOOKING_RESERVED);
-  assert.equal(refused.code, 2);
-  assert.match(refused.err, /--yes/);
-  assert.deepEqual((await albergue('dlq', 'purge', BOOKING_RESERVED, '--yes')).out, { purged: 1 });
-  assert.deepEqual((await albergue('dlq', 'list')).out, { topics: [] });
-
-  const circuits = (await albergue('circuits', 'list')).out.circuits as { subscriber: string; topic: string; state: string }[];
-  assert.deepEqual(circuits.map((c) => [c.subscriber, c.topic, c.state]), [['reports', BOOKING_RESERVED, 'closed']]);
-  assert.equal((await albergue('circuits', 'reset', 'reports', BOOKING_RESERVED)).out.status.state, 'closed');
-
-  const bad = await albergue('dlq', 'frobnicate');
-  assert.equal(bad.code, 2);
-  assert.match(bad.err, /unknown command/);
+    for (const [env, pattern] of [
+      [{ BROKER_URL: dead, BROKER_ADMIN_TOKEN: ADMIN_TOKEN }, /^albergue-broker: no broker answers at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); start one or set BROKER_URL \/ --url$/],
+      [{ BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: 'wrong-token-0123456789' }, /^albergue-broker: 401 Unauthorized: .*BROKER_ADMIN_TOKEN/],
+    ] as const) {
+      const failed = await exec(process.execPath, [bin, 'circuits', 'list'], { env: { ...process.env, ...env }, timeout: 30_000 }).then(() => undefined, (e: { code: number; stdout: string; stderr: string }) => e);
+      assert.ok(failed, 'must fail');
+      assert.equal(failed.code, 1);
+      assert.equal(failed.stdout, '');
+      const lines = failed.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, failed.stderr);
+      assert.match(lines[0]!, pattern);
+    }
+    const usage = await exec(process.execPath, [bin, 'nope'], { timeout: 30_000 }).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    assert.equal(usage?.code, 2);
+  } finally {
+    await broker.close();
+  }
 });
 
-test('the entry point prints the result as JSON', async () => {
-  const run = (...args: string[]) => exec(process.execPath, ['--import', 'tsx', cli, ...args], { env: { ...process.env, REDIS_URL: redis.url }, timeout: 20_000 });
-  const { stdout } = await run('dlq', 'list');
-  assert.deepEqual(JSON.parse(stdout), { topics: [] });
+test('BrokerUnreachableError for a URL that is not the broker', async () => {
+  await assert.rejects(runCommand(['dlq', 'list'], { env: { BROKER_URL: 'http://127.0.0.1:1' } }), BrokerUnreachableError);
 });

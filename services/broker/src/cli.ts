@@ -1,23 +1,21 @@
-// Operator CLI over the delivery ledger in Redis (REDIS_URL, default redis://127.0.0.1:6379):
-//   npm run albergue-broker -- dlq list
-//   npm run albergue-broker -- dlq show <topic> [--offset N] [--limit N] [--id ID]
-//   npm run albergue-broker -- dlq replay <topic> [--id ID ...] [--subscriber S] [--dry-run]
-//   npm run albergue-broker -- dlq purge <topic> [--id ID ...] [--subscriber S] --yes
-//   npm run albergue-broker -- circuits list
-//   npm run albergue-broker -- circuits reset <subscriber> <topic>
-// Output is JSON; exit code 2 on usage errors, 1 on failures.
-import { USAGE, UsageError, runCommand } from './cli-commands';
+// Operator CLI over the broker's admin HTTP API (BROKER_URL, BROKER_ADMIN_TOKEN; see USAGE):
+//   npx albergue-broker dlq list | circuits list | subscriptions list | retained list 'albergue/#' ...
+// Output is JSON; exit code 2 on usage errors, 1 on failures (one line on stderr).
+import { BrokerError, BrokerUnreachableError, USAGE, UsageError, runCommand } from './cli-commands';
 
 try {
-  const out = await runCommand(process.argv.slice(2), process.env.REDIS_URL !== undefined ? { url: process.env.REDIS_URL } : {});
+  const out = await runCommand(process.argv.slice(2));
   console.log(JSON.stringify(out, null, 2));
 } catch (err) {
-  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    if ((err as Error).message) console.error(`albergue-broker: ${(err as Error).message}`);
+  if (err instanceof UsageError) {
+    if (err.message) console.error(`albergue-broker: ${err.message}`);
     console.error(USAGE);
     process.exitCode = 2;
+  } else if (err instanceof BrokerError || err instanceof BrokerUnreachableError) {
+    console.error(`albergue-broker: ${err.message}`);
+    process.exitCode = 1;
   } else {
-    console.error(`albergue-broker: ${(err as Error).message}`);
+    console.error(`albergue-broker: ${(err as Error).message.split('\n')[0]}`);
     process.exitCode = 1;
   }
 }

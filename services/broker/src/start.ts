@@ -22,6 +22,8 @@ import { RedisChannelNotifier } from './adapters/redis/redis-channel';
 import { RedisPublishedMessageStore } from './adapters/redis/redis-message-store';
 import { RedisHttpSubscriptionRegistry } from './adapters/redis/redis-subscription-registry';
 import { DECLARED_SERVICES } from './config/declared-services';
+import { ANONYMOUS_ACCOUNT } from './domain/client-ids';
+import { DEFAULT_MAX_PACKET_SIZE } from './config/limits';
 
 /** The delivery ledger the HTTP consumers and the DLQ/breaker endpoints work on. */
 export interface LedgerBundle {
@@ -55,7 +57,11 @@ export interface BrokerOptions {
   readonly logger?: Logger;
   /** HTTP body limit in bytes (default 256 KiB). */
   readonly bodyLimit?: number;
+  /** Largest MQTT packet in bytes (default 256 KiB + 1 KiB: the envelope limit of parseEnvelope plus topic and header room). */
+  readonly maxPacketSize?: number;
 }
+
+export { DEFAULT_MAX_PACKET_SIZE };
 
 export interface RunningBroker {
   readonly mqttPort: number;
@@ -78,6 +84,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   for (const account of acl.accounts()) {
     if (!options.users.has(account.username)) throw new Error(`no password configured for MQTT account "${account.username}"`);
   }
+  if (options.allowAnonymous) logger.warn('anonymous MQTT access is enabled (BROKER_ALLOW_ANONYMOUS=true): clients without credentials may read every event (observer rights, client ids albergue-anonymous-…)');
   if (options.devCredentials?.length) logger.warn({ accounts: options.devCredentials }, 'MQTT accounts on development passwords (<username>-dev-password); set BROKER_PASSWORD_<USER> outside development');
 
   const cleanups: (() => Promise<void>)[] = [];
@@ -113,7 +120,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     cleanups.push(() => ledgerBundle.ledger.close());
 
     const registryMetrics = createMetricsRegistry('broker');
-    const holder: { mqtt?: AedesBroker } = {};
+    const holder: { mqtt?: AedesBroker; consumers?: HttpConsumerFeed } = {};
     const dlq = new DlqOperations({ ledger: ledgerBundle.ledger, deadLetters: ledgerBundle.deadLetters });
     const metrics = new BrokerMetrics(registryMetrics, { connectedClients: () => holder.mqtt?.connectedClients ?? 0, dlqDepth: () => ledgerBundle.deadLetters.topics() });
 
@@ -128,6 +135,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       ...(options.allowAnonymous ? { anonymousAccount: OBSERVER_ACCOUNT } : {}),
       logger,
       onRefusal: (kind) => metrics.refusals.inc({ kind }),
+      maxPacketSize: options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
+      // HTTP consumers' ledgers hold a message before its publisher gets the PUBACK.
+      beforeAck: (packet) => holder.consumers?.recordBeforeAck(packet),
     });
     holder.mqtt = broker;
     cleanups.push(() => broker.close());
@@ -142,7 +152,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         metrics.recorded.inc({ topic, outcome });
         if (outcome === 'invalid') metrics.dlq.inc({ topic });
       },
+      onRecordFailure: (topic) => metrics.recordFailures.inc({ topic }),
+      reserved: reservedSubscriberNames(declarations),
     });
+    holder.consumers = consumers;
     cleanups.push(() => consumers.close());
     const restored = await consumers.restore();
     if (restored > 0) logger.info({ subscriptions: restored }, 'HTTP subscriptions restored');
@@ -156,8 +169,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const app = await buildHttpApi({
       adminToken: options.adminToken,
       ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
-      publish: (input, o) => publishEvent({ store, channel, mqtt: broker }, input, o),
+      publish: (input, o) => publishEvent({
+        store,
+        channel,
+        // Recorded for the HTTP consumers before the broker takes it (the 202 then means it is held).
+        mqtt: { publish: async (topic, payload, po) => {
+          await consumers.recordBeforeAck({ topic, payload, retain: po.retain });
+          await broker.publish(topic, payload, po);
+        } },
+      }, input, o),
       retained: (filter) => broker.retained(filter),
+      clearRetained: (filter) => broker.clearRetained(filter),
       consumers,
       ledger: ledgerBundle.ledger,
       receipts: new ReceiptSigner(options.adminToken),
@@ -186,6 +208,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     await closeAll();
     throw err;
   }
+}
+
+/** Names an HTTP consumer may not take: every declared subscriber and service, and the MQTT accounts. */
+function reservedSubscriberNames(declarations: readonly ServiceDeclaration[]): Set<string> {
+  return new Set([...declarations.flatMap((d) => [d.service, ...d.subscribes.map((s) => s.subscriber ?? d.service)]), OBSERVER_ACCOUNT, ANONYMOUS_ACCOUNT]);
 }
 
 function redisLedger(url: string): LedgerBundle {

@@ -40,3 +40,15 @@ test('the ACL grants only what is listed, per account', () => {
   assert.equal(acl.mayPublish('observer', 'albergue/booking/v1/BookingReserved'), false);
   assert.equal(acl.mayPublish('stranger', 'albergue/booking/v1/BookingReserved'), false);
 });
+
+test('client ids belong to the account with the longest matching prefix', async () => {
+  const { clientIdOwner } = await import('../domain/client-ids');
+  const accounts = ['payment', 'pay', 'observer', 'booking'];
+  assert.equal(clientIdOwner('albergue-payment-0', accounts), 'payment');
+  assert.equal(clientIdOwner('albergue-payment-outbox-3', accounts), 'payment');
+  assert.equal(clientIdOwner('albergue-pay-0', accounts), 'pay');
+  assert.equal(clientIdOwner('albergue-observer-x', accounts), 'observer');
+  for (const id of ['albergue-payment-', 'albergue-payment', 'Albergue-payment-0', 'albergue-PAYMENT-0', 'payment-0', 'mqttjs_1234', '', 'xalbergue-payment-0']) {
+    assert.equal(clientIdOwner(id, accounts), undefined, id);
+  }
+});

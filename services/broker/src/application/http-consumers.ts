@@ -1,7 +1,9 @@
 import type { DeadLetterStore, DeliveryLedger, SubscriptionPolicy } from '@albergue/messaging';
 import { DEFAULT_POLICY, redeliveryHorizonMs } from '@albergue/messaging';
 import { events, fromMqttTopic, parseEnvelope, toMqttTopic } from '@albergue/events';
-import { randomUUID } from 'node:crypto';
+import type { ParseResult } from '@albergue/events';
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isValidFilter, topicMatches } from '../domain/topic-filter';
 import type { HttpSubscription, HttpSubscriptionRegistry } from './http-subscriptions';
 import type { Logger } from '@albergue/platform';
@@ -21,6 +23,14 @@ export class SubscriptionError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'SubscriptionError';
+  }
+}
+
+/** A name that belongs to a declared subscriber (or an MQTT account): HTTP consumers may not use it. */
+export class SubscriptionConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SubscriptionConflictError';
   }
 }
 
@@ -45,6 +55,8 @@ export interface RegisterInput {
 export class HttpConsumerFeed {
   private readonly active = new Map<string, () => Promise<void>>();
   private readonly subscriptions = new Map<string, HttpSubscription>();
+  /** `<subscriber>\0<event_id or dlq id>` recorded before the broker acknowledged (bounded, oldest evicted). */
+  private readonly recordedBeforeAck = new Map<string, true>();
 
   constructor(
     private readonly deps: {
@@ -54,19 +66,50 @@ export class HttpConsumerFeed {
       readonly broker: InternalSubscriber;
       readonly logger: Logger;
       readonly onRecorded?: (topic: string, outcome: 'recorded' | 'duplicate' | 'invalid') => void;
+      /** A ledger write failed; the message is held (not acknowledged) and retried. */
+      readonly onRecordFailure?: (topic: string) => void;
+      /**
+       * Names HTTP consumers may never use: the declared subscribers (their policy and ledger belong
+       * to the services) and the MQTT accounts.
+       */
+      readonly reserved?: ReadonlySet<string>;
+      /** Retry delays of a failed ledger write (default 50 ms doubling to 5 s). */
+      readonly retry?: { readonly initialMs: number; readonly maxMs: number };
     },
   ) {}
 
-  /** Re-subscribes every registration stored in the registry (call at start). */
+  private closed = false;
+  private readonly stopping = new AbortController();
+
+  /**
+   * Re-subscribes every registration stored in the registry (call at start). A stored registration
+   * under a reserved name (written before names were checked) is never re-applied: it is logged and
+   * left for an operator to delete.
+   */
   async restore(): Promise<number> {
     const all = await this.deps.registry.list();
-    for (const s of all) await this.activate(s);
-    return all.length;
+    let n = 0;
+    for (const s of all) {
+      if (this.isReserved(s.subscriber)) {
+        this.deps.logger.warn({ subscriber: s.subscriber, topic_filter: s.filter }, 'stored HTTP subscription uses a declared subscriber\'s name: not applied; delete it (DELETE /api/mqtt/subscriptions/<subscriber>)');
+        continue;
+      }
+      await this.activate(s);
+      n++;
+    }
+    return n;
+  }
+
+  isReserved(subscriber: string): boolean {
+    return this.deps.reserved?.has(subscriber) ?? false;
   }
 
   async register(input: RegisterInput): Promise<{ subscription: HttpSubscription; topics: string[] }> {
     if (!SUBSCRIBER_NAME.test(input.subscriber)) {
       throw new SubscriptionError(`subscriber "${input.subscriber}" must match ${SUBSCRIBER_NAME.source} (lowercase letters, digits, _ . -)`);
+    }
+    if (this.isReserved(input.subscriber)) {
+      throw new SubscriptionConflictError(`"${input.subscriber}" is a declared subscriber (or an MQTT account); HTTP consumers need a name of their own`);
     }
     const filter = input.topicFilter.includes('/') || !input.topicFilter.startsWith('albergue.') ? input.topicFilter : toMqttTopic(input.topicFilter);
     if (!isValidFilter(filter)) throw new SubscriptionError(`"${input.topicFilter}" is not a valid MQTT topic filter`);
@@ -90,9 +133,30 @@ export class HttpConsumerFeed {
     return { subscription, topics };
   }
 
-  /** Registered subscriptions of this instance. */
-  list(): HttpSubscription[] {
-    return [...this.subscriptions.values()];
+  /** Every stored registration (shared by all instances), with whether it is applied here. */
+  async list(): Promise<(HttpSubscription & { readonly active: boolean })[]> {
+    const all = await this.deps.registry.list();
+    return all
+      .map((s) => ({ ...s, active: this.active.has(key(s.subscriber, s.filter)) }))
+      .sort((a, b) => a.subscriber.localeCompare(b.subscriber) || a.filter.localeCompare(b.filter));
+  }
+
+  /**
+   * Deletes the registrations of `subscriber` (only the one with `filter` when given) and stops
+   * feeding them here. Messages already in its ledger stay there (the DLQ/breaker endpoints still
+   * see them). Returns what was deleted.
+   */
+  async unregister(subscriber: string, filter?: string): Promise<HttpSubscription[]> {
+    const stored = (await this.deps.registry.list()).filter((s) => s.subscriber === subscriber && (filter === undefined || s.filter === filter));
+    for (const s of stored) {
+      const k = key(s.subscriber, s.filter);
+      const stop = this.active.get(k);
+      this.active.delete(k);
+      this.subscriptions.delete(k);
+      if (stop) await stop();
+      await this.deps.registry.remove(s.subscriber, s.filter);
+    }
+    return stored;
   }
 
   isRegistered(subscriber: string): boolean {
@@ -102,6 +166,8 @@ export class HttpConsumerFeed {
 
   /** Stops feeding (the registrations stay stored). */
   async close(): Promise<void> {
+    this.closed = true;
+    this.stopping.abort();
     const stops = [...this.active.values()];
     this.active.clear();
     for (const stop of stops) await stop();
@@ -113,28 +179,99 @@ export class HttpConsumerFeed {
     const k = key(s.subscriber, s.filter);
     this.subscriptions.set(k, s);
     if (this.active.has(k)) return;
-    const stop = await this.deps.broker.subscribe(s.filter, (packet) => this.feed(s.subscriber, packet));
+    const stop = await this.deps.broker.subscribe(s.filter, (packet) => this.feed(s.subscriber, packet, false));
     this.active.set(k, stop);
   }
 
-  private async feed(subscriber: string, packet: BrokerPacket): Promise<void> {
+  /**
+   * Records a message for every HTTP subscription of this instance that matches its MQTT topic,
+   * BEFORE the broker acknowledges it (called from authorizePublish for client publishes, and
+   * before an HTTP publish). Aedes sends a QoS 1 PUBACK before it hands the message to in-process
+   * subscribers, so this is the only place where a failed ledger write can still withhold the ack:
+   * it retries until the write succeeds, and rejects only when the feed closes (the client is then
+   * disconnected without a PUBACK and publishes again). The in-process subscription skips what was
+   * recorded here; one it still sees is recorded idempotently (same event_id → one entry).
+   */
+  recordBeforeAck(packet: BrokerPacket & { readonly retain?: boolean }): Promise<void> | undefined {
+    const subscribers = new Set<string>();
+    for (const s of this.subscriptions.values()) {
+      if (this.active.has(key(s.subscriber, s.filter)) && topicMatches(s.filter, packet.topic)) subscribers.add(s.subscriber);
+    }
+    // Nothing to record: undefined lets the caller go on synchronously (no added latency).
+    if (subscribers.size === 0) return undefined;
+    return (async () => {
+      for (const subscriber of subscribers) await this.feed(subscriber, packet, true);
+    })();
+  }
+
+  private async feed(subscriber: string, packet: BrokerPacket & { readonly retain?: boolean }, beforeAck: boolean): Promise<void> {
     const topic = fromMqttTopic(packet.topic);
-    const body = typeof packet.payload === 'string' ? packet.payload : packet.payload.toString('utf8');
-    const parsed = parseEnvelope(body, { topic });
+    const bytes = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload;
+    // An empty retained publish is MQTT's "clear the retained message", not an event.
+    if (bytes.length === 0 && packet.retain === true) return;
+    const body = bytes.toString('utf8');
+    const parsed = safeParse(body, topic);
+    const seenKey = `${subscriber}\u0000${parsed.ok ? parsed.event.event_id : invalidEnvelopeId(subscriber, bytes)}`;
+    if (!beforeAck && this.recordedBeforeAck.delete(seenKey)) return;
     if (!parsed.ok) {
       const now = new Date().toISOString();
-      await this.deps.deadLetters.add({
-        id: randomUUID(), topic, subscriber, body, reason: 'invalid_envelope', attempts: 0,
+      const entry = {
+        id: invalidEnvelopeId(subscriber, bytes), topic, subscriber, body, reason: 'invalid_envelope' as const, attempts: 0,
         errors: [{ attempt: 0, at: now, message: parsed.reason }],
         firstFailureAt: now, lastFailureAt: now, deadLetteredAt: now,
-      });
-      this.deps.logger.warn({ subscriber, topic, reason: parsed.reason }, 'invalid envelope sent to the DLQ');
+      };
+      await this.untilDone(topic, () => this.deps.deadLetters.add(entry));
+      this.deps.logger.warn({ subscriber, topic, dlq_id: entry.id, reason: parsed.reason }, 'invalid envelope sent to the DLQ');
       this.deps.onRecorded?.(topic, 'invalid');
-      return;
+    } else {
+      const [outcome] = await this.untilDone(topic, () => this.deps.ledger.record(subscriber, [{ topic, eventId: parsed.event.event_id, body }]));
+      this.deps.onRecorded?.(topic, outcome ?? 'recorded');
     }
-    const [outcome] = await this.deps.ledger.record(subscriber, [{ topic, eventId: parsed.event.event_id, body }]);
-    this.deps.onRecorded?.(topic, outcome ?? 'recorded');
+    if (beforeAck) {
+      this.recordedBeforeAck.set(seenKey, true);
+      if (this.recordedBeforeAck.size > 10_000) this.recordedBeforeAck.delete(this.recordedBeforeAck.keys().next().value!);
+    }
   }
+
+  /**
+   * Runs a ledger write until it succeeds. The broker acknowledges a publish only once every
+   * in-process subscriber has taken it, so holding here holds the PUBACK (in-memory emitter): a
+   * message is never acknowledged that the ledger does not hold. Gives up only when the feed closes.
+   */
+  private async untilDone<T>(topic: string, write: () => Promise<T>): Promise<T> {
+    const { initialMs, maxMs } = this.deps.retry ?? { initialMs: 50, maxMs: 5_000 };
+    for (let attempt = 1, delay = initialMs; ; attempt++, delay = Math.min(maxMs, delay * 2)) {
+      try {
+        return await write();
+      } catch (err) {
+        if (this.closed) throw err;
+        this.deps.onRecordFailure?.(topic);
+        if (attempt === 1 || attempt % 20 === 0) this.deps.logger.error({ topic, attempt, err: (err as Error).message }, 'could not record a message for an HTTP consumer; holding it (not acknowledged) and retrying');
+        // Woken early by close(), so a held message never delays a shutdown.
+        await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+        if (this.closed) throw err;
+      }
+    }
+  }
+}
+
+/** parseEnvelope that cannot throw: a parser failure is an invalid envelope (DLQ), never a stalled feed. */
+function safeParse(body: string, topic: string): ParseResult {
+  try {
+    return parseEnvelope(body, { topic });
+  } catch (err) {
+    const reason = `envelope could not be parsed: ${(err as Error).message.slice(0, 200)}`;
+    return { ok: false, reason, problems: [{ path: '/', message: reason }] };
+  }
+}
+
+/**
+ * Dead-letter id of an invalid envelope, derived from its bytes (and the subscriber), so a
+ * redelivered garbage message replaces its entry instead of adding one. Same derivation as the MQTT
+ * subscriber of @albergue/messaging (`invalid-` + 32 hex of SHA-256(subscriber, LF, body)).
+ */
+export function invalidEnvelopeId(subscriber: string, bytes: Uint8Array): string {
+  return `invalid-${createHash('sha256').update(subscriber).update('\n').update(bytes).digest('hex').slice(0, 32)}`;
 }
 
 /** Logical topics of every known event whose MQTT topic the filter matches. */

@@ -1,5 +1,5 @@
 import { events, parseEnvelope, toMqttTopic } from '@albergue/events';
-import type { Problem } from '@albergue/events';
+import type { ParseResult, Problem } from '@albergue/events';
 import type { ChannelNotifier, MqttPublisher, PublishedMessageStore } from './ports';
 
 export type PublishResult =
@@ -23,7 +23,14 @@ export interface PublishEventDeps {
  * released and the error propagates, so the caller can retry without losing the event.
  */
 export async function publishEvent(deps: PublishEventDeps, input: unknown, options: { retain?: boolean } = {}): Promise<PublishResult> {
-  const parsed = parseEnvelope(input);
+  let parsed: ParseResult;
+  try {
+    parsed = parseEnvelope(input);
+  } catch (err) {
+    // A parser failure (e.g. nesting deeper than the stack) is bad input, a 400, never a 503.
+    const reason = `envelope could not be parsed: ${(err as Error).message.slice(0, 200)}`;
+    return { status: 'invalid', reason, problems: [{ path: '/', message: reason }] };
+  }
   if (!parsed.ok) return { status: 'invalid', reason: parsed.reason, problems: parsed.problems };
   const event = parsed.event;
   // Published as received: on the topic of the version it was written in (not the upcast one).

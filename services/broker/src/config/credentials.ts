@@ -7,6 +7,9 @@ export const devPassword = (username: string): string => `${username}-dev-passwo
 /** The development admin token of the embedded default. */
 export const DEV_ADMIN_TOKEN = 'albergue-dev-admin-token';
 
+/** Shortest password or token accepted with NODE_ENV=production (and shortest admin token anywhere). */
+export const MIN_SECRET_LENGTH = 16;
+
 /** `BROKER_PASSWORD_<USERNAME>`: upper case, `-` and `.` as `_`. */
 export const passwordVar = (username: string): string => `BROKER_PASSWORD_${username.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
@@ -43,6 +46,11 @@ export function loadCredentials(accounts: readonly string[], env: Env = process.
     const j = fromJson[account];
     if (j !== undefined && (typeof j !== 'string' || j === '')) throw new ConfigError(`BROKER_USERS.${account} must be a non-empty string`);
     const password = j ?? (env[passwordVar(account)] || undefined);
+    const source = j !== undefined ? `BROKER_USERS.${account}` : passwordVar(account);
+    if (password !== undefined && production) {
+      if (password === devPassword(account)) throw new ConfigError(`${source} is the development password of "${account}", which is refused with NODE_ENV=production: set ${passwordVar(account)} (or BROKER_USERS) to a secret of at least ${MIN_SECRET_LENGTH} characters`);
+      if ([...password].length < MIN_SECRET_LENGTH) throw new ConfigError(`${source} is shorter than ${MIN_SECRET_LENGTH} characters, which is refused with NODE_ENV=production: set ${passwordVar(account)} (or BROKER_USERS) to a longer secret`);
+    }
     if (password !== undefined) {
       users.set(account, password);
       continue;
@@ -56,9 +64,11 @@ export function loadCredentials(accounts: readonly string[], env: Env = process.
   }
   const token = env.BROKER_ADMIN_TOKEN;
   if (token !== undefined && token !== '') {
-    if (token.length < 16) throw new ConfigError('BROKER_ADMIN_TOKEN must be at least 16 characters');
+    if ([...token].length < MIN_SECRET_LENGTH) throw new ConfigError(`BROKER_ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
+    if (/\s/.test(token)) throw new ConfigError('BROKER_ADMIN_TOKEN must not contain whitespace (it travels as Authorization: Bearer <token>)');
+    if (production && token === DEV_ADMIN_TOKEN) throw new ConfigError('BROKER_ADMIN_TOKEN is the documented development token, which is refused with NODE_ENV=production: set BROKER_ADMIN_TOKEN to a secret of your own');
     return { users, devDefaults, adminToken: token, adminTokenIsDev: false };
   }
-  if (production) throw new ConfigError('BROKER_ADMIN_TOKEN is required with NODE_ENV=production');
+  if (production) throw new ConfigError(`BROKER_ADMIN_TOKEN is required with NODE_ENV=production (a secret of at least ${MIN_SECRET_LENGTH} characters)`);
   return { users, devDefaults, adminToken: DEV_ADMIN_TOKEN, adminTokenIsDev: true };
 }

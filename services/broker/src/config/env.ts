@@ -1,7 +1,8 @@
-import { ConfigError, envOptional, envPort, envString, envUrl } from '@albergue/platform';
+import { ConfigError, envInt, envOptional, envPort, envString, envUrl } from '@albergue/platform';
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { OBSERVER_ACCOUNT } from '../application/acl-from-declarations';
 import type { BrokerOptions } from '../start';
+import { DEFAULT_MAX_PACKET_SIZE } from '../start';
 import { loadCredentials } from './credentials';
 import { DECLARED_SERVICES } from './declared-services';
 
@@ -11,13 +12,21 @@ type Env = Record<string, string | undefined>;
  * Broker options from the environment: BROKER_HOST (127.0.0.1), BROKER_MQTT_PORT (1884),
  * BROKER_WS_PORT (8884; "off" disables), BROKER_HTTP_PORT (8090), REDIS_URL (unset = memory),
  * BROKER_ALLOW_ANONYMOUS (true = clients without credentials get the observer's read-only rights),
- * BROKER_USERS / BROKER_PASSWORD_<USER>, BROKER_ADMIN_TOKEN.
+ * BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION (the second opt-in NODE_ENV=production needs for it),
+ * BROKER_USERS / BROKER_PASSWORD_<USER>, BROKER_ADMIN_TOKEN, BROKER_MAX_PACKET_SIZE (bytes).
  */
 export function brokerOptionsFromEnv(env: Env = process.env, declarations: readonly ServiceDeclaration[] = DECLARED_SERVICES): BrokerOptions {
   const accounts = [...declarations.map((d) => d.service), OBSERVER_ACCOUNT];
   const creds = loadCredentials(accounts, env);
   const anon = envOptional('BROKER_ALLOW_ANONYMOUS', env);
   if (anon !== undefined && !['true', 'false'].includes(anon)) throw new ConfigError(`BROKER_ALLOW_ANONYMOUS must be true or false, got "${anon}"`);
+  const anonInProduction = envOptional('BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION', env);
+  if (anonInProduction !== undefined && !['true', 'false'].includes(anonInProduction)) throw new ConfigError(`BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION must be true or false, got "${anonInProduction}"`);
+  // Anonymous readers in production need a second, production-specific opt-in: a development
+  // .env copied to production must not open the event stream.
+  if (anon === 'true' && env.NODE_ENV === 'production' && anonInProduction !== 'true') {
+    throw new ConfigError('BROKER_ALLOW_ANONYMOUS=true is refused with NODE_ENV=production: unset it, or also set BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION=true to accept anonymous read access to every event (warned at every start)');
+  }
   const ws = envOptional('BROKER_WS_PORT', env);
   const redisUrl = envUrl('REDIS_URL', ['redis:', 'rediss:'], env);
   return {
@@ -25,6 +34,8 @@ export function brokerOptionsFromEnv(env: Env = process.env, declarations: reado
     mqttPort: envPort('BROKER_MQTT_PORT', 1884, env),
     wsPort: ws === 'off' ? null : envPort('BROKER_WS_PORT', 8884, env),
     httpPort: envPort('BROKER_HTTP_PORT', 8090, env),
+    // MQTT's own ceiling is 268,435,455 bytes; below 1 KiB not even an envelope's headers fit.
+    maxPacketSize: envInt('BROKER_MAX_PACKET_SIZE', DEFAULT_MAX_PACKET_SIZE, { min: 1024, max: 268_435_455 }, env),
     ...(redisUrl !== undefined ? { redisUrl } : {}),
     declarations,
     users: creds.users,

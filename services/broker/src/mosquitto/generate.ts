@@ -2,6 +2,7 @@ import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { AccountGrant } from '../domain/acl';
+import { DEFAULT_MAX_PACKET_SIZE } from '../config/limits';
 
 /** One line of a Mosquitto 2 password file: PBKDF2-SHA512, 101 iterations, 12-byte salt (`$7$`, as mosquitto_passwd writes it). */
 export function mosquittoPasswordLine(username: string, password: string, salt: Buffer = randomBytes(12)): string {
@@ -38,6 +39,8 @@ export interface MosquittoConfigOptions {
   readonly wsPort?: number;
   /** Run-as user when started as root (Mosquitto's default is "mosquitto"). */
   readonly user?: string;
+  /** Largest MQTT packet in bytes (default: the broker's, 256 KiB + 1 KiB). */
+  readonly maxPacketSize?: number;
 }
 
 /** Writes mosquitto.conf, passwd and acl into outDir; returns their absolute paths. */
@@ -67,6 +70,17 @@ ${o.user !== undefined ? `user ${o.user}\n` : ''}per_listener_settings false
 allow_anonymous false
 password_file ${o.passwd}
 acl_file ${o.acl}
+
+# Client ids: only ids under albergue- may connect (no random ids, no foreign namespaces).
+# Mosquitto cannot bind an id PREFIX to a username (albergue-<service>-… for account <service>):
+# within albergue-, an authenticated account can still take over another account's session. The
+# Albergue broker (Aedes) enforces the binding; see services/broker/README.md for the options here
+# (use_username_as_clientid binds exactly, at one connection per account).
+clientid_prefixes albergue-
+
+# Bounded packets: a bigger one disconnects its client and is never delivered (the broker's limit:
+# the 256 KiB envelope limit of parseEnvelope plus room for topic and headers).
+max_packet_size ${o.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE}
 
 # Sessions, subscriptions and queued QoS 1 messages survive a restart.
 persistence true

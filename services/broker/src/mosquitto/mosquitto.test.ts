@@ -13,6 +13,7 @@ import { DECLARED_SERVICES } from '../config/declared-services';
 import { asService, closeMqtt, connectMqtt, devUsers } from '../testing/harness';
 import { BOOKING_RESERVED_MQTT } from '../testing/fixtures';
 import { mosquittoPasswordLine, writeMosquittoConfig } from './generate';
+import { DEFAULT_MAX_PACKET_SIZE } from '../config/limits';
 
 let dir: string;
 let url: string;
@@ -89,7 +90,7 @@ test('Mosquitto refuses bad credentials and enforces the derived ACL', async () 
 
 test('no QoS 1 message is dropped: 3,000 queued for an offline persistent subscriber all arrive', async () => {
   const N = 3000; // three times Mosquitto's stock max_queued_messages (1000)
-  const session = { clientId: 'payment-mosquitto-queue', clean: false };
+  const session = { clientId: 'albergue-payment-mosquitto-queue', clean: false };
   let sub: MqttClient | undefined;
   let booking: MqttClient | undefined;
   try {
@@ -110,4 +111,43 @@ test('no QoS 1 message is dropped: 3,000 queued for an offline persistent subscr
   } finally {
     await closeMqtt(sub, booking);
   }
+});
+
+test('the generated configuration bounds packets and client ids', async () => {
+  const conf = await readFile(join(dir, 'mosquitto.conf'), 'utf8');
+  assert.match(conf, new RegExp(`^max_packet_size ${DEFAULT_MAX_PACKET_SIZE}$`, 'm'));
+  assert.match(conf, /^clientid_prefixes albergue-$/m);
+});
+
+test('Mosquitto disconnects a publish over max_packet_size and never delivers it; one under it passes', async () => {
+  let observer: MqttClient | undefined;
+  let big: MqttClient | undefined;
+  let small: MqttClient | undefined;
+  try {
+    observer = await connectMqtt(url, asService('observer'));
+    const seen: string[] = [];
+    observer.on('message', (_t, payload) => seen.push(payload.subarray(0, 8).toString()));
+    await observer.subscribeAsync('albergue/#', { qos: 1 });
+    big = await connectMqtt(url, asService('booking'));
+    const outcome = await new Promise<string>((resolve) => {
+      big!.once('close', () => resolve('closed'));
+      big!.publish(BOOKING_RESERVED_MQTT, Buffer.concat([Buffer.from('too-big!'), Buffer.alloc(DEFAULT_MAX_PACKET_SIZE)]), { qos: 1 }, (err) => {
+        if (!err) resolve('acked');
+      });
+    });
+    assert.equal(outcome, 'closed');
+    small = await connectMqtt(url, asService('booking'));
+    await small.publishAsync(BOOKING_RESERVED_MQTT, Buffer.concat([Buffer.from('fits-ok!'), Buffer.alloc(200 * 1024)]), { qos: 1 });
+    await waitFor(() => seen.includes('fits-ok!'), { timeoutMs: 5000, message: 'the publish under the limit' });
+    assert.deepEqual(seen, ['fits-ok!']);
+  } finally {
+    await closeMqtt(observer, big, small);
+  }
+});
+
+test('Mosquitto refuses client ids outside albergue- (what it can express of the client-id rule)', async () => {
+  await assert.rejects(connectMqtt(url, asService('observer', { clientId: 'mqttjs_12345' })), /identifier rejected|not authori[sz]ed/i);
+  await assert.rejects(connectMqtt(url, asService('payment', { clientId: 'payment-0' })), /identifier rejected|not authori[sz]ed/i);
+  const ok = await connectMqtt(url, asService('payment', { clientId: 'albergue-payment-9' }));
+  await closeMqtt(ok);
 });

@@ -1,6 +1,7 @@
 // Test support for the broker: a broker on free ports with development credentials, a private
 // redis-server per test file, and MQTT clients that are always closed.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
@@ -23,8 +24,8 @@ export function startTestBroker(options: Partial<BrokerOptions> = {}): Promise<R
 }
 
 /** A private, non-persistent redis-server on a free port (the broker's keys and pub/sub stay isolated). */
-export async function startRedisServer(): Promise<{ url: string; port: number; stop(): Promise<void> }> {
-  const port = await freePort();
+export async function startRedisServer(fixedPort?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const port = fixedPort ?? await freePort();
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -71,8 +72,9 @@ export function connectMqtt(url: string, options: IClientOptions = {}, onMessage
   });
 }
 
+/** Credentials of `service`, with a client id under its own prefix (`albergue-<service>-test-…`) unless `extra` sets one. */
 export function asService(service: string, extra: IClientOptions = {}): IClientOptions {
-  return { username: service, password: devPassword(service), ...extra };
+  return { username: service, password: devPassword(service), clientId: `albergue-${service}-test-${randomBytes(4).toString('hex')}`, ...extra };
 }
 
 export async function closeMqtt(...clients: (MqttClient | undefined)[]): Promise<void> {

@@ -1,7 +1,8 @@
-import type { FastifyPluginCallback } from 'fastify';
-import { SubscriptionError } from '../../application/http-consumers';
+import type { FastifyPluginCallback, FastifyReply } from 'fastify';
+import { SUBSCRIBER_NAME, SubscriptionConflictError, SubscriptionError } from '../../application/http-consumers';
 import type { HttpApiDeps } from './deps';
-import { bearer, errorBody } from './schemas';
+import { sendProblem } from './problem';
+import { adminErrors, bearer, problemSchema } from './schemas';
 
 interface RegisterBody {
   subscriber: string;
@@ -18,7 +19,7 @@ export const consumerRoutes = (deps: HttpApiDeps): FastifyPluginCallback => (app
   app.post<{ Body: RegisterBody }>('/subscriptions', {
     schema: {
       summary: 'Register (or update) a durable HTTP subscription',
-      description: 'From now on, MQTT messages matching topic_filter are recorded in the delivery ledger for the subscriber until pulled and acked.',
+      description: 'From now on, MQTT messages matching topic_filter are recorded in the delivery ledger for the subscriber until pulled and acked. HTTP subscribers have names of their own: a declared subscriber\'s name (booking, payment, ...) or an MQTT account is a 409.',
       tags: ['consumers'], security: bearer,
       body: {
         type: 'object', required: ['subscriber', 'topic_filter'], additionalProperties: false,
@@ -31,7 +32,7 @@ export const consumerRoutes = (deps: HttpApiDeps): FastifyPluginCallback => (app
           max_retry_delay_ms: { type: 'integer', minimum: 0, maximum: 86_400_000 },
         },
       },
-      response: { 400: errorBody },
+      response: { 409: problemSchema, ...adminErrors },
     },
   }, async (req, reply) => {
     const b = req.body;
@@ -46,16 +47,36 @@ export const consumerRoutes = (deps: HttpApiDeps): FastifyPluginCallback => (app
       });
       return await reply.code(201).send({ subscription: toJson(subscription), topics });
     } catch (err) {
+      if (err instanceof SubscriptionConflictError) {
+        return sendProblem(reply, { status: 409, code: 'subscriber_name_taken', detail: err.message, errors: [{ path: '/body/subscriber', message: err.message, code: 'reserved_name' }] });
+      }
       if (err instanceof SubscriptionError || (err as Error).name === 'PolicyError') {
-        return reply.code(400).send({ error: 'bad_request', message: (err as Error).message });
+        return sendProblem(reply, { status: 400, code: 'invalid_subscription', detail: (err as Error).message, errors: [{ path: '/body', message: (err as Error).message, code: 'invalid_subscription' }] });
       }
       throw err;
     }
   });
 
-  app.get('/subscriptions', { schema: { summary: 'Registered HTTP subscriptions', tags: ['consumers'], security: bearer } }, () => ({
-    subscriptions: deps.consumers.list().map(toJson),
+  app.get('/subscriptions', { schema: { summary: 'Registered HTTP subscriptions (every broker instance\'s)', tags: ['consumers'], security: bearer, response: adminErrors } }, async () => ({
+    subscriptions: (await deps.consumers.list()).map((s) => ({ ...toJson(s), active: s.active })),
   }));
+
+  app.delete<{ Params: { subscriber: string }; Querystring: { topic_filter?: string } }>('/subscriptions/:subscriber', {
+    schema: {
+      summary: 'Delete the HTTP subscriptions of a subscriber (or only the one with topic_filter)',
+      description: 'Stops feeding them; messages already in the subscriber\'s ledger stay until pulled, or are visible in the DLQ.',
+      tags: ['consumers'], security: bearer,
+      params: { type: 'object', required: ['subscriber'], properties: { subscriber: { type: 'string', minLength: 1, maxLength: 64, pattern: SUBSCRIBER_NAME.source } } },
+      querystring: { type: 'object', additionalProperties: false, properties: { topic_filter: { type: 'string', minLength: 1, maxLength: 300 } } },
+      response: { 404: problemSchema, ...adminErrors },
+    },
+  }, async (req, reply) => {
+    const deleted = await deps.consumers.unregister(req.params.subscriber, req.query.topic_filter);
+    if (deleted.length === 0) {
+      return sendProblem(reply, { status: 404, code: 'subscription_not_found', detail: `no HTTP subscription of "${req.params.subscriber}"${req.query.topic_filter !== undefined ? ` on ${req.query.topic_filter}` : ''}; list them with GET /api/mqtt/subscriptions` });
+    }
+    return { deleted: deleted.map(toJson) };
+  });
 
   app.post<{ Body: { subscriber: string; max?: number } }>('/pull', {
     schema: {
@@ -63,11 +84,11 @@ export const consumerRoutes = (deps: HttpApiDeps): FastifyPluginCallback => (app
       description: 'Each message comes with a receipt to ack or nack it. A lease not acked within the visibility timeout lapses; the message comes back with attempt + 1, and past max_attempts goes to the DLQ.',
       tags: ['consumers'], security: bearer,
       body: { type: 'object', required: ['subscriber'], additionalProperties: false, properties: { subscriber: { type: 'string', minLength: 1, maxLength: 64 }, max: { type: 'integer', minimum: 1, maximum: 500 } } },
-      response: { 404: errorBody },
+      response: { 404: problemSchema, ...adminErrors },
     },
   }, async (req, reply) => {
     const { subscriber } = req.body;
-    if (!deps.consumers.isRegistered(subscriber)) return reply.code(404).send({ error: 'unknown_subscriber', message: `no HTTP subscription for "${subscriber}"; register one with POST /api/mqtt/subscriptions` });
+    if (!deps.consumers.isRegistered(subscriber)) return sendProblem(reply, { status: 404, code: 'unknown_subscriber', detail: `no HTTP subscription for "${subscriber}"; register one with POST /api/mqtt/subscriptions` });
     const deliveries = await deps.ledger.lease(subscriber, req.body.max ?? 10);
     return {
       messages: deliveries.map((d) => ({
@@ -84,12 +105,12 @@ export const consumerRoutes = (deps: HttpApiDeps): FastifyPluginCallback => (app
   });
 
   app.post<{ Body: { receipt: string } }>('/ack', {
-    schema: { summary: 'Acknowledge a leased message (done)', tags: ['consumers'], security: bearer, body: receiptBody, response: { 400: errorBody, 409: errorBody } },
+    schema: { summary: 'Acknowledge a leased message (done)', tags: ['consumers'], security: bearer, body: receiptBody, response: { 409: problemSchema, ...adminErrors } },
   }, async (req, reply) => {
     const d = deps.receipts.verify(req.body.receipt);
-    if (!d) return reply.code(400).send({ error: 'bad_receipt', message: 'receipt is malformed or was not issued by this broker' });
+    if (!d) return badReceipt(reply);
     const outcome = await deps.ledger.ack(d);
-    if (outcome === 'stale') return reply.code(409).send({ error: 'stale_lease', message: `the lease on ${d.eventId} lapsed or was already settled; the message will be (or was) delivered again` });
+    if (outcome === 'stale') return sendProblem(reply, { status: 409, code: 'stale_lease', detail: `the lease on ${d.eventId} lapsed or was already settled; the message will be (or was) delivered again` });
     return { status: outcome, event_id: d.eventId };
   });
 
@@ -98,17 +119,21 @@ export const consumerRoutes = (deps: HttpApiDeps): FastifyPluginCallback => (app
       summary: 'Report a failed attempt on a leased message',
       tags: ['consumers'], security: bearer,
       body: { type: 'object', required: ['receipt', 'error'], additionalProperties: false, properties: { receipt: receiptBody.properties.receipt, error: { type: 'string', minLength: 1, maxLength: 10_000 } } },
-      response: { 400: errorBody, 409: errorBody },
+      response: { 409: problemSchema, ...adminErrors },
     },
   }, async (req, reply) => {
     const d = deps.receipts.verify(req.body.receipt);
-    if (!d) return reply.code(400).send({ error: 'bad_receipt', message: 'receipt is malformed or was not issued by this broker' });
+    if (!d) return badReceipt(reply);
     const outcome = await deps.ledger.nack(d, req.body.error);
-    if (outcome === 'stale') return reply.code(409).send({ error: 'stale_lease', message: `the lease on ${d.eventId} lapsed or was already settled` });
+    if (outcome === 'stale') return sendProblem(reply, { status: 409, code: 'stale_lease', detail: `the lease on ${d.eventId} lapsed or was already settled` });
     return { status: outcome, event_id: d.eventId };
   });
   done();
 };
+
+function badReceipt(reply: FastifyReply): FastifyReply {
+  return sendProblem(reply, { status: 400, code: 'bad_receipt', detail: 'the receipt is malformed or was not issued by this broker; use the receipt of a pulled message as is', errors: [{ path: '/body/receipt', message: 'not a receipt of this broker', code: 'bad_receipt' }] });
+}
 
 function toJson(s: { subscriber: string; filter: string; maxAttempts: number; visibilityTimeoutMs: number; retryDelayMs: number; maxRetryDelayMs: number; createdAt: string }) {
   return {

@@ -17,6 +17,8 @@ export interface HttpApiDeps {
   readonly bodyLimit?: number;
   publish(input: unknown, options: { retain: boolean }): Promise<PublishResult>;
   retained(filter: string): Promise<RetainedMessage[]>;
+  /** Removes the retained messages matching `filter` without publishing; returns their MQTT topics. */
+  clearRetained(filter: string): Promise<string[]>;
   readonly consumers: HttpConsumerFeed;
   readonly ledger: DeliveryLedger;
   readonly receipts: ReceiptSigner;

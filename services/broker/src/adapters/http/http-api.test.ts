@@ -86,13 +86,14 @@ test('an invalid envelope gets 400 listing every problem, and nothing is publish
   delete env.aggregate_id;
   const res = await call('POST', '/api/mqtt/publish', { body: JSON.stringify(env), headers: json });
   assert.equal(res.status, 400);
-  assert.equal(res.body.error, 'invalid_envelope');
-  const paths = (res.body.problems as { path: string }[]).map((p) => p.path);
-  assert.ok(paths.includes('/event_id') && paths.includes('/occurred_at') && paths.some((p) => p === '/' || p.includes('aggregate_id')), JSON.stringify(res.body.problems));
+  assert.equal(res.body.code, 'invalid_envelope');
+  assert.equal(res.body.type, 'urn:albergue:problem:invalid_envelope');
+  const paths = (res.body.errors as { path: string }[]).map((p) => p.path);
+  assert.ok(paths.includes('/body/event_id') && paths.includes('/body/occurred_at') && paths.some((p) => p === '/body' || p.includes('aggregate_id')), JSON.stringify(res.body.errors));
   const badPayload = { ...bookingReserved(5), payload: { booking_id: 'x' } };
   const res2 = await call('POST', '/api/mqtt/publish', { body: JSON.stringify(badPayload), headers: json });
   assert.equal(res2.status, 400);
-  assert.ok((res2.body.problems as unknown[]).length >= 2);
+  assert.ok((res2.body.errors as unknown[]).length >= 2);
   const marker = bookingReserved(6);
   await call('POST', '/api/mqtt/publish', { body: JSON.stringify(marker), headers: json });
   await waitFor(() => idsSeen(mqttSeen, marker.event_id) === 1, { timeoutMs: 5000, message: 'marker' });
@@ -105,7 +106,7 @@ test('retained messages can be read over HTTP', async () => {
   assert.equal((await call('POST', '/api/mqtt/publish?retain=true', { body: JSON.stringify(env), headers: json })).status, 202);
   const res = await call('GET', `/api/mqtt/retained?topic=${encodeURIComponent('albergue/booking/#')}`);
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body.messages, [{ topic: BOOKING_RESERVED, mqtt_topic: BOOKING_RESERVED_MQTT, payload: JSON.parse(JSON.stringify(env)) }]);
+  assert.deepEqual(res.body.messages, [{ topic: BOOKING_RESERVED, mqtt_topic: BOOKING_RESERVED_MQTT, payload: JSON.parse(JSON.stringify(env)), payload_size: Buffer.byteLength(JSON.stringify(env)) }]);
   const logical = await call('GET', `/api/mqtt/retained?topic=${BOOKING_RESERVED}`);
   assert.equal(logical.body.messages.length, 1);
   assert.equal((await call('GET', '/api/mqtt/retained?topic=a/%23/b')).status, 400);
@@ -157,7 +158,7 @@ test('bad input gets a 4xx, never a 5xx, and the broker keeps serving', async ()
   for (const [method, path, init, expected] of cases) {
     const res = await call(method, path, init);
     assert.equal(res.status, expected, `${method} ${path} ${init.body?.slice(0, 40) ?? ''} → ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
-    assert.equal(typeof res.body === 'object' && res.body !== null && typeof res.body.message === 'string', true, `${method} ${path} explains itself`);
+    assert.equal(typeof res.body === 'object' && res.body !== null && typeof res.body.detail === 'string' && res.body.status === expected, true, `${method} ${path} explains itself`);
   }
   assert.equal((await call('GET', '/health', { headers: {} })).status, 200);
 });

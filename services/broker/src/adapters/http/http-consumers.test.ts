@@ -84,7 +84,7 @@ for (const mode of ['memory', 'redis'] as const) {
 
       const dry = await call('POST', `/api/mqtt/dlq/${BOOKING_RESERVED}/replay`, { dry_run: true });
       assert.equal(dry.status, 200);
-      assert.equal(dry.body.dryRun, true);
+      assert.equal(dry.body.dry_run, true);
       assert.equal(dry.body.replayed, 1);
       assert.deepEqual((await call('GET', '/api/mqtt/dlq')).body.topics, [{ topic: BOOKING_RESERVED, depth: 1 }]);
       assert.deepEqual(await pull(), []);

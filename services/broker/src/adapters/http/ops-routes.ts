@@ -1,20 +1,25 @@
 import type { FastifyPluginCallback } from 'fastify';
 import type { HttpApiDeps } from './deps';
+import type { RouteAccess } from './server';
+
+// The only public routes (server.ts denies every other route without the admin token): liveness,
+// Prometheus scraping and the API description, none of which reads or changes messages.
+const open: RouteAccess = { public: true };
 
 export const opsRoutes = (deps: HttpApiDeps): FastifyPluginCallback => (app, _opts, done) => {
-  app.get('/health', { schema: { summary: 'Liveness and readiness (MQTT listener and Redis reachable)', tags: ['ops'] } }, async (_req, reply) => {
+  app.get('/health', { config: open, schema: { summary: 'Liveness and readiness (MQTT listener and Redis reachable)', tags: ['ops'] } }, async (_req, reply) => {
     const h = await deps.health();
     return reply.code(h.ready ? 200 : 503).send({ status: h.ready ? 'ok' : 'unavailable', mqtt: h.mqtt, redis: h.redis });
   });
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_req, reply) => {
+  app.get('/metrics', { config: open, schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_req, reply) => {
     const text = await deps.metrics.registry.metrics();
     return reply.type(deps.metrics.registry.contentType).send(text);
   });
 
-  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  app.get('/openapi.json', { config: open, schema: { hide: true } }, () => app.swagger());
 
-  app.get('/docs', { schema: { hide: true } }, (_req, reply) => {
+  app.get('/docs', { config: open, schema: { hide: true } }, (_req, reply) => {
     const spec = app.swagger() as { paths?: Record<string, Record<string, { summary?: string }>> };
     const rows = Object.entries(spec.paths ?? {}).flatMap(([path, ops]) =>
       Object.entries(ops).map(([method, op]) => `<tr><td>${method.toUpperCase()}</td><td><code>${escape(path)}</code></td><td>${escape(op.summary ?? '')}</td></tr>`));

@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import Fastify from 'fastify';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from '@albergue/platform';
 import type { HttpApiDeps } from './deps';
@@ -9,51 +9,91 @@ import { consumerRoutes } from './consumers-routes';
 import { dlqRoutes } from './dlq-routes';
 import { circuitRoutes } from './circuits-routes';
 import { opsRoutes } from './ops-routes';
+import { problemFromError, sendProblem } from './problem';
 
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
 
+/** A route as the server registered it (taken from Fastify's onRoute, never a hand-kept list). */
+export interface RouteInfo {
+  readonly method: string;
+  readonly url: string;
+  readonly public: boolean;
+}
+
+/** The API with the routes it registered. (A Fastify instance is thenable: `await` types it back to FastifyInstance, so cast.) */
+export type BrokerHttpApi = FastifyInstance & { readonly routeTable: readonly RouteInfo[] };
+
+/** Route config: `{ public: true }` opens a route; anything else needs the admin token. */
+export interface RouteAccess {
+  readonly public?: boolean;
+}
+
 /**
- * The broker's HTTP API (Fastify). Everything under /api requires `Authorization: Bearer
- * <BROKER_ADMIN_TOKEN>`; /health, /metrics, /openapi.json and /docs are open. Bad input always
- * gets a 4xx with a reason; only a failing dependency (Redis down) gives a 503.
+ * The broker's HTTP API (Fastify). Authorisation is decided on the route that MATCHED, deny by
+ * default: every route gets the token check as its own onRequest hook unless its config says
+ * `public: true` (/health, /metrics, /openapi.json, /docs). Percent-encoded, doubled or dotted
+ * spellings of a path can therefore never reach a handler without the token: whatever the router
+ * matched is what is checked. Every error is an RFC 9457 problem (problem.ts).
  */
 export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
-  const app = Fastify({ loggerInstance: logger.child({ component: 'http' }, { level: 'warn' }), bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT });
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'http' }, { level: logger.isLevelEnabled('warn') ? 'warn' : logger.level }),
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // Strict input: no type coercion (query numbers are digit strings in the schemas), an unknown field
+    // is refused rather than silently dropped, and every problem is listed.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
+    // The router's own refusals (malformed percent-encoding, an over-long path parameter) are problems
+    // too; they happen before any route matched, so no handler runs.
+    frameworkErrors: (err, _req, reply) => {
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      void sendProblem(reply, {
+        status: tooLong ? 414 : 400, code: tooLong ? 'uri_too_long' : 'bad_url',
+        detail: tooLong ? 'a path parameter is longer than the router accepts (100 characters)' : 'the path is not a valid URL component (malformed percent-encoding)',
+        errors: [{ path: '/params', message: err.message.slice(0, 300), code: tooLong ? 'maxLength' : 'bad_url' }],
+      });
+    },
+  });
+  const routes: RouteInfo[] = [];
 
   // JSON only: any other content type is a 415.
   app.removeContentTypeParser('text/plain');
 
+  const expected = digest(deps.adminToken);
+  // Callback style: answering without calling done() ends the request before any handler.
+  const requireAdmin: onRequestHookHandler = (req: FastifyRequest, reply: FastifyReply, done) => {
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    // Both sides hashed to 32 bytes: the comparison time does not depend on the token's length or content.
+    const ok = m !== null && timingSafeEqual(digest(m[1]!), expected);
+    if (ok) return done();
+    reply.header('www-authenticate', 'Bearer');
+    void sendProblem(reply, {
+      status: 401, code: 'unauthorized',
+      detail: header === '' ? 'this endpoint needs Authorization: Bearer <BROKER_ADMIN_TOKEN>' : 'the bearer token is not the admin token (BROKER_ADMIN_TOKEN)',
+      errors: [{ path: '/headers/authorization', message: header === '' ? 'missing' : 'wrong token', code: header === '' ? 'missing' : 'invalid_token' }],
+    });
+  };
+  app.addHook('onRoute', (route) => {
+    const isPublic = (route.config as RouteAccess | undefined)?.public === true;
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, public: isPublic });
+    if (isPublic) return;
+    const existing = route.onRequest === undefined ? [] : [route.onRequest].flat();
+    route.onRequest = [requireAdmin, ...existing];
+  });
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Albergue broker API', version: '1.0.0', description: 'Publish events, read retained messages, consume the delivery ledger over HTTP, operate the DLQ and circuit breakers.' },
+      info: { title: 'Albergue broker API', version: '1.0.0', description: 'Publish events, read and clear retained messages, consume the delivery ledger over HTTP, operate the DLQ and circuit breakers. Errors are RFC 9457 problems (application/problem+json).' },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'BROKER_ADMIN_TOKEN' } } },
     },
   });
 
-  const expected = digest(deps.adminToken);
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!req.url.startsWith('/api/')) return;
-    const header = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    if (!m || !timingSafeEqual(digest(m[1]!.trim()), expected)) {
-      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'send Authorization: Bearer <BROKER_ADMIN_TOKEN>' });
-    }
-  });
-
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, { status: 404, code: 'not_found', detail: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; see /openapi.json` }));
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    if (err.validation) {
-      return reply.code(400).send({
-        error: 'bad_request',
-        message: err.message,
-        problems: err.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? v.keyword })),
-      });
-    }
-    const status = err.statusCode ?? 500;
-    if (status >= 400 && status < 500) return reply.code(status).send({ error: err.code ?? 'bad_request', message: err.message });
-    req.log.error({ err }, 'request failed');
-    return reply.code(503).send({ error: 'unavailable', message: `the broker could not complete the request: ${err.message}` });
+    const p = problemFromError(err);
+    if (p.status >= 500) req.log.error({ err }, 'request failed');
+    return sendProblem(reply, p);
   });
 
   await app.register(opsRoutes(deps));
@@ -61,7 +101,7 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
   await app.register(consumerRoutes(deps), { prefix: '/api/mqtt' });
   await app.register(dlqRoutes(deps), { prefix: '/api/mqtt' });
   await app.register(circuitRoutes(deps), { prefix: '/api/mqtt' });
-  return app;
+  return Object.assign(app, { routeTable: routes }) as unknown as BrokerHttpApi;
 }
 
 function digest(s: string): Buffer {

@@ -10,6 +10,10 @@ import { listenOrExplain } from '@albergue/platform';
 import type { AccessControlList } from '../../domain/acl';
 import type { PasswordAuthenticator } from '../../application/authenticator';
 import type { BrokerStorage } from './persistence';
+import { ANONYMOUS_ACCOUNT, clientIdOwner, clientIdPrefix } from '../../domain/client-ids';
+import { limitPacketSize } from './packet-limit';
+
+export type RefusalKind = 'connect' | 'client_id' | 'publish' | 'subscribe' | 'packet_size';
 
 export interface AedesBrokerOptions {
   readonly host: string;
@@ -24,7 +28,15 @@ export interface AedesBrokerOptions {
   readonly anonymousAccount?: string;
   readonly logger: Logger;
   /** Called on every refusal (metrics). */
-  readonly onRefusal?: (kind: 'connect' | 'publish' | 'subscribe') => void;
+  readonly onRefusal?: (kind: RefusalKind) => void;
+  /**
+   * Runs after the ACL allowed a client's publish and before Aedes acknowledges it (Aedes sends the
+   * QoS 1 PUBACK before in-process subscribers see a message). A rejection disconnects the client
+   * without a PUBACK, so the publisher sends the message again.
+   */
+  readonly beforeAck?: (packet: { readonly topic: string; readonly payload: Buffer | string; readonly retain?: boolean }) => Promise<void> | undefined;
+  /** Largest MQTT packet accepted, in bytes (fixed header included); a bigger one disconnects the client. Default: no limit. */
+  readonly maxPacketSize?: number;
 }
 
 export interface RetainedMessage {
@@ -47,14 +59,34 @@ export class AedesBroker {
     const log = options.logger;
     // The account each connected client authenticated as.
     const accounts = new WeakMap<Client, string>();
+    // Clients that sent an empty client id: Aedes gives them a random one, which can take over nothing.
+    const generatedIds = new WeakSet<Client>();
+    const idOwners = [...options.acl.accounts().map((a) => a.username), ...(options.anonymousAccount !== undefined ? [ANONYMOUS_ACCOUNT] : [])];
+    // The client id must be under the prefix of the account that authenticated (domain/client-ids.ts).
+    const refuseForeignId = (client: Client, username: string | null, owner: string): AuthenticateError | null => {
+      if (generatedIds.has(client) || clientIdOwner(client.id, idOwners) === owner) return null;
+      log.warn({ client_id: client.id, username, allowed_prefix: clientIdPrefix(owner) }, 'MQTT connection refused: client id belongs to another account');
+      options.onRefusal?.('client_id');
+      const err = new Error(`client id "${client.id}" is not under ${clientIdPrefix(owner)}`) as AuthenticateError;
+      err.returnCode = 2; // identifier rejected
+      return err;
+    };
     const aedes = await Aedes.createBroker({
       ...options.storage.aedesOptions,
+      preConnect: (client, packet, done) => {
+        if (packet.clientId === '') generatedIds.add(client);
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => {
         if (username === undefined && password === undefined && options.anonymousAccount !== undefined) {
+          const refused = refuseForeignId(client, null, ANONYMOUS_ACCOUNT);
+          if (refused) return done(refused, false);
           accounts.set(client, options.anonymousAccount);
           return done(null, true);
         }
         if (username !== undefined && options.authenticator.verify(username, password)) {
+          const refused = refuseForeignId(client, username, username);
+          if (refused) return done(refused, false);
           accounts.set(client, username);
           return done(null, true);
         }
@@ -67,7 +99,11 @@ export class AedesBroker {
       authorizePublish: (client, packet, done) => {
         if (client === null) return done(null);
         const account = accounts.get(client);
-        if (account !== undefined && !packet.topic.startsWith('$') && options.acl.mayPublish(account, packet.topic)) return done(null);
+        if (account !== undefined && !packet.topic.startsWith('$') && options.acl.mayPublish(account, packet.topic)) {
+          const pending = options.beforeAck?.(packet);
+          if (pending === undefined) return done(null);
+          return void pending.then(() => done(null), (err: unknown) => done(err as Error));
+        }
         log.warn({ client_id: client.id, username: account ?? null, topic: packet.topic }, 'MQTT publish refused by ACL');
         options.onRefusal?.('publish');
         return done(new Error(`${account ?? 'client'} may not publish to ${packet.topic}`));
@@ -101,7 +137,7 @@ export class AedesBroker {
 
   private async listen(): Promise<void> {
     const { host } = this.options;
-    this.tcp = createTcpServer((socket) => this.aedes.handle(socket));
+    this.tcp = createTcpServer((socket) => this.handle(socket));
     this.mqttPort = await listenOrExplain(this.tcp, this.options.mqttPort, host, 'BROKER_MQTT_PORT');
     if (this.options.wsPort !== undefined) {
       this.http = createHttpServer((_req, res) => {
@@ -114,10 +150,21 @@ export class AedesBroker {
       this.wss.on('connection', (ws, req) => {
         const stream = createWebSocketStream(ws);
         stream.on('error', () => ws.terminate());
-        this.aedes.handle(stream, req);
+        this.handle(stream, req);
       });
     }
     this.options.logger.info({ mqtt_port: this.mqttPort, ws_port: this.wsPort ?? null, storage: this.options.storage.kind }, 'MQTT broker listening');
+  }
+
+  private handle(conn: Parameters<Aedes['handle']>[0], req?: Parameters<Aedes['handle']>[1]): void {
+    const client = this.aedes.handle(conn, req);
+    const max = this.options.maxPacketSize;
+    if (max !== undefined) {
+      limitPacketSize(client, max, (size) => {
+        this.options.logger.warn({ client_id: client.id ?? null, packet_size: size, max_packet_size: max }, 'MQTT packet over the size limit: client disconnected');
+        this.options.onRefusal?.('packet_size');
+      });
+    }
   }
 
   get connectedClients(): number {
@@ -140,6 +187,19 @@ export class AedesBroker {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /**
+   * Removes the retained messages matching `filter` from the store, publishing nothing (an empty
+   * retained PUBLISH would reach every current subscriber as an empty message). Returns their topics.
+   */
+  async clearRetained(filter: string): Promise<string[]> {
+    const persistence = (this.aedes as unknown as { persistence: { storeRetained(packet: AedesPublishPacket): Promise<void> } }).persistence;
+    const topics = [...new Set((await this.retained(filter, 10_000)).map((m) => m.topic))];
+    for (const topic of topics) {
+      await persistence.storeRetained({ cmd: 'publish', topic, payload: Buffer.alloc(0), qos: 0, retain: true, dup: false } as AedesPublishPacket);
+    }
+    return topics;
   }
 
   /**

@@ -111,14 +111,14 @@ test('mosquitto_sub and mosquitto_pub work with credentials and are refused with
   } finally {
     await closeMqtt(booking);
   }
-  const { stdout } = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-u', 'observer', '-P', 'observer-dev-password', '-t', 'albergue/booking/v1/BookingCancelled', '-C', '1', '-W', '5'], { timeout: 10_000 });
+  const { stdout } = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'albergue-observer-cli', '-u', 'observer', '-P', 'observer-dev-password', '-t', 'albergue/booking/v1/BookingCancelled', '-C', '1', '-W', '5'], { timeout: 10_000 });
   assert.equal(stdout.trim(), 'retained-for-cli');
   await assert.rejects(run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-u', 'booking', '-P', 'wrong', '-t', BOOKING_RESERVED_MQTT, '-m', 'x', '-q', '1'], { timeout: 10_000 }));
 });
 
 test('anonymous clients get read-only access only when explicitly allowed', async () => {
   const open = await startTestBroker({ allowAnonymous: true, wsPort: null });
-  const anon = await connectMqtt(open.mqttUrl, {});
+  const anon = await connectMqtt(open.mqttUrl, { clientId: 'albergue-anonymous-1' });
   try {
     const granted = await anon.subscribeAsync('albergue/#', { qos: 1 });
     assert.equal(granted[0]?.qos, 1);

@@ -25,7 +25,7 @@ async function publishMany(broker: RunningBroker, from: number, count: number): 
 }
 
 test('an offline persistent-session subscriber receives every message on return, across a broker restart', async () => {
-  const session = { clientId: 'payment-persistent-1', clean: false };
+  const session = { clientId: 'albergue-payment-persistent-1', clean: false };
   let broker: RunningBroker | undefined = await startTestBroker({ redisUrl: redis.url, wsPort: null });
   let sub: MqttClient | undefined;
   try {
@@ -79,7 +79,7 @@ test('a persistent session subscribing to several topics in one SUBSCRIBE gets i
   const broker = await startTestBroker({ redisUrl: redis.url, wsPort: null });
   let sub: MqttClient | undefined;
   try {
-    sub = await connectMqtt(broker.mqttUrl, asService('payment', { clientId: 'payment-multi-1', clean: false }));
+    sub = await connectMqtt(broker.mqttUrl, asService('payment', { clientId: 'albergue-payment-multi-1', clean: false }));
     const topics = ['albergue/booking/v1/BookingReserved', 'albergue/booking/v1/BookingCancelled', 'albergue/booking/v1/ReservationExpired'];
     let granted: { topic: string; qos: number }[] | undefined;
     let failed: unknown;

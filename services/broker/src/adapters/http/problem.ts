@@ -1,0 +1,95 @@
+// Every error the broker's HTTP API sends is an RFC 9457 problem built here, and only here.
+import type { FastifyError, FastifyReply } from 'fastify';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** One input problem: `path` is a JSON Pointer into the request (`/body/subscriber`, `/query/topic`, `/params/id`, `/headers/authorization`). */
+export interface ProblemDetailItem {
+  readonly path: string;
+  readonly message: string;
+  /** The validation keyword or a reason code. */
+  readonly code: string;
+}
+
+export interface ProblemInit {
+  readonly status: number;
+  /** snake_case reason, e.g. `unauthorized`, `invalid_request`. */
+  readonly code: string;
+  /** What went wrong and what to do. */
+  readonly detail: string;
+  readonly title?: string;
+  /** Input problems (present for bad input). */
+  readonly errors?: readonly ProblemDetailItem[];
+}
+
+export interface ProblemBody {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly code: string;
+  readonly errors?: readonly ProblemDetailItem[];
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not found', 405: 'Method not allowed',
+  409: 'Conflict', 413: 'Payload too large', 414: 'URI too long', 415: 'Unsupported media type', 422: 'Unprocessable content',
+  429: 'Too many requests', 500: 'Internal error', 503: 'Service unavailable',
+};
+
+export function problemBody(p: ProblemInit): ProblemBody {
+  return {
+    type: `urn:albergue:problem:${p.code}`,
+    title: p.title ?? TITLES[p.status] ?? (p.status >= 500 ? 'Server error' : 'Client error'),
+    status: p.status,
+    detail: p.detail,
+    code: p.code,
+    ...(p.errors !== undefined ? { errors: p.errors } : {}),
+  };
+}
+
+/** Sends the problem with its status and `application/problem+json`. */
+export function sendProblem(reply: FastifyReply, p: ProblemInit): FastifyReply {
+  return reply.code(p.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(p));
+}
+
+/** JSON Schema of a problem body (OpenAPI responses; also keeps the serializer from dropping fields). */
+export const problemSchema = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'detail', 'code'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: { type: 'object', required: ['path', 'message', 'code'], properties: { path: { type: 'string' }, message: { type: 'string' }, code: { type: 'string' } } },
+    },
+  },
+} as const;
+
+const CONTEXT_POINTER: Record<string, string> = { body: '/body', querystring: '/query', params: '/params', headers: '/headers' };
+
+/** The problem for an error Fastify raised (validation, content type, body size) or a failing dependency. */
+export function problemFromError(err: FastifyError): ProblemInit {
+  if (err.validation) {
+    const base = CONTEXT_POINTER[err.validationContext ?? 'body'] ?? '/body';
+    const errors = err.validation.map((v): ProblemDetailItem => {
+      const params = v.params;
+      if (v.keyword === 'required') return { path: `${base}${v.instancePath}/${String(params.missingProperty)}`, message: `missing required field "${String(params.missingProperty)}"`, code: 'required' };
+      if (v.keyword === 'additionalProperties') return { path: `${base}${v.instancePath}/${String(params.additionalProperty)}`, message: `unknown field "${String(params.additionalProperty)}"`, code: 'additionalProperties' };
+      return { path: `${base}${v.instancePath}`, message: v.message ?? v.keyword, code: v.keyword };
+    });
+    return { status: 400, code: 'invalid_request', detail: errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors };
+  }
+  const status = err.statusCode ?? 500;
+  if (status === 413) return { status, code: 'payload_too_large', detail: `${err.message}; send a smaller body` };
+  if (status === 415) return { status, code: 'unsupported_media_type', detail: `${err.message}; send application/json`, errors: [{ path: '/headers/content-type', message: err.message, code: 'unsupported_media_type' }] };
+  if (status >= 400 && status < 500) {
+    const code = err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'empty_body' : err.code?.startsWith('FST_ERR_CTP') || err instanceof SyntaxError ? 'malformed_json' : 'bad_request';
+    return { status, code, detail: err.message, ...(code === 'bad_request' ? {} : { errors: [{ path: '/body', message: err.message, code }] }) };
+  }
+  return { status: 503, code: 'unavailable', detail: `the broker could not complete the request (${err.message}); retry later` };
+}
