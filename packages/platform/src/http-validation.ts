@@ -174,6 +174,8 @@ export function strictValidatorCompiler(): (route: { schema: unknown }) => (data
 
 /** Installs the strict validator and the problem error handler on `app` (a routes plugin's scope). */
 export function useStrictValidation(app: FastifyInstance): void {
+  // The APIs speak JSON only: a text/plain body is a 415, not a string that fails "must be object".
+  if (app.hasContentTypeParser('text/plain')) app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(strictValidatorCompiler());
   app.setErrorHandler(problemErrorHandler);
 }
