@@ -27,7 +27,7 @@ import type { Migration, SqlDatabase, SqlExecutor, SqlTransaction } from '@alber
 import type { Logger } from '@albergue/platform';
 import type { IdempotencyMode } from '@albergue/platform/http';
 import { problem, sendProblem } from '@albergue/platform/http';
-import { withinTransaction } from './unit-of-work';
+import { transactionScope } from './unit-of-work';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
@@ -290,12 +290,25 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
       await o.db.transaction(async (tx: SqlTransaction) => {
         if (!(await store.claim(tx, key, fingerprint, req.method, req.url))) throw new KeyTaken();
         (req as WithPending)[kPending] = pending;
-        const value: unknown = await withinTransaction(tx, () => Promise.resolve(handler.call(self, req, reply)));
-        if (value !== undefined && value !== reply && !reply.sent) reply.send(value);
-        sent = true;
-        const r = await response.promise;
-        if (r.status >= 500) throw new NotStored();
-        await store.complete(tx, key, r);
+        const scope = transactionScope(tx);
+        try {
+          // Not awaited as such: an async handler that returns `reply` settles only once the response
+          // is written, and that waits for this commit. The response reaching onSend is the signal.
+          const handled = Promise.resolve(scope.run(() => handler.call(self, req, reply)) as unknown);
+          handled.catch(() => undefined);
+          const first = await Promise.race([
+            response.promise.then((r) => ({ kind: 'response' as const, r })),
+            handled.then((value) => ({ kind: 'value' as const, value }), (error: unknown) => ({ kind: 'error' as const, error })),
+          ]);
+          if (first.kind === 'error') throw first.error;
+          if (first.kind === 'value' && first.value !== undefined && first.value !== reply) reply.send(first.value);
+          sent = true;
+          const r = first.kind === 'response' ? first.r : await response.promise;
+          if (r.status >= 500) throw new NotStored();
+          await store.complete(tx, key, r);
+        } finally {
+          scope.close();
+        }
       });
       durable.resolve(true);
       return reply;
@@ -328,8 +341,9 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
     };
     (req as WithPending)[kPending] = pending;
     try {
+      // A handler that returns `reply` settles once the response is written (reply is a thenable).
       const value: unknown = await handler.call(self, req, reply);
-      if (value !== undefined && value !== reply && !reply.sent) reply.send(value);
+      if (value !== undefined && value !== reply && !reply.sent && !pending.finished) reply.send(value);
       return reply;
     } catch (err) {
       if (!pending.finished) {

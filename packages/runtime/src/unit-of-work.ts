@@ -24,17 +24,20 @@ function current(): Scope | undefined {
   return s?.open ? s : undefined;
 }
 
-/**
- * Runs `fn` with `tx` as the ambient transaction of every `UnitOfWorkDatabase` call made from it
- * (directly or in async work it starts). The scope closes when `fn` settles.
- */
-export async function withinTransaction<T>(tx: SqlTransaction, fn: () => Promise<T>): Promise<T> {
+/** An ambient transaction for the work run through it, until closed. */
+export interface TransactionScope {
+  /** Runs `fn` (and async work it starts) with the transaction as the ambient one. */
+  run<T>(fn: () => T): T;
+  /** Ends the scope: later calls from that work use the database again (call it when the transaction ends). */
+  close(): void;
+}
+
+export function transactionScope(tx: SqlTransaction): TransactionScope {
   const scope: Scope = { tx, open: true, queue: Promise.resolve(), savepoints: 0 };
-  try {
-    return await scopes.run(scope, fn);
-  } finally {
-    scope.open = false;
-  }
+  return {
+    run: (fn) => scopes.run(scope, fn),
+    close: () => { scope.open = false; },
+  };
 }
 
 /** A SqlDatabase that joins the ambient request transaction when there is one. */
