@@ -8,7 +8,7 @@ import type { ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ProblemDetails as ProblemBody, ProblemItem } from './problem';
-import { PROBLEM_CONTENT_TYPE, ProblemDetails, pointerToken, problem, unstorableTextProblems } from './problem';
+import { PROBLEM_CONTENT_TYPE, ProblemDetails, pointerToken, printable, problem, unstorableTextProblems } from './problem';
 
 export * from './problem';
 
@@ -172,8 +172,34 @@ export function strictValidatorCompiler(): (route: { schema: unknown }) => (data
   };
 }
 
+/**
+ * Query parameters whose percent-encoding is not valid UTF-8 (e.g. `%ED%A0%80`, a surrogate's bytes):
+ * the query parser would pass them on raw or mangled, so they are refused like a bad path.
+ */
+export function badQueryEncoding(url: string): ProblemItem[] {
+  const q = url.indexOf('?');
+  if (q < 0 || !url.includes('%', q)) return [];
+  const found: ProblemItem[] = [];
+  for (const pair of url.slice(q + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    let name = rawName;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+      decodeURIComponent(eq < 0 ? '' : pair.slice(eq + 1).replace(/\+/g, ' '));
+    } catch {
+      found.push({ path: `/query/${pointerToken(printable(name))}`, message: 'is not valid percent-encoded UTF-8', code: 'bad_encoding' });
+    }
+  }
+  return found;
+}
+
 /** Installs the strict validator and the problem error handler on `app` (a routes plugin's scope). */
 export function useStrictValidation(app: FastifyInstance): void {
+  app.addHook('onRequest', async (req, reply) => {
+    const bad = badQueryEncoding(req.url);
+    if (bad.length > 0) return sendProblem(reply, problem(400, 'invalid_request', 'the query string is not valid percent-encoded UTF-8', bad));
+  });
   // The APIs speak JSON only: a text/plain body is a 415, not a string that fails "must be object".
   if (app.hasContentTypeParser('text/plain')) app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(strictValidatorCompiler());

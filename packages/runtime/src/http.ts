@@ -6,8 +6,9 @@ import type { SqlDatabase } from '@albergue/outbox';
 import type { Logger } from '@albergue/platform';
 import { COMMAND_ID_HEADER, CORRELATION_ID_HEADER, isUuid, problem, problemErrorHandler, sendProblem, useStrictValidation } from '@albergue/platform/http';
 import type { Registry } from 'prom-client';
+import { Type } from '@sinclair/typebox';
 import type { IdempotencyStore } from './idempotency';
-import { installIdempotency } from './idempotency';
+import { IDEMPOTENCY_KEY_HEADER, installIdempotency } from './idempotency';
 
 /** A readiness check: resolves true when the dependency is usable, false or throws when not. */
 export type ReadinessCheck = () => Promise<boolean>;
@@ -84,6 +85,15 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
   app.addHook('onRoute', (route) => {
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).map((m) => String(m).toUpperCase());
     routes.push({ methods, pattern: routePattern(route.url ?? route.path) });
+    // Document (and validate) the command headers on every documented route that declares none.
+    const schema = route.schema as { hide?: boolean; headers?: unknown } | undefined;
+    if (schema && !schema.hide && schema.headers === undefined) {
+      const command = methods.some((m) => m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS');
+      schema.headers = Type.Object({
+        [CORRELATION_ID_HEADER]: Type.Optional(Type.String({ format: 'uuid', description: 'The flow (correlation_id) this request belongs to; left out, a command starts a new flow. Echoed in the response, with x-command-id.' })),
+        ...(command ? { [IDEMPOTENCY_KEY_HEADER]: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,255}$', description: 'Makes the command safe to retry: the same key and request return the stored response (24 h); another request with the key gets 422.' })) } : {}),
+      });
+    }
   });
   const idempotency = o.idempotency ? installIdempotency(app, { ...o.idempotency, logger: o.logger }) : undefined;
 
