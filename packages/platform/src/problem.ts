@@ -80,6 +80,7 @@ export function pointer(...tokens: readonly (string | number)[]): string {
 /** What is wrong with a string Postgres cannot store, or undefined when it is fine. */
 export function unstorableText(s: string): { code: 'nul_character' | 'lone_surrogate'; message: string } | undefined {
   // Fast path: no NUL and no surrogate code unit at all (the common case).
+  // eslint-disable-next-line no-control-regex -- NUL is exactly what this looks for
   if (!/[\u0000\uD800-\uDFFF]/.test(s)) return undefined;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -99,6 +100,7 @@ export function unstorableText(s: string): { code: 'nul_character' | 'lone_surro
 
 /** Replaces what `unstorableText` refuses with U+FFFD, so a pointer or message can show it safely. */
 export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex -- NUL is exactly what this replaces
   return s.replace(/\u0000/g, '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 

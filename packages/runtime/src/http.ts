@@ -59,7 +59,7 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
     bodyLimit: o.bodyLimit ?? 64 * 1024,
     // The request id is the command id: a UUIDv7, unique across instances and restarts.
     genReqId: () => newEventId(),
-    frameworkErrors: (err, req, reply) => problemErrorHandler(err, req, reply),
+    frameworkErrors: (err, req, reply) => { problemErrorHandler(err, req, reply); },
   }) as unknown as FastifyInstance;
   useStrictValidation(app);
 

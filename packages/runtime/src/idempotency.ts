@@ -294,7 +294,7 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
         try {
           // Not awaited as such: an async handler that returns `reply` settles only once the response
           // is written, and that waits for this commit. The response reaching onSend is the signal.
-          const handled = Promise.resolve(scope.run(() => handler.call(self, req, reply)) as unknown);
+          const handled: Promise<unknown> = Promise.resolve(scope.run(() => handler.call(self, req, reply)));
           handled.catch(() => undefined);
           const first = await Promise.race([
             response.promise.then((r) => ({ kind: 'response' as const, r })),
