@@ -205,6 +205,11 @@ describe('every route from the OpenAPI documents: unstorable text and framework 
             expectProblem(await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: '' }), 400, 'empty_body');
             expectProblem(await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ x: 'y'.repeat(70_000) }) }), 413, 'body_too_large');
             expectProblem(await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'application/json', 'x-correlation-id': 'nope' }, payload: '{}' }), 400, 'invalid_request');
+            // Nested 10,000 deep (20 KB, under the limit): a clear 400, no stack overflow.
+            const deep = `{"x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
+            expectProblem(await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: deep }), 400, 'invalid_request');
+            const deepNul = `{"x":${'{"a":'.repeat(5_000)}"\\u0000"${'}'.repeat(5_000)}}`;
+            expectProblem(await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: deepNul }), 400, 'invalid_request');
           }
           const other = method === 'get' ? 'DELETE' : 'PUT';
           if (!ops[other.toLowerCase()]) {

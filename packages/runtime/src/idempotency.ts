@@ -273,7 +273,6 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
             : await runWithLease(this, handler, req, reply, key, fingerprint);
         } catch (err) {
           if (err instanceof KeyTaken) continue; // someone else committed it meanwhile: replay theirs
-          if (err instanceof NotStored) return reply; // the response (≥ 500) is already on its way
           throw err;
         }
       }
@@ -314,11 +313,14 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
       return reply;
     } catch (err) {
       durable.resolve(false);
-      if (!sent) {
-        // Nothing was sent: the error handler answers (and the hook lets that answer through).
-        pending.finished = true;
-        delete (req as WithPending)[kPending];
+      if (sent) {
+        // The response is waiting in onSend, which turns it into a 500 now that nothing committed.
+        if (!(err instanceof NotStored)) req.log.error({ err }, 'command rolled back after its response was ready; answered 500');
+        return reply;
       }
+      // Nothing was sent: the error handler answers (and the hook lets that answer through).
+      pending.finished = true;
+      delete (req as WithPending)[kPending];
       throw err;
     }
   }
