@@ -133,7 +133,8 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
   if (redisLedger instanceof RedisDeliveryLedger) checks.redis = async () => (await redisLedger.conn.redis.ping()) === 'PONG';
   const idempotency = {
     db: plainDb,
-    ttlMs: envInt('IDEMPOTENCY_TTL_MS', DEFAULT_IDEMPOTENCY_TTL_MS, { min: 1000 }, env),
+    // At least 24 h: a client may retry a command for a day and still get its first answer.
+    ttlMs: envInt('IDEMPOTENCY_TTL_MS', DEFAULT_IDEMPOTENCY_TTL_MS, { min: DEFAULT_IDEMPOTENCY_TTL_MS }, env),
     waitMs: envInt('IDEMPOTENCY_WAIT_MS', 10_000, { min: 0 }, env),
     leaseMs: envInt('IDEMPOTENCY_LEASE_MS', 60_000, { min: 100 }, env),
   };
