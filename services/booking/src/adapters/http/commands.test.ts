@@ -141,7 +141,11 @@ for (const kind of ['postgres', 'pglite'] as const) {
       const again = await post(reservation(4, 4), { 'idempotency-key': key });
       assert.equal(again.body, full.body);
       assert.equal(again.headers['idempotent-replayed'], 'true');
-      for (const bad of ['', 'x'.repeat(256), 'clé']) {
+      const longest = `${'k'.repeat(254)}~`;
+      const atLimit = await post(reservation(12), { 'idempotency-key': longest });
+      assert.equal(atLimit.statusCode, 201, atLimit.body);
+      assert.equal((await post(reservation(12), { 'idempotency-key': longest })).headers['idempotent-replayed'], 'true');
+      for (const bad of ['', 'x'.repeat(256), 'clé', 'two words']) {
         const r = await h.rt.http.inject({ method: 'POST', url: '/bookings', headers: { 'content-type': 'application/json', 'idempotency-key': bad }, payload: JSON.stringify(reservation(5)) });
         assert.deepEqual(expectProblem(r, 400, 'invalid_request').errors?.map((e) => e.path), ['/headers/idempotency-key'], JSON.stringify(bad));
       }
