@@ -88,8 +88,17 @@ const URL_VARIANTS = [
 ];
 const MARK = '"__BAD__"';
 
-describe('every route from the OpenAPI documents: unstorable text and framework errors → 4xx problems', () => {
-  const services: { name: string; rt: ServiceRuntime; db: string }[] = [];
+interface Res { statusCode: number; headers: Record<string, string>; body: string; json<T>(): T }
+
+/** A real HTTP request over loopback (the services listen on a free port each). */
+async function request(base: string, method: string, url: string, o: { headers?: Record<string, string>; payload?: string } = {}): Promise<Res> {
+  const r = await fetch(`${base}${url}`, { method, ...(o.headers ? { headers: o.headers } : {}), ...(o.payload === undefined ? {} : { body: o.payload }) });
+  const body = await r.text();
+  return { statusCode: r.status, headers: Object.fromEntries(r.headers.entries()), body, json: <T>() => JSON.parse(body) as T };
+}
+
+describe('every route from the OpenAPI documents of the running services: unstorable text and framework errors → 4xx problems', () => {
+  const services: { name: string; rt: ServiceRuntime; db: string; base: string }[] = [];
 
   before(async () => {
     const admin = new PgDatabase(PG_ADMIN_URL, { max: 1 });
@@ -100,8 +109,9 @@ describe('every route from the OpenAPI documents: unstorable text and framework 
         const url = new URL(PG_ADMIN_URL);
         url.pathname = `/${db}`;
         const rt = await create({ env: {}, config: { databaseUrl: url.toString() } });
-        await rt.http.ready();
-        services.push({ name, rt, db });
+        // HTTP only (no MQTT needed for these requests): listen on a free loopback port.
+        const base = await rt.http.listen({ port: 0, host: '127.0.0.1' });
+        services.push({ name, rt, db, base });
       }
     } finally {
       await admin.close();
@@ -124,8 +134,8 @@ describe('every route from the OpenAPI documents: unstorable text and framework 
   test('NUL and lone surrogates in every body field, query and path parameter', async () => {
     let requests = 0;
     const routesSeen: string[] = [];
-    for (const { name, rt } of services) {
-      const doc = (await rt.http.inject({ method: 'GET', url: '/openapi.json' })).json<OpenApi>();
+    for (const { name, base } of services) {
+      const doc = (await request(base, 'GET', '/openapi.json')).json<OpenApi>();
       const paths = Object.entries(doc.paths);
       assert.ok(paths.length >= 3, `${name} documents its routes`);
       for (const [template, ops] of paths) {
@@ -144,7 +154,7 @@ describe('every route from the OpenAPI documents: unstorable text and framework 
           const baseQuery = Object.fromEntries(queryParams.map((p) => [p.name, encodeURIComponent(String(sample(p.schema)))]));
           const send = async (u: string, payload?: string) => {
             requests++;
-            const res = await rt.http.inject({ method: method.toUpperCase() as 'GET', url: u, ...(payload === undefined ? {} : { headers: { 'content-type': 'application/json' }, payload }) });
+            const res = await request(base, method.toUpperCase(), u, payload === undefined ? {} : { headers: { 'content-type': 'application/json' }, payload });
             const what = `${name} ${method.toUpperCase()} ${u} ${payload ?? ''}`.slice(0, 300);
             assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${what} → ${res.statusCode} ${res.body}`);
             try {
@@ -191,35 +201,36 @@ describe('every route from the OpenAPI documents: unstorable text and framework 
   });
 
   test('framework errors on every route are problems: malformed JSON, media type, empty body, method', async () => {
-    for (const { name, rt } of services) {
-      const doc = (await rt.http.inject({ method: 'GET', url: '/openapi.json' })).json<OpenApi>();
+    for (const { name, base } of services) {
+      const doc = (await request(base, 'GET', '/openapi.json')).json<OpenApi>();
+      const inject = (o: { method: string; url: string; headers?: Record<string, string>; payload?: string }) => request(base, o.method, o.url, o);
       for (const [template, ops] of Object.entries(doc.paths)) {
         const concrete = template.replace(/\{[^}]+\}/g, 'x1');
         for (const [method, op] of Object.entries(ops)) {
           const m = method.toUpperCase() as 'POST';
           if (op.requestBody) {
             const what = `${name} ${m} ${template}`;
-            const bad = await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: '{"a":' });
+            const bad = await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: '{"a":' });
             assert.equal(expectProblem(bad, 400).code, 'invalid_json', what);
-            expectProblem(await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'text/plain' }, payload: 'hi' }), 415, 'unsupported_media_type');
-            expectProblem(await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: '' }), 400, 'empty_body');
-            expectProblem(await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ x: 'y'.repeat(70_000) }) }), 413, 'body_too_large');
-            expectProblem(await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'application/json', 'x-correlation-id': 'nope' }, payload: '{}' }), 400, 'invalid_request');
+            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'text/plain' }, payload: 'hi' }), 415, 'unsupported_media_type');
+            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: '' }), 400, 'empty_body');
+            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ x: 'y'.repeat(70_000) }) }), 413, 'body_too_large');
+            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json', 'x-correlation-id': 'nope' }, payload: '{}' }), 400, 'invalid_request');
             // Nested 10,000 deep (20 KB, under the limit): a clear 400, no stack overflow.
             const deep = `{"x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
-            expectProblem(await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: deep }), 400, 'invalid_request');
+            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: deep }), 400, 'invalid_request');
             const deepNul = `{"x":${'{"a":'.repeat(5_000)}"\\u0000"${'}'.repeat(5_000)}}`;
-            expectProblem(await rt.http.inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: deepNul }), 400, 'invalid_request');
+            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: deepNul }), 400, 'invalid_request');
           }
           const other = method === 'get' ? 'DELETE' : 'PUT';
           if (!ops[other.toLowerCase()]) {
-            const r = await rt.http.inject({ method: other, url: concrete });
+            const r = await inject({ method: other, url: concrete });
             expectProblem(r, 405, 'method_not_allowed');
             assert.ok(String(r.headers.allow).includes(m), `${name} ${other} ${template}: Allow ${String(r.headers.allow)}`);
           }
         }
       }
-      expectProblem(await rt.http.inject({ method: 'GET', url: '/no/such/route' }), 404, 'not_found');
+      expectProblem(await inject({ method: 'GET', url: '/no/such/route' }), 404, 'not_found');
     }
   });
 });
