@@ -2,6 +2,8 @@
 // key → one booking and the same response; another body → 422; concurrent → one booking; the key,
 // the booking and the response commit in one transaction), command ids and correlation headers.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -216,3 +218,64 @@ for (const kind of ['postgres', 'pglite'] as const) {
     });
   });
 }
+
+describe('a crash after the commit, before the response is sent (real Postgres, a child process)', () => {
+  const name = uniqueName('booking_crash').toLowerCase();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  const children: ChildProcess[] = [];
+
+  async function child(crash: boolean): Promise<{ base: string; proc: ChildProcess }> {
+    const proc = spawn(process.execPath, ['--import', 'tsx', new URL('./testdata/crash-child.ts', import.meta.url).pathname], {
+      env: { ...process.env, DATABASE_URL: url.toString(), CRASH_AFTER_COMMIT: crash ? '1' : '0', LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(proc);
+    let out = '';
+    const base = await new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`child did not listen: ${out}`)), 30_000);
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening (\S+)/.exec(out);
+        if (m) { clearTimeout(t); resolve(m[1]!); }
+      });
+      proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`child exited ${code}: ${out}`)); });
+    });
+    return { base, proc };
+  }
+
+  before(async () => { await admin(`CREATE DATABASE ${quoteIdent(name)}`); });
+  after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await admin(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  });
+
+  test('the retry with the same key gets the stored answer; one booking', async () => {
+    const body = JSON.stringify({ albergue_id: 'alb-crash', guest: { guest_id: 'g-9', name: 'Ana', email: 'ana@example.org', locale: 'es' }, check_in: day(30), check_out: day(31), beds: 1 });
+    const headers = { 'content-type': 'application/json', 'idempotency-key': newEventId() };
+    const doomed = await child(true);
+    const exited = new Promise((r) => doomed.proc.once('exit', r));
+    await assert.rejects(fetch(`${doomed.base}/bookings`, { method: 'POST', headers, body }), 'the process died before answering');
+    await exited;
+    assert.equal(doomed.proc.signalCode, 'SIGKILL');
+
+    const { base, proc } = await child(false);
+    try {
+      const retry = await fetch(`${base}/bookings`, { method: 'POST', headers, body });
+      assert.equal(retry.status, 201);
+      assert.equal(retry.headers.get('idempotent-replayed'), 'true');
+      const booking = (await retry.json()) as { booking_id: string };
+      const db = new PgDatabase(url.toString(), { max: 1 });
+      try {
+        const rows = (await db.query<{ booking_id: string }>('SELECT booking_id FROM bookings')).rows;
+        assert.deepEqual(rows.map((r) => r.booking_id), [booking.booking_id]);
+        const events = (await db.query<{ causation_id: string }>(`SELECT envelope->>'causation_id' AS causation_id FROM outbox_events WHERE envelope->>'event_type' = 'BookingReserved'`)).rows;
+        assert.deepEqual(events.map((e) => e.causation_id), [retry.headers.get('x-command-id')], 'the stored command id is the event\'s cause');
+      } finally {
+        await db.close();
+      }
+    } finally {
+      proc.kill('SIGTERM');
+    }
+  });
+});
