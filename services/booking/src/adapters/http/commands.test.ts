@@ -226,7 +226,7 @@ describe('a crash after the commit, before the response is sent (real Postgres, 
   const children: ChildProcess[] = [];
 
   async function child(crash: boolean): Promise<{ base: string; proc: ChildProcess }> {
-    const proc = spawn(process.execPath, ['--import', 'tsx', new URL('./testdata/crash-child.ts', import.meta.url).pathname], {
+    const proc = spawn(process.execPath, ['--import', 'tsx', new URL('../../testdata/crash-child.ts', import.meta.url).pathname], {
       env: { ...process.env, DATABASE_URL: url.toString(), CRASH_AFTER_COMMIT: crash ? '1' : '0', LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -234,7 +234,7 @@ describe('a crash after the commit, before the response is sent (real Postgres, 
     let out = '';
     const base = await new Promise<string>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`child did not listen: ${out}`)), 30_000);
-      proc.stdout!.on('data', (d: Buffer) => {
+      proc.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         const m = /listening (\S+)/.exec(out);
         if (m) { clearTimeout(t); resolve(m[1]!); }
