@@ -88,7 +88,7 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
     // Document (and validate) the command headers on every documented route that declares none.
     const schema = route.schema as { hide?: boolean; headers?: unknown } | undefined;
     if (schema && !schema.hide && schema.headers === undefined) {
-      const command = methods.some((m) => m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS');
+      const command = o.idempotency !== undefined && methods.some((m) => m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS');
       schema.headers = Type.Object({
         [CORRELATION_ID_HEADER]: Type.Optional(Type.String({ format: 'uuid', description: 'The flow (correlation_id) this request belongs to; left out, a command starts a new flow. Echoed in the response, with x-command-id.' })),
         ...(command ? { [IDEMPOTENCY_KEY_HEADER]: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,255}$', description: 'Makes the command safe to retry: the same key and request return the stored response (24 h); another request with the key gets 422.' })) } : {}),
