@@ -134,14 +134,14 @@ describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
 
   test('50 concurrent reservations for 10 beds: exactly 10 succeed, the rest get 409 with the reason', async () => {
     const albergue = await registerAlbergue(10);
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => http<{ error?: string; message?: string }>('POST', `${urls.booking}/bookings`, reservation(albergue, 100 + i))));
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => http<{ code?: string; detail?: string }>('POST', `${urls.booking}/bookings`, reservation(albergue, 100 + i))));
     const ok = results.filter((r) => r.status === 201);
     const refused = results.filter((r) => r.status === 409);
     assert.equal(ok.length, 10);
     assert.equal(refused.length, 40);
     for (const r of refused) {
-      assert.equal(r.body.error, 'no_beds_left');
-      assert.ok(r.body.message && r.body.message.length > 0);
+      assert.equal(r.body.code, 'no_beds_left');
+      assert.ok(r.body.detail && r.body.detail.length > 0);
     }
     const avail = await http<{ bookable_beds: number }>('GET', `${urls.booking}/albergues/${albergue}/availability?from=${day(20)}&to=${day(22)}`);
     assert.equal(avail.body.bookable_beds, 0);
@@ -159,11 +159,11 @@ describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
       [{ ...base, albergue_id: 'no-such-albergue' }, /unknown_albergue/],
     ];
     for (const [body, code] of cases) {
-      const r = await http<{ error: string; message: string }>('POST', `${urls.booking}/bookings`, body);
+      const r = await http<{ code: string; detail: string }>('POST', `${urls.booking}/bookings`, body);
       const what = `${JSON.stringify(body)} → ${r.status} ${JSON.stringify(r.body)}`;
       assert.ok(r.status >= 400 && r.status < 500, what);
-      assert.match(r.body.error, code, what);
-      assert.ok(r.body.message.length > 0, what);
+      assert.match(r.body.code, code, what);
+      assert.ok(r.body.detail.length > 0, what);
     }
     const malformed = await fetch(`${urls.booking}/bookings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"albergue_id": ' });
     assert.equal(malformed.status, 400);

@@ -1,8 +1,14 @@
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import { newEventId } from '@albergue/events';
+import type { SqlDatabase } from '@albergue/outbox';
 import type { Logger } from '@albergue/platform';
+import { COMMAND_ID_HEADER, CORRELATION_ID_HEADER, isUuid, problem, problemErrorHandler, sendProblem, useStrictValidation } from '@albergue/platform/http';
 import type { Registry } from 'prom-client';
+import { Type } from '@sinclair/typebox';
+import type { IdempotencyStore } from './idempotency';
+import { IDEMPOTENCY_KEY_HEADER, installIdempotency } from './idempotency';
 
 /** A readiness check: resolves true when the dependency is usable, false or throws when not. */
 export type ReadinessCheck = () => Promise<boolean>;
@@ -15,16 +21,82 @@ export interface HttpOptions {
   readonly description?: string;
   /** Request body limit in bytes (default 64 KiB). */
   readonly bodyLimit?: number;
+  /** The service's database (not the unit-of-work wrapper): enables Idempotency-Key on command routes. */
+  readonly idempotency?: { readonly db: SqlDatabase; readonly ttlMs?: number; readonly waitMs?: number; readonly leaseMs?: number };
+}
+
+export interface ServiceHttp {
+  readonly app: FastifyInstance;
+  /** Present when idempotency is enabled (its purge job needs it). */
+  readonly idempotency?: IdempotencyStore;
+}
+
+/** `/bookings/:booking_id/cancel` → a RegExp matching concrete paths of that route. */
+function routePattern(url: string): RegExp {
+  const parts = url.split('/').map((seg) => {
+    if (seg.startsWith(':')) return '[^/]+';
+    if (seg === '*') return '.*';
+    return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  });
+  return new RegExp(`^${parts.join('/')}/?$`);
 }
 
 /**
  * The service's Fastify app: OpenAPI at /openapi.json, Prometheus at /metrics, and /health —
  * 200 when every readiness check passes, 503 with the failing ones otherwise (liveness is the
- * process answering at all).
+ * process answering at all). Every request gets a UUIDv7 command id (`x-command-id`) and joins the
+ * flow of a valid `x-correlation-id` (an invalid one is a 400); every error is a problem
+ * (application/problem+json), including unknown routes (404), wrong methods (405) and bad URLs.
  */
 export async function buildHttp(o: HttpOptions): Promise<FastifyInstance> {
+  return (await buildServiceHttp(o)).app;
+}
+
+export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
   // pino's Logger is a FastifyBaseLogger; the cast keeps the app's type the plain FastifyInstance routes plugins expect.
-  const app = Fastify({ loggerInstance: o.logger, bodyLimit: o.bodyLimit ?? 64 * 1024 }) as unknown as FastifyInstance;
+  const app = Fastify({
+    loggerInstance: o.logger,
+    bodyLimit: o.bodyLimit ?? 64 * 1024,
+    // The request id is the command id: a UUIDv7, unique across instances and restarts.
+    genReqId: () => newEventId(),
+    frameworkErrors: (err, req, reply) => { problemErrorHandler(err, req, reply); },
+  }) as unknown as FastifyInstance;
+  useStrictValidation(app);
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header(COMMAND_ID_HEADER, req.id);
+    const raw = req.headers[CORRELATION_ID_HEADER];
+    if (raw === undefined) {
+      // No flow named: a command that emits events reports its new flow (its first event_id) instead.
+      reply.header(CORRELATION_ID_HEADER, req.id);
+      return;
+    }
+    if (!isUuid(raw)) {
+      reply.header(CORRELATION_ID_HEADER, req.id);
+      return sendProblem(reply, problem(400, 'invalid_request', 'x-correlation-id must be a UUID (the correlation_id of the flow this request belongs to); leave it out to start a new flow', [
+        { path: `/headers/${CORRELATION_ID_HEADER}`, message: 'must be a UUID', code: 'format' },
+      ]));
+    }
+    reply.header(CORRELATION_ID_HEADER, raw.toLowerCase());
+  });
+
+  // Every route, for 405 (a known path with another method) versus 404.
+  const routes: { methods: string[]; pattern: RegExp }[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).map((m) => String(m).toUpperCase());
+    routes.push({ methods, pattern: routePattern(route.url ?? route.path) });
+    // Document (and validate) the command headers on every documented route that declares none.
+    const schema = route.schema as { hide?: boolean; headers?: unknown } | undefined;
+    if (schema && !schema.hide && schema.headers === undefined) {
+      const command = o.idempotency !== undefined && methods.some((m) => m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS');
+      schema.headers = Type.Object({
+        [CORRELATION_ID_HEADER]: Type.Optional(Type.String({ format: 'uuid', description: 'The flow (correlation_id) this request belongs to; left out, a command starts a new flow. Echoed in the response, with x-command-id.' })),
+        ...(command ? { [IDEMPOTENCY_KEY_HEADER]: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,255}$', description: 'Makes the command safe to retry: the same key and request return the stored response (24 h); another request with the key gets 422.' })) } : {}),
+      });
+    }
+  });
+  const idempotency = o.idempotency ? installIdempotency(app, { ...o.idempotency, logger: o.logger }) : undefined;
+
   await app.register(swagger, {
     openapi: { info: { title: `Albergue ${o.service}`, version: '1.0.0', ...(o.description ? { description: o.description } : {}) } },
   });
@@ -47,8 +119,16 @@ export async function buildHttp(o: HttpOptions): Promise<FastifyInstance> {
     const ready = results.every(([, s]) => s === 'up');
     return reply.code(ready ? 200 : 503).send({ service: o.service, status: ready ? 'ready' : 'not_ready', checks });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url}` }));
-  return app;
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? req.url;
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendProblem(reply, problem(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`));
+    }
+    return sendProblem(reply, problem(404, 'not_found', `there is no route ${req.method} ${path}; see /openapi.json`));
+  });
+  return { app, ...(idempotency ? { idempotency } : {}) };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -7,12 +7,14 @@ import { MemoryDeliveryLedger, RedisDeliveryLedger, createMessaging, stableClien
 import type { Migration, SqlDatabase, SqlTransaction } from '@albergue/outbox';
 import { MqttOutboxTransport, OUTBOX_MIGRATIONS, Outbox, OutboxRelay, PgDatabase, PgliteDatabase, migrate } from '@albergue/outbox';
 import type { Logger } from '@albergue/platform';
-import { createLogger, createMetricsRegistry, listenOrExplain } from '@albergue/platform';
+import { createLogger, createMetricsRegistry, envInt, listenOrExplain } from '@albergue/platform';
 import type { ServiceConfig } from './config';
 import { serviceConfig } from './config';
-import { buildHttp } from './http';
+import { buildServiceHttp } from './http';
 import type { ReadinessCheck } from './http';
+import { DEFAULT_IDEMPOTENCY_TTL_MS, IDEMPOTENCY_MIGRATION } from './idempotency';
 import { transactionOf, transactionalInbox } from './transactional-inbox';
+import { UnitOfWorkDatabase } from './unit-of-work';
 
 /** The delivery ledger with its DLQ and breaker stores (one object in both adapters). */
 export interface LedgerBundle {
@@ -49,6 +51,10 @@ export interface ServiceRuntime {
   readonly config: ServiceConfig;
   readonly logger: Logger;
   readonly metrics: Registry;
+  /**
+   * The service's database. Inside an HTTP command sent with an Idempotency-Key it joins the
+   * command's transaction (see unit-of-work.ts); use it for everything the service stores.
+   */
   readonly db: SqlDatabase;
   readonly outbox: Outbox;
   readonly http: FastifyInstance;
@@ -80,16 +86,18 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
   const logger = o.logger ?? createLogger(service);
   const metrics = createMetricsRegistry(service);
 
-  let db: SqlDatabase;
+  const env = o.env ?? process.env;
+  let plainDb: SqlDatabase;
   if (config.databaseUrl) {
-    db = new PgDatabase(config.databaseUrl, { logger });
+    plainDb = new PgDatabase(config.databaseUrl, { logger });
   } else {
     mkdirSync(config.dataDir, { recursive: true });
-    db = await PgliteDatabase.open(config.dataDir);
+    plainDb = await PgliteDatabase.open(config.dataDir);
   }
+  const db: SqlDatabase = new UnitOfWorkDatabase(plainDb);
   const opened: (() => Promise<void>)[] = [() => db.close()];
   try {
-    await migrate(db, [...OUTBOX_MIGRATIONS, ...o.migrations]);
+    await migrate(plainDb, [...OUTBOX_MIGRATIONS, IDEMPOTENCY_MIGRATION, ...o.migrations]);
   } catch (err) {
     await db.close();
     throw err;
@@ -137,7 +145,14 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
   }
   const redisLedger = bundle.ledger;
   if (redisLedger instanceof RedisDeliveryLedger) checks.redis = async () => (await redisLedger.conn.redis.ping()) === 'PONG';
-  const http = await buildHttp({ service, logger, metrics, checks, ...(o.description ? { description: o.description } : {}) });
+  const idempotency = {
+    db: plainDb,
+    // At least 24 h: a client may retry a command for a day and still get its first answer.
+    ttlMs: envInt('IDEMPOTENCY_TTL_MS', DEFAULT_IDEMPOTENCY_TTL_MS, { min: DEFAULT_IDEMPOTENCY_TTL_MS }, env),
+    waitMs: envInt('IDEMPOTENCY_WAIT_MS', 10_000, { min: 0 }, env),
+    leaseMs: envInt('IDEMPOTENCY_LEASE_MS', 60_000, { min: 100 }, env),
+  };
+  const { app: http, idempotency: keys } = await buildServiceHttp({ service, logger, metrics, checks, idempotency, ...(o.description ? { description: o.description } : {}) });
 
   const jobs: { name: string; intervalMs: number; job: () => Promise<unknown> }[] = [];
   const timers: NodeJS.Timeout[] = [];
@@ -145,6 +160,8 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
   let started = false;
   let consuming = false;
   let closing: Promise<void> | undefined;
+
+  if (keys) jobs.push({ name: 'purge-idempotency-keys', intervalMs: envInt('IDEMPOTENCY_PURGE_MS', 60_000, { min: 50 }, env), job: () => keys.purgeExpired() });
 
   const runtime: ServiceRuntime = {
     config,

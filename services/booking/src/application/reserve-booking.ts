@@ -13,6 +13,8 @@ export interface ReserveBookingInput {
   readonly beds: number;
   /** Id of the request that asked (causation of BookingReserved); the event's own id otherwise. */
   readonly command_id?: string;
+  /** The flow the reservation joins (x-correlation-id); a new one (its event's id) otherwise. */
+  readonly correlation_id?: string;
 }
 
 export interface ReserveBookingDeps {
@@ -54,7 +56,7 @@ export async function reserveBooking(deps: ReserveBookingDeps, input: ReserveBoo
     const state = existing?.state ?? NO_BOOKING;
     const decision = decide(command, { booking: state, inventory });
     if (!decision.ok) return decision;
-    const { envelopes, record } = await saveDecision(tx, state, decision.events, { causation_id: input.command_id });
+    const { envelopes, record } = await saveDecision(tx, state, decision.events, { causation_id: input.command_id, correlation_id: input.correlation_id });
     if (!record) throw new Error('ReserveBooking accepted without an event');
     return { ok: true, value: bookingView(record.state), events: envelopes };
   });

@@ -10,6 +10,8 @@ export interface ChangeCapacityInput {
   /** First night with the new capacity (default: today). */
   readonly effective_from?: string;
   readonly command_id?: string;
+  /** The flow the command joins (x-correlation-id); a new one (its first event's id) otherwise. */
+  readonly correlation_id?: string;
 }
 
 /**
@@ -31,7 +33,7 @@ export async function changeCapacity(
     const decision = decide(command, state);
     if (!decision.ok) return decision;
     if (decision.ignored && existing) return { ok: true, value: albergueView(existing.state, today), events: [], ignored: decision.ignored };
-    const { envelopes, record } = await saveDecision(tx, state, decision.events, input.command_id);
+    const { envelopes, record } = await saveDecision(tx, state, decision.events, input.command_id, input.correlation_id);
     if (!record) throw new Error('ChangeCapacity accepted without an event');
     return { ok: true, value: albergueView(record.state, today), events: envelopes };
   });

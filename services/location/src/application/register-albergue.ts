@@ -8,6 +8,8 @@ export type RegisterAlbergueInput = Omit<RegisterAlbergue['data'], 'now' | 'albe
   /** A chosen id (e.g. a slug); a new one from the id generator otherwise. */
   readonly albergue_id?: string;
   readonly command_id?: string;
+  /** The flow the command joins (x-correlation-id); a new one (its first event's id) otherwise. */
+  readonly correlation_id?: string;
 };
 
 export interface RegisterAlbergueDeps {
@@ -40,7 +42,7 @@ export async function registerAlbergue(deps: RegisterAlbergueDeps, input: Regist
     const state = existing?.state ?? NO_ALBERGUE;
     const decision = decide(command, state);
     if (!decision.ok) return decision;
-    const { envelopes, record } = await saveDecision(tx, state, decision.events, input.command_id);
+    const { envelopes, record } = await saveDecision(tx, state, decision.events, input.command_id, input.correlation_id);
     if (!record) throw new Error('RegisterAlbergue accepted without an event');
     return { ok: true, value: albergueView(record.state, localDate(now, deps.config.timeZone)), events: envelopes };
   });

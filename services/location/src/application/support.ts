@@ -30,13 +30,14 @@ function toEnvelope(event: AlbergueEvent, meta: { event_id: string; correlation_
 
 /**
  * Stores the albergue after `events` and appends them to the outbox, in `tx`. Each command starts a
- * flow of its own (correlation_id = its first event's id), caused by the request id when given.
+ * flow of its own (correlation_id = its first event's id) unless the caller names the flow
+ * (`correlationId`, from the request's x-correlation-id), caused by the command id when given.
  */
-export async function saveDecision(tx: AlbergueTransaction, before: AlbergueState, events: readonly AlbergueEvent[], commandId: string | undefined): Promise<{ envelopes: EventEnvelope[]; record: AlbergueRecord | undefined }> {
+export async function saveDecision(tx: AlbergueTransaction, before: AlbergueState, events: readonly AlbergueEvent[], commandId: string | undefined, correlationId?: string): Promise<{ envelopes: EventEnvelope[]; record: AlbergueRecord | undefined }> {
   const after = events.reduce(evolve, before);
   if (after.status !== 'registered' || events.length === 0) return { envelopes: [], record: undefined };
   const envelopes: EventEnvelope[] = [];
-  let correlation: string | undefined;
+  let correlation: string | undefined = correlationId;
   let cause = commandId;
   for (const event of events) {
     const event_id = newEventId();

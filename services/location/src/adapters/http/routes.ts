@@ -7,7 +7,8 @@ import { getAlbergue, listAlbergues } from '../../application/queries';
 import { registerAlbergue } from '../../application/register-albergue';
 import type { CapacityBody, RegisterBody } from './schemas';
 import * as S from './schemas';
-import { ErrorBody, sendErrors, useStrictValidation } from '@albergue/platform/http';
+import type { DomainErrorLike } from '@albergue/platform/http';
+import { commandOf, problem, problemResponses, reportFlow, sendErrors, sendProblem, useStrictValidation } from '@albergue/platform/http';
 
 export interface LocationHttpDeps {
   readonly repo: AlbergueRepository;
@@ -17,6 +18,7 @@ export interface LocationHttpDeps {
   readonly config: LocationConfig;
 }
 
+/** HTTP status of each domain error code (400 broken rule, 404 no such albergue, 409 conflict with state). */
 export function statusOf(code: string): number {
   switch (code) {
     case 'albergue_not_found':
@@ -28,16 +30,45 @@ export function statusOf(code: string): number {
   }
 }
 
+/** The input a domain error is about (JSON Pointer into the request). */
+export function locationPathOf(e: DomainErrorLike): string | undefined {
+  switch (e.code) {
+    case 'invalid_name':
+      return '/body/name';
+    case 'invalid_town':
+      return '/body/town';
+    case 'invalid_route':
+      return '/body/route';
+    case 'invalid_coordinates':
+      return e.reason.startsWith('latitude') ? '/body/location/lat' : '/body/location/lon';
+    case 'invalid_beds':
+      return '/body/beds';
+    case 'invalid_price':
+      return '/body/nightly_price/amount_minor';
+    case 'albergue_exists':
+      return '/body/albergue_id';
+    case 'albergue_not_found':
+      return '/params/albergue_id';
+    case 'invalid_date':
+    case 'effective_from_in_past':
+      return '/body/effective_from';
+    default:
+      return undefined;
+  }
+}
+
+const mapping = { statusOf, pathOf: locationPathOf };
+
 export function locationRoutes(deps: LocationHttpDeps): FastifyPluginAsync {
   return (app) => {
     useStrictValidation(app);
 
     app.post<{ Body: RegisterBody }>('/albergues', {
-      schema: { tags: ['albergues'], summary: 'Register an albergue', body: S.RegisterBody, response: { 201: S.AlbergueView, 400: ErrorBody, 409: ErrorBody } },
+      schema: { tags: ['albergues'], summary: 'Register an albergue', body: S.RegisterBody, response: { 201: S.AlbergueView, ...problemResponses(409, 422) } },
     }, async (req, reply) => {
-      const r = await registerAlbergue(deps, { ...req.body, command_id: req.id });
-      if (!r.ok) return sendErrors(reply, statusOf, r.errors);
-      return reply.code(201).header('location', `/albergues/${r.value.albergue_id}`).send(r.value);
+      const r = await registerAlbergue(deps, { ...req.body, ...commandOf(req) });
+      if (!r.ok) return sendErrors(reply, mapping, r.errors);
+      return reportFlow(reply, r.events).code(201).header('location', `/albergues/${r.value.albergue_id}`).send(r.value);
     });
 
     app.post<{ Params: Static<typeof S.AlbergueParams>; Body: CapacityBody }>('/albergues/:albergue_id/capacity', {
@@ -46,29 +77,33 @@ export function locationRoutes(deps: LocationHttpDeps): FastifyPluginAsync {
         summary: 'Change the number of beds from a night on (the same capacity again changes nothing)',
         params: S.AlbergueParams,
         body: S.CapacityBody,
-        response: { 200: S.AlbergueView, 400: ErrorBody, 404: ErrorBody },
+        response: { 200: S.AlbergueView, ...problemResponses(404, 422) },
       },
     }, async (req, reply) => {
       const input = req.body.effective_from === undefined
-        ? { albergue_id: req.params.albergue_id, beds: req.body.beds, command_id: req.id }
-        : { albergue_id: req.params.albergue_id, beds: req.body.beds, effective_from: req.body.effective_from, command_id: req.id };
+        ? { albergue_id: req.params.albergue_id, beds: req.body.beds, ...commandOf(req) }
+        : { albergue_id: req.params.albergue_id, beds: req.body.beds, effective_from: req.body.effective_from, ...commandOf(req) };
       const r = await changeCapacity(deps, input);
-      if (!r.ok) return sendErrors(reply, statusOf, r.errors);
-      return reply.send(r.value);
+      if (!r.ok) return sendErrors(reply, mapping, r.errors);
+      return reportFlow(reply, r.events).send(r.value);
     });
 
     app.get<{ Querystring: Static<typeof S.ListQuery> }>('/albergues', {
-      schema: { tags: ['albergues'], summary: 'Albergues, east to west', querystring: S.ListQuery, response: { 200: S.AlbergueList } },
+      schema: { tags: ['albergues'], summary: 'Albergues, east to west', querystring: S.ListQuery, response: { 200: S.AlbergueList, ...problemResponses() } },
     }, async (req) => {
       const filter = { ...(req.query.route === undefined ? {} : { route: req.query.route }), ...(req.query.town === undefined ? {} : { town: req.query.town }) };
       return { albergues: await listAlbergues(deps, filter) };
     });
 
     app.get<{ Params: Static<typeof S.AlbergueParams> }>('/albergues/:albergue_id', {
-      schema: { tags: ['albergues'], summary: 'An albergue', params: S.AlbergueParams, response: { 200: S.AlbergueView, 404: ErrorBody } },
+      schema: { tags: ['albergues'], summary: 'An albergue', params: S.AlbergueParams, response: { 200: S.AlbergueView, ...problemResponses(404) } },
     }, async (req, reply) => {
       const view = await getAlbergue(deps, req.params.albergue_id);
-      if (!view) return reply.code(404).send({ error: 'albergue_not_found', message: `albergue ${req.params.albergue_id} does not exist` });
+      if (!view) {
+        return sendProblem(reply, problem(404, 'albergue_not_found', `albergue ${req.params.albergue_id} does not exist`, [
+          { path: '/params/albergue_id', message: 'no albergue has this id', code: 'albergue_not_found' },
+        ]));
+      }
       return reply.send(view);
     });
     return Promise.resolve();

@@ -6,7 +6,7 @@ import type { RefundDeps } from '../../application/refund-payment';
 import { retryRefund } from '../../application/refund-payment';
 import * as S from './schemas';
 import { statusOf } from './routes';
-import { ErrorBody, sendErrors, useStrictValidation } from '@albergue/platform/http';
+import { problemResponses, sendErrors, useStrictValidation } from '@albergue/platform/http';
 
 /** A refund as the API shows it (no undefined fields). */
 function refundView(r: Refund): Static<typeof S.RefundView> {
@@ -22,7 +22,7 @@ export function refundRoutes(deps: RefundDeps): FastifyPluginAsync {
         tags: ['refunds'],
         summary: 'Refunds by status (operator): `failed` lists the ones whose retries ran out',
         querystring: S.RefundListQuery,
-        response: { 200: S.RefundList, 400: ErrorBody },
+        response: { 200: S.RefundList, ...problemResponses() },
       },
     }, async (req, reply) => {
       const refunds = await deps.repo.listRefunds(req.query.status, req.query.limit === undefined ? 100 : Number(req.query.limit));
@@ -34,7 +34,7 @@ export function refundRoutes(deps: RefundDeps): FastifyPluginAsync {
         tags: ['refunds'],
         summary: 'Retry a refund now (operator), with a fresh retry budget; idempotent',
         params: S.RefundParams,
-        response: { 200: S.RefundView, 404: ErrorBody, 409: ErrorBody },
+        response: { 200: S.RefundView, ...problemResponses(404, 409) },
       },
     }, async (req, reply) => {
       const r = await retryRefund(deps, req.params.refund_id);

@@ -17,6 +17,7 @@ import { PgPaymentQueries } from '../postgres/pg-payment-queries';
 import { PgPaymentRepository } from '../postgres/pg-payment-repository';
 import { signCallback, SIMULATED_CARD_NETWORK_MIGRATIONS, SimulatedCardNetwork } from '../provider/simulated-card-network';
 import { refundRoutes } from './refund-routes';
+import { expectProblem } from '@albergue/platform/testing';
 import { paymentRoutes } from './routes';
 
 const NOW_MS = Date.parse('2025-05-10T09:00:00Z');
@@ -109,19 +110,20 @@ describe('payment HTTP API', () => {
 
   test('a callback with a wrong or missing signature → 401', async () => {
     const body = JSON.stringify({ payment_id: 'pay-b-2', provider_reference: 'x', outcome: { status: 'succeeded' } });
-    assert.equal((await app.inject({ method: 'POST', url: '/payments/callback', headers: { 'content-type': 'application/json' }, payload: body })).statusCode, 401);
+    expectProblem(await app.inject({ method: 'POST', url: '/payments/callback', headers: { 'content-type': 'application/json' }, payload: body }), 401, 'invalid_signature');
     assert.equal((await app.inject({ method: 'POST', url: '/payments/callback', headers: { 'content-type': 'application/json', 'x-albergue-signature': signCallback(body, 'other') }, payload: body })).statusCode, 401);
   });
 
   test('bad input → 400 with the problems; malformed JSON → 400; bad card number → 422', async () => {
     const r = await app.inject({ method: 'POST', url: '/payments/pay-b-2/charge', payload: { card: '4242' } });
-    assert.equal(r.statusCode, 400);
-    assert.equal(r.json<{ problems: unknown[] }>().problems.length, 2);
+    assert.deepEqual(expectProblem(r, 400, 'invalid_request').errors?.map((e) => e.path).sort(), ['/body/card', '/body/payment_method']);
     const bad = await app.inject({ method: 'POST', url: '/payments/pay-b-2/charge', headers: { 'content-type': 'application/json' }, payload: '{"payment_method":' });
-    assert.equal(bad.statusCode, 400);
+    expectProblem(bad, 400, 'invalid_json');
+    expectProblem(await app.inject({ method: 'POST', url: '/payments/pay-b-2/charge', headers: { 'content-type': 'application/json' }, payload: '' }), 400, 'empty_body');
     const card = await app.inject({ method: 'POST', url: '/payments/pay-b-2/charge', payload: { payment_method: '1234' } });
-    assert.equal(card.statusCode, 422);
-    assert.equal((await app.inject({ method: 'POST', url: '/payments/nope/charge', payload: { payment_method: '4242424242424242' } })).statusCode, 404);
+    assert.deepEqual(expectProblem(card, 422, 'payment_method_rejected').errors?.map((e) => e.path), ['/body/payment_method']);
+    expectProblem(await app.inject({ method: 'POST', url: '/payments/nope/charge', payload: { payment_method: '4242424242424242' } }), 404, 'payment_not_found');
+    expectProblem(await app.inject({ method: 'POST', url: '/payments/pay-b-2/charge', payload: { payment_method: 4242424242424242 } }), 400, 'invalid_request');
   });
 
   test('a refund that ran out of retries is listed at GET /refunds?status=failed and retried by POST /refunds/:id/retry', async () => {

@@ -10,7 +10,8 @@ import { SIGNATURE_HEADER } from '../provider/http-callback';
 import { verifyCallback } from '../provider/simulated-card-network';
 import type { ChargeBody, Settlement } from './schemas';
 import * as S from './schemas';
-import { ErrorBody, sendErrors, useStrictValidation } from '@albergue/platform/http';
+import type { DomainErrorLike } from '@albergue/platform/http';
+import { problem, problemResponses, sendErrors, sendProblem, useStrictValidation } from '@albergue/platform/http';
 
 export interface PaymentHttpDeps extends ChargeDeps {
   readonly queries: PaymentQueries;
@@ -22,6 +23,7 @@ export interface PaymentHttpDeps extends ChargeDeps {
   readonly callbackSecret?: string;
 }
 
+/** HTTP status of each domain error code (400 broken rule, 404 no such payment, 409 conflict with state, 422 method refused). */
 export function statusOf(code: string): number {
   switch (code) {
     case 'payment_not_found':
@@ -41,6 +43,15 @@ export function statusOf(code: string): number {
   }
 }
 
+/** The input a domain error is about (JSON Pointer into the request). */
+export function paymentPathOf(e: DomainErrorLike): string | undefined {
+  if (e.code === 'payment_not_found') return '/params/payment_id';
+  if (e.code === 'payment_method_rejected') return '/body/payment_method';
+  return undefined;
+}
+
+const notFound = (detail: string, path: string) => problem(404, 'payment_not_found', detail, [{ path, message: 'no payment found', code: 'payment_not_found' }]);
+
 const withPayUrl = (v: PaymentView) => (v.status === 'initiated' ? { ...v, pay_url: `/payments/${v.payment_id}/charge` } : v);
 
 export function paymentRoutes(deps: PaymentHttpDeps): FastifyPluginAsync {
@@ -49,8 +60,12 @@ export function paymentRoutes(deps: PaymentHttpDeps): FastifyPluginAsync {
 
     // The callback's signature covers the exact bytes sent: keep them next to the parsed body.
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+      (req as unknown as { rawBody: string }).rawBody = body as string;
+      if ((body as string).trim() === '') {
+        done(Object.assign(new Error('the body is empty'), { statusCode: 400, code: 'FST_ERR_CTP_EMPTY_JSON_BODY' }), undefined);
+        return;
+      }
       try {
-        (req as unknown as { rawBody: string }).rawBody = body as string;
         done(null, JSON.parse(body as string));
       } catch (err) {
         done(Object.assign(err as Error, { statusCode: 400, code: 'invalid_json' }), undefined);
@@ -58,52 +73,58 @@ export function paymentRoutes(deps: PaymentHttpDeps): FastifyPluginAsync {
     });
 
     app.get<{ Params: Static<typeof S.PaymentParams> }>('/payments/:payment_id', {
-      schema: { tags: ['payments'], summary: 'A payment', params: S.PaymentParams, response: { 200: S.PaymentView, 404: ErrorBody } },
+      schema: { tags: ['payments'], summary: 'A payment', params: S.PaymentParams, response: { 200: S.PaymentView, ...problemResponses(404) } },
     }, async (req, reply) => {
       const view = await getPayment(deps.queries, req.params.payment_id);
-      if (!view) return reply.code(404).send({ error: 'payment_not_found', message: `payment ${req.params.payment_id} does not exist` });
+      if (!view) return sendProblem(reply, notFound(`payment ${req.params.payment_id} does not exist`, '/params/payment_id'));
       return reply.send(withPayUrl(view));
     });
 
     app.get<{ Params: Static<typeof S.BookingParams> }>('/bookings/:booking_id/payment', {
-      schema: { tags: ['payments'], summary: "A booking's payment", params: S.BookingParams, response: { 200: S.PaymentView, 404: ErrorBody } },
+      schema: { tags: ['payments'], summary: "A booking's payment", params: S.BookingParams, response: { 200: S.PaymentView, ...problemResponses(404) } },
     }, async (req, reply) => {
       const view = await getPaymentOfBooking(deps.queries, req.params.booking_id);
-      if (!view) return reply.code(404).send({ error: 'payment_not_found', message: `booking ${req.params.booking_id} has no payment (yet)` });
+      if (!view) return sendProblem(reply, notFound(`booking ${req.params.booking_id} has no payment (yet)`, '/params/booking_id'));
       return reply.send(withPayUrl(view));
     });
 
     app.post<{ Params: Static<typeof S.PaymentParams>; Body: ChargeBody }>('/payments/:payment_id/charge', {
+      // Charging commits more than once (the attempt before the provider call): Idempotency-Key in lease mode.
+      config: { idempotency: 'lease' },
       schema: {
         tags: ['payments'],
         summary: 'Pay an open payment with a payment method (test card number on the simulated network)',
         params: S.PaymentParams,
         body: S.ChargeBody,
-        response: { 202: S.ChargeAccepted, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody },
+        response: { 202: S.ChargeAccepted, ...problemResponses(404, 409, 422, 503) },
       },
     }, async (req, reply) => {
       const r = await chargePayment(deps, { payment_id: req.params.payment_id, payment_method: req.body.payment_method });
-      if (!r.ok) return sendErrors(reply, statusOf, r.errors);
+      if (!r.ok) return sendErrors(reply, { statusOf, pathOf: paymentPathOf }, r.errors);
       return reply.code(202).send(r.value);
     });
 
     app.post<{ Body: Settlement }>('/payments/callback', {
+      // Settling may call the provider (refunds): Idempotency-Key in lease mode.
+      config: { idempotency: 'lease' },
       schema: {
         tags: ['provider'],
         summary: 'Provider settlement callback (webhook); idempotent',
         body: S.Settlement,
-        response: { 200: S.SettlementAnswer, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
+        response: { 200: S.SettlementAnswer, ...problemResponses(401, 404, 409, 422) },
       },
     }, async (req, reply) => {
       if (deps.callbackSecret !== undefined) {
         const signature = req.headers[SIGNATURE_HEADER];
         const raw = (req as unknown as { rawBody?: string }).rawBody ?? '';
         if (typeof signature !== 'string' || !verifyCallback(raw, signature, deps.callbackSecret)) {
-          return reply.code(401).send({ error: 'invalid_signature', message: `the ${SIGNATURE_HEADER} header does not match the body` });
+          return sendProblem(reply, problem(401, 'invalid_signature', `the ${SIGNATURE_HEADER} header does not match the body`, [
+            { path: `/headers/${SIGNATURE_HEADER}`, message: 'does not match the body', code: 'invalid_signature' },
+          ]));
         }
       }
       const r = await settlePayment(deps, req.body);
-      if (!r.ok) return sendErrors(reply, statusOf, r.errors);
+      if (!r.ok) return sendErrors(reply, { statusOf, pathOf: (e) => (e.code === 'payment_not_found' ? '/body/payment_id' : undefined) }, r.errors);
       return reply.send({ payment_id: req.body.payment_id, status: r.value?.status ?? 'unknown', events: r.events.length });
     });
     return Promise.resolve();
