@@ -10,6 +10,7 @@ import { listenOrExplain } from '@albergue/platform';
 import type { AccessControlList } from '../../domain/acl';
 import type { PasswordAuthenticator } from '../../application/authenticator';
 import type { BrokerStorage } from './persistence';
+import { preserveDeliveryOrder } from './delivery-order';
 
 export interface AedesBrokerOptions {
   readonly host: string;
@@ -87,6 +88,10 @@ export class AedesBroker {
         return account !== undefined && options.acl.maySubscribe(account, packet.topic) ? packet : null;
       },
     });
+    // Before any client connects: exact-duplicate dedupe and per-publisher emission order (issue 10).
+    preserveDeliveryOrder(aedes);
+    // Aedes emits `error` when its persistence fails (e.g. Redis away); unhandled, it would kill the process.
+    aedes.on('error', (err: Error) => log.error({ err: err.message }, 'MQTT broker error'));
     const broker = new AedesBroker(aedes, options, accounts);
     aedes.on('clientError', (client, err) => log.debug({ client_id: client.id, err: err.message }, 'MQTT client error'));
     aedes.on('connectionError', (client, err) => log.debug({ client_id: client.id, err: err.message }, 'MQTT connection error'));
