@@ -91,7 +91,7 @@ export class AedesBroker {
     // Before any client connects: exact-duplicate dedupe and per-publisher emission order (issue 10).
     preserveDeliveryOrder(aedes);
     // Aedes emits `error` when its persistence fails (e.g. Redis away); unhandled, it would kill the process.
-    aedes.on('error', (err: Error) => log.error({ err: err.message }, 'MQTT broker error'));
+    (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ err: err.message }, 'MQTT broker error'));
     const broker = new AedesBroker(aedes, options, accounts);
     aedes.on('clientError', (client, err) => log.debug({ client_id: client.id, err: err.message }, 'MQTT client error'));
     aedes.on('connectionError', (client, err) => log.debug({ client_id: client.id, err: err.message }, 'MQTT connection error'));
