@@ -94,6 +94,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   try {
     let redis: Redis | undefined;
     let redisError: string | undefined;
+    let ledgerError: string | undefined;
     let store: PublishedMessageStore;
     let channel: ChannelNotifier;
     let registry: HttpSubscriptionRegistry;
@@ -113,7 +114,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       channel = new MemoryChannelNotifier();
       registry = new MemoryHttpSubscriptionRegistry();
     }
-    const ledgerBundle = options.ledger ?? (options.redisUrl !== undefined ? redisLedger(options.redisUrl) : memoryLedger());
+    let ledgerConn: Redis | undefined;
+    if (options.ledger === undefined && options.redisUrl !== undefined) {
+      // The ledger's own connection, made here so its errors are handled and /health sees it.
+      const c = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+      ledgerConn = c;
+      c.on('error', (err: Error) => { ledgerError = err.message; });
+      c.on('ready', () => { ledgerError = undefined; });
+      cleanups.push(async () => void (await c.quit().catch(() => c.disconnect())));
+    }
+    const ledgerBundle = options.ledger ?? (ledgerConn !== undefined ? redisLedger(ledgerConn) : memoryLedger());
     cleanups.push(() => ledgerBundle.ledger.close());
 
     const registryMetrics = createMetricsRegistry('broker');
@@ -162,7 +172,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         if (!storageHealth.ok) reasons.push(storageHealth.reason ?? 'Redis unavailable');
         const apiUp = redis.status === 'ready' && (await Promise.race([store.ping(), new Promise<boolean>((r) => setTimeout(r, 1000, false).unref())]));
         if (!apiUp) reasons.push(`Redis connection of the HTTP API ${redis.status}${redisError ? ` (${redisError})` : ''}`);
-        redisState = storageHealth.ok && apiUp ? 'up' : 'down';
+        const ledgerUp = ledgerConn === undefined || ledgerConn.status === 'ready';
+        if (!ledgerUp) reasons.push(`Redis connection of the delivery ledger ${ledgerConn?.status ?? ''}${ledgerError ? ` (${ledgerError})` : ''}`);
+        redisState = storageHealth.ok && apiUp && ledgerUp ? 'up' : 'down';
       }
       return { ready: reasons.length === 0, mqtt: mqttUp ? 'up' : 'down', redis: redisState, ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}) };
     };
@@ -202,8 +214,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   }
 }
 
-function redisLedger(url: string): LedgerBundle {
-  const ledger = new RedisDeliveryLedger({ url });
+function redisLedger(redis: Redis): LedgerBundle {
+  const ledger = new RedisDeliveryLedger({ redis });
   return { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers };
 }
 

@@ -170,6 +170,7 @@ export class AedesBroker {
     for (const ws of this.wss?.clients ?? []) ws.terminate();
     const httpClosed = closeServer(this.http);
     this.wss?.close();
+    this.options.storage.beforeClose();
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     await Promise.all([tcpClosed, httpClosed]);
     await this.options.storage.close();

@@ -20,12 +20,17 @@ export interface BrokerStorage {
   readonly aedesOptions: { persistence?: unknown; mq?: unknown };
   /** Readiness: false while Redis is away or the broker's pub/sub subscriptions are being restored. */
   health(): StorageHealth;
+  /**
+   * Called before the broker closes its clients: if Redis is away, drops the connections so that
+   * closing fails what waits for Redis instead of waiting for it forever.
+   */
+  beforeClose(): void;
   /** Releases connections after the broker has closed. */
   close(): Promise<void>;
 }
 
 export function memoryStorage(): BrokerStorage {
-  return { kind: 'memory', aedesOptions: {}, health: () => ({ ok: true }), close: () => Promise.resolve() };
+  return { kind: 'memory', aedesOptions: {}, health: () => ({ ok: true }), beforeClose: () => undefined, close: () => Promise.resolve() };
 }
 
 export interface RedisStorageOptions {
@@ -68,16 +73,51 @@ export async function redisStorage(redisUrl: string, options: RedisStorageOption
   // mqemitter-redis re-emits its connections' errors here; without a listener the process dies.
   mq.state.on('error', () => undefined);
   const gate = new PubSubGate(mq, subConn, options.logger);
+  // Stopping while Redis is away: Aedes' client cleanup, mqemitter-redis' QUIT and the persistence's
+  // destroy() would each wait for Redis forever. The connections are dropped instead, which fails
+  // what waits (messages the broker took but could not store yet are lost; the log says so).
+  let abandoned = false;
+  const abandonIfUnavailable = () => {
+    if (abandoned || [persistenceConn, subConn, pubConn].every((c) => c.status === 'ready')) return;
+    abandoned = true;
+    options.logger?.warn('stopping while Redis is away: what waits for Redis is dropped');
+    mq.closing = true;
+    for (const c of [persistenceConn, subConn, pubConn]) dropConnection(c);
+  };
+  const closeEmitter = mq.close.bind(mq);
+  mq.close = (cb) => {
+    abandonIfUnavailable();
+    return abandoned ? mq._close(cb) : closeEmitter(cb);
+  };
   return {
     kind: 'redis',
     aedesOptions: { persistence, mq },
     health: () => watch.health() ?? gate.health(),
+    beforeClose: () => {
+      watch.close();
+      abandonIfUnavailable();
+    },
     close: async () => {
       gate.close();
       watch.close();
+      abandonIfUnavailable();
+      if (abandoned) return;
       await Promise.resolve(persistence.destroy?.());
     },
   };
+}
+
+/**
+ * Ends a connection at once and fails everything queued on it. ioredis' disconnect() alone does not
+ * while it waits to reconnect (no socket left to close, so nothing is flushed and the status stays
+ * `reconnecting`): its own end-of-connection steps are taken here.
+ */
+function dropConnection(conn: Redis): void {
+  conn.disconnect();
+  if (conn.status === 'end') return;
+  const internals = conn as unknown as { setStatus?(status: string): void; flushQueue?(err: Error): void };
+  internals.setStatus?.('end');
+  internals.flushQueue?.(new Error('Redis unavailable: the broker is stopping'));
 }
 
 function ready(conn: Redis): Promise<void> {
@@ -141,6 +181,11 @@ interface RedisEmitter {
   /** Local delivery of a message received from Redis. */
   _emit(packet: EmittedPacket, cb?: EmitCallback): unknown;
   readonly _matcher?: { match(topic: string): unknown[] };
+  close(cb: () => void): unknown;
+  /** mqemitter's own close (no Redis involved). */
+  _close(cb: () => void): unknown;
+  /** Set while closing: mqemitter-redis then stops re-emitting connection errors. */
+  closing?: boolean;
 }
 
 const AWAITING_TTL_MS = 30_000;

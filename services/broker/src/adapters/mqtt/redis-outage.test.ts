@@ -112,3 +112,29 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     }
   });
 }
+
+test('a broker stopped while Redis is away stops within a bound (no QUIT waiting for Redis)', async () => {
+  const own = await startRedisServer();
+  const broker = await startTestBroker({ redisUrl: own.url, wsPort: null });
+  const clients: (MqttClient | undefined)[] = [];
+  try {
+    clients.push((await receiver(broker.mqttUrl, 'persist', 'observer', 'albergue/#', true)).client);
+    const pub = await connectMqtt(broker.mqttUrl, asService('booking', { clientId: uniqueName('albergue-booking-pub') }));
+    clients.push(pub);
+    await pub.publishAsync(BOOKING_RESERVED_MQTT, JSON.stringify({ seq: 0 }), { qos: 1 });
+    await own.kill('SIGKILL');
+    await waitFor(async () => (await health(broker.httpUrl)).status === 503, { timeoutMs: 10_000, message: '/health to report the outage' });
+    // Something queued for Redis while it is away.
+    pub.publish(BOOKING_RESERVED_MQTT, JSON.stringify({ seq: 1 }), { qos: 1 });
+    const started = Date.now();
+    await closeMqtt(...clients);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([broker.close(), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('broker.close() did not finish within 5 s')), 5_000); })]);
+    clearTimeout(timer);
+    assert.ok(Date.now() - started < 5_000);
+  } finally {
+    await closeMqtt(...clients);
+    await broker.close();
+    await own.stop();
+  }
+});
