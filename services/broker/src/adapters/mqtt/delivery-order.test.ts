@@ -124,6 +124,62 @@ for (const kind of ['memory', 'redis'] as const) {
       }
     });
 
+    test('a client with overlapping subscriptions gets each message once (the exact-duplicate check still works)', async () => {
+      const broker = await startTestBroker(brokerOptions());
+      const clients: (MqttClient | undefined)[] = [];
+      try {
+        const both = await probe(broker.mqttUrl, 'overlap', 'observer', ['albergue/#', 'albergue/booking/#', RESERVED], true);
+        clients.push(both.client);
+        for (let i = 0; i < 2; i++) clients.push((await probe(broker.mqttUrl, `extra-${i}`, 'payment', [RESERVED], true)).client);
+        const pubs = [await connectMqtt(broker.mqttUrl, asService('booking', { clientId: uniqueName('albergue-booking-pub') })), await connectMqtt(broker.mqttUrl, asService('payment', { clientId: uniqueName('albergue-payment-pub') }))];
+        clients.push(...pubs);
+        await Promise.all([publishAll(pubs[0]!, 'booking', [RESERVED], 300), publishAll(pubs[1]!, 'payment', [PAID], 300)]);
+        await waitFor(() => (both.got.get('booking')?.length ?? 0) >= 300 && (both.got.get('payment')?.length ?? 0) >= 300, { timeoutMs: 20_000, message: 'every message' });
+        // A duplicate would arrive right behind its first copy; a publisher's last message proves the queue is drained.
+        await waitFor(async () => (await queued(broker, both.clientId)) === 0, { timeoutMs: 10_000, message: 'outgoing queue drained' });
+        const inOrder = Array.from({ length: 300 }, (_, i) => i);
+        assert.deepEqual(both.got.get('booking'), inOrder);
+        assert.deepEqual(both.got.get('payment'), inOrder);
+      } finally {
+        await closeMqtt(...clients);
+        await broker.close();
+      }
+    });
+
+    if (kind === 'redis') {
+      test('two broker instances on one Redis: publishers on one, subscribers on both, all live and in order', async () => {
+        const a = await startTestBroker(brokerOptions());
+        const b = await startTestBroker(brokerOptions());
+        const clients: (MqttClient | undefined)[] = [];
+        try {
+          const counted = [
+            await probe(a.mqttUrl, 'a-wild-clean', 'observer', ['albergue/#'], false),
+            await probe(b.mqttUrl, 'b-wild-clean', 'observer', ['albergue/#'], false),
+            await probe(b.mqttUrl, 'b-wild-persist', 'observer', ['albergue/#'], true),
+            await probe(b.mqttUrl, 'b-exact-persist', 'audit', [RESERVED, PAID], true),
+          ];
+          clients.push(...counted.map((c) => c.client));
+          for (let i = 0; i < 4; i++) clients.push((await probe(i % 2 ? a.mqttUrl : b.mqttUrl, `extra-${i}`, 'payment', [RESERVED], true)).client);
+          const pubs = [await connectMqtt(a.mqttUrl, asService('booking', { clientId: uniqueName('albergue-booking-pub') })), await connectMqtt(a.mqttUrl, asService('payment', { clientId: uniqueName('albergue-payment-pub') }))];
+          clients.push(...pubs);
+          await Promise.all([publishAll(pubs[0]!, 'booking', [RESERVED, CONFIRMED], COUNT), publishAll(pubs[1]!, 'payment', [PAID], COUNT)]);
+          const expected = new Map([['booking', COUNT], ['payment', COUNT]]);
+          const wanted = (pr: Probe, p: string) => (pr.name === 'b-exact-persist' && p === 'booking' ? COUNT / 2 : COUNT);
+          await waitFor(() => counted.every((pr) => [...expected.keys()].every((p) => (pr.got.get(p)?.length ?? 0) >= wanted(pr, p))), { timeoutMs: 30_000, message: `every message live on both instances — ${summary(counted, expected)}` });
+          for (const pr of counted) {
+            assert.equal(pr.closed, false, `${pr.name} was disconnected`);
+            assert.deepEqual(pr.got.get('payment'), Array.from({ length: COUNT }, (_, i) => i), `${pr.name}: payment's order`);
+            const booking = pr.name === 'b-exact-persist' ? Array.from({ length: COUNT / 2 }, (_, i) => i * 2) : Array.from({ length: COUNT }, (_, i) => i);
+            assert.deepEqual(pr.got.get('booking'), booking, `${pr.name}: booking's order`);
+          }
+        } finally {
+          await closeMqtt(...clients);
+          await a.close();
+          await b.close();
+        }
+      });
+    }
+
     test('one publisher on a slow and a fast topic: a wildcard subscriber sees its messages in the order they were sent', async () => {
       const broker = await startTestBroker(brokerOptions());
       const clients: (MqttClient | undefined)[] = [];

@@ -32,8 +32,12 @@ interface AedesClient {
 interface Emitter {
   emit(packet: AedesPacket, cb?: (err?: unknown) => void): unknown;
 }
+interface Persistence {
+  outgoingEnqueueCombi(subs: readonly { clientId: string }[], packet: AedesPacket): Promise<void>;
+}
 interface AedesInternals {
   id: string;
+  persistence: Persistence;
   counter: number;
   mq: Emitter;
   handle(conn: unknown, req?: unknown): AedesClient;
@@ -47,6 +51,23 @@ export function preserveDeliveryOrder(broker: unknown): void {
   const aedes = broker as AedesInternals;
   exactDuplicatesOnly(aedes);
   emitInPublisherOrder(aedes);
+  queueOncePerClient(aedes.persistence);
+}
+
+/**
+ * A persistent client whose subscriptions overlap (`albergue/#` and `albergue/booking/#`) matches a
+ * packet once per subscription, and Aedes queued the packet that many times for it. It is delivered
+ * (and acknowledged) once, so the in-memory persistence kept the other copies until the next
+ * reconnect (growing while connected, then sent again), and the Redis one kept the packet's counter
+ * above zero for ever. One queued copy per client.
+ */
+function queueOncePerClient(persistence: Persistence): void {
+  const enqueue = persistence.outgoingEnqueueCombi.bind(persistence);
+  persistence.outgoingEnqueueCombi = (subs, packet) => {
+    if (subs.length < 2) return enqueue(subs, packet);
+    const seen = new Set<string>();
+    return enqueue(subs.filter((s) => !seen.has(s.clientId) && seen.add(s.clientId)), packet);
+  };
 }
 
 /**
