@@ -15,6 +15,8 @@
 // - And a publisher's packets are emitted in the order they arrived, even when a later one (a topic
 //   without persistent subscribers) is stored sooner than an earlier one.
 
+import { RecentKeys } from './recent-keys';
+
 /** The parts of Aedes 1.2 this module relies on (checked by delivery-order.test.ts). */
 interface AedesPacket {
   brokerId?: string | null;
@@ -79,16 +81,13 @@ function exactDuplicatesOnly(aedes: AedesInternals): void {
   const handle = aedes.handle.bind(aedes);
   aedes.handle = (conn, req) => {
     const client = handle(conn, req);
-    const recent = new Set<string>();
-    const ring: string[] = [];
+    const recent = new RecentKeys(RECENT_PER_CLIENT);
     const admit = (packet: AedesPacket): boolean => {
       const id = packet.brokerId;
       if (!id) return true; // retained messages on SUBSCRIBE carry no broker id; Aedes never dedupes them
       const key = `${id}\u0000${String(packet.brokerCounter)}`;
       if (recent.has(key)) return false;
       recent.add(key);
-      ring.push(key);
-      if (ring.length > RECENT_PER_CLIENT) recent.delete(ring.shift()!);
       // -Infinity is truthy, so Aedes' `(duplicates[id] || 0) < counter` holds for any counter.
       client.duplicates[id] = -Infinity;
       return true;

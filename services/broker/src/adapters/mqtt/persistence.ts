@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import type { Logger } from '@albergue/platform';
+import { RecentKeys } from './recent-keys';
 
 /** Whether the storage can take messages now, and why not. */
 export interface StorageHealth {
@@ -207,8 +208,7 @@ class PubSubGate {
   private openedAt = Date.now();
   private readonly held: [EmittedPacket, EmitCallback | undefined][] = [];
   private readonly awaiting = new Map<string, { packet: EmittedPacket; at: number }>();
-  private readonly arrived = new Set<string>();
-  private readonly arrivedOrder: string[] = [];
+  private readonly arrived = new RecentKeys(ARRIVED_REMEMBERED);
   private readonly sweep: NodeJS.Timeout;
   private closed = false;
   private readonly emit: (packet: EmittedPacket, cb?: EmitCallback) => unknown;
@@ -227,8 +227,6 @@ class PubSubGate {
         this.awaiting.delete(key);
         if (this.arrived.has(key)) return cb?.(); // a resent copy of a message already delivered here
         this.arrived.add(key);
-        this.arrivedOrder.push(key);
-        if (this.arrivedOrder.length > ARRIVED_REMEMBERED) this.arrived.delete(this.arrivedOrder.shift()!);
       }
       return deliverLocally(packet, cb);
     };
