@@ -91,3 +91,16 @@ for (const how of ['SIGINT', 'SIGTERM', 'Ctrl-C (SIGINT to the whole process gro
     }
   });
 }
+
+test('a command that cannot be started is retried with backoff and logged, and stop() still ends cleanly', async () => {
+  const log: string[] = [];
+  const sup = new Supervisor({ initialBackoffMs: 20, maxBackoffMs: 40, log: (m) => log.push(m), output: () => undefined });
+  try {
+    sup.start({ name: 'missing', command: '/nonexistent/albergue-service', args: [] });
+    await waitFor(() => sup.restartsOf('missing') >= 3, { timeoutMs: 10_000, message: 'three attempts' });
+  } finally {
+    await sup.stop();
+  }
+  assert.match(log.join('\n'), /missing: spawn \/nonexistent\/albergue-service ENOENT/);
+  assert.match(log.join('\n'), /missing exited \(code null\).*restarting in 40 ms/);
+});

@@ -80,8 +80,11 @@ export class Supervisor {
     s.startedAt = Date.now();
     const out = this.o.output ?? ((name: string, chunk: string) => process.stdout.write(chunk.replace(/^(?=.)/gm, `${name.padEnd(9)}| `)));
     for (const stream of [child.stdout, child.stderr]) stream?.on('data', (d: Buffer) => out(s.spec.name, d.toString()));
-    // A command that cannot be started at all ends up in `exit` too (code null); log the reason.
-    child.on('error', (err) => this.say(`${s.spec.name}: ${err.message}`));
+    // A command that cannot be started (no pid) gets no `exit` event: treat it as one, with backoff.
+    child.on('error', (err) => {
+      this.say(`${s.spec.name}: ${err.message}`);
+      if (child.pid === undefined) this.exited(s, child, null, null);
+    });
     child.once('exit', (code, signal) => this.exited(s, child, code, signal));
   }
 
