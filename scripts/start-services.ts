@@ -4,10 +4,10 @@
 // own Postgres database (created if missing). Defaults fit this machine kind:
 //   PG_URL=postgres://postgres@127.0.0.1:5432   REDIS_URL=redis://127.0.0.1:6379
 // With MQTT_URL set, no broker is started and the services use that broker (Mosquitto/EMQX with the
-// configuration from `npm run broker:mosquitto-config`). Ctrl-C stops every process.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+// configuration from `npm run broker:mosquitto-config`). A process that exits is restarted with
+// backoff (logged); Ctrl-C / SIGTERM stops every process and restarts none.
 import pg from 'pg';
+import { Supervisor, stopOnSignals } from './supervisor';
 
 const root = new URL('..', import.meta.url).pathname;
 const pgBase = (process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');
@@ -20,20 +20,12 @@ const services = [
   { name: 'payment', port: process.env.PAYMENT_PORT ?? '8103' },
   { name: 'location', port: process.env.LOCATION_PORT ?? '8101' },
 ];
-const children: ChildProcess[] = [];
+// A child that exits is restarted with backoff and logged; Ctrl-C stops them all (scripts/supervisor.ts).
+const supervisor = new Supervisor();
+stopOnSignals(supervisor);
 
-function run(name: string, entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const prefix = `${name.padEnd(9)}| `;
-  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (d: Buffer) => process.stdout.write(d.toString().replace(/^(?=.)/gm, prefix)));
-  child.once('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`${name} exited (${signal ?? code}); stopping everything`);
-      void stop(1);
-    }
-  });
-  children.push(child);
-  return child;
+function run(name: string, entry: string, env: Record<string, string>): void {
+  supervisor.start({ name, command: process.execPath, args: ['--import', 'tsx', entry], cwd: root, env: { ...process.env, ...env } });
 }
 
 async function healthy(url: string, name: string): Promise<void> {
@@ -48,17 +40,6 @@ async function healthy(url: string, name: string): Promise<void> {
   }
   throw new Error(`${name} did not become healthy at ${url} within 60 s`);
 }
-
-let stopping = false;
-async function stop(code: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  for (const c of [...children].reverse()) if (c.exitCode === null) c.kill('SIGTERM');
-  await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r))));
-  process.exit(code);
-}
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
 
 async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: `${pgBase}/postgres` });
@@ -78,10 +59,10 @@ async function main(): Promise<void> {
     run(s.name, `services/${s.name}/src/main.ts`, { DATABASE_URL: `${pgBase}/albergue_${s.name}`, REDIS_URL: redisUrl, MQTT_URL: mqttUrl });
     await healthy(`http://127.0.0.1:${s.port}/health`, s.name);
   }
-  console.log(`\nAlbergue services are running, one process each (broker ${externalMqtt ? externalMqtt : mqttUrl}, Redis ${redisUrl}, Postgres ${pgBase}). Ctrl-C stops them.\n`);
+  console.log(`\nAlbergue services are running, one process each (broker ${externalMqtt ? externalMqtt : mqttUrl}, Redis ${redisUrl}, Postgres ${pgBase}). A service that exits is restarted; Ctrl-C stops them.\n`);
 }
 
 main().catch((err: unknown) => {
   console.error(`start:services: ${(err as Error).message}`);
-  void stop(1);
+  void supervisor.stop().then(() => process.exit(1));
 });

@@ -100,12 +100,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   try {
     let redis: Redis | undefined;
+    let redisError: string | undefined;
+    let ledgerError: string | undefined;
     let store: PublishedMessageStore;
     let channel: ChannelNotifier;
     let registry: HttpSubscriptionRegistry;
     if (options.redisUrl !== undefined) {
       const r = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
       redis = r;
+      // Reported by /health; without a listener ioredis prints every failed reconnection.
+      r.on('error', (err: Error) => { redisError = err.message; });
+      r.on('ready', () => { redisError = undefined; });
       cleanups.push(async () => void (await r.quit().catch(() => r.disconnect())));
       await r.connect();
       store = new RedisPublishedMessageStore(r);
@@ -116,7 +121,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       channel = new MemoryChannelNotifier();
       registry = new MemoryHttpSubscriptionRegistry();
     }
-    const ledgerBundle = options.ledger ?? (options.redisUrl !== undefined ? redisLedger(options.redisUrl) : memoryLedger());
+    let ledgerConn: Redis | undefined;
+    if (options.ledger === undefined && options.redisUrl !== undefined) {
+      // The ledger's own connection, made here so its errors are handled and /health sees it.
+      const c = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+      ledgerConn = c;
+      c.on('error', (err: Error) => { ledgerError = err.message; });
+      c.on('ready', () => { ledgerError = undefined; });
+      cleanups.push(async () => void (await c.quit().catch(() => c.disconnect())));
+    }
+    const ledgerBundle = options.ledger ?? (ledgerConn !== undefined ? redisLedger(ledgerConn) : memoryLedger());
     cleanups.push(() => ledgerBundle.ledger.close());
 
     const registryMetrics = createMetricsRegistry('broker');
@@ -124,7 +138,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const dlq = new DlqOperations({ ledger: ledgerBundle.ledger, deadLetters: ledgerBundle.deadLetters });
     const metrics = new BrokerMetrics(registryMetrics, { connectedClients: () => holder.mqtt?.connectedClients ?? 0, dlqDepth: () => ledgerBundle.deadLetters.topics() });
 
-    const storage = options.redisUrl !== undefined ? await redisStorage(options.redisUrl) : memoryStorage();
+    const storage = options.redisUrl !== undefined ? await redisStorage(options.redisUrl, { logger }) : memoryStorage();
     const broker = await AedesBroker.start({
       host,
       mqttPort: options.mqttPort ?? 1884,
@@ -160,10 +174,22 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const restored = await consumers.restore();
     if (restored > 0) logger.info({ subscriptions: restored }, 'HTTP subscriptions restored');
 
+    // Not ready while the MQTT listener is unreachable or any of the broker's Redis connections is
+    // away (messages then wait inside the broker, and HTTP publishing answers 503), with the reason.
     const health = async (): Promise<HealthReport> => {
       const mqttUp = await canConnect(host, broker.mqttPort);
-      const redisState = redis === undefined ? 'not-configured' : (await store.ping()) ? 'up' : 'down';
-      return { ready: mqttUp && redisState !== 'down', mqtt: mqttUp ? 'up' : 'down', redis: redisState };
+      const reasons = mqttUp ? [] : ['MQTT listener not reachable'];
+      let redisState: HealthReport['redis'] = 'not-configured';
+      if (redis !== undefined) {
+        const storageHealth = storage.health();
+        if (!storageHealth.ok) reasons.push(storageHealth.reason ?? 'Redis unavailable');
+        const apiUp = redis.status === 'ready' && (await Promise.race([store.ping(), new Promise<boolean>((r) => setTimeout(r, 1000, false).unref())]));
+        if (!apiUp) reasons.push(`Redis connection of the HTTP API ${redis.status}${redisError ? ` (${redisError})` : ''}`);
+        const ledgerUp = ledgerConn === undefined || ledgerConn.status === 'ready';
+        if (!ledgerUp) reasons.push(`Redis connection of the delivery ledger ${ledgerConn?.status ?? ''}${ledgerError ? ` (${ledgerError})` : ''}`);
+        redisState = storageHealth.ok && apiUp && ledgerUp ? 'up' : 'down';
+      }
+      return { ready: reasons.length === 0, mqtt: mqttUp ? 'up' : 'down', redis: redisState, ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}) };
     };
 
     const app = await buildHttpApi({
@@ -215,8 +241,8 @@ function reservedSubscriberNames(declarations: readonly ServiceDeclaration[]): S
   return new Set([...declarations.flatMap((d) => [d.service, ...d.subscribes.map((s) => s.subscriber ?? d.service)]), OBSERVER_ACCOUNT, ANONYMOUS_ACCOUNT]);
 }
 
-function redisLedger(url: string): LedgerBundle {
-  const ledger = new RedisDeliveryLedger({ url });
+function redisLedger(redis: Redis): LedgerBundle {
+  const ledger = new RedisDeliveryLedger({ redis });
   return { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers };
 }
 

@@ -3,6 +3,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { freePort, waitFor } from '@albergue/platform/testing';
@@ -23,31 +26,63 @@ export function startTestBroker(options: Partial<BrokerOptions> = {}): Promise<R
   return startBroker({ mqttPort: 0, wsPort: 0, httpPort: 0, users: devUsers(), adminToken: ADMIN_TOKEN, ...options });
 }
 
-/** A private, non-persistent redis-server on a free port (the broker's keys and pub/sub stay isolated). */
-export async function startRedisServer(fixedPort?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
-  const port = fixedPort ?? await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+export interface TestRedis {
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server for good and removes its data. */
+  stop(): Promise<void>;
+  /** Stops the server (SIGTERM = Redis' clean shutdown; SIGKILL = a crash), keeping its data. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port with the same data (an AOF server reloads what it had). */
+  restart(): Promise<void>;
+}
+
+/**
+ * A private redis-server on a free port (the broker's keys and pub/sub stay isolated). Not persistent
+ * by default; `appendonly: true` runs it with AOF in a temporary directory, as production would.
+ */
+export async function startRedisServer(options: { appendonly?: boolean } = {}): Promise<TestRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'albergue-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.appendonly ? 'yes' : 'no'];
   const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  await waitFor(async () => {
+  let child: ChildProcess | undefined;
+  const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
+  const kill = (signal: NodeJS.Signals = 'SIGTERM') => new Promise<void>((resolve) => {
+    const c = child;
+    if (!c || exited(c)) return resolve();
+    c.once('exit', () => resolve());
+    c.kill(signal);
+  });
+  const launch = async () => {
+    child = spawn('redis-server', args, { stdio: 'ignore' });
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
     try {
-      if (probe.status !== 'ready') await probe.connect();
-      return (await probe.ping()) === 'PONG';
-    } catch {
+      await waitFor(async () => {
+        try {
+          if (probe.status !== 'ready') await probe.connect();
+          // An AOF server answers LOADING while it replays its file.
+          return (await probe.ping()) === 'PONG';
+        } catch {
+          probe.disconnect();
+          return false;
+        }
+      }, { timeoutMs: 10_000, message: `redis-server on ${port}` });
+    } finally {
       probe.disconnect();
-      return false;
     }
-  }, { timeoutMs: 10_000, message: `redis-server on ${port}` });
-  probe.disconnect();
+  };
+  await launch();
   return {
     url,
     port,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    kill,
+    restart: launch,
+    stop: async () => {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -9,6 +9,8 @@ export interface HealthReport {
   readonly ready: boolean;
   readonly mqtt: 'up' | 'down';
   readonly redis: 'up' | 'down' | 'not-configured';
+  /** Why the broker is not ready (absent when ready). */
+  readonly reason?: string;
 }
 
 /** What the HTTP API needs from the rest of the broker. */

@@ -9,7 +9,7 @@ const open: RouteAccess = { public: true };
 export const opsRoutes = (deps: HttpApiDeps): FastifyPluginCallback => (app, _opts, done) => {
   app.get('/health', { config: open, schema: { summary: 'Liveness and readiness (MQTT listener and Redis reachable)', tags: ['ops'] } }, async (_req, reply) => {
     const h = await deps.health();
-    return reply.code(h.ready ? 200 : 503).send({ status: h.ready ? 'ok' : 'unavailable', mqtt: h.mqtt, redis: h.redis });
+    return reply.code(h.ready ? 200 : 503).send({ status: h.ready ? 'ok' : 'unavailable', mqtt: h.mqtt, redis: h.redis, ...(h.reason !== undefined ? { reason: h.reason } : {}) });
   });
 
   app.get('/metrics', { config: open, schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_req, reply) => {

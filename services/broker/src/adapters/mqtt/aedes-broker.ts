@@ -14,6 +14,7 @@ import { ANONYMOUS_ACCOUNT, clientIdOwner, clientIdPrefix } from '../../domain/c
 import { limitPacketSize } from './packet-limit';
 
 export type RefusalKind = 'connect' | 'client_id' | 'publish' | 'subscribe' | 'packet_size';
+import { preserveDeliveryOrder } from './delivery-order';
 
 export interface AedesBrokerOptions {
   readonly host: string;
@@ -123,6 +124,10 @@ export class AedesBroker {
         return account !== undefined && options.acl.maySubscribe(account, packet.topic) ? packet : null;
       },
     });
+    // Before any client connects: exact-duplicate dedupe and per-publisher emission order (issue 10).
+    preserveDeliveryOrder(aedes);
+    // Aedes emits `error` when its persistence fails (e.g. Redis away); unhandled, it would kill the process.
+    (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ err: err.message }, 'MQTT broker error'));
     const broker = new AedesBroker(aedes, options, accounts);
     aedes.on('clientError', (client, err) => log.debug({ client_id: client.id, err: err.message }, 'MQTT client error'));
     aedes.on('connectionError', (client, err) => log.debug({ client_id: client.id, err: err.message }, 'MQTT connection error'));
@@ -225,6 +230,7 @@ export class AedesBroker {
     for (const ws of this.wss?.clients ?? []) ws.terminate();
     const httpClosed = closeServer(this.http);
     this.wss?.close();
+    this.options.storage.beforeClose();
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     await Promise.all([tcpClosed, httpClosed]);
     await this.options.storage.close();

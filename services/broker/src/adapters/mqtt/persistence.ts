@@ -1,6 +1,14 @@
 import { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
+import type { Logger } from '@albergue/platform';
+import { RecentKeys } from './recent-keys';
+
+/** Whether the storage can take messages now, and why not. */
+export interface StorageHealth {
+  readonly ok: boolean;
+  readonly reason?: string;
+}
 
 /**
  * Where Aedes keeps sessions, subscriptions, retained messages and queued QoS 1 messages, and how
@@ -11,23 +19,42 @@ export interface BrokerStorage {
   readonly kind: 'redis' | 'memory';
   /** Options to spread into `Aedes.createBroker`. */
   readonly aedesOptions: { persistence?: unknown; mq?: unknown };
+  /** Readiness: false while Redis is away or the broker's pub/sub subscriptions are being restored. */
+  health(): StorageHealth;
+  /**
+   * Called before the broker closes its clients: if Redis is away, drops the connections so that
+   * closing fails what waits for Redis instead of waiting for it forever.
+   */
+  beforeClose(): void;
   /** Releases connections after the broker has closed. */
   close(): Promise<void>;
 }
 
 export function memoryStorage(): BrokerStorage {
-  return { kind: 'memory', aedesOptions: {}, close: () => Promise.resolve() };
+  return { kind: 'memory', aedesOptions: {}, health: () => ({ ok: true }), beforeClose: () => undefined, close: () => Promise.resolve() };
+}
+
+export interface RedisStorageOptions {
+  readonly logger?: Logger;
 }
 
 /**
  * Redis storage. Note: aedes-persistence-redis uses unprefixed keys (`client:*`, `retained:*`,
  * `outgoing:*`, `packet:*`, ...) and mqemitter-redis uses Redis pub/sub, which is shared by all
  * databases of a server: give each independent broker its own Redis server.
+ *
+ * Redis outages: every connection retries forever and queues its commands meanwhile
+ * (`maxRetriesPerRequest: null`), so a message Aedes has taken waits in this process and goes on
+ * when Redis is back; every connection's `error` is handled (an unhandled one from mqemitter-redis
+ * killed the process); `health()` says not ready, with the reason, until all connections are back and
+ * the pub/sub subscriptions are restored (see `PubSubGate`).
  */
-export async function redisStorage(redisUrl: string): Promise<BrokerStorage> {
+export async function redisStorage(redisUrl: string, options: RedisStorageOptions = {}): Promise<BrokerStorage> {
+  const watch = new ConnectionWatch(options.logger);
   // The persistence owns its connection and disconnects it in destroy(); closing the broker
   // (aedes.close) closes the mqemitter.
-  const persistence = aedesPersistenceRedis({ conn: new Redis(redisUrl, { maxRetriesPerRequest: null }) }) as {
+  const persistenceConn = watch.add('persistence', new Redis(redisUrl, { maxRetriesPerRequest: null }));
+  const persistence = aedesPersistenceRedis({ conn: persistenceConn }) as {
     destroy?: (cb?: () => void) => unknown;
     addSubscriptions: (client: { id: string }, subs: { topic: string }[]) => Promise<unknown>;
   };
@@ -35,17 +62,63 @@ export async function redisStorage(redisUrl: string): Promise<BrokerStorage> {
   // mqemitter-redis subscribes on its connection as soon as Aedes asks; on a connection that is not
   // ready yet ioredis' ready check (INFO) then fails with "Connection in subscriber mode" and the
   // error crashes the broker. Hand it connections that are already ready.
-  const subConn = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const pubConn = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  await Promise.all([ready(subConn), ready(pubConn)]);
-  const mq = MQEmitterRedis({ subConn, pubConn });
+  const subConn = watch.add('pub/sub subscriber', new Redis(redisUrl, { maxRetriesPerRequest: null }));
+  const pubConn = watch.add('pub/sub publisher', new Redis(redisUrl, { maxRetriesPerRequest: null }));
+  try {
+    await Promise.all([ready(subConn), ready(pubConn)]);
+  } catch (err) {
+    for (const c of [persistenceConn, subConn, pubConn]) c.disconnect();
+    throw err;
+  }
+  const mq = MQEmitterRedis({ subConn, pubConn }) as unknown as RedisEmitter;
+  // mqemitter-redis re-emits its connections' errors here; without a listener the process dies.
+  mq.state.on('error', () => undefined);
+  const gate = new PubSubGate(mq, subConn, options.logger);
+  // Stopping while Redis is away: Aedes' client cleanup, mqemitter-redis' QUIT and the persistence's
+  // destroy() would each wait for Redis forever. The connections are dropped instead, which fails
+  // what waits (messages the broker took but could not store yet are lost; the log says so).
+  let abandoned = false;
+  const abandonIfUnavailable = () => {
+    if (abandoned || [persistenceConn, subConn, pubConn].every((c) => c.status === 'ready')) return;
+    abandoned = true;
+    options.logger?.warn('stopping while Redis is away: what waits for Redis is dropped');
+    mq.closing = true;
+    for (const c of [persistenceConn, subConn, pubConn]) dropConnection(c);
+  };
+  const closeEmitter = mq.close.bind(mq);
+  mq.close = (cb) => {
+    abandonIfUnavailable();
+    return abandoned ? mq._close(cb) : closeEmitter(cb);
+  };
   return {
     kind: 'redis',
     aedesOptions: { persistence, mq },
+    health: () => watch.health() ?? gate.health(),
+    beforeClose: () => {
+      watch.close();
+      abandonIfUnavailable();
+    },
     close: async () => {
+      gate.close();
+      watch.close();
+      abandonIfUnavailable();
+      if (abandoned) return;
       await Promise.resolve(persistence.destroy?.());
     },
   };
+}
+
+/**
+ * Ends a connection at once and fails everything queued on it. ioredis' disconnect() alone does not
+ * while it waits to reconnect (no socket left to close, so nothing is flushed and the status stays
+ * `reconnecting`): its own end-of-connection steps are taken here.
+ */
+function dropConnection(conn: Redis): void {
+  conn.disconnect();
+  if (conn.status === 'end') return;
+  const internals = conn as unknown as { setStatus?(status: string): void; flushQueue?(err: Error): void };
+  internals.setStatus?.('end');
+  internals.flushQueue?.(new Error('Redis unavailable: the broker is stopping'));
 }
 
 function ready(conn: Redis): Promise<void> {
@@ -54,6 +127,158 @@ function ready(conn: Redis): Promise<void> {
     conn.once('ready', () => resolve());
     conn.once('error', reject);
   });
+}
+
+/** Tracks the broker's Redis connections: handles their errors, logs each outage once, reports readiness. */
+class ConnectionWatch {
+  private readonly conns: { name: string; conn: Redis; lastError?: string; down: boolean }[] = [];
+  private closed = false;
+
+  constructor(private readonly logger: Logger | undefined) {}
+
+  add(name: string, conn: Redis): Redis {
+    const entry: { name: string; conn: Redis; lastError?: string; down: boolean } = { name, conn, down: false };
+    this.conns.push(entry);
+    // ioredis emits `error` on every failed reconnection attempt: remember it, log the outage once.
+    conn.on('error', (err: Error) => {
+      entry.lastError = err.message;
+      if (!entry.down && !this.closed) this.logger?.error({ connection: name, err: err.message }, 'Redis connection lost; messages wait in the broker until it is back');
+      entry.down = true;
+    });
+    conn.on('close', () => {
+      if (!entry.down && !this.closed) this.logger?.warn({ connection: name }, 'Redis connection closed; reconnecting');
+      entry.down = true;
+    });
+    conn.on('ready', () => {
+      if (entry.down && !this.closed) this.logger?.info({ connection: name }, 'Redis connection restored');
+      entry.down = false;
+      delete entry.lastError;
+    });
+    return conn;
+  }
+
+  health(): StorageHealth | undefined {
+    const bad = this.conns.find((c) => c.conn.status !== 'ready');
+    if (!bad) return undefined;
+    return { ok: false, reason: `Redis ${bad.name} connection ${bad.conn.status}${bad.lastError ? ` (${bad.lastError})` : ''}` };
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+/** The parts of mqemitter-redis 7.2 (and its mqemitter base) the gate wraps. */
+interface EmittedPacket {
+  topic: string;
+  brokerId?: string | null;
+  brokerCounter?: number | string;
+}
+type EmitCallback = (err?: unknown) => void;
+interface RedisEmitter {
+  readonly state: { on(event: 'error', fn: (err: Error) => void): unknown };
+  /** Publishes on Redis; every instance (this one included) gets it back through its subscriber connection. */
+  emit(packet: EmittedPacket, cb?: EmitCallback): unknown;
+  /** Local delivery of a message received from Redis. */
+  _emit(packet: EmittedPacket, cb?: EmitCallback): unknown;
+  readonly _matcher?: { match(topic: string): unknown[] };
+  close(cb: () => void): unknown;
+  /** mqemitter's own close (no Redis involved). */
+  _close(cb: () => void): unknown;
+  /** Set while closing: mqemitter-redis then stops re-emitting connection errors. */
+  closing?: boolean;
+}
+
+const AWAITING_TTL_MS = 30_000;
+const ARRIVED_REMEMBERED = 10_000;
+
+/**
+ * Keeps local fan-out whole across a Redis outage. mqemitter-redis delivers a message to this
+ * instance's subscribers only when it comes back through the subscriber connection. When Redis
+ * restarts, the publisher connection may resend its unanswered PUBLISHes before the subscriber
+ * connection has restored its subscriptions, and a message Redis wrote to the old subscriber
+ * connection may never be read: those messages would reach no live subscriber here.
+ * So: while the subscriber connection is away, new messages are held (in order); every message with
+ * a local listener is remembered until it comes back; once the subscriptions are restored (a PING
+ * answered after the resubscribe on the same connection), the ones that did not come back are sent
+ * again, then the held ones. A copy that comes back twice is delivered once.
+ */
+class PubSubGate {
+  private open = true;
+  private openedAt = Date.now();
+  private readonly held: [EmittedPacket, EmitCallback | undefined][] = [];
+  private readonly awaiting = new Map<string, { packet: EmittedPacket; at: number }>();
+  private readonly arrived = new RecentKeys(ARRIVED_REMEMBERED);
+  private readonly sweep: NodeJS.Timeout;
+  private closed = false;
+  private readonly emit: (packet: EmittedPacket, cb?: EmitCallback) => unknown;
+
+  constructor(private readonly mq: RedisEmitter, subConn: Redis, private readonly logger: Logger | undefined) {
+    this.emit = mq.emit.bind(mq);
+    const deliverLocally = mq._emit.bind(mq);
+    mq.emit = (packet, cb) => {
+      if (!this.open) this.held.push([packet, cb]);
+      else this.send(packet, cb);
+      return mq;
+    };
+    mq._emit = (packet, cb) => {
+      const key = keyOf(packet);
+      if (key !== undefined) {
+        this.awaiting.delete(key);
+        if (this.arrived.has(key)) return cb?.(); // a resent copy of a message already delivered here
+        this.arrived.add(key);
+      }
+      return deliverLocally(packet, cb);
+    };
+    subConn.on('close', () => {
+      this.open = false;
+    });
+    subConn.on('ready', () => {
+      // ioredis emits `ready` after it has written the resubscribe commands; Redis answers in order.
+      subConn.ping().then(() => this.reopen(), () => undefined);
+    });
+    // Forget messages whose echo will not come (a listener removed meanwhile), once the gate has been open long enough.
+    this.sweep = setInterval(() => this.forgetStale(), 5_000);
+    this.sweep.unref();
+  }
+
+  health(): StorageHealth {
+    return this.open ? { ok: true } : { ok: false, reason: 'Redis pub/sub subscriptions being restored' };
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.sweep);
+  }
+
+  private send(packet: EmittedPacket, cb: EmitCallback | undefined): void {
+    const key = keyOf(packet);
+    if (key !== undefined && (this.mq._matcher?.match(packet.topic).length ?? 0) > 0) this.awaiting.set(key, { packet, at: Date.now() });
+    this.emit(packet, cb);
+  }
+
+  private reopen(): void {
+    if (this.open || this.closed) return;
+    this.open = true;
+    this.openedAt = Date.now();
+    const resend = [...this.awaiting.values()].map((a) => a.packet);
+    if (resend.length > 0 || this.held.length > 0) this.logger?.info({ resent: resend.length, held: this.held.length }, 'Redis pub/sub restored; resending what did not come back and what waited');
+    for (const packet of resend) this.emit(packet, () => undefined);
+    for (const [packet, cb] of this.held.splice(0)) this.send(packet, cb);
+  }
+
+  private forgetStale(): void {
+    const now = Date.now();
+    if (!this.open || now - this.openedAt < AWAITING_TTL_MS) return;
+    for (const [key, a] of this.awaiting) {
+      if (now - a.at < AWAITING_TTL_MS) break;
+      this.awaiting.delete(key);
+    }
+  }
+}
+
+function keyOf(packet: EmittedPacket): string | undefined {
+  return packet.brokerId ? `${packet.brokerId}\u0000${String(packet.brokerCounter)}` : undefined;
 }
 
 /**
