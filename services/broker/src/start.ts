@@ -1,7 +1,7 @@
 import { connect as tcpConnect } from 'node:net';
 import { Redis } from 'ioredis';
-import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger, ServiceDeclaration } from '@albergue/messaging';
-import { DlqOperations, MemoryDeliveryLedger, RedisDeliveryLedger } from '@albergue/messaging';
+import type { CircuitBreakerStore, DeadLetterNotice, DeadLetterSource, DeadLetterStore, DeliveryLedger, ServiceDeclaration } from '@albergue/messaging';
+import { DlqOperations, MemoryDeliveryLedger, RedisDeliveryLedger, messagingMetrics } from '@albergue/messaging';
 import type { Logger } from '@albergue/platform';
 import { createLogger, createMetricsRegistry, listenOrExplain } from '@albergue/platform';
 import { OBSERVER_ACCOUNT, aclFromDeclarations } from './application/acl-from-declarations';
@@ -137,6 +137,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const holder: { mqtt?: AedesBroker; consumers?: HttpConsumerFeed } = {};
     const dlq = new DlqOperations({ ledger: ledgerBundle.ledger, deadLetters: ledgerBundle.deadLetters });
     const metrics = new BrokerMetrics(registryMetrics, { connectedClients: () => holder.mqtt?.connectedClients ?? 0, dlqDepth: () => ledgerBundle.deadLetters.topics() });
+    // dlq_total{service="broker", subscriber, topic}: every dead letter of the HTTP consumers, counted
+    // where it is written (invalid envelope, max attempts, lapsed last lease, nack), one owner: messaging.
+    const { deadLettered } = messagingMetrics(registryMetrics);
+    const countDeadLetter = (n: DeadLetterNotice) => deadLettered.inc({ service: 'broker', subscriber: n.subscriber, topic: n.topic });
+    const sources = new Set<object>();
+    for (const source of [ledgerBundle.ledger, ledgerBundle.deadLetters] as DeadLetterSource[]) {
+      const identity = source.deadLetterEvents ?? source;
+      if (!source.onDeadLetter || sources.has(identity)) continue;
+      sources.add(identity);
+      const off = source.onDeadLetter(countDeadLetter);
+      cleanups.push(() => { off(); return Promise.resolve(); });
+    }
 
     const storage = options.redisUrl !== undefined ? await redisStorage(options.redisUrl, { logger }) : memoryStorage();
     const broker = await AedesBroker.start({
@@ -164,7 +176,6 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       logger,
       onRecorded: (topic, outcome) => {
         metrics.recorded.inc({ topic, outcome });
-        if (outcome === 'invalid') metrics.dlq.inc({ topic });
       },
       onRecordFailure: (topic) => metrics.recordFailures.inc({ topic }),
       reserved: reservedSubscriberNames(declarations),

@@ -1,8 +1,7 @@
 import type { DeadLetterStore, DeliveryLedger, SubscriptionPolicy } from '@albergue/messaging';
-import { DEFAULT_POLICY, redeliveryHorizonMs } from '@albergue/messaging';
+import { DEFAULT_POLICY, deadLetterId, redeliveryHorizonMs, rejectedMessage } from '@albergue/messaging';
 import { events, fromMqttTopic, parseEnvelope, toMqttTopic } from '@albergue/events';
 import type { ParseResult } from '@albergue/events';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isValidFilter, topicMatches } from '../domain/topic-filter';
 import type { HttpSubscription, HttpSubscriptionRegistry } from './http-subscriptions';
@@ -211,15 +210,10 @@ export class HttpConsumerFeed {
     if (bytes.length === 0 && packet.retain === true) return;
     const body = bytes.toString('utf8');
     const parsed = safeParse(body, topic);
-    const seenKey = `${subscriber}\u0000${parsed.ok ? parsed.event.event_id : invalidEnvelopeId(subscriber, bytes)}`;
+    const seenKey = `${subscriber}\u0000${parsed.ok ? parsed.event.event_id : deadLetterId(subscriber, bytes)}`;
     if (!beforeAck && this.recordedBeforeAck.delete(seenKey)) return;
     if (!parsed.ok) {
-      const now = new Date().toISOString();
-      const entry = {
-        id: invalidEnvelopeId(subscriber, bytes), topic, subscriber, body, reason: 'invalid_envelope' as const, attempts: 0,
-        errors: [{ attempt: 0, at: now, message: parsed.reason }],
-        firstFailureAt: now, lastFailureAt: now, deadLetteredAt: now,
-      };
+      const entry = rejectedMessage({ subscriber, topic, body: bytes, problems: [parsed.reason] });
       await this.untilDone(topic, () => this.deps.deadLetters.add(entry));
       this.deps.logger.warn({ subscriber, topic, dlq_id: entry.id, reason: parsed.reason }, 'invalid envelope sent to the DLQ');
       this.deps.onRecorded?.(topic, 'invalid');
@@ -263,15 +257,6 @@ function safeParse(body: string, topic: string): ParseResult {
     const reason = `envelope could not be parsed: ${(err as Error).message.slice(0, 200)}`;
     return { ok: false, reason, problems: [{ path: '/', message: reason }] };
   }
-}
-
-/**
- * Dead-letter id of an invalid envelope, derived from its bytes (and the subscriber), so a
- * redelivered garbage message replaces its entry instead of adding one. Same derivation as the MQTT
- * subscriber of @albergue/messaging (`invalid-` + 32 hex of SHA-256(subscriber, LF, body)).
- */
-export function invalidEnvelopeId(subscriber: string, bytes: Uint8Array): string {
-  return `invalid-${createHash('sha256').update(subscriber).update('\n').update(bytes).digest('hex').slice(0, 32)}`;
 }
 
 /** Logical topics of every known event whose MQTT topic the filter matches. */

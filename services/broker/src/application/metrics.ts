@@ -6,7 +6,6 @@ export class BrokerMetrics {
   readonly published: Counter<'topic'>;
   readonly refusals: Counter<'kind'>;
   readonly recorded: Counter<'topic' | 'outcome'>;
-  readonly dlq: Counter<'topic'>;
   readonly recordFailures: Counter<'topic'>;
 
   constructor(readonly registry: Registry, sources: { connectedClients: () => number; dlqDepth: () => Promise<{ topic: string; depth: number }[]> }) {
@@ -14,7 +13,6 @@ export class BrokerMetrics {
     this.refusals = new Counter({ name: 'mqtt_refusals_total', help: 'MQTT refusals by kind: connect (credentials), client_id (id of another account), publish, subscribe (ACL), packet_size (over the limit)', labelNames: ['kind'], registers: [registry] });
     this.recorded = new Counter({ name: 'http_consumer_messages_total', help: 'MQTT messages fed into the ledger for HTTP subscribers', labelNames: ['topic', 'outcome'], registers: [registry] });
     this.recordFailures = new Counter({ name: 'http_consumer_record_failures_total', help: 'Ledger writes for HTTP subscribers that failed (the message is held, not acknowledged, and retried)', labelNames: ['topic'], registers: [registry] });
-    this.dlq = new Counter({ name: 'dlq_total', help: 'Messages the broker sent to the DLQ (invalid envelopes for HTTP subscribers)', labelNames: ['topic'], registers: [registry] });
     new Gauge({
       name: 'mqtt_connected_clients', help: 'MQTT clients connected to this broker instance', registers: [registry],
       collect() { this.set(sources.connectedClients()); },
