@@ -2,6 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
+import { deadLetterId } from '@albergue/messaging';
 import { waitFor } from '@albergue/platform/testing';
 import type { RunningBroker } from '../../start';
 import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness';
@@ -103,6 +104,12 @@ for (const mode of ['memory', 'redis'] as const) {
       const invalidEntry = (await call('GET', `/api/mqtt/dlq/${invalidTopic}`)).body.entries[0];
       assert.equal(invalidEntry.reason, 'invalid_envelope');
       assert.equal(invalidEntry.body, '{"not":"an envelope"}');
+      // Same id as the MQTT subscriber gives the same bytes: derived, not random.
+      assert.equal(invalidEntry.id, deadLetterId('reports', '{"not":"an envelope"}'));
+      // dlq_total counts every dead letter, whatever made it: the nack above and the invalid envelope.
+      const metrics = await (await fetch(`${broker.httpUrl}/metrics`)).text();
+      assert.match(metrics, new RegExp(`dlq_total\\{[^}]*subscriber="reports",topic="${BOOKING_RESERVED}"[^}]*\\} 1\\b`));
+      assert.match(metrics, new RegExp(`dlq_total\\{[^}]*subscriber="reports",topic="${invalidTopic}"[^}]*\\} 1\\b`));
       assert.equal((await call('POST', `/api/mqtt/dlq/${invalidTopic}/replay`, {})).body.invalid, 1);
       assert.deepEqual((await call('POST', `/api/mqtt/dlq/${invalidTopic}/purge`, {})).body, { purged: 1 });
       assert.deepEqual((await call('GET', '/api/mqtt/dlq')).body.topics, []);
