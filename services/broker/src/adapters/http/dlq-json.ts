@@ -1,30 +1,23 @@
 // snake_case JSON for the DLQ answers, with a bounded body. @albergue/messaging stores a bounded
 // prefix of a raw body with its size and SHA-256; this keeps the API bounded whatever the store holds
 // (an entry written before that change, or by another writer, may hold a whole body).
-import { createHash } from 'node:crypto';
 import type { DeadLetter, ReplayReport } from '@albergue/messaging';
 
 /** The most of a dead letter's raw body the API ever returns (bytes of UTF-8). */
 export const DLQ_BODY_PREFIX_BYTES = 4096;
 
-// Fields the DLQ store may carry about the full body (named as @albergue/messaging may name them).
-interface BodyFacts { bodySize?: number; bodySha256?: string; bodyTruncated?: boolean; body_size?: number; body_sha256?: string }
-
 export function deadLetterJson(e: DeadLetter) {
-  const facts = e as DeadLetter & BodyFacts;
-  const bytes = Buffer.from(e.body, 'utf8');
-  const prefix = utf8Prefix(bytes, DLQ_BODY_PREFIX_BYTES);
-  const storedTruncated = facts.bodyTruncated === true;
-  const size = facts.bodySize ?? facts.body_size ?? bytes.length;
-  const sha = facts.bodySha256 ?? facts.body_sha256 ?? (storedTruncated ? undefined : createHash('sha256').update(bytes).digest('hex'));
+  // The store keeps at most a bounded prefix plus the full body's size and SHA-256; an entry kept
+  // whole (an envelope dead-lettered from the ledger) is cut here, so no answer is ever larger.
+  const prefix = utf8Prefix(Buffer.from(e.body, 'utf8'), DLQ_BODY_PREFIX_BYTES);
   return {
     id: e.id,
     topic: e.topic,
     subscriber: e.subscriber,
     body: prefix,
-    body_size: size,
-    ...(sha !== undefined ? { body_sha256: sha } : {}),
-    body_truncated: storedTruncated || Buffer.byteLength(prefix) < size,
+    body_size: e.bodyBytes,
+    body_sha256: e.bodySha256,
+    body_truncated: e.bodyTruncated || Buffer.byteLength(prefix) < e.bodyBytes,
     reason: e.reason,
     attempts: e.attempts,
     errors: e.errors.map((x) => ({ attempt: x.attempt, at: x.at, message: x.message.slice(0, 2000) })),
