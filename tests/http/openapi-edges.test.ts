@@ -1,4 +1,4 @@
-// Every route of every service, taken from the services' own /openapi.json (never a hand list):
+// Every route of every service and of the broker's admin API, taken from their own /openapi.json (never a hand list):
 // NUL and lone-surrogate variants of each body field, query parameter and path parameter → 4xx with
 // the RFC 9457 problem shape naming the field, never 5xx; plus the framework errors on every route
 // (malformed JSON, wrong media type, wrong method) in the same shape. Real Postgres per service.
@@ -10,6 +10,8 @@ import { PgDatabase, quoteIdent } from '@albergue/outbox';
 import { createPaymentService } from '@albergue/payment/service';
 import { expectProblem, uniqueName } from '@albergue/platform/testing';
 import type { ServiceRuntime } from '@albergue/runtime';
+import type { RunningBroker } from '@albergue/broker';
+import { DECLARED_SERVICES, OBSERVER_ACCOUNT, devPassword, startBroker } from '@albergue/broker';
 
 const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -91,14 +93,17 @@ const MARK = '"__BAD__"';
 interface Res { statusCode: number; headers: Record<string, string>; body: string; json<T>(): T }
 
 /** A real HTTP request over loopback (the services listen on a free port each). */
-async function request(base: string, method: string, url: string, o: { headers?: Record<string, string>; payload?: string } = {}): Promise<Res> {
-  const r = await fetch(`${base}${url}`, { method, ...(o.headers ? { headers: o.headers } : {}), ...(o.payload === undefined ? {} : { body: o.payload }) });
+async function request(base: string, method: string, url: string, o: { headers?: Record<string, string>; payload?: string } = {}, auth: Record<string, string> = {}): Promise<Res> {
+  const r = await fetch(`${base}${url}`, { method, headers: { ...auth, ...o.headers }, ...(o.payload === undefined ? {} : { body: o.payload }) });
   const body = await r.text();
   return { statusCode: r.status, headers: Object.fromEntries(r.headers.entries()), body, json: <T>() => JSON.parse(body) as T };
 }
 
 describe('every route from the OpenAPI documents of the running services: unstorable text and framework errors → 4xx problems', () => {
   const services: { name: string; rt: ServiceRuntime; db: string; base: string }[] = [];
+  // The broker's admin API too (with its token: these are about input, not authorisation).
+  const ADMIN_TOKEN = 'edges-admin-token-0123456789';
+  let broker: RunningBroker | undefined;
 
   before(async () => {
     const admin = new PgDatabase(PG_ADMIN_URL, { max: 1 });
@@ -116,9 +121,11 @@ describe('every route from the OpenAPI documents of the running services: unstor
     } finally {
       await admin.close();
     }
+    broker = await startBroker({ mqttPort: 0, wsPort: null, httpPort: 0, users: new Map([...DECLARED_SERVICES.map((d) => d.service), OBSERVER_ACCOUNT].map((u) => [u, devPassword(u)])), adminToken: ADMIN_TOKEN });
   });
 
   after(async () => {
+    await broker?.close();
     const admin = new PgDatabase(PG_ADMIN_URL, { max: 1 });
     try {
       for (const s of services) {
@@ -134,7 +141,8 @@ describe('every route from the OpenAPI documents of the running services: unstor
   test('NUL and lone surrogates in every body field, query and path parameter', async () => {
     let requests = 0;
     const routesSeen: string[] = [];
-    for (const { name, base } of services) {
+    const targets = [...services.map((x) => ({ name: x.name, base: x.base, auth: {} })), { name: 'broker', base: broker!.httpUrl, auth: { authorization: `Bearer ${ADMIN_TOKEN}` } }];
+    for (const { name, base, auth } of targets) {
       const doc = (await request(base, 'GET', '/openapi.json')).json<OpenApi>();
       const paths = Object.entries(doc.paths);
       assert.ok(paths.length >= 3, `${name} documents its routes`);
@@ -154,7 +162,7 @@ describe('every route from the OpenAPI documents of the running services: unstor
           const baseQuery = Object.fromEntries(queryParams.map((p) => [p.name, encodeURIComponent(String(sample(p.schema)))]));
           const send = async (u: string, payload?: string) => {
             requests++;
-            const res = await request(base, method.toUpperCase(), u, payload === undefined ? {} : { headers: { 'content-type': 'application/json' }, payload });
+            const res = await request(base, method.toUpperCase(), u, payload === undefined ? {} : { headers: { 'content-type': 'application/json' }, payload }, auth);
             const what = `${name} ${method.toUpperCase()} ${u} ${payload ?? ''}`.slice(0, 300);
             assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${what} → ${res.statusCode} ${res.body}`);
             try {
@@ -194,7 +202,7 @@ describe('every route from the OpenAPI documents of the running services: unstor
         }
       }
     }
-    for (const expected of ['booking POST /bookings', 'booking GET /albergues/{albergue_id}/availability', 'location POST /albergues', 'payment POST /payments/{payment_id}/charge']) {
+    for (const expected of ['broker POST /api/mqtt/subscriptions', 'broker GET /api/mqtt/dlq/{topic}', 'booking POST /bookings', 'booking GET /albergues/{albergue_id}/availability', 'location POST /albergues', 'payment POST /payments/{payment_id}/charge']) {
       assert.ok(routesSeen.includes(expected), `${expected} in ${routesSeen.join(', ')}`);
     }
     assert.ok(requests > 100, `only ${requests} requests`);

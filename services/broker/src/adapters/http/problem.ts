@@ -1,5 +1,6 @@
 // Every error the broker's HTTP API sends is an RFC 9457 problem built here, and only here.
-import type { FastifyError, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { problemOfError } from '@albergue/platform/http';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -70,26 +71,14 @@ export const problemSchema = {
   },
 } as const;
 
-const CONTEXT_POINTER: Record<string, string> = { body: '/body', querystring: '/query', params: '/params', headers: '/headers' };
-
-/** The problem for an error Fastify raised (validation, content type, body size) or a failing dependency. */
-export function problemFromError(err: FastifyError): ProblemInit {
-  if (err.validation) {
-    const base = CONTEXT_POINTER[err.validationContext ?? 'body'] ?? '/body';
-    const errors = err.validation.map((v): ProblemDetailItem => {
-      const params = v.params;
-      if (v.keyword === 'required') return { path: `${base}${v.instancePath}/${String(params.missingProperty)}`, message: `missing required field "${String(params.missingProperty)}"`, code: 'required' };
-      if (v.keyword === 'additionalProperties') return { path: `${base}${v.instancePath}/${String(params.additionalProperty)}`, message: `unknown field "${String(params.additionalProperty)}"`, code: 'additionalProperties' };
-      return { path: `${base}${v.instancePath}`, message: v.message ?? v.keyword, code: v.keyword };
-    });
-    return { status: 400, code: 'invalid_request', detail: errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors };
-  }
-  const status = err.statusCode ?? 500;
-  if (status === 413) return { status, code: 'payload_too_large', detail: `${err.message}; send a smaller body` };
-  if (status === 415) return { status, code: 'unsupported_media_type', detail: `${err.message}; send application/json`, errors: [{ path: '/headers/content-type', message: err.message, code: 'unsupported_media_type' }] };
-  if (status >= 400 && status < 500) {
-    const code = err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'empty_body' : err.code?.startsWith('FST_ERR_CTP') || err instanceof SyntaxError ? 'malformed_json' : 'bad_request';
-    return { status, code, detail: err.message, ...(code === 'bad_request' ? {} : { errors: [{ path: '/body', message: err.message, code }] }) };
-  }
+/**
+ * The problem for an error Fastify raised: the same mapping as every service (validation with JSON
+ * Pointers, invalid JSON, empty body, media type, body size, bad URL — @albergue/platform/http), so a
+ * situation has one code and status across the system. Anything else is a failing dependency (Redis
+ * away): 503, retry later.
+ */
+export function problemFromError(err: FastifyError, req: FastifyRequest): ProblemInit {
+  const p = problemOfError(err, req);
+  if (p) return { status: p.status, code: p.code, detail: p.detail, ...(p.errors !== undefined ? { errors: p.errors } : {}) };
   return { status: 503, code: 'unavailable', detail: `the broker could not complete the request (${err.message}); retry later` };
 }

@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from '@albergue/platform';
+import { badQueryEncoding, strictValidatorCompiler } from '@albergue/platform/http';
 import type { HttpApiDeps } from './deps';
 import { publishRoutes } from './publish-routes';
 import { consumerRoutes } from './consumers-routes';
@@ -39,9 +40,6 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }, { level: logger.isLevelEnabled('warn') ? 'warn' : logger.level }),
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    // Strict input: no type coercion (query numbers are digit strings in the schemas), an unknown field
-    // is refused rather than silently dropped, and every problem is listed.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
     // The router's own refusals (malformed percent-encoding, an over-long path parameter) are problems
     // too; they happen before any route matched, so no handler runs.
     frameworkErrors: (err, _req, reply) => {
@@ -57,6 +55,16 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
 
   // JSON only: any other content type is a 415.
   app.removeContentTypeParser('text/plain');
+  // Strict input, as on every service: no type coercion (query numbers are digit strings in the
+  // schemas), unknown fields refused, every problem listed, and no text Postgres or a consumer could
+  // not store (NUL, lone surrogates) in any string or field name.
+  app.setValidatorCompiler(strictValidatorCompiler());
+  // After the token check (onRequest), so a caller without the token learns nothing but 401.
+  app.addHook('preValidation', (req, reply, done) => {
+    const bad = badQueryEncoding(req.url);
+    if (bad.length === 0) return done();
+    void sendProblem(reply, { status: 400, code: 'invalid_request', detail: 'the query string is not valid percent-encoded UTF-8', errors: bad });
+  });
 
   const expected = digest(deps.adminToken);
   // Callback style: answering without calling done() ends the request before any handler.
@@ -91,7 +99,7 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
 
   app.setNotFoundHandler((req, reply) => sendProblem(reply, { status: 404, code: 'not_found', detail: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; see /openapi.json` }));
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const p = problemFromError(err);
+    const p = problemFromError(err, req);
     if (p.status >= 500) req.log.error({ err }, 'request failed');
     return sendProblem(reply, p);
   });
