@@ -1,6 +1,9 @@
 // A pilgrim's journey through the public HTTP APIs, shared by the end-to-end tests.
 import { strict as assert } from 'node:assert';
-import { waitFor } from '@albergue/platform/testing';
+import mqtt from 'mqtt';
+import type { EventEnvelope } from '@albergue/events';
+import { parseEnvelope } from '@albergue/events';
+import { uniqueName, waitFor } from '@albergue/platform/testing';
 
 export interface Urls {
   readonly location: string;
@@ -61,4 +64,27 @@ export async function waitForBookingStatus(urls: Urls, bookingId: string, status
     const r = await http<{ status: string }>('GET', `${urls.booking}/bookings/${bookingId}`);
     return r.body.status === status ? (r.body) : undefined;
   }, { timeoutMs: 30_000, message: `booking ${bookingId} to become ${status}` });
+}
+
+/** Every valid event on `filter`, as the read-only observer account sees it (`seen` grows live). */
+export async function observeEvents(brokerUrl: string, filter = 'albergue/#'): Promise<{ readonly seen: EventEnvelope[]; close(): Promise<void> }> {
+  const seen: EventEnvelope[] = [];
+  const client = await mqtt.connectAsync(brokerUrl, { clientId: `albergue-observer-${uniqueName('e2e')}`, username: 'observer', password: 'observer-dev-password' });
+  client.on('message', (_topic, payload) => {
+    const r = parseEnvelope(payload);
+    if (r.ok) seen.push(r.event);
+  });
+  await client.subscribeAsync(filter, { qos: 1 });
+  return { seen, close: () => client.endAsync() };
+}
+
+/** Registers a new albergue with `beds` beds at location and waits until booking has learnt it. */
+export async function registerAlbergue(urls: Urls, beds: number): Promise<string> {
+  const id = uniqueName('alb').replace(/_/g, '-');
+  const r = await http('POST', `${urls.location}/albergues`, {
+    albergue_id: id, name: `Albergue ${id}`, town: 'Sarria', location: { lat: 42.78, lon: -7.41 }, beds, nightly_price: { amount_minor: 1200, currency: 'EUR' },
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  await waitUntilBookable(urls, id);
+  return id;
 }

@@ -4,11 +4,10 @@
 // arrives after the hold ended.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
-import mqtt from 'mqtt';
 import pg from 'pg';
 import { createBookingService } from '@albergue/booking/service';
 import type { EventEnvelope } from '@albergue/events';
-import { parseEnvelope } from '@albergue/events';
+
 import { createLocationService } from '@albergue/location/service';
 import { RedisDeliveryLedger } from '@albergue/messaging';
 import type { TestBroker } from '@albergue/messaging/testing';
@@ -18,7 +17,7 @@ import { createPaymentService } from '@albergue/payment/service';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
 import type { ServiceRuntime } from '@albergue/runtime';
 import { ledgerBundle } from '@albergue/runtime';
-import { http, reservation, waitForBookingStatus, waitUntilBookable } from './guest';
+import { http, observeEvents, registerAlbergue, reservation, waitForBookingStatus } from './guest';
 
 const PG = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -27,11 +26,11 @@ const HOLD_MS = 6000;
 describe('money: charges, recovery and refunds with two payment instances', () => {
   let broker: TestBroker;
   let ledger: RedisDeliveryLedger;
-  let observer: mqtt.MqttClient;
+  let observer: Awaited<ReturnType<typeof observeEvents>> | undefined;
   const services: ServiceRuntime[] = [];
   const payments: PaymentService[] = [];
   const databases: string[] = [];
-  const seen: EventEnvelope[] = [];
+  const seen = (): EventEnvelope[] => observer?.seen ?? [];
   const urls = { location: '', booking: '', payment: '', paymentB: '' };
   const admin = new pg.Client({ connectionString: PG });
   let paymentDb: pg.Client;
@@ -39,18 +38,9 @@ describe('money: charges, recovery and refunds with two payment instances', () =
   let failCallbacks = false;
   const deliveries = new Map<string, number[]>();
 
-  const find = (type: string, bookingId: string) => seen.filter((e) => e.event_type === type && (e.payload as { booking_id?: string }).booking_id === bookingId);
+  const find = (type: string, bookingId: string) => seen().filter((e) => e.event_type === type && (e.payload as { booking_id?: string }).booking_id === bookingId);
   const dbUrl = (db: string) => PG.replace(/\/[^/]*$/, `/${db}`);
 
-  async function registerAlbergue(beds: number): Promise<string> {
-    const id = uniqueName('alb').replace(/_/g, '-');
-    const r = await http('POST', `${urls.location}/albergues`, {
-      albergue_id: id, name: `Albergue ${id}`, town: 'Sarria', location: { lat: 42.78, lon: -7.41 }, beds, nightly_price: { amount_minor: 1200, currency: 'EUR' },
-    });
-    assert.equal(r.status, 201, JSON.stringify(r.body));
-    await waitUntilBookable(urls, id);
-    return id;
-  }
 
   async function reserve(albergue: string, n: number): Promise<{ bookingId: string; paymentId: string; holdExpiresAt: string }> {
     const r = await http<{ booking_id: string; hold_expires_at: string }>('POST', `${urls.booking}/bookings`, reservation(albergue, n));
@@ -66,12 +56,7 @@ describe('money: charges, recovery and refunds with two payment instances', () =
     await admin.connect();
     broker = await startMosquitto();
     ledger = new RedisDeliveryLedger({ url: REDIS, namespace: `${uniqueName('money')}:` });
-    observer = await mqtt.connectAsync(broker.url, { clientId: uniqueName('observer'), username: 'observer', password: 'observer-dev-password' });
-    observer.on('message', (_topic, payload) => {
-      const r = parseEnvelope(payload);
-      if (r.ok) seen.push(r.event);
-    });
-    await observer.subscribeAsync('albergue/#', { qos: 1 });
+    observer = await observeEvents(broker.url);
 
     const env = {
       ...process.env,
@@ -123,7 +108,7 @@ describe('money: charges, recovery and refunds with two payment instances', () =
   after(async () => {
     await paymentDb?.end();
     for (const rt of services.reverse()) await rt.close();
-    await observer?.endAsync();
+    await observer?.close();
     await ledger?.close();
     await broker?.close();
     for (const db of databases) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
@@ -131,7 +116,7 @@ describe('money: charges, recovery and refunds with two payment instances', () =
   });
 
   test('one charge fired at both instances at once, 20 times → one provider charge and one PaymentConfirmed each time', async (t) => {
-    const albergue = await registerAlbergue(25);
+    const albergue = await registerAlbergue(urls, 25);
     const statuses: number[] = [];
     for (let round = 0; round < 20; round++) {
       const { bookingId, paymentId } = await reserve(albergue, 1000 + round);
@@ -152,7 +137,7 @@ describe('money: charges, recovery and refunds with two payment instances', () =
   });
 
   test('callback delivery keeps failing → deliveries back off (never 0 ms apart) and the recovery sweep completes the payment', async () => {
-    const albergue = await registerAlbergue(2);
+    const albergue = await registerAlbergue(urls, 2);
     const { bookingId, paymentId } = await reserve(albergue, 2000);
     failCallbacks = true;
     try {
@@ -180,7 +165,7 @@ describe('money: charges, recovery and refunds with two payment instances', () =
   });
 
   test('a payment confirmed after the hold ended → the booking expires instead (ReservationExpired), payment refunds (PaymentRefunded), the booking stays expired', async () => {
-    const albergue = await registerAlbergue(2);
+    const albergue = await registerAlbergue(urls, 2);
     const { bookingId, paymentId, holdExpiresAt } = await reserve(albergue, 3000);
     await waitFor(() => Date.now() > Date.parse(holdExpiresAt) + 100, { timeoutMs: HOLD_MS + 5000, intervalMs: 100, message: 'the hold to end' });
     assert.equal((await http<{ status: string }>('GET', `${urls.booking}/bookings/${bookingId}`)).body.status, 'reserved', 'the expiry sweep has not run');

@@ -7,15 +7,16 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import mqtt from 'mqtt';
 import pg from 'pg';
-import { BookingReserved, newEnvelope, newEventId, parseEnvelope } from '@albergue/events';
+import { BookingReserved, newEnvelope, newEventId } from '@albergue/events';
 import type { EventEnvelope } from '@albergue/events';
 import type { TestBroker } from '@albergue/messaging/testing';
 import { startMosquitto } from '@albergue/messaging/testing';
 import { migrate, OUTBOX_MIGRATIONS, PgDatabase } from '@albergue/outbox';
 import { initiatePaymentOnBookingReserved, PAYMENT_MIGRATIONS, PgPaymentRepository, SIMULATED_CARD_NETWORK_MIGRATIONS } from '@albergue/payment';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
+
+import { observeEvents } from './guest';
 
 const PG = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const root = new URL('../..', import.meta.url).pathname;
@@ -28,12 +29,12 @@ interface Child {
 
 describe('payment killed mid-charge', () => {
   let broker: TestBroker;
-  let observer: mqtt.MqttClient;
+  let observer: Awaited<ReturnType<typeof observeEvents>> | undefined;
   const admin = new pg.Client({ connectionString: PG });
   const dbName = uniqueName('payment_crash').toLowerCase();
   const dbUrl = PG.replace(/\/[^/]*$/, `/${dbName}`);
   let db: PgDatabase;
-  const seen: EventEnvelope[] = [];
+  const seen = (): EventEnvelope[] => observer?.seen ?? [];
   const children: Child[] = [];
 
   async function startPayment(instance: string, extraEnv: Record<string, string>): Promise<Child> {
@@ -71,12 +72,7 @@ describe('payment killed mid-charge', () => {
     db = new PgDatabase(dbUrl);
     await migrate(db, [...OUTBOX_MIGRATIONS, ...PAYMENT_MIGRATIONS, ...SIMULATED_CARD_NETWORK_MIGRATIONS]);
     broker = await startMosquitto();
-    observer = await mqtt.connectAsync(broker.url, { clientId: uniqueName('observer'), username: 'observer', password: 'observer-dev-password' });
-    observer.on('message', (_topic, payload) => {
-      const r = parseEnvelope(payload);
-      if (r.ok) seen.push(r.event);
-    });
-    await observer.subscribeAsync('albergue/payment/#', { qos: 1 });
+    observer = await observeEvents(broker.url, 'albergue/payment/#');
   });
 
   after(async () => {
@@ -86,7 +82,7 @@ describe('payment killed mid-charge', () => {
         await once(c.proc, 'exit');
       }
     }
-    await observer?.endAsync();
+    await observer?.close();
     await broker?.close();
     await db?.close();
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -125,7 +121,7 @@ describe('payment killed mid-charge', () => {
 
     // Restart (no client action follows): the recovery sweep finds the attempt and asks the network.
     await startPayment('crash-2', {});
-    const confirmed = await waitFor(() => seen.find((e) => e.event_type === 'PaymentConfirmed' && (e.payload as { payment_id: string }).payment_id === payment.payment_id), {
+    const confirmed = await waitFor(() => seen().find((e) => e.event_type === 'PaymentConfirmed' && (e.payload as { payment_id: string }).payment_id === payment.payment_id), {
       timeoutMs: 30_000, message: 'PaymentConfirmed published after the restart',
     });
     assert.equal(confirmed.correlation_id, reserved.correlation_id);
@@ -133,6 +129,6 @@ describe('payment killed mid-charge', () => {
     assert.deepEqual(after.rows, [{ status: 'succeeded' }]);
     const charges = await db.query('SELECT 1 FROM sim_card_network_charges WHERE payment_id = $1', [payment.payment_id]);
     assert.equal(charges.rowCount, 1, 'charged once');
-    assert.equal(seen.filter((e) => e.event_type === 'PaymentConfirmed' && (e.payload as { payment_id: string }).payment_id === payment.payment_id).length, 1);
+    assert.equal(seen().filter((e) => e.event_type === 'PaymentConfirmed' && (e.payload as { payment_id: string }).payment_id === payment.payment_id).length, 1);
   });
 });
