@@ -10,7 +10,7 @@ import type { SqlDatabase, SqlTransaction } from './db/port';
 import { inboxMiddleware, runInbox } from './inbox';
 import { migrate, MigrationError } from './migrations/runner';
 import { OUTBOX_MIGRATIONS } from './migrations/sql';
-import { MqttOutboxTransport } from './mqtt-transport';
+import { MqttPublisher } from '@albergue/messaging';
 import { Outbox, OutboxError } from './outbox';
 import { OutboxRelay } from './relay';
 import type { OutboxRelayOptions } from './relay';
@@ -51,8 +51,8 @@ export function outboxContract(h: DatabaseHarness): void {
   let broker: Awaited<ReturnType<typeof startBroker>>;
   const cleanups: (() => Promise<void>)[] = [];
 
-  async function relayOn(url: string, options: OutboxRelayOptions = {}, clientOpts: Parameters<typeof MqttOutboxTransport.connect>[1] = {}): Promise<{ relay: OutboxRelay; transport: MqttOutboxTransport; stop: () => Promise<void> }> {
-    const transport = await MqttOutboxTransport.connect(url, { clientId: uniqueName('relay'), ...clientOpts });
+  async function relayOn(url: string, options: OutboxRelayOptions = {}, clientOpts: Parameters<typeof MqttPublisher.connect>[1] = {}): Promise<{ relay: OutboxRelay; transport: MqttPublisher; stop: () => Promise<void> }> {
+    const transport = await MqttPublisher.connect(url, { clientId: uniqueName('relay'), ...clientOpts });
     const relay = new OutboxRelay(db, transport, { pollIntervalMs: 200, ...options });
     await relay.start();
     const stop = async () => {

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { toMqttTopic } from '@albergue/events';
+import type { Publisher } from '@albergue/messaging';
 import type { Logger } from '@albergue/platform';
 import type { Registry } from 'prom-client';
 import type { SqlDatabase, SqlExecutor } from './db/port';
 import type { OutboxMetrics } from './metrics';
 import { outboxMetrics } from './metrics';
 import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql';
-import type { OutboxTransport } from './transport';
+
 
 export interface OutboxRelayOptions {
   /** Names this relay in `claimed_by` of the leases it writes (default host-pid-random). */
@@ -217,14 +217,13 @@ export class OutboxRelay {
   private readonly retryMaxMs: number;
   private readonly metrics: OutboxMetrics | undefined;
   private readonly logger: Logger | undefined;
-  private readonly mqttTopics = new Map<string, string>();
   private running = false;
   private notified = false;
   private loops: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
   private unlisten: (() => Promise<void>) | undefined;
 
-  constructor(private readonly db: SqlDatabase, private readonly transport: OutboxTransport, options: OutboxRelayOptions = {}) {
+  constructor(private readonly db: SqlDatabase, private readonly publisher: Publisher, options: OutboxRelayOptions = {}) {
     this.relayId = options.relayId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.batchSize = positive(options.batchSize ?? 500, 'batchSize');
     this.scanWindow = Math.max(this.batchSize, options.scanWindow ?? 8 * this.batchSize);
@@ -322,7 +321,7 @@ export class OutboxRelay {
     let live = [...byAggregate.values()];
     for (let k = 0; live.length > 0; k++) {
       const wave = live.map((rows) => rows[k]!);
-      const results = await this.transport.publish(wave.map((r) => ({ topic: this.mqttTopic(r.topic), body: r.body, eventId: r.event_id })));
+      const results = await this.publisher.publish(wave.map((r) => ({ topic: r.topic, body: r.body, eventId: r.event_id })));
       const next: ClaimedRow[][] = [];
       live.forEach((rows, i) => {
         const result = results[i];
@@ -331,7 +330,7 @@ export class OutboxRelay {
           published.push(row);
           if (rows.length > k + 1) next.push(rows);
         } else {
-          failed.push({ row, error: result?.error ?? new Error('transport returned no result') });
+          failed.push({ row, error: result?.error ?? new Error('publisher returned no result') });
           heldBack.push(...rows.slice(k + 1));
         }
       });
@@ -354,15 +353,6 @@ export class OutboxRelay {
       for (const r of published) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
       for (const [topic, n] of perTopic) this.metrics.published.inc({ topic }, n);
     }
-  }
-
-  private mqttTopic(topic: string): string {
-    let mqtt = this.mqttTopics.get(topic);
-    if (mqtt === undefined) {
-      mqtt = toMqttTopic(topic);
-      if (this.mqttTopics.size < 10_000) this.mqttTopics.set(topic, mqtt);
-    }
-    return mqtt;
   }
 
   /**

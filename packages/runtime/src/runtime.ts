@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { EventDefinition } from '@albergue/events';
 import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger, Handler, HandlerContext, Messaging, ServiceDeclaration } from '@albergue/messaging';
-import { MemoryDeliveryLedger, RedisDeliveryLedger, createMessaging, stableClientId } from '@albergue/messaging';
+import { MemoryDeliveryLedger, MqttPublisher, RedisDeliveryLedger, createMessaging, stableClientId } from '@albergue/messaging';
 import type { Migration, SqlDatabase, SqlTransaction } from '@albergue/outbox';
-import { MqttOutboxTransport, OUTBOX_MIGRATIONS, Outbox, OutboxRelay, PgDatabase, PgliteDatabase, migrate } from '@albergue/outbox';
+import { OUTBOX_MIGRATIONS, Outbox, OutboxRelay, PgDatabase, PgliteDatabase, migrate } from '@albergue/outbox';
 import type { Logger } from '@albergue/platform';
 import { createLogger, createMetricsRegistry, envInt, listenOrExplain } from '@albergue/platform';
 import type { ServiceConfig } from './config';
@@ -124,7 +124,7 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
       })
     : undefined;
 
-  let transport: MqttOutboxTransport | undefined;
+  let transport: MqttPublisher | undefined;
   let relay: OutboxRelay | undefined;
   const checks: Record<string, ReadinessCheck> = {
     database: async () => (await db.query('SELECT 1 AS ok')).rowCount === 1,
@@ -196,7 +196,7 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
       // Subscribe before publishing: a consumer's persistent session must exist before events it
       // wants are published (MQTT keeps messages only for sessions it knows).
       await runtime.startConsumers();
-      transport = await MqttOutboxTransport.connect(config.mqttUrl, {
+      transport = await MqttPublisher.connect(config.mqttUrl, {
         clientId: stableClientId(`${service}-outbox`, instance),
         username: config.mqttUsername,
         password: config.mqttPassword,
