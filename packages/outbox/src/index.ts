@@ -11,5 +11,5 @@ export { OutboxRelay } from './relay';
 export type { CycleReport, OutboxRelayOptions } from './relay';
 export { outboxMetrics } from './metrics';
 export type { OutboxMetrics } from './metrics';
-export { Inbox, inboxMiddleware, runInbox } from './inbox';
-export type { Handler, InboxContext, InboxKey, InboxMiddlewareOptions, InboxResult } from './inbox';
+export { runInbox, transactionalInbox, transactionOf } from './inbox';
+export type { InboxKey, InboxResult } from './inbox';

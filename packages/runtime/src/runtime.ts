@@ -5,7 +5,7 @@ import type { EventDefinition } from '@albergue/events';
 import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger, Handler, HandlerContext, Messaging, ServiceDeclaration } from '@albergue/messaging';
 import { MemoryDeliveryLedger, MqttPublisher, RedisDeliveryLedger, createMessaging, stableClientId } from '@albergue/messaging';
 import type { Migration, SqlDatabase, SqlTransaction } from '@albergue/outbox';
-import { OUTBOX_MIGRATIONS, Outbox, OutboxRelay, PgDatabase, PgliteDatabase, migrate } from '@albergue/outbox';
+import { OUTBOX_MIGRATIONS, Outbox, OutboxRelay, PgDatabase, PgliteDatabase, migrate, transactionOf, transactionalInbox } from '@albergue/outbox';
 import type { Logger } from '@albergue/platform';
 import { createLogger, createMetricsRegistry, envInt, listenOrExplain } from '@albergue/platform';
 import type { ServiceConfig } from './config';
@@ -13,7 +13,6 @@ import { serviceConfig } from './config';
 import { buildServiceHttp } from './http';
 import type { ReadinessCheck } from './http';
 import { DEFAULT_IDEMPOTENCY_TTL_MS, IDEMPOTENCY_MIGRATION } from './idempotency';
-import { transactionOf, transactionalInbox } from './transactional-inbox';
 import { UnitOfWorkDatabase } from './unit-of-work';
 
 /** The delivery ledger with its DLQ and breaker stores (one object in both adapters). */
