@@ -46,7 +46,7 @@ export function getOrCreateCounter<T extends string>(registry: Registry, config:
   if (known.join() !== wanted.join()) {
     throw new Error(`metric ${config.name} is already registered on this registry with labels [${known.join(', ')}], not [${wanted.join(', ')}]`);
   }
-  return existing as Counter<T>;
+  return existing;
 }
 
 /**

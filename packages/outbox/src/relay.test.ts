@@ -7,7 +7,8 @@ import type { SqlDatabase } from './db/port';
 import { migrate } from './migrations/runner';
 import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql';
 import { Outbox } from './outbox';
-import { LOCK_CLAIM_SQL, OutboxRelay } from './relay';
+import { LOCK_CLAIM_SQL } from './claim';
+import { OutboxRelay } from './relay';
 import type { OutgoingMessage, Publisher, PublishResult } from '@albergue/messaging';
 import { bookingEvent, createTestDatabase } from './testing';
 

@@ -132,7 +132,7 @@ test('a broker that sits on a PUBACK past the timeout: the message fails, later 
     const message = toOutgoing(bookingReserved('bk-timeout'));
     const started = performance.now();
     const [late] = await publisher.publish([message]);
-    assert.ok(late && !late.ok && late.error instanceof PubackTimeoutError && late.error.eventId === message.eventId, String(late));
+    assert.ok(late && !late.ok && late.error instanceof PubackTimeoutError && late.error.eventId === message.eventId, JSON.stringify(late));
     const waited = performance.now() - started;
     assert.ok(waited >= 140 && waited < 5_000, `failed after ${waited.toFixed(0)} ms`);
     holding = false;
