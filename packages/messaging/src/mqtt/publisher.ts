@@ -2,6 +2,7 @@ import { toMqttTopic } from '@albergue/events';
 import mqtt from 'mqtt';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import type { OutgoingMessage, Publisher, PublishResult } from '../ports/publisher';
+import { memoTopicForm } from './topic-forms';
 
 export interface MqttPublisherOptions {
   /** Publishes in flight (sent, PUBACK pending) at most; later ones wait (default 100). */
@@ -52,8 +53,8 @@ export class MqttPublisher implements Publisher {
   private pumpQueued = false;
   /** The last connection problem (a CONNACK refusal, a network error), cleared on CONNACK. */
   private lastProblem: string | undefined;
-  /** Logical → MQTT topic, memoised (a few dozen topics, thousands of messages per second). */
-  private readonly mqttTopics = new Map<string, string>();
+  /** Logical → MQTT topic. */
+  private readonly mqttTopic = memoTopicForm(toMqttTopic, 10_000);
 
   constructor(readonly client: MqttClient, options: MqttPublisherOptions = {}) {
     this.window = Math.max(1, options.window ?? 100);
@@ -170,15 +171,6 @@ export class MqttPublisher implements Publisher {
       this.pumping = false;
     }
     this.armTimer();
-  }
-
-  private mqttTopic(topic: string): string {
-    let mqttForm = this.mqttTopics.get(topic);
-    if (mqttForm === undefined) {
-      mqttForm = toMqttTopic(topic);
-      if (this.mqttTopics.size < 10_000) this.mqttTopics.set(topic, mqttForm);
-    }
-    return mqttForm;
   }
 
   /** Settles an in-flight message once (a PUBACK after its timeout or the close is ignored). */
