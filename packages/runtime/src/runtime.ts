@@ -123,14 +123,14 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
       })
     : undefined;
 
-  let transport: MqttPublisher | undefined;
+  let publisher: MqttPublisher | undefined;
   let relay: OutboxRelay | undefined;
   const checks: Record<string, ReadinessCheck> = {
     database: async () => (await db.query('SELECT 1 AS ok')).rowCount === 1,
     // Not ready with the reason (e.g. "connack refused: bad username or password"); clients keep reconnecting.
     mqtt: () => {
-      if (!transport) return Promise.reject(new Error('outbox relay not connected yet'));
-      const st = transport.status();
+      if (!publisher) return Promise.reject(new Error('outbox relay not connected yet'));
+      const st = publisher.status();
       return st.connected ? Promise.resolve(true) : Promise.reject(new Error(st.reason ?? 'disconnected'));
     },
   };
@@ -195,15 +195,15 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
       // Subscribe before publishing: a consumer's persistent session must exist before events it
       // wants are published (MQTT keeps messages only for sessions it knows).
       await runtime.startConsumers();
-      transport = await MqttPublisher.connect(config.mqttUrl, {
+      publisher = await MqttPublisher.connect(config.mqttUrl, {
         clientId: stableClientId(`${service}-outbox`, instance),
         username: config.mqttUsername,
         password: config.mqttPassword,
         clean: true,
         onConnectionError: (err, description) => logger.warn({ err, client: 'outbox' }, `mqtt: ${description}; retrying`),
       });
-      opened.push(() => transport!.close());
-      relay = new OutboxRelay(db, transport, { logger, metrics, ...o.relay });
+      opened.push(() => publisher!.close());
+      relay = new OutboxRelay(db, publisher, { logger, metrics, ...o.relay });
       await relay.start();
       opened.push(() => relay!.stop());
       for (const j of jobs) {
