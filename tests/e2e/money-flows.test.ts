@@ -12,7 +12,7 @@ import { parseEnvelope } from '@albergue/events';
 import { createLocationService } from '@albergue/location/service';
 import { RedisDeliveryLedger } from '@albergue/messaging';
 import type { TestBroker } from '@albergue/messaging/testing';
-import { startMosquitto } from '@albergue/messaging/testing';
+import { deleteNamespace, startMosquitto } from '@albergue/messaging/testing';
 import type { PaymentService } from '@albergue/payment/service';
 import { createPaymentService } from '@albergue/payment/service';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
@@ -27,6 +27,7 @@ const HOLD_MS = 6000;
 describe('money: charges, recovery and refunds with two payment instances', () => {
   let broker: TestBroker;
   let ledger: RedisDeliveryLedger;
+  const ledgerNamespace = `${uniqueName('money')}:`;
   let observer: mqtt.MqttClient;
   const services: ServiceRuntime[] = [];
   const payments: PaymentService[] = [];
@@ -65,7 +66,7 @@ describe('money: charges, recovery and refunds with two payment instances', () =
   before(async () => {
     await admin.connect();
     broker = await startMosquitto();
-    ledger = new RedisDeliveryLedger({ url: REDIS, namespace: `${uniqueName('money')}:` });
+    ledger = new RedisDeliveryLedger({ url: REDIS, namespace: ledgerNamespace });
     observer = await mqtt.connectAsync(broker.url, { clientId: uniqueName('observer'), username: 'observer', password: 'observer-dev-password' });
     observer.on('message', (_topic, payload) => {
       const r = parseEnvelope(payload);
@@ -125,6 +126,7 @@ describe('money: charges, recovery and refunds with two payment instances', () =
     for (const rt of services.reverse()) await rt.close();
     await observer?.endAsync();
     await ledger?.close();
+    await deleteNamespace(REDIS, ledgerNamespace); // what the run put in Redis
     await broker?.close();
     for (const db of databases) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     await admin.end();

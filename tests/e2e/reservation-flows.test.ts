@@ -11,7 +11,7 @@ import { parseEnvelope } from '@albergue/events';
 import { createLocationService } from '@albergue/location/service';
 import { RedisDeliveryLedger } from '@albergue/messaging';
 import type { TestBroker } from '@albergue/messaging/testing';
-import { startMosquitto } from '@albergue/messaging/testing';
+import { deleteNamespace, startMosquitto } from '@albergue/messaging/testing';
 import { createPaymentService } from '@albergue/payment/service';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
 import type { ServiceRuntime } from '@albergue/runtime';
@@ -25,6 +25,7 @@ const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
   let broker: TestBroker;
   let ledger: RedisDeliveryLedger;
+  const ledgerNamespace = `${uniqueName('e2e')}:`;
   let observer: mqtt.MqttClient;
   const services: ServiceRuntime[] = [];
   const databases: string[] = [];
@@ -49,7 +50,7 @@ describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
   before(async () => {
     await admin.connect();
     broker = await startMosquitto();
-    ledger = new RedisDeliveryLedger({ url: REDIS, namespace: `${uniqueName('e2e')}:` });
+    ledger = new RedisDeliveryLedger({ url: REDIS, namespace: ledgerNamespace });
     observer = await mqtt.connectAsync(broker.url, { clientId: uniqueName('observer'), username: 'observer', password: 'observer-dev-password' });
     observer.on('message', (_topic, payload) => {
       const r = parseEnvelope(payload);
@@ -78,6 +79,7 @@ describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
     for (const rt of services.reverse()) await rt.close();
     await observer?.endAsync();
     await ledger?.close();
+    await deleteNamespace(REDIS, ledgerNamespace); // what the run put in Redis
     await broker?.close();
     for (const db of databases) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     await admin.end();
