@@ -10,7 +10,7 @@
 //   BENCH_ROUNDS (default 2), BENCH_ONLY=raw|reliable, BENCH_BROKERS=aedes,mosquitto
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { BookingReserved, toMqttTopic } from '@albergue/events';
-import { connectMqtt, createConsumer, declareService, endMqtt, MqttPublisher, RedisDeliveryLedger, toOutgoing } from '@albergue/messaging';
+import { connectMqtt, createConsumer, declareService, endMqtt, MqttPublisher, publishAll, RedisDeliveryLedger, toOutgoing } from '@albergue/messaging';
 import type { OutgoingMessage } from '@albergue/messaging';
 import { bookingReserved, brokerKinds, deleteNamespace, startAedes, startBroker } from '@albergue/messaging/testing';
 import type { BrokerKind, TestBroker } from '@albergue/messaging/testing';
@@ -42,14 +42,14 @@ async function workerMain(role: 'aedes' | 'publisher'): Promise<void> {
   port.on('message', (m: ToWorker) => {
     if (m.cmd !== 'publish') return;
     void (async () => {
-      const pub = await MqttPublisher.connect({ url: m.url, clientId: m.clientId, clean: true }, { service: 'bench' });
+      const pub = await MqttPublisher.connect(m.url, { clientId: m.clientId, clean: true, window: WINDOW });
       const sentAt = new Float64Array(m.messages.length);
       let next = 0;
       const lane = async () => {
         while (next < m.messages.length) {
           const i = next++;
           sentAt[i] = now();
-          await pub.publish(m.messages[i]!);
+          await publishAll(pub, [m.messages[i]!]);
         }
       };
       await Promise.all(Array.from({ length: WINDOW }, lane));

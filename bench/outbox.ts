@@ -16,7 +16,8 @@ import mqtt from 'mqtt';
 import pg from 'pg';
 import { toMqttTopic } from '@albergue/events';
 import type { EventEnvelope } from '@albergue/events';
-import { MqttOutboxTransport, migrate, Outbox, OutboxRelay, PgDatabase } from '@albergue/outbox';
+import { MqttPublisher } from '@albergue/messaging';
+import { migrate, Outbox, OutboxRelay, PgDatabase } from '@albergue/outbox';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
 import { bookingEvent, createTestDatabase, startBroker } from '../packages/outbox/src/testing';
 
@@ -156,7 +157,7 @@ async function relayBench(b: Broker): Promise<void> {
     });
     const relayRun = async (concurrency: number) => {
       await reload();
-      const transport = await MqttOutboxTransport.connect(b.url, { clientId: uniqueName('bench-relay'), window: WINDOW });
+      const transport = await MqttPublisher.connect(b.url, { clientId: uniqueName('bench-relay'), window: WINDOW });
       const relay = new OutboxRelay(db, transport, { batchSize: 500, concurrency });
       let markedMs = 0;
       const r = await measure(async () => {

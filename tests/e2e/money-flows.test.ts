@@ -11,7 +11,7 @@ import type { EventEnvelope } from '@albergue/events';
 import { createLocationService } from '@albergue/location/service';
 import { RedisDeliveryLedger } from '@albergue/messaging';
 import type { TestBroker } from '@albergue/messaging/testing';
-import { startMosquitto } from '@albergue/messaging/testing';
+import { deleteNamespace, startMosquitto } from '@albergue/messaging/testing';
 import type { PaymentService } from '@albergue/payment/service';
 import { createPaymentService } from '@albergue/payment/service';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
@@ -26,6 +26,7 @@ const HOLD_MS = 6000;
 describe('money: charges, recovery and refunds with two payment instances', () => {
   let broker: TestBroker;
   let ledger: RedisDeliveryLedger;
+  const ledgerNamespace = `${uniqueName('money')}:`;
   let observer: Awaited<ReturnType<typeof observeEvents>> | undefined;
   const services: ServiceRuntime[] = [];
   const payments: PaymentService[] = [];
@@ -55,7 +56,7 @@ describe('money: charges, recovery and refunds with two payment instances', () =
   before(async () => {
     await admin.connect();
     broker = await startMosquitto();
-    ledger = new RedisDeliveryLedger({ url: REDIS, namespace: `${uniqueName('money')}:` });
+    ledger = new RedisDeliveryLedger({ url: REDIS, namespace: ledgerNamespace });
     observer = await observeEvents(broker.url);
 
     const env = {
@@ -110,6 +111,7 @@ describe('money: charges, recovery and refunds with two payment instances', () =
     for (const rt of services.reverse()) await rt.close();
     await observer?.close();
     await ledger?.close();
+    await deleteNamespace(REDIS, ledgerNamespace); // what the run put in Redis
     await broker?.close();
     for (const db of databases) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     await admin.end();

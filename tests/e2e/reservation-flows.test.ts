@@ -10,7 +10,7 @@ import type { EventEnvelope } from '@albergue/events';
 import { createLocationService } from '@albergue/location/service';
 import { RedisDeliveryLedger } from '@albergue/messaging';
 import type { TestBroker } from '@albergue/messaging/testing';
-import { startMosquitto } from '@albergue/messaging/testing';
+import { deleteNamespace, startMosquitto } from '@albergue/messaging/testing';
 import { createPaymentService } from '@albergue/payment/service';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
 import type { ServiceRuntime } from '@albergue/runtime';
@@ -24,6 +24,7 @@ const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
   let broker: TestBroker;
   let ledger: RedisDeliveryLedger;
+  const ledgerNamespace = `${uniqueName('e2e')}:`;
   let observer: Awaited<ReturnType<typeof observeEvents>> | undefined;
   const services: ServiceRuntime[] = [];
   const databases: string[] = [];
@@ -39,7 +40,7 @@ describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
   before(async () => {
     await admin.connect();
     broker = await startMosquitto();
-    ledger = new RedisDeliveryLedger({ url: REDIS, namespace: `${uniqueName('e2e')}:` });
+    ledger = new RedisDeliveryLedger({ url: REDIS, namespace: ledgerNamespace });
     observer = await observeEvents(broker.url);
 
     const env = { ...process.env, BOOKING_HOLD_MS: '2000', BOOKING_EXPIRY_SWEEP_MS: '100', PAYMENT_SIM_LATENCY_MS: '20', PAYMENT_REFUND_SWEEP_MS: '200' };
@@ -63,6 +64,7 @@ describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
     for (const rt of services.reverse()) await rt.close();
     await observer?.close();
     await ledger?.close();
+    await deleteNamespace(REDIS, ledgerNamespace); // what the run put in Redis
     await broker?.close();
     for (const db of databases) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     await admin.end();

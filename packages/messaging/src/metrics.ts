@@ -30,11 +30,10 @@ const byRegistry = new WeakMap<Registry, MessagingMetrics>();
 type CounterConfig<T extends string> = ConstructorParameters<typeof Counter<T>>[0];
 
 /**
- * The counter `config.name` of `registry`: the one already registered under that name (by this
- * package or by another component, e.g. the outbox relay), or a new one. Two components counting
- * the same metric on one registry share it instead of the second registration throwing. When the
- * existing counter has fewer labels than `config.labelNames`, the returned view drops the labels it
- * does not know (prom-client would refuse them); a non-counter under that name is an error.
+ * The counter `config.name` of `registry`: the one already registered under that name, or a new one.
+ * Every component of a process that counts one metric asks here, so they share one counter instead
+ * of the second registration throwing. A metric of another kind, or a counter with other labels,
+ * under that name is an error: it has a second owner, which must ask here instead.
  */
 export function getOrCreateCounter<T extends string>(registry: Registry, config: CounterConfig<T>): Counter<T> {
   const existing = registry.getSingleMetric(config.name);
@@ -42,22 +41,18 @@ export function getOrCreateCounter<T extends string>(registry: Registry, config:
   if (!(existing instanceof Counter)) {
     throw new Error(`metric ${config.name} is already registered on this registry as a ${existing.constructor.name}, not a Counter`);
   }
-  const known = new Set<string>((existing as unknown as { labelNames?: readonly string[] }).labelNames ?? []);
-  const wanted = config.labelNames ?? [];
-  if (wanted.every((l) => known.has(l))) return existing;
-  const keep = (labels: Partial<Record<T, string | number>>): Partial<Record<T, string | number>> =>
-    Object.fromEntries(Object.entries(labels).filter(([k]) => known.has(k))) as Partial<Record<T, string | number>>;
-  const view = Object.create(existing) as Counter<T>;
-  const inc = existing.inc.bind(existing) as (a?: unknown, b?: number) => void;
-  Object.defineProperty(view, 'inc', {
-    value: (a?: Partial<Record<T, string | number>> | number, b?: number) => (typeof a === 'object' ? inc(keep(a), b) : inc(a)),
-  });
-  return view;
+  const known = [...((existing as unknown as { labelNames?: readonly string[] }).labelNames ?? [])].sort();
+  const wanted = [...(config.labelNames ?? [])].sort();
+  if (known.join() !== wanted.join()) {
+    throw new Error(`metric ${config.name} is already registered on this registry with labels [${known.join(', ')}], not [${wanted.join(', ')}]`);
+  }
+  return existing;
 }
 
 /**
- * `events_published_total{service, topic}`: events the broker acknowledged (PUBACK). Get-or-create
- * on `registry`, so the MQTT publisher and the outbox relay of one process count into one counter.
+ * `events_published_total{service, topic}`: events the broker acknowledged (PUBACK), the one owner
+ * of that metric. Get-or-create on `registry`: the outbox relay (by topic) and the broker's HTTP
+ * publish path count into it.
  */
 export function eventsPublishedCounter(registry: Registry): Counter<'service' | 'topic'> {
   return getOrCreateCounter(registry, { name: 'events_published_total', help: 'Events acknowledged by the broker (PUBACK).', labelNames: ['service', 'topic'] as const });

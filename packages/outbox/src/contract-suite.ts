@@ -2,15 +2,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
+import { BookingReserved, PaymentInitiated, SAMPLE_PAYLOADS } from '@albergue/events';
 import type { EventEnvelope } from '@albergue/events';
+import { MqttPublisher, RedisDeliveryLedger, Router } from '@albergue/messaging';
+import type { HandlerContext, SubscriptionPolicy } from '@albergue/messaging';
+import { deleteNamespace, metricValue } from '@albergue/messaging/testing';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
 import type { SqlDatabase, SqlTransaction } from './db/port';
-import { inboxMiddleware, runInbox } from './inbox';
+import { runInbox, transactionalInbox, transactionOf } from './inbox';
 import { migrate, MigrationError } from './migrations/runner';
 import { OUTBOX_MIGRATIONS } from './migrations/sql';
-import { MqttOutboxTransport } from './mqtt-transport';
 import { Outbox, OutboxError } from './outbox';
 import { OutboxRelay } from './relay';
 import type { OutboxRelayOptions } from './relay';
@@ -27,6 +29,14 @@ export interface DatabaseHarness {
 
 let outbox: Outbox;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Retries due at once (the retry test), a dedup window long enough for the ledger to accept it. */
+const INBOX_POLICY: SubscriptionPolicy = {
+  maxAttempts: 3,
+  visibilityTimeoutMs: 10_000,
+  backoff: { initialMs: 10, maxMs: 10, multiplier: 1, jitter: 0 },
+  breaker: { failureThreshold: 50, windowMs: 30_000, openMs: 1_000 },
+  dedupWindowMs: 60_000,
+};
 
 /** A command handler's unit of work: the aggregate row and its events in one transaction. */
 async function reserve(tx: SqlTransaction, events: readonly EventEnvelope[]): Promise<void> {
@@ -51,8 +61,8 @@ export function outboxContract(h: DatabaseHarness): void {
   let broker: Awaited<ReturnType<typeof startBroker>>;
   const cleanups: (() => Promise<void>)[] = [];
 
-  async function relayOn(url: string, options: OutboxRelayOptions = {}, clientOpts: Parameters<typeof MqttOutboxTransport.connect>[1] = {}): Promise<{ relay: OutboxRelay; transport: MqttOutboxTransport; stop: () => Promise<void> }> {
-    const transport = await MqttOutboxTransport.connect(url, { clientId: uniqueName('relay'), ...clientOpts });
+  async function relayOn(url: string, options: OutboxRelayOptions = {}, clientOpts: Parameters<typeof MqttPublisher.connect>[1] = {}): Promise<{ relay: OutboxRelay; transport: MqttPublisher; stop: () => Promise<void> }> {
+    const transport = await MqttPublisher.connect(url, { clientId: uniqueName('relay'), ...clientOpts });
     const relay = new OutboxRelay(db, transport, { pollIntervalMs: 200, ...options });
     await relay.start();
     const stop = async () => {
@@ -231,39 +241,85 @@ export function outboxContract(h: DatabaseHarness): void {
     assert.equal(left.rows[0]!.n, 0);
   });
 
-  test(`${h.label}: inbox — the same event twice with Redis dedup state flushed in between → one effect`, async () => {
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    const subscriberName = uniqueName('payment');
-    const event = bookingEvent(uniqueName('bk'));
-    const topic = 'albergue.booking.v1.BookingReserved';
-    const dedupKey = `mqtt:processed:${subscriberName}:${topic}`; // this test's own key only
-    let handlerRuns = 0;
-    let duplicates = 0;
-    await db.query('CREATE TABLE IF NOT EXISTS payments_effect (event_id uuid NOT NULL, n integer NOT NULL)');
-    const handler = inboxMiddleware(db, { onDuplicate: () => { duplicates++; } })(async (ctx) => {
-      handlerRuns++;
-      await ctx.tx.query('INSERT INTO payments_effect (event_id, n) VALUES ($1, 1)', [ctx.envelope.event_id]);
+  /**
+   * The production inbox (`transactionalInbox`) behind a real router on the real Redis delivery
+   * ledger, under a namespace of its own (deleted afterwards). `deliver` is what the transport does
+   * with a message from the broker: record it in the ledger, lease it, dispatch it.
+   */
+  async function inboxRig(effectTable: string, handler: (ctx: HandlerContext<typeof BookingReserved>, tx: SqlTransaction) => Promise<void>) {
+    const namespace = `${uniqueName('t_inbox')}:`;
+    const ledger = new RedisDeliveryLedger({ url: REDIS_URL, namespace });
+    const registry = new Registry();
+    const sub = uniqueName('payment');
+    const router = new Router({ service: 'payment', subscriber: sub, ledger, metrics: registry, policy: INBOX_POLICY });
+    router.use(transactionalInbox(db, outbox));
+    router.on(BookingReserved, 'initiatePaymentOnBookingReserved', (ctx) => handler(ctx, transactionOf(ctx)));
+    await router.start();
+    await db.query(`CREATE TABLE IF NOT EXISTS ${effectTable} (event_id uuid NOT NULL)`);
+    cleanups.push(async () => {
+      await ledger.close();
+      await deleteNamespace(REDIS_URL, namespace);
     });
-    // A consumer that dedupes in Redis first, like the delivery ledger does.
-    const deliver = async (e: EventEnvelope) => {
-      if (await redis.sismember(dedupKey, e.event_id)) return;
-      await handler({ envelope: e, topic, subscriber: subscriberName });
-      await redis.sadd(dedupKey, e.event_id);
+    const deliver = async (e: EventEnvelope): Promise<string> => {
+      const [recorded] = await ledger.record(sub, [{ topic: BookingReserved.topic, eventId: e.event_id, body: JSON.stringify(e) }]);
+      if (recorded === 'duplicate') return 'ledger-duplicate';
+      const delivery = await waitFor(async () => (await ledger.lease(sub, 1))[0], { message: `a lease of ${e.event_id}` });
+      return router.dispatch(delivery);
     };
-    try {
-      await deliver(event);
-      await deliver(event); // Redis still remembers: skipped before the handler
-      assert.equal(handlerRuns, 1);
-      await redis.del(dedupKey); // Redis forgets
-      await deliver(event);
-      assert.equal(handlerRuns, 1, 'the inbox skipped the handler');
-      assert.equal(duplicates, 1);
-      const effects = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM payments_effect WHERE event_id = $1', [event.event_id]);
-      assert.equal(effects.rows[0]!.n, 1);
-    } finally {
-      await redis.del(dedupKey);
-      await redis.quit();
-    }
+    const count = async (sql: string, params: unknown[]) => (await db.query<{ n: number }>(sql, params)).rows[0]!.n;
+    return {
+      ledger, registry, sub, router, deliver,
+      /** The dedup keys the ledger keeps for this subscriber (`mqtt:processed:<subscriber>:<topic>`). */
+      dedupKeys: () => ledger.conn.redis.keys(`${namespace}mqtt:processed:${sub}:*`),
+      effects: (id: string) => count(`SELECT count(*)::int AS n FROM ${effectTable} WHERE event_id = $1`, [id]),
+      inboxRows: (id: string) => count('SELECT count(*)::int AS n FROM inbox_events WHERE subscriber = $1 AND event_id = $2', [sub, id]),
+      emitted: (id: string) => count(`SELECT count(*)::int AS n FROM outbox_events WHERE envelope->>'causation_id' = $1`, [id]),
+    };
+  }
+
+  test(`${h.label}: inbox — the real Redis ledger forgets an event (its dedup keys deleted) and it comes again → one effect, one emitted event`, async () => {
+    let handlerRuns = 0;
+    const rig = await inboxRig('payments_effect', async (ctx, tx) => {
+      handlerRuns++;
+      await tx.query('INSERT INTO payments_effect (event_id) VALUES ($1)', [ctx.event.event_id]);
+      ctx.emit(PaymentInitiated, { ...SAMPLE_PAYLOADS.PaymentInitiated, booking_id: ctx.event.payload.booking_id });
+    });
+    const event = bookingEvent(uniqueName('bk'));
+    assert.equal(await rig.deliver(event), 'acked');
+    assert.equal(await rig.deliver(event), 'ledger-duplicate', 'Redis still remembers: skipped before the handler');
+    assert.equal(handlerRuns, 1);
+    const keys = await rig.dedupKeys();
+    assert.equal(keys.length, 1, 'the ledger keeps its dedup state in Redis');
+    await rig.ledger.conn.redis.unlink(...keys); // Redis forgets
+    assert.equal(await rig.deliver(event), 'acked', 'the ledger takes it as new and the router acks it');
+    assert.equal(handlerRuns, 1, 'the inbox skipped the handler');
+    assert.equal(await metricValue(rig.registry, 'events_duplicate_total'), 1, 'the skip is counted as a duplicate');
+    assert.equal(await rig.effects(event.event_id), 1);
+    assert.equal(await rig.inboxRows(event.event_id), 1);
+    assert.equal(await rig.emitted(event.event_id), 1, 'the event the handler emitted was written once, in its transaction');
+  });
+
+  test(`${h.label}: inbox — a handler that fails rolls back its effect, inbox row and emitted events together; the retry applies them once`, async () => {
+    let failNext = true;
+    const rig = await inboxRig('payments_effect_retry', async (ctx, tx) => {
+      await tx.query('INSERT INTO payments_effect_retry (event_id) VALUES ($1)', [ctx.event.event_id]);
+      ctx.emit(PaymentInitiated, { ...SAMPLE_PAYLOADS.PaymentInitiated, booking_id: ctx.event.payload.booking_id });
+      if (failNext) {
+        failNext = false;
+        throw new Error('provider unreachable');
+      }
+    });
+    const event = bookingEvent(uniqueName('bk'));
+    assert.equal(await rig.deliver(event), 'retry-scheduled');
+    assert.equal(await rig.effects(event.event_id), 0, 'no effect');
+    assert.equal(await rig.inboxRows(event.event_id), 0, 'no inbox row: the retry is not taken for a duplicate');
+    assert.equal(await rig.emitted(event.event_id), 0, 'no emitted event');
+    const retry = await waitFor(async () => (await rig.ledger.lease(rig.sub, 1))[0], { message: 'the retry after its backoff' });
+    assert.equal(retry.attempt, 2);
+    assert.equal(await rig.router.dispatch(retry), 'acked');
+    assert.equal(await rig.effects(event.event_id), 1);
+    assert.equal(await rig.inboxRows(event.event_id), 1);
+    assert.equal(await rig.emitted(event.event_id), 1);
   });
 
   test(`${h.label}: inbox — a failed effect records nothing; concurrent duplicates run the effect once`, async () => {

@@ -1,4 +1,6 @@
-import type { SqlDatabase, SqlExecutor, SqlTransaction } from './db/port';
+import type { HandlerContext, Middleware } from '@albergue/messaging';
+import type { SqlDatabase, SqlTransaction } from './db/port';
+import type { Outbox } from './outbox';
 import { isUuid, OutboxError } from './outbox';
 
 /** Identifies one delivery of one event to one subscriber. */
@@ -37,37 +39,34 @@ export async function runInbox<T>(db: SqlDatabase, key: InboxKey, effect: (tx: S
   });
 }
 
-/** `runInbox` bound to a database: `inbox.run(key, effect)`. */
-export class Inbox {
-  constructor(private readonly db: SqlDatabase) {}
-
-  run<T>(key: InboxKey, effect: (tx: SqlTransaction) => Promise<T>): Promise<InboxResult<T>> {
-    return runInbox(this.db, key, effect);
-  }
-}
-
-/** The least a message handler context must carry for the inbox (the router's context has more). */
-export interface InboxContext {
-  readonly envelope: { readonly event_id: string };
-  readonly topic: string;
-  readonly subscriber: string;
-}
-
-export type Handler<C> = (ctx: C) => Promise<void>;
-
-export interface InboxMiddlewareOptions<C> {
-  /** Called when the event was already processed (the handler is skipped; the message is acked). */
-  readonly onDuplicate?: (ctx: C) => void;
-}
+const TX = Symbol('albergue.tx');
 
 /**
- * Handler middleware: `inboxMiddleware(db)(next)` runs `next` inside the inbox transaction and
- * hands it `ctx.tx` for its writes. A duplicate skips `next` and resolves (so the router acks);
- * an error from `next` rolls back and rejects (so the router nacks).
+ * The inbox of every service handler (the runtime installs it): runs each handler inside one
+ * transaction that (1) inserts (subscriber, event_id) into inbox_events — a conflict means the effect
+ * already happened, so the handler is skipped and the router acks — and (2) appends the events the
+ * handler emitted to the outbox. Effect, inbox row and emitted events commit together or not at all
+ * (ARCHITECTURE §3, steps 7–8); a handler that throws rolls all three back and the router nacks.
  */
-export function inboxMiddleware<C extends InboxContext>(db: SqlDatabase, options: InboxMiddlewareOptions<C> = {}) {
-  return (next: Handler<C & { readonly tx: SqlExecutor }>): Handler<C> => async (ctx) => {
-    const r = await runInbox(db, { subscriber: ctx.subscriber, eventId: ctx.envelope.event_id, topic: ctx.topic }, (tx) => next({ ...ctx, tx }));
-    if (r.status === 'duplicate') options.onDuplicate?.(ctx);
+export function transactionalInbox(db: SqlDatabase, outbox: Outbox): Middleware {
+  return (next) => async (ctx) => {
+    const r = await runInbox(db, { subscriber: ctx.subscriber, eventId: ctx.event.event_id, topic: ctx.topic }, async (tx) => {
+      ctx.locals.set(TX, tx);
+      try {
+        await next(ctx);
+        const emitted = ctx.takeEmitted();
+        if (emitted.length > 0) await outbox.append(tx, emitted);
+      } finally {
+        ctx.locals.delete(TX);
+      }
+    });
+    if (r.status === 'duplicate') ctx.markDuplicate();
   };
+}
+
+/** The transaction the inbox opened for this handler. */
+export function transactionOf(ctx: HandlerContext): SqlTransaction {
+  const tx = ctx.locals.get(TX) as SqlTransaction | undefined;
+  if (!tx) throw new Error(`${ctx.handler}: no inbox transaction (the runtime installs transactionalInbox for every handler)`);
+  return tx;
 }

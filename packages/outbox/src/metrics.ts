@@ -1,24 +1,20 @@
-import { Counter, Gauge } from 'prom-client';
-import type { Registry } from 'prom-client';
+import { eventsPublishedCounter } from '@albergue/messaging';
+import { Gauge } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { SqlExecutor } from './db/port';
 
 export interface OutboxMetrics {
   /** Events the broker acknowledged, by logical topic. */
-  readonly published: Counter<'topic'>;
+  readonly published: Counter<'service' | 'topic'>;
 }
 
 /**
- * Registers on `registry`: `events_published_total{topic}`, and, read from the database at each
- * scrape, `outbox_lag_seconds` (age of the oldest unpublished row; 0 when none) and
- * `outbox_backlog` (unpublished rows). Idempotent per registry.
+ * Registers on `registry`: messaging's `events_published_total` (the relay counts it by topic), and,
+ * read from the database at each scrape, `outbox_lag_seconds` (age of the oldest unpublished row; 0
+ * when none) and `outbox_backlog` (unpublished rows). Idempotent per registry.
  */
 export function outboxMetrics(registry: Registry, db: SqlExecutor): OutboxMetrics {
-  const published = getOrCreate(registry, 'events_published_total', () => new Counter({
-    name: 'events_published_total',
-    help: 'Events published to the broker and acknowledged by it (PUBACK).',
-    labelNames: ['topic'] as const,
-    registers: [registry],
-  }));
+  const published = eventsPublishedCounter(registry);
   const read = async () => {
     const r = await db.query<{ lag: number | null; backlog: number }>(
       `SELECT extract(epoch FROM now() - min(created_at))::float8 AS lag, count(*)::int AS backlog

@@ -1,4 +1,4 @@
-// Relay semantics with a scripted transport on real Postgres: hold-back on failure, leases, wake-ups.
+// Relay semantics with a scripted publisher on real Postgres: hold-back on failure, leases, wake-ups.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
@@ -7,8 +7,9 @@ import type { SqlDatabase } from './db/port';
 import { migrate } from './migrations/runner';
 import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql';
 import { Outbox } from './outbox';
-import { LOCK_CLAIM_SQL, OutboxRelay } from './relay';
-import type { OutboxMessage, OutboxTransport, PublishResult } from './transport';
+import { LOCK_CLAIM_SQL } from './claim';
+import { OutboxRelay } from './relay';
+import type { OutgoingMessage, Publisher, PublishResult } from '@albergue/messaging';
 import { bookingEvent, createTestDatabase } from './testing';
 
 let db: PgDatabase;
@@ -30,10 +31,10 @@ after(async () => {
 });
 
 /** Records what it is asked to publish; fails the ids in `failOnce` the first time they are sent. */
-class ScriptedTransport implements OutboxTransport {
-  readonly sent: OutboxMessage[] = [];
+class ScriptedPublisher implements Publisher {
+  readonly sent: OutgoingMessage[] = [];
   constructor(private readonly failOnce = new Set<string>()) {}
-  publish(batch: readonly OutboxMessage[]): Promise<readonly PublishResult[]> {
+  publish(batch: readonly OutgoingMessage[]): Promise<readonly PublishResult[]> {
     this.sent.push(...batch);
     return Promise.resolve(batch.map((m): PublishResult => {
       if (this.failOnce.delete(m.eventId)) return { ok: false, error: new Error('broker said no') };
@@ -55,7 +56,7 @@ test('a failed publish holds back its aggregate’s later rows; other aggregates
   const b = uniqueName('b');
   const [a1, a2, a3, b1, b2] = [bookingEvent(a), bookingEvent(a), bookingEvent(a), bookingEvent(b), bookingEvent(b)];
   await db.transaction((tx) => outbox.append(tx, [a1, b1, a2, b2, a3]));
-  const transport = new ScriptedTransport(new Set([a1.event_id]));
+  const transport = new ScriptedPublisher(new Set([a1.event_id]));
   const relay = new OutboxRelay(db, transport, { retryMinMs: 200, retryMaxMs: 200 });
   const first = await relay.runOnce();
   assert.deepEqual(first, { claimed: 5, published: 2, failed: 1, heldBack: 2 });
@@ -73,12 +74,12 @@ test('a relay that stalls mid-publish keeps its lease; after it expires another 
   const e = bookingEvent(uniqueName('c'));
   await db.transaction((tx) => outbox.append(tx, [e]));
   let release: (r: PublishResult[]) => void = () => undefined;
-  const stalled: OutboxTransport = { publish: () => new Promise((resolve) => { release = resolve; }) };
+  const stalled: Publisher = { publish: () => new Promise((resolve) => { release = resolve; }) };
   const stuck = new OutboxRelay(db, stalled, { leaseMs: 500 });
   const stuckCycle = stuck.runOnce();
   await waitFor(async () => (await db.query('SELECT 1 FROM outbox_events WHERE event_id = $1 AND claimed_by = $2', [e.event_id, stuck.relayId])).rowCount === 1,
     { message: 'the stalled relay to hold the row' });
-  const transport = new ScriptedTransport();
+  const transport = new ScriptedPublisher();
   const other = new OutboxRelay(db, transport);
   assert.equal((await other.runOnce()).claimed, 0, 'the lease is respected');
   await waitFor(async () => (await other.runOnce()).published === 1, { timeoutMs: 5000, message: 'the lease to expire' });
@@ -89,7 +90,7 @@ test('a relay that stalls mid-publish keeps its lease; after it expires another 
 });
 
 test('NOTIFY wakes an idle relay long before its poll interval', async () => {
-  const transport = new ScriptedTransport();
+  const transport = new ScriptedPublisher();
   const relay = new OutboxRelay(db, transport, { pollIntervalMs: 60_000 });
   await relay.start();
   try {
@@ -111,7 +112,7 @@ test('without LISTEN the relay still publishes by polling', async () => {
     listen: () => Promise.reject(new Error('LISTEN unavailable')),
     close: () => Promise.resolve(),
   };
-  const transport = new ScriptedTransport();
+  const transport = new ScriptedPublisher();
   const relay = new OutboxRelay(noListen, transport, { pollIntervalMs: 100 });
   await relay.start();
   try {
@@ -124,7 +125,7 @@ test('without LISTEN the relay still publishes by polling', async () => {
 });
 
 test('bad relay options are refused with a clear error', () => {
-  assert.throws(() => new OutboxRelay(db, new ScriptedTransport(), { batchSize: 0 }), /batchSize must be a positive number/);
+  assert.throws(() => new OutboxRelay(db, new ScriptedPublisher(), { batchSize: 0 }), /batchSize must be a positive number/);
 });
 
 test('the Postgres loop (row locks, pipelined): a failed publish holds back its aggregate across batches; order kept', async () => {
@@ -132,7 +133,7 @@ test('the Postgres loop (row locks, pipelined): a failed publish holds back its 
   const b = uniqueName('lb');
   const [a1, a2, a3, b1, b2] = [bookingEvent(a), bookingEvent(a), bookingEvent(a), bookingEvent(b), bookingEvent(b)];
   await db.transaction((tx) => outbox.append(tx, [a1, b1, a2, b2, a3]));
-  const transport = new ScriptedTransport(new Set([a1.event_id]));
+  const transport = new ScriptedPublisher(new Set([a1.event_id]));
   // Batches of 2: the next batch is claimed while [a1, b1] is out, and must not take a2 or b2.
   const relay = new OutboxRelay(db, transport, { batchSize: 2, retryMinMs: 100, retryMaxMs: 100, pollIntervalMs: 50, backoffMinMs: 20 });
   await relay.start();
@@ -156,7 +157,7 @@ test('the loop claims its next batch while one is published, and never a row beh
   const calls: string[][] = [];
   let open: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => { open = resolve; });
-  const gated: OutboxTransport = {
+  const gated: Publisher = {
     publish: (batch) => {
       calls.push(batch.map((m) => m.eventId));
       return (calls.length === 1 ? gate : Promise.resolve()).then(() => batch.map((): PublishResult => ({ ok: true })));
@@ -184,10 +185,10 @@ test('the Postgres loop holds rows by lock, not lease; a relay that hangs loses 
   await db.transaction((tx) => outbox.append(tx, [e]));
   let release: (r: PublishResult[]) => void = () => undefined;
   let calls = 0;
-  const stalled: OutboxTransport = { publish: () => { calls++; return new Promise((resolve) => { release = resolve; }); } };
+  const stalled: Publisher = { publish: () => { calls++; return new Promise((resolve) => { release = resolve; }); } };
   const hung = new OutboxRelay(db, stalled, { leaseMs: 500, pollIntervalMs: 60_000 });
   await hung.start();
-  const transport = new ScriptedTransport();
+  const transport = new ScriptedPublisher();
   try {
     await waitFor(() => calls === 1, { message: 'the hung relay to hold the row' });
     const row = await db.query<{ claimed_by: string | null }>('SELECT claimed_by FROM outbox_events WHERE event_id = $1', [e.event_id]);

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { toMqttTopic } from '@albergue/events';
+import type { Publisher } from '@albergue/messaging';
 import type { Logger } from '@albergue/platform';
 import type { Registry } from 'prom-client';
 import type { SqlDatabase, SqlExecutor } from './db/port';
 import type { OutboxMetrics } from './metrics';
 import { outboxMetrics } from './metrics';
 import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql';
-import type { OutboxTransport } from './transport';
+import type { ClaimedRow, RetryBackoff } from './claim';
+import { claimLocked, claimWithLease, markLockedPublished, settleBatch } from './claim';
+import type { Delivery } from './deliver';
+import { deliverInWaves } from './deliver';
 
 export interface OutboxRelayOptions {
   /** Names this relay in `claimed_by` of the leases it writes (default host-pid-random). */
@@ -49,134 +52,12 @@ export interface OutboxRelayOptions {
   readonly logger?: Logger;
 }
 
-type ClaimedRow = {
-  id: string;
-  event_id: string;
-  topic: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  body: string;
-};
-
 export interface CycleReport {
   readonly claimed: number;
   readonly published: number;
   readonly failed: number;
   /** Claimed but not attempted: an earlier row of the same aggregate failed. */
   readonly heldBack: number;
-}
-
-/**
- * Picks and locks a batch (`$1` rows at most): rows whose every earlier unpublished row of the same
- * aggregate is locked by this same statement, so a batch takes a prefix of each aggregate. It works
- * on `head`, the oldest `$2` unpublished rows: every earlier unpublished row of a row in `head` is in
- * `head` too, so the per-aggregate checks are hashed look-ups within it, with no per-row probes.
- *  - `ready`: rows of aggregates with no leased or backing-off row in `head` (such a row has no
- *    claimable row before it: the rows before it are published or claimed with it);
- *  - `locked`: the first `$1` of those still claimable, locked with SKIP LOCKED (another relay, or
- *    another batch of this one, may hold some; rechecked on the latest row version);
- *  - `skipped`: ready rows the lock passed over (held by another transaction, or changed since the
- *    snapshot); `valid`: locked rows with no skipped row before them in their aggregate — hashed
- *    look-ups, plus a sort of the few rows of aggregates that have both.
- * Written to keep one plan, bounded by `$2`, whatever the statistics say. The planner's count of
- * unpublished rows is usually stale (analysed while the outbox was drained, or never): the previous
- * claim then sorted the whole backlog on every call (~60–200 ms per 500 rows on a 50,000-row
- * backlog) or, with statistics from a drained outbox, scanned a "tiny" partial index in full per row
- * (seconds per claim). Here the LIMITs are sub-selects (the planner plans a fast start: the ordered
- * index scan), the lock looks rows up by primary key, its `published_at` recheck is spelt so that the
- * partial indexes do not apply there, and the set operations are hashed sub-plans (NOT IN is never
- * turned into a join). NOT IN is safe: these columns are NOT NULL.
- */
-const CLAIM_CTES = `
-WITH head AS MATERIALIZED (
-  SELECT id, aggregate_type, aggregate_id,
-         coalesce(claimed_until >= now(), false) OR available_at > now() AS blocked
-    FROM outbox_events
-   WHERE published_at IS NULL
-   ORDER BY id
-   LIMIT (SELECT $2::int)
-), ready AS MATERIALIZED (
-  SELECT id, aggregate_type, aggregate_id FROM head
-   WHERE (aggregate_type, aggregate_id) NOT IN (SELECT aggregate_type, aggregate_id FROM head WHERE blocked)
-), locked AS MATERIALIZED (
-  SELECT o.id, o.aggregate_type, o.aggregate_id FROM outbox_events o
-   WHERE o.id = ANY (ARRAY(SELECT id FROM ready))
-     AND coalesce(o.published_at, '-infinity') = '-infinity'
-     AND coalesce(o.claimed_until < now(), true)
-     AND o.available_at <= now()
-   ORDER BY o.id
-   LIMIT (SELECT $1::int)
-   FOR UPDATE OF o SKIP LOCKED
-), skipped AS MATERIALIZED (
-  SELECT id, aggregate_type, aggregate_id FROM ready
-   WHERE id < (SELECT max(id) FROM locked) AND id NOT IN (SELECT id FROM locked)
-), contest AS MATERIALIZED (
-  SELECT id, aggregate_type, aggregate_id, mine,
-         (aggregate_type, aggregate_id) IN (SELECT aggregate_type, aggregate_id FROM skipped)
-           AND (aggregate_type, aggregate_id) IN (SELECT aggregate_type, aggregate_id FROM locked) AS contested
-    FROM (SELECT id, aggregate_type, aggregate_id, true AS mine FROM locked
-          UNION ALL
-          SELECT id, aggregate_type, aggregate_id, false FROM skipped) r
-), valid AS (
-  SELECT id FROM contest WHERE mine AND NOT contested
-  UNION ALL
-  SELECT id FROM (
-    SELECT id, mine, bool_and(mine) OVER (PARTITION BY aggregate_type, aggregate_id ORDER BY id) AS prefix_ok
-      FROM contest
-     WHERE contested
-  ) c
-   WHERE mine AND prefix_ok
-)`;
-
-const RETURNED = `o.id::text AS id, o.event_id::text AS event_id, o.topic, o.aggregate_type, o.aggregate_id,
-       o.envelope::text AS body`;
-
-/** Claim with a committed lease (exported for the plan tests; not part of the package API) (`claimed_by` = `$3`, for `$4` ms): `runOnce`, and every claim on PGlite. */
-export const LEASE_CLAIM_SQL = `${CLAIM_CTES}
-UPDATE outbox_events o
-   SET claimed_by = $3, claimed_until = now() + $4 * interval '1 millisecond'
- WHERE o.id = ANY (ARRAY(SELECT id FROM valid))
-RETURNING ${RETURNED}`;
-
-/**
- * Claim inside a transaction that keeps the row locks while the batch is published and marked (the
- * relay loop on Postgres). No lease is written: one row version per event (the mark) instead of two,
- * which measured ~40% less Postgres CPU per event. Rows that `locked` took but `valid` rejected stay
- * locked, unpublished, until the transaction ends.
- */
-export const LOCK_CLAIM_SQL = `${CLAIM_CTES}
-SELECT ${RETURNED}
-  FROM outbox_events o
- WHERE o.id = ANY (ARRAY(SELECT id FROM valid))`;
-
-const MARK_PUBLISHED_SQL = `
-UPDATE outbox_events SET published_at = now(), claimed_by = NULL, claimed_until = NULL
- WHERE id = ANY($1::bigint[])`;
-
-/**
- * The mark of a locked batch: its rows carry no lease to clear (one taken by another relay and left
- * to expire stays on the row as a record). Setting only `published_at` measured ~30% less Postgres
- * CPU than clearing the lease columns too.
- */
-const MARK_LOCKED_PUBLISHED_SQL = `
-UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::bigint[])`;
-
-const MARK_FAILED_SQL = `
-UPDATE outbox_events o
-   SET attempts = o.attempts + 1, last_error = f.error, claimed_by = NULL, claimed_until = NULL,
-       available_at = now() + least($3::float8, $4::float8 * power(2, o.attempts)) * interval '1 millisecond'
-  FROM unnest($1::bigint[], $2::text[]) AS f(id, error)
- WHERE o.id = f.id AND o.published_at IS NULL`;
-
-const RELEASE_SQL = `
-UPDATE outbox_events SET claimed_by = NULL, claimed_until = NULL
- WHERE id = ANY($1::bigint[]) AND published_at IS NULL`;
-
-/** What publishing one claimed batch came to. */
-interface Delivery {
-  readonly published: ClaimedRow[];
-  readonly failed: { row: ClaimedRow; error: Error }[];
-  readonly heldBack: ClaimedRow[];
 }
 
 const NOTHING: CycleReport = { claimed: 0, published: 0, failed: 0, heldBack: 0 };
@@ -213,18 +94,16 @@ export class OutboxRelay {
   private readonly pollIntervalMs: number;
   private readonly backoffMinMs: number;
   private readonly backoffMaxMs: number;
-  private readonly retryMinMs: number;
-  private readonly retryMaxMs: number;
+  private readonly retry: RetryBackoff;
   private readonly metrics: OutboxMetrics | undefined;
   private readonly logger: Logger | undefined;
-  private readonly mqttTopics = new Map<string, string>();
   private running = false;
   private notified = false;
   private loops: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
   private unlisten: (() => Promise<void>) | undefined;
 
-  constructor(private readonly db: SqlDatabase, private readonly transport: OutboxTransport, options: OutboxRelayOptions = {}) {
+  constructor(private readonly db: SqlDatabase, private readonly publisher: Publisher, options: OutboxRelayOptions = {}) {
     this.relayId = options.relayId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.batchSize = positive(options.batchSize ?? 500, 'batchSize');
     this.scanWindow = Math.max(this.batchSize, options.scanWindow ?? 8 * this.batchSize);
@@ -234,8 +113,8 @@ export class OutboxRelay {
     this.pollIntervalMs = positive(options.pollIntervalMs ?? 1000, 'pollIntervalMs');
     this.backoffMinMs = positive(options.backoffMinMs ?? 100, 'backoffMinMs');
     this.backoffMaxMs = Math.max(this.backoffMinMs, options.backoffMaxMs ?? 5000);
-    this.retryMinMs = positive(options.retryMinMs ?? 100, 'retryMinMs');
-    this.retryMaxMs = Math.max(this.retryMinMs, options.retryMaxMs ?? 5000);
+    const retryMinMs = positive(options.retryMinMs ?? 100, 'retryMinMs');
+    this.retry = { minMs: retryMinMs, maxMs: Math.max(retryMinMs, options.retryMaxMs ?? 5000) };
     this.metrics = options.metrics ? outboxMetrics(options.metrics, db) : undefined;
     this.logger = options.logger?.child({ relay: this.relayId });
   }
@@ -270,11 +149,10 @@ export class OutboxRelay {
   }
 
   private async leasedCycle(claimed: (rows: number) => void, window = this.scanWindow): Promise<CycleReport> {
-    const result = await this.db.query<ClaimedRow>(LEASE_CLAIM_SQL, [this.batchSize, window, this.relayId, this.leaseMs]);
-    const rows = result.rows;
+    const rows = await claimWithLease(this.db, this.batchSize, window, this.relayId, this.leaseMs);
     claimed(rows.length);
     if (rows.length === 0) return NOTHING;
-    const delivery = await this.deliver(rows);
+    const delivery = await deliverInWaves(this.publisher, rows);
     await this.settle(this.db, delivery, true);
     return report(rows, delivery);
   }
@@ -284,12 +162,10 @@ export class OutboxRelay {
     let delivery: Delivery | undefined;
     try {
       return await this.db.transaction(async (tx) => {
-        // A relay that hangs mid-batch must not keep its rows for ever: Postgres ends the session.
-        await tx.query(`SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, [String(Math.ceil(this.leaseMs))]);
-        const rows = (await tx.query<ClaimedRow>(LOCK_CLAIM_SQL, [this.batchSize, window])).rows;
+        const rows = await claimLocked(tx, this.batchSize, window, this.leaseMs);
         claimed(rows.length);
         if (rows.length === 0) return NOTHING;
-        delivery = await this.deliver(rows);
+        delivery = await deliverInWaves(this.publisher, rows);
         await this.settle(tx, delivery, false);
         return report(rows, delivery);
       });
@@ -297,7 +173,7 @@ export class OutboxRelay {
       // The locks are gone (session ended, commit failed): what the broker acknowledged is published
       // all the same. Another relay may have republished it meanwhile — a duplicate, never a loss.
       if (delivery && delivery.published.length > 0) {
-        await this.db.query(MARK_LOCKED_PUBLISHED_SQL, [delivery.published.map((r) => r.id)]).catch((markErr: unknown) => {
+        await markLockedPublished(this.db, delivery.published).catch((markErr: unknown) => {
           this.logger?.warn({ err: markErr }, 'could not mark published rows after the batch transaction failed');
         });
       }
@@ -305,64 +181,14 @@ export class OutboxRelay {
     }
   }
 
-  /** Publishes a claimed batch in waves: an aggregate's next row leaves after its previous one's PUBACK. */
-  private async deliver(rows: ClaimedRow[]): Promise<Delivery> {
-    const byAggregate = new Map<string, ClaimedRow[]>();
-    for (const row of rows.sort(byId)) {
-      const key = `${row.aggregate_type}\u0000${row.aggregate_id}`;
-      const list = byAggregate.get(key);
-      if (list) list.push(row);
-      else byAggregate.set(key, [row]);
-    }
-    const published: ClaimedRow[] = [];
-    const failed: { row: ClaimedRow; error: Error }[] = [];
-    const heldBack: ClaimedRow[] = [];
-    // Wave k sends the k-th row of every aggregate still in good standing, so an aggregate's next
-    // row leaves only after its previous one was acknowledged.
-    let live = [...byAggregate.values()];
-    for (let k = 0; live.length > 0; k++) {
-      const wave = live.map((rows) => rows[k]!);
-      const results = await this.transport.publish(wave.map((r) => ({ topic: this.mqttTopic(r.topic), body: r.body, eventId: r.event_id })));
-      const next: ClaimedRow[][] = [];
-      live.forEach((rows, i) => {
-        const result = results[i];
-        const row = wave[i]!;
-        if (result?.ok) {
-          published.push(row);
-          if (rows.length > k + 1) next.push(rows);
-        } else {
-          failed.push({ row, error: result?.error ?? new Error('transport returned no result') });
-          heldBack.push(...rows.slice(k + 1));
-        }
-      });
-      live = next;
-    }
-    return { published, failed, heldBack };
-  }
-
-  /** Marks the batch; `leased` rows held back get their lease released (locked ones just unlock). */
-  private async settle(sql: SqlExecutor, { published, failed, heldBack }: Delivery, leased: boolean): Promise<void> {
-    if (published.length > 0) await sql.query(leased ? MARK_PUBLISHED_SQL : MARK_LOCKED_PUBLISHED_SQL, [published.map((r) => r.id)]);
-    if (failed.length > 0) {
-      await sql.query(MARK_FAILED_SQL, [
-        failed.map((f) => f.row.id), failed.map((f) => f.error.message.slice(0, 1000)), this.retryMaxMs, this.retryMinMs,
-      ]);
-    }
-    if (leased && heldBack.length > 0) await sql.query(RELEASE_SQL, [heldBack.map((r) => r.id)]);
-    if (this.metrics && published.length > 0) {
+  /** Writes the batch back and counts what the broker acknowledged. */
+  private async settle(sql: SqlExecutor, delivery: Delivery, leased: boolean): Promise<void> {
+    await settleBatch(sql, delivery, leased, this.retry);
+    if (this.metrics && delivery.published.length > 0) {
       const perTopic = new Map<string, number>();
-      for (const r of published) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
+      for (const r of delivery.published) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
       for (const [topic, n] of perTopic) this.metrics.published.inc({ topic }, n);
     }
-  }
-
-  private mqttTopic(topic: string): string {
-    let mqtt = this.mqttTopics.get(topic);
-    if (mqtt === undefined) {
-      mqtt = toMqttTopic(topic);
-      if (this.mqttTopics.size < 10_000) this.mqttTopics.set(topic, mqtt);
-    }
-    return mqtt;
   }
 
   /**
@@ -445,10 +271,6 @@ export class OutboxRelay {
 
 function report(rows: ClaimedRow[], d: Delivery): CycleReport {
   return { claimed: rows.length, published: d.published.length, failed: d.failed.length, heldBack: d.heldBack.length };
-}
-
-function byId(a: ClaimedRow, b: ClaimedRow): number {
-  return a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 function positive(n: number, name: string): number {

@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { EventDefinition } from '@albergue/events';
 import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger, Handler, HandlerContext, Messaging, ServiceDeclaration } from '@albergue/messaging';
-import { MemoryDeliveryLedger, RedisDeliveryLedger, createMessaging, stableClientId } from '@albergue/messaging';
+import { MemoryDeliveryLedger, MqttPublisher, RedisDeliveryLedger, createMessaging, stableClientId } from '@albergue/messaging';
 import type { Migration, SqlDatabase, SqlTransaction } from '@albergue/outbox';
-import { MqttOutboxTransport, OUTBOX_MIGRATIONS, Outbox, OutboxRelay, PgDatabase, PgliteDatabase, migrate } from '@albergue/outbox';
+import { OUTBOX_MIGRATIONS, Outbox, OutboxRelay, PgDatabase, PgliteDatabase, migrate, transactionOf, transactionalInbox } from '@albergue/outbox';
 import type { Logger } from '@albergue/platform';
 import { createLogger, createMetricsRegistry, envInt, listenOrExplain } from '@albergue/platform';
 import type { ServiceConfig } from './config';
@@ -13,7 +13,6 @@ import { serviceConfig } from './config';
 import { buildServiceHttp } from './http';
 import type { ReadinessCheck } from './http';
 import { DEFAULT_IDEMPOTENCY_TTL_MS, IDEMPOTENCY_MIGRATION } from './idempotency';
-import { transactionOf, transactionalInbox } from './transactional-inbox';
 import { UnitOfWorkDatabase } from './unit-of-work';
 
 /** The delivery ledger with its DLQ and breaker stores (one object in both adapters). */
@@ -124,14 +123,14 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
       })
     : undefined;
 
-  let transport: MqttOutboxTransport | undefined;
+  let publisher: MqttPublisher | undefined;
   let relay: OutboxRelay | undefined;
   const checks: Record<string, ReadinessCheck> = {
     database: async () => (await db.query('SELECT 1 AS ok')).rowCount === 1,
     // Not ready with the reason (e.g. "connack refused: bad username or password"); clients keep reconnecting.
     mqtt: () => {
-      if (!transport) return Promise.reject(new Error('outbox relay not connected yet'));
-      const st = transport.status();
+      if (!publisher) return Promise.reject(new Error('outbox relay not connected yet'));
+      const st = publisher.status();
       return st.connected ? Promise.resolve(true) : Promise.reject(new Error(st.reason ?? 'disconnected'));
     },
   };
@@ -196,15 +195,15 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
       // Subscribe before publishing: a consumer's persistent session must exist before events it
       // wants are published (MQTT keeps messages only for sessions it knows).
       await runtime.startConsumers();
-      transport = await MqttOutboxTransport.connect(config.mqttUrl, {
+      publisher = await MqttPublisher.connect(config.mqttUrl, {
         clientId: stableClientId(`${service}-outbox`, instance),
         username: config.mqttUsername,
         password: config.mqttPassword,
         clean: true,
         onConnectionError: (err, description) => logger.warn({ err, client: 'outbox' }, `mqtt: ${description}; retrying`),
       });
-      opened.push(() => transport!.close());
-      relay = new OutboxRelay(db, transport, { logger, metrics, ...o.relay });
+      opened.push(() => publisher!.close());
+      relay = new OutboxRelay(db, publisher, { logger, metrics, ...o.relay });
       await relay.start();
       opened.push(() => relay!.stop());
       for (const j of jobs) {

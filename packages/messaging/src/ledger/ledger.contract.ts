@@ -6,8 +6,9 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { waitFor } from '@albergue/platform/testing';
 import type {
-  CircuitBreakerStore, DeadLetterInput, DeadLetterStore, Delivery, DeliveryLedger, IncomingMessage, SubscriptionPolicy,
+  BreakerState, CircuitBreakerStore, DeadLetterInput, DeadLetterStore, Delivery, DeliveryLedger, IncomingMessage, SubscriptionPolicy,
 } from '../ports/ledger';
 import { DEFAULT_POLICY, redeliveryHorizonMs } from '../ports/ledger';
 import { backoffDelayMs, mergePolicy } from './policy';
@@ -48,7 +49,23 @@ export function fastPolicy(over: Partial<SubscriptionPolicy> = {}): Subscription
 
 export const msg = (topic: string, eventId: string, body = `{"event_id":"${eventId}"}`): IncomingMessage => ({ topic, eventId, body });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Resolves once the clock reads later than `at` (epoch ms): for deadlines the ledger states itself
+ * (a delivery's leaseExpiresAt) and for orderings that need distinct timestamps. Both adapters keep
+ * time on this machine's clock (the Redis ledger reads the server's TIME), so there is no clock to
+ * inject into the Redis scripts.
+ */
+async function clockPast(at: number, message: string): Promise<void> {
+  await waitFor(() => Date.now() > at, { intervalMs: 1, message });
+}
+
+/** A later millisecond than any timestamp taken so far: what is recorded next sorts after it. */
+const nextMillisecond = (): Promise<void> => clockPast(Date.now() + 1, 'the clock to move on');
+
+/** Waits until the breaker of `sub`/`topic` reports `state` (openMs elapsing, a failure trimmed, …). */
+async function breakerState(breakers: CircuitBreakerStore, sub: string, topic: string, state: BreakerState, timeoutMs = 5_000): Promise<void> {
+  await waitFor(async () => (await breakers.status(sub, topic)).state === state, { timeoutMs, intervalMs: 5, message: `breaker ${sub}/${topic} ${state}` });
+}
 
 /**
  * Runs a "not yet" check only while the clock proves it is still too early: `since` is taken before
@@ -62,26 +79,25 @@ async function whileEarlier<T>(since: number, ms: number, probe: () => Promise<T
 
 /** Leases until `pred` holds for the batch (or the deadline passes); returns that batch. */
 async function leaseUntil(ledger: DeliveryLedger, sub: string, max: number, pred: (d: Delivery[]) => boolean, timeoutMs = 3_000): Promise<Delivery[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  return waitFor(async () => {
     const got = await ledger.lease(sub, max);
     if (pred(got)) return got;
     for (const d of got) await ledger.ack(d);
-    if (Date.now() > deadline) throw new Error(`lease(${sub}) did not return the expected batch within ${timeoutMs} ms (last: ${got.map((d) => `${d.eventId}#${d.attempt}`).join(', ') || 'nothing'})`);
-    await sleep(10);
-  }
+    // waitFor reports the last error: what the last lease returned.
+    throw new Error(`last lease: ${got.map((d) => `${d.eventId}#${d.attempt}`).join(', ') || 'nothing'}`);
+  }, { timeoutMs, intervalMs: 10, message: `lease(${sub}) to return the expected batch` });
 }
 
 /** Leases until one delivery comes back (without acking anything it sees). */
 async function leaseOne(ledger: DeliveryLedger, sub: string, timeoutMs = 3_000): Promise<Delivery> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [d, ...rest] = await ledger.lease(sub, 1);
-    assert.equal(rest.length, 0);
-    if (d) return d;
-    if (Date.now() > deadline) throw new Error(`nothing to lease for ${sub} within ${timeoutMs} ms`);
-    await sleep(5);
-  }
+  let overfull = 0;
+  const d = await waitFor(async () => {
+    const got = await ledger.lease(sub, 1);
+    overfull = Math.max(overfull, got.length);
+    return got[0];
+  }, { timeoutMs, intervalMs: 5, message: `something to lease for ${sub}` });
+  assert.ok(overfull <= 1, `lease(${sub}, 1) returned ${overfull} deliveries`);
+  return d;
 }
 
 export function ledgerContract(name: string, factory: LedgerFactory): void {
@@ -135,8 +151,8 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       const t0 = Date.now();
       assert.equal(await ledger.ack((await ledger.lease(sub, 1))[0]!), 'acked');
       await whileEarlier(t0, 300, () => ledger.record(sub, [msg(topicB, 'x')]), (r) => assert.deepEqual(r, ['duplicate']));
-      await sleep(Math.max(0, 350 - (Date.now() - t0)));
-      assert.equal(await ledger.isProcessed(sub, topicB, 'x'), false);
+      await waitFor(async () => !(await ledger.isProcessed(sub, topicB, 'x')), { intervalMs: 10, message: 'the dedup window to expire' });
+      assert.ok(Date.now() - t0 >= 290, `forgotten after ${Date.now() - t0} ms, within the 300 ms window`);
       assert.deepEqual(await ledger.record(sub, [msg(topicB, 'x')]), ['recorded']);
     });
 
@@ -170,9 +186,9 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       await ledger.register(sub, topicA, fastPolicy());
       await ledger.register(sub, topicB, fastPolicy());
       await ledger.record(sub, [msg(topicA, 'a1')]);
-      await sleep(3);
+      await nextMillisecond();
       await ledger.record(sub, [msg(topicB, 'b1')]);
-      await sleep(3);
+      await nextMillisecond();
       await ledger.record(sub, [msg(topicA, 'a2'), msg(topicB, 'b2')]);
       const first = await ledger.lease(sub, 2);
       assert.deepEqual(first.map((d) => d.eventId), ['a1', 'b1']);
@@ -241,7 +257,7 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       await ledger.register(sub, topicA, fastPolicy({ visibilityTimeoutMs: 60 }));
       await ledger.record(sub, [msg(topicA, 'late')]);
       const d = (await ledger.lease(sub, 1))[0]!;
-      await sleep(90);
+      await clockPast(d.leaseExpiresAt, 'the 60 ms lease to expire');
       assert.equal(await ledger.ack(d), 'stale');
       assert.equal(await ledger.nack(d, 'x'), 'stale');
       await ledger.register(sub, topicA, fastPolicy({ visibilityTimeoutMs: 5_000 })); // room to ack the next lease
@@ -258,7 +274,7 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       assert.equal(await ledger.nack(d1, 'boom'), 'retry-scheduled');
       const d2 = await leaseOne(ledger, sub);
       assert.equal(d2.attempt, 2);
-      await sleep(280);
+      await clockPast(d2.leaseExpiresAt, 'the last lease to lapse');
       assert.deepEqual(await ledger.lease(sub, 5), [], 'not leased a third time');
       const entries = (await f.deadLetters.list(topicA)).filter((e) => e.subscriber === sub);
       assert.equal(entries.length, 1);
@@ -290,7 +306,6 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       // The second failure doubles the delay (500 ms).
       const t1 = Date.now();
       assert.equal(await ledger.nack(d2, 'still down'), 'retry-scheduled');
-      await sleep(300);
       await whileEarlier(t1, 500, () => ledger.lease(sub, 1), (got) => assert.deepEqual(got, [], 'the second backoff is longer'));
       const d3 = await leaseOne(ledger, sub);
       assert.ok(Date.now() - t1 >= 490, `second backoff was ${Date.now() - t1} ms`);
@@ -386,7 +401,7 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
 
       // While open: topic A is held back (even past its backoff), topic B flows.
       await ledger.record(sub, [msg(topicB, 'b0'), msg(topicB, 'b1')]);
-      await sleep(40);
+      await clockPast(openedAt + 4 * policy.backoff.initialMs, 'the retries of a0..a2 to be due (past their backoff)');
       await whileEarlier(openedAt, 500, async () => {
         const flowing = await ledger.lease(sub, 20);
         await ledger.ackMany(flowing);
@@ -396,8 +411,8 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       await whileEarlier(openedAt, 500, () => ledger.depth(sub), (depth) => assert.deepEqual(depth, { [topicA]: 6, [topicB]: 0 }, 'held, not lost'));
 
       // Half-open after openMs: exactly one probe, whichever instance asks first.
-      await sleep(Math.max(0, 510 - (Date.now() - openedAt)));
-      assert.equal((await f.breakers.status(sub, topicA)).state, 'half-open');
+      await breakerState(f.breakers, sub, topicA, 'half-open');
+      assert.ok(Date.now() - openedAt >= 500, `half-open ${Date.now() - openedAt} ms after opening, before openMs`);
       const probe = await peer.ledger.lease(sub, 20);
       assert.equal(probe.length, 1, 'one probe');
       assert.equal(probe[0]!.topic, topicA);
@@ -409,7 +424,8 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       await whileEarlier(reopenedAt, 500, () => ledger.lease(sub, 20), (got) => assert.deepEqual(got, []));
 
       // The next probe succeeds: closed, the window cleared, everything flows.
-      await sleep(Math.max(0, 510 - (Date.now() - reopenedAt)));
+      await breakerState(f.breakers, sub, topicA, 'half-open');
+      assert.ok(Date.now() - reopenedAt >= 500, `half-open again ${Date.now() - reopenedAt} ms after re-opening`);
       const probe2 = await leaseUntil(ledger, sub, 20, (got) => got.length > 0);
       assert.equal(probe2.length, 1);
       assert.equal(await ledger.ack(probe2[0]!), 'acked');
@@ -438,7 +454,7 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       assert.equal((await f.breakers.status(sub, topicA)).state, 'open');
       const probe = await leaseOne(ledger, sub);
       assert.equal((await f.breakers.status(sub, topicA)).state, 'half-open');
-      await sleep(280);
+      await clockPast(probe.leaseExpiresAt, 'the probe lease to lapse');
       // The lapse is noticed by the next lease: the breaker is open again, nothing leased.
       assert.deepEqual(await ledger.lease(sub, 5), []);
       assert.equal((await f.breakers.status(sub, topicA)).state, 'open');
@@ -456,9 +472,11 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 10, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, breaker: { failureThreshold: 2, windowMs: 600, openMs: 10_000 } }));
       await ledger.record(sub, [msg(topicA, 'w1'), msg(topicA, 'w2')]);
       const [w1] = await ledger.lease(sub, 1);
+      const failedAt = Date.now();
       await ledger.nack(w1!, 'one');
-      await sleep(650);
-      assert.equal((await f.breakers.status(sub, topicA)).failures, 0);
+      assert.equal((await f.breakers.status(sub, topicA)).failures, 1);
+      await waitFor(async () => (await f.breakers.status(sub, topicA)).failures === 0, { intervalMs: 10, message: 'the failure to leave the 600 ms window' });
+      assert.ok(Date.now() - failedAt >= 600, `the failure left the window after ${Date.now() - failedAt} ms`);
       const next = await ledger.lease(sub, 2);
       assert.equal(next.length, 2);
       await ledger.nack(next.find((d) => d.eventId === 'w1')!, 'two');
@@ -513,10 +531,10 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
         // The other causes: a lapsed last lease, max attempts, and add (once per new entry).
         await ledger.record(sub, [msg(topicA, 'lapse')]);
         const l1 = await leaseOne(ledger, sub);
-        await sleep(230);
+        await clockPast(l1.leaseExpiresAt, 'the first lease to lapse');
         const l2 = await leaseOne(ledger, sub);
         assert.equal(l2.eventId, l1.eventId);
-        await sleep(230);
+        await clockPast(l2.leaseExpiresAt, 'the last lease to lapse');
         assert.deepEqual(await ledger.lease(sub, 5), []);
         await f.breakers.reset(sub, topicA);
         await ledger.record(sub, [msg(topicA, 'max')]);
@@ -540,9 +558,9 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       for (const d of await ledger.lease(sub, 2)) await ledger.nack(d, 'boom');
       assert.equal((await f.breakers.status(sub, topicA)).state, 'open');
       // Recorded after the failures: due later than f1 and f2, but never attempted.
-      await sleep(5);
+      await nextMillisecond();
       await ledger.record(sub, [msg(topicA, 'fresh1'), msg(topicA, 'fresh2')]);
-      await sleep(170);
+      await breakerState(f.breakers, sub, topicA, 'half-open');
       const probe = await leaseOne(ledger, sub);
       assert.equal(probe.eventId, 'fresh1', 'the oldest never-attempted message is the probe');
       assert.equal(probe.attempt, 1);
@@ -560,7 +578,7 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       // Only failed messages wait: one of them is the probe.
       await ledger.record(sub, [msg(topicA, 'g1'), msg(topicA, 'g2')]);
       for (const d of await ledger.lease(sub, 2)) await ledger.nack(d, 'boom');
-      await sleep(170);
+      await breakerState(f.breakers, sub, topicA, 'half-open');
       const probe3 = await leaseOne(ledger, sub);
       assert.ok(['g1', 'g2'].includes(probe3.eventId));
       assert.equal(probe3.attempt, 2);

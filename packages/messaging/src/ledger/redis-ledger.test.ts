@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { dlqOperationsContract } from '../dlq/operations.contract';
+import { deleteNamespace } from '../testing/ledgers';
 import type { LedgerFactory } from './ledger.contract';
 import { fastPolicy, ledgerContract, msg, topicA, topicB } from './ledger.contract';
 import { RedisDeliveryLedger } from './redis-ledger';
@@ -9,20 +10,7 @@ import { PRELUDE } from './redis-scripts';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** Deletes every key under `ns` (the fixture's namespace). */
-async function dropNamespace(ns: string): Promise<void> {
-  const r = new Redis(url);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${ns}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    await r.quit();
-  }
-}
+const dropNamespace = (ns: string): Promise<void> => deleteNamespace(url, ns);
 
 const factory: LedgerFactory = () => {
   const namespace = `test_ledger_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}:`;

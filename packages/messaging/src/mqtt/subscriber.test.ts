@@ -9,6 +9,7 @@ import { MemoryDeliveryLedger } from '../ledger/memory-ledger';
 import type { IncomingMessage, RecordOutcome } from '../ports/ledger';
 import { bookingReserved, startAedes } from '../testing/index';
 import { MqttPublisher } from './publisher';
+import { publishAll } from '../ports/publisher';
 import { toOutgoing } from './outgoing';
 import { MqttSubscriber } from './subscriber';
 
@@ -54,11 +55,11 @@ test('PUBACK waits for the ledger write, the connection keeps flowing, a failed 
     deadLetters: ledger.deadLetters,
     batch: { maxMessages: 1, maxDelayMs: 1 },
   });
-  const publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+  const publisher = await MqttPublisher.connect(broker.url, { clientId: uniqueName('pub'), clean: true });
   try {
     await subscriber.start();
     const events = [1, 2, 3].map((i) => bookingReserved(`bk-${i}`));
-    await publisher.publishMany(events.map(toOutgoing));
+    await publishAll(publisher, events.map(toOutgoing));
     // All three reached the subscriber although the first write is still pending: nothing blocked.
     await waitFor(() => subscriber.stats.received === 3, { message: '3 messages received while the ledger write hangs' });
     assert.equal(acks, 0, 'no PUBACK before the ledger write completed');
@@ -91,11 +92,11 @@ test('a reconnect while the write is pending: stale acks are dropped, the broker
     ledger,
     deadLetters: ledger.deadLetters,
   });
-  const publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true, reconnectMs: 50 }, { service: 'test' });
+  const publisher = await MqttPublisher.connect(broker.url, { clientId: uniqueName('pub'), clean: true, reconnectPeriod: 50 });
   try {
     await subscriber.start();
     const events = [1, 2].map((i) => bookingReserved(`bk-${i}`));
-    await publisher.publishMany(events.map(toOutgoing));
+    await publishAll(publisher, events.map(toOutgoing));
     await waitFor(() => subscriber.stats.received === 2, { message: 'received' });
     broker.disconnectAll();
     await waitFor(() => subscriber.stats.received >= 4, { message: 'redelivered after the persistent session reconnected' });
@@ -139,12 +140,12 @@ test('backpressure: a held ledger stops reads at the high-water mark, resumes be
     backpressure: { highWater, lowWater: 40 },
   });
   watched.subscriber = subscriber;
-  const publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+  const publisher = await MqttPublisher.connect(broker.url, { clientId: uniqueName('pub'), clean: true });
   const total = 2_000;
   try {
     await subscriber.start();
     // The broker accepts every message (its PUBACKs to the publisher do not wait for the subscriber).
-    await publisher.publishMany(Array.from({ length: total }, (_, i) => toOutgoing(bookingReserved(`bk-${i}`))));
+    await publishAll(publisher, Array.from({ length: total }, (_, i) => toOutgoing(bookingReserved(`bk-${i}`))));
     await waitFor(() => subscriber.outstanding.paused, { message: 'reads paused at the high-water mark' });
     assert.equal(subscriber.stats.received, highWater, 'nothing read past the high-water mark while the ledger is held');
     assert.equal(subscriber.outstanding.messages, highWater);
@@ -194,11 +195,11 @@ test('batches written concurrently: PUBACKs still leave in arrival order when a 
     deadLetters: ledger.deadLetters,
     batch: { maxMessages: 2, maxDelayMs: 1, maxInFlight: 2 },
   });
-  const publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+  const publisher = await MqttPublisher.connect(broker.url, { clientId: uniqueName('pub'), clean: true, window: 1 });
   try {
     await subscriber.start();
     const events = [1, 2, 3, 4].map((i) => bookingReserved(`bk-${i}`));
-    await publisher.publishMany(events.map(toOutgoing), { window: 1 });
+    await publishAll(publisher, events.map(toOutgoing));
     await waitFor(() => ledger.gates.length === 2, { message: 'two batches written at once' });
     ledger.gates[1]!();
     await waitFor(() => ledger.resolved === 1, { message: 'the second batch is durable first' });

@@ -8,6 +8,7 @@ import type { MessagingMetrics } from '../metrics';
 import type { DeadLetterInput, DeadLetterStore, DeliveryLedger, IncomingMessage, RecordOutcome } from '../ports/ledger';
 import { rejectedMessage } from '../dlq/entries';
 import type { MqttConnectionOptions } from './connect';
+import { memoTopicForm } from './topic-forms';
 import { connectMqtt, endMqtt, mqttConnectionStatus } from './connect';
 import { isTransientLedgerError } from './transient';
 import type { ParsedEnvelopes } from '../router/parsed-envelopes';
@@ -96,8 +97,8 @@ export class MqttSubscriber {
   private lastAcked: Promise<void> = Promise.resolve();
   private closing = false;
   private readonly versions = new Map<string, number | undefined>();
-  /** MQTT topic → logical topic. */
-  private readonly topics = new Map<string, string>();
+  /** MQTT → logical topic; bounded: a subscriber sees only the topics it subscribed to (no wildcards). */
+  private readonly logicalTopic = memoTopicForm(fromMqttTopic, 1_000);
   private readonly maxMessages: number;
   private readonly maxDelayMs: number;
   private readonly maxInFlight: number;
@@ -370,16 +371,6 @@ export class MqttSubscriber {
     this.stats.recorded += recorded;
     this.stats.duplicates += outcomes.length - recorded;
     if (recorded > 0) this.options.onRecorded?.(recorded);
-  }
-
-  private logicalTopic(mqttTopic: string): string {
-    let topic = this.topics.get(mqttTopic);
-    if (topic === undefined) {
-      topic = fromMqttTopic(mqttTopic);
-      // Bounded: a subscriber sees only the topics it subscribed to (no wildcards).
-      if (this.topics.size < 1_000) this.topics.set(mqttTopic, topic);
-    }
-    return topic;
   }
 
   /** Durable: now the broker may forget them. */

@@ -11,6 +11,7 @@ import type { MqttSubscriberOptions } from '../mqtt/subscriber';
 import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger, SubscriptionPolicy } from '../ports/ledger';
 import { DEFAULT_POLICY } from '../ports/ledger';
 import type { Publisher } from '../ports/publisher';
+import { publishAll } from '../ports/publisher';
 import type { Middleware } from '../router/middleware';
 import { logging, metrics as metricsMiddleware } from '../router/middleware';
 import type { EmittedSink, Handler, RouteOptions } from '../router/router';
@@ -168,7 +169,7 @@ export function createConsumer(o: ConsumerOptions): Consumer {
 
 /** Emitted events published straight to MQTT (use the outbox instead where the handler writes Postgres). */
 export function publishDirectly(publisher: Publisher): EmittedSink {
-  return async (events) => publisher.publishMany(events.map(toOutgoing));
+  return async (events) => publishAll(publisher, events.map(toOutgoing));
 }
 
 export interface Messaging {

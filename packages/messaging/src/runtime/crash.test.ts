@@ -8,6 +8,7 @@ import { BookingReserved } from '@albergue/events';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
 import { declareService } from '../declarations';
 import { MqttPublisher } from '../mqtt/publisher';
+import { publishAll } from '../ports/publisher';
 import { toOutgoing } from '../mqtt/outgoing';
 import { bookingReserved, EffectCounter, startAedes } from '../testing/index';
 import { redisTestLedger } from '../testing/ledgers';
@@ -28,7 +29,7 @@ test('SIGKILL mid-handler → another instance handles the message after the vis
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
-  const publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+  const publisher = await MqttPublisher.connect(broker.url, { clientId: uniqueName('pub'), clean: true });
   const effects = new EffectCounter();
   const attempts: number[] = [];
   const survivor = createConsumer({
@@ -46,7 +47,7 @@ test('SIGKILL mid-handler → another instance handles the message after the vis
   try {
     await waitFor(() => out.includes('ready'), { timeoutMs: 15_000, message: 'child consumer ready' });
     const e = bookingReserved('bk-crash');
-    await publisher.publish(toOutgoing(e));
+    await publishAll(publisher, [toOutgoing(e)]);
     await waitFor(() => out.includes(`handling ${e.event_id} attempt 1`), { message: 'child handling the message' });
     child.kill('SIGKILL');
     assert.equal(await exited, 'SIGKILL');

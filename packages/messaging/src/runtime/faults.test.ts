@@ -14,6 +14,7 @@ import { deadLetterId } from '../dlq/entries';
 import { PermanentError } from '../errors';
 import { connectMqtt, endMqtt } from '../mqtt/connect';
 import { MqttPublisher } from '../mqtt/publisher';
+import { publishAll } from '../ports/publisher';
 import { toOutgoing } from '../mqtt/outgoing';
 import { declareService } from '../declarations';
 import { MemoryDeliveryLedger } from '../ledger/memory-ledger';
@@ -62,7 +63,7 @@ for (const ledgerKind of ledgerKinds()) {
     let publisher: MqttPublisher;
     before(async () => {
       broker = await startAedes();
-      publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+      publisher = await MqttPublisher.connect(broker.url, { clientId: uniqueName('pub'), clean: true });
     });
     after(async () => {
       await publisher.close();
@@ -80,11 +81,11 @@ for (const ledgerKind of ledgerKinds()) {
         assert.ok(deep.length > 60_000);
         const before = [1, 2].map((i) => bookingReserved(`bk-before-${i}`));
         const later = Array.from({ length: 20 }, (_, i) => bookingReserved(`bk-after-${i}`));
-        await publisher.publishMany(before.map(toOutgoing));
-        await publisher.publish({ topic, eventId: 'deep', body: deep });
+        await publishAll(publisher, before.map(toOutgoing));
+        await publishAll(publisher, [{ topic, eventId: 'deep', body: deep }]);
         // The same bytes again (a publisher retry): the same DLQ entry, not a second one.
-        await publisher.publish({ topic, eventId: 'deep', body: deep });
-        await publisher.publishMany(later.map(toOutgoing));
+        await publishAll(publisher, [{ topic, eventId: 'deep', body: deep }]);
+        await publishAll(publisher, later.map(toOutgoing));
         await waitFor(() => [...before, ...later].every((e) => effects.count(e.event_id) === 1), { message: 'every valid message before and after the deep one is handled', timeoutMs: 10_000 });
         const entries = await ledger.deadLetters.list(topic);
         assert.equal(entries.length, 1);
@@ -125,7 +126,7 @@ for (const ledgerKind of ledgerKinds()) {
         try {
           const valid = Array.from({ length: 100 }, (_, i) => bookingReserved(`bk-v${i}`));
           const started = Date.now();
-          await publisher.publishMany([...valid.slice(0, 10), poison, ...valid.slice(10)].map(toOutgoing));
+          await publishAll(publisher, [...valid.slice(0, 10), poison, ...valid.slice(10)].map(toOutgoing));
           await waitFor(() => valid.every((e) => effects.count(e.event_id) === 1), { message: '100 valid processed', timeoutMs: 10_000 });
           const tookMs = Date.now() - started;
           t.diagnostic(`100 valid messages around one poison handled in ${tookMs} ms`);
@@ -160,7 +161,7 @@ for (const ledgerKind of ledgerKinds()) {
       }, { policy: policy({ breaker: { failureThreshold: 5, windowMs: 30_000, openMs: 500 } }) });
       try {
         const events = Array.from({ length: 10 }, (_, i) => bookingReserved(`bk-o${i}`));
-        await publisher.publishMany(events.map(toOutgoing));
+        await publishAll(publisher, events.map(toOutgoing));
         await waitFor(async () => (await ledger.breakers.status(sub, topic)).state === 'open', { message: 'breaker open' });
         databaseUp = true;
         await waitFor(() => events.every((e) => effects.count(e.event_id) === 1), { message: 'all processed after the outage', timeoutMs: 15_000 });
@@ -193,7 +194,7 @@ describe('recording never stalls', () => {
   let publisher: MqttPublisher;
   before(async () => {
     broker = await startAedes();
-    publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+    publisher = await MqttPublisher.connect(broker.url, { clientId: uniqueName('pub'), clean: true });
   });
   after(async () => {
     await publisher.close();
@@ -211,8 +212,8 @@ describe('recording never stalls', () => {
     try {
       const first = Array.from({ length: 30 }, (_, i) => bookingReserved(`bk-u${i}`));
       const later = Array.from({ length: 30 }, (_, i) => bookingReserved(`bk-l${i}`));
-      await publisher.publishMany([...first.slice(0, 15), bad, ...first.slice(15)].map(toOutgoing));
-      await publisher.publishMany(later.map(toOutgoing));
+      await publishAll(publisher, [...first.slice(0, 15), bad, ...first.slice(15)].map(toOutgoing));
+      await publishAll(publisher, later.map(toOutgoing));
       await waitFor(() => [...first, ...later].every((e) => effects.count(e.event_id) === 1), { message: 'every other message handled', timeoutMs: 10_000 });
       await waitFor(async () => (await ledger.deadLetters.list(topic)).length === 1, { message: 'the refused one dead-lettered' });
       const [entry] = await ledger.deadLetters.list(topic);
@@ -236,7 +237,7 @@ describe('recording never stalls', () => {
       assert.deepEqual(c.health(), { ok: true });
       ledger.down = true;
       const events = Array.from({ length: 5 }, (_, i) => bookingReserved(`bk-s${i}`));
-      await publisher.publishMany(events.map(toOutgoing));
+      await publishAll(publisher, events.map(toOutgoing));
       await waitFor(() => c.transport.stats.recordFailures >= 2, { message: 'recording retried' });
       assert.equal(c.health().ok, true, 'not yet past the stall limit');
       const h = await waitFor(() => {
@@ -285,7 +286,7 @@ test('Redis killed while messages arrive: real ioredis failures count as transie
   const port = await freePort();
   let redis = await startRedis(port);
   const broker = await startAedes();
-  const publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+  const publisher = await MqttPublisher.connect(broker.url, { clientId: uniqueName('pub'), clean: true });
   const ledger = new RedisDeliveryLedger({ url: `redis://127.0.0.1:${port}`, namespace: `${uniqueName('t_restart')}:` });
   ledger.conn.redis.on('error', () => undefined);
   const effects = new EffectCounter();
@@ -293,11 +294,11 @@ test('Redis killed while messages arrive: real ioredis failures count as transie
   const c = await consumerOn(broker.url, sub, { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers }, (ctx) => void effects.add(ctx.event.event_id), { stallAfterMs: 500 });
   try {
     const first = Array.from({ length: 5 }, (_, i) => bookingReserved(`bk-r${i}`));
-    await publisher.publishMany(first.map(toOutgoing));
+    await publishAll(publisher, first.map(toOutgoing));
     await waitFor(() => first.every((e) => effects.count(e.event_id) === 1), { message: 'handled before the outage' });
     await stopRedis(redis);
     const during = Array.from({ length: 20 }, (_, i) => bookingReserved(`bk-d${i}`));
-    await publisher.publishMany(during.map(toOutgoing));
+    await publishAll(publisher, during.map(toOutgoing));
     await waitFor(() => c.transport.stats.recordFailures >= 4, { message: 'recording failed and was retried several times', timeoutMs: 15_000 });
     const h = await waitFor(() => {
       const x = c.health();

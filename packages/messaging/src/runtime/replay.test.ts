@@ -8,6 +8,7 @@ import { declareService } from '../declarations';
 import { DlqOperations } from '../dlq/operations';
 import { connectMqtt, endMqtt } from '../mqtt/connect';
 import { MqttPublisher } from '../mqtt/publisher';
+import { publishAll } from '../ports/publisher';
 import { toOutgoing } from '../mqtt/outgoing';
 import { bookingReserved, startAedes } from '../testing/index';
 import { ledgerKinds, startTestLedger } from '../testing/ledgers';
@@ -20,7 +21,7 @@ for (const kind of ledgerKinds()) {
     const broker = await startAedes();
     const ledger = await startTestLedger(kind);
     const subscriber = uniqueName('replay');
-    const publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+    const publisher = await MqttPublisher.connect(broker.url, { clientId: uniqueName('pub'), clean: true });
     const raw = await connectMqtt({ url: broker.url, clientId: uniqueName('raw'), clean: true });
     let fixed = false;
     const calls: { attempt: number; ok: boolean }[] = [];
@@ -49,7 +50,7 @@ for (const kind of ledgerKinds()) {
     try {
       await consumer.start();
       const e = bookingReserved('bk-replay');
-      await publisher.publish(toOutgoing(e));
+      await publishAll(publisher, [toOutgoing(e)]);
       await raw.publishAsync(toMqttTopic(topic), '{"garbage":true}', { qos: 1 });
       await waitFor(async () => (await ledger.deadLetters.list(topic)).filter((d) => d.subscriber === subscriber).length === 2, { message: 'failed message and garbage dead-lettered' });
       assert.equal(calls.length, 2);

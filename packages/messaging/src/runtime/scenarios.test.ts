@@ -8,6 +8,7 @@ import { createMetricsRegistry } from '@albergue/platform';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
 import { connectMqtt, endMqtt } from '../mqtt/connect';
 import { MqttPublisher } from '../mqtt/publisher';
+import { publishAll } from '../ports/publisher';
 import { toOutgoing } from '../mqtt/outgoing';
 import { declareService } from '../declarations';
 import type { SubscriptionPolicy } from '../ports/ledger';
@@ -43,7 +44,7 @@ for (const brokerKind of brokerKinds()) {
 
       before(async () => {
         broker = await startBroker(brokerKind);
-        publisher = await MqttPublisher.connect({ url: broker.url, clientId: uniqueName('pub'), clean: true }, { service: 'test' });
+        publisher = await MqttPublisher.connect(broker.url, { clientId: uniqueName('pub'), clean: true });
       });
       after(async () => {
         await publisher.close();
@@ -87,7 +88,7 @@ for (const brokerKind of brokerKinds()) {
         try {
           await consumer(sub, ledger, (ctx) => void effects.add(ctx.event.event_id), fast(), { metrics });
           const e = bookingReserved('bk-dup');
-          for (let i = 0; i < 3; i++) await publisher.publish(toOutgoing(e));
+          for (let i = 0; i < 3; i++) await publishAll(publisher, [toOutgoing(e)]);
           await waitFor(async () => (await metricValue(metrics, 'events_duplicate_total', { subscriber: sub })) === 2, { message: '2 duplicates counted' });
           await waitFor(async () => ledger.ledger.isProcessed(sub, topic, e.event_id), { message: 'processed' });
           assert.equal(effects.count(e.event_id), 1);
@@ -108,7 +109,7 @@ for (const brokerKind of brokerKinds()) {
             if (ctx.attempt < 3) throw new Error(`boom ${ctx.attempt}`);
           }, fast(), { metrics });
           const e = bookingReserved('bk-retry');
-          await publisher.publish(toOutgoing(e));
+          await publishAll(publisher, [toOutgoing(e)]);
           await waitFor(async () => ledger.ledger.isProcessed(sub, topic, e.event_id), { message: 'processed after retries' });
           assert.deepEqual(seen.map((s) => s.attempt), [1, 2, 3]);
           // Backoff 60 ms then 120 ms (jitter 0); allow for timer slack only upwards.
@@ -133,7 +134,7 @@ for (const brokerKind of brokerKinds()) {
             throw new Error(`always ${ctx.attempt}`);
           }, fast({ maxAttempts: 3, backoff: { initialMs: 20, maxMs: 100, multiplier: 2, jitter: 0 } }), { metrics });
           const e = bookingReserved('bk-dead');
-          await publisher.publish(toOutgoing(e));
+          await publishAll(publisher, [toOutgoing(e)]);
           const entry = await waitFor(async () => (await ledger.deadLetters.list(topic)).find((d) => d.subscriber === sub), { message: 'DLQ entry' });
           assert.equal(entry.id, e.event_id);
           assert.equal(entry.reason, 'max_attempts');
@@ -160,7 +161,7 @@ for (const brokerKind of brokerKinds()) {
           await raw.publishAsync(toMqttTopic(topic), 'not json {', { qos: 1 });
           await raw.publishAsync(toMqttTopic(topic), JSON.stringify({ ...bookingReserved('bk-bad'), payload: { beds: 0 } }), { qos: 1 });
           const good = bookingReserved('bk-good');
-          await publisher.publish(toOutgoing(good));
+          await publishAll(publisher, [toOutgoing(good)]);
           await waitFor(() => effects.count(good.event_id) === 1, { message: 'valid message processed' });
           const dead = await waitFor(async () => {
             const l = (await ledger.deadLetters.list(topic)).filter((d) => d.subscriber === sub);
@@ -192,14 +193,14 @@ for (const brokerKind of brokerKinds()) {
             if (!healthy) throw new Error('downstream down');
           }, fast({ breaker: { failureThreshold: 2, windowMs: 10_000, openMs }, backoff: { initialMs: 10, maxMs: 50, multiplier: 2, jitter: 0 } }));
           const [a, b] = [bookingReserved('bk-a'), bookingReserved('bk-b')];
-          await publisher.publishMany([a, b].map(toOutgoing));
+          await publishAll(publisher, [a, b].map(toOutgoing));
           await waitFor(async () => (await peer.breakers.status(sub, topic)).state === 'open', { message: 'breaker open, seen by the other instance' });
           const openedAt = Date.now();
           const callsWhenOpened = calls.length;
           assert.equal(callsWhenOpened, 2);
           // While open: a new message waits in the ledger and nothing is attempted.
           const c = bookingReserved('bk-c');
-          await publisher.publish(toOutgoing(c));
+          await publishAll(publisher, [toOutgoing(c)]);
           await waitFor(async () => (await waiting(ledger, sub)) === 3, { message: '3 messages held' });
           healthy = true;
           await waitFor(async () => (await peer.breakers.status(sub, topic)).state === 'closed', { timeoutMs: openMs + 5_000, message: 'breaker closed after a successful probe' });
@@ -229,7 +230,7 @@ for (const brokerKind of brokerKinds()) {
           await consumer(sub, ledger, (ctx) => slow(0, ctx.event.event_id), fast(), { instanceId: 'a' });
           await consumer(sub, peer, (ctx) => slow(1, ctx.event.event_id), fast(), { instanceId: 'b' });
           const events = Array.from({ length: 300 }, (_, i) => bookingReserved(`bk-${i}`));
-          await publisher.publishMany(events.map(toOutgoing));
+          await publishAll(publisher, events.map(toOutgoing));
           await waitFor(() => effects.size === events.length, { timeoutMs: 15_000, message: `all ${events.length} handled` });
           await waitFor(async () => (await waiting(ledger, sub)) === 0, { message: 'ledger drained' });
           assert.deepEqual(effects.repeated(), []);
@@ -259,7 +260,7 @@ for (const brokerKind of brokerKinds()) {
           });
           const flow = newEventId();
           const parent = bookingReserved('bk-emit', { correlation_id: flow });
-          await publisher.publish(toOutgoing(parent));
+          await publishAll(publisher, [toOutgoing(parent)]);
           const child = await waitFor(() => received.find((r) => r.causation_id === parent.event_id), { message: 'child event published' });
           assert.equal(child.correlation_id, flow);
           assert.equal(child.event_type, 'PaymentInitiated');

@@ -1,15 +1,17 @@
+import { eventsPublishedCounter } from '@albergue/messaging';
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from '@albergue/platform';
 
 /** The broker's Prometheus metrics (ARCHITECTURE §5 names where they apply). */
 export class BrokerMetrics {
-  readonly published: Counter<'topic'>;
+  readonly published: Counter<'service' | 'topic'>;
   readonly refusals: Counter<'kind'>;
   readonly recorded: Counter<'topic' | 'outcome'>;
   readonly recordFailures: Counter<'topic'>;
 
   constructor(readonly registry: Registry, sources: { connectedClients: () => number; dlqDepth: () => Promise<{ topic: string; depth: number }[]> }) {
-    this.published = new Counter({ name: 'events_published_total', help: 'Envelopes published through the broker HTTP API', labelNames: ['topic'], registers: [registry] });
+    // messaging owns events_published_total; the HTTP publish path counts into it by topic.
+    this.published = eventsPublishedCounter(registry);
     this.refusals = new Counter({ name: 'mqtt_refusals_total', help: 'MQTT refusals by kind: connect (credentials), client_id (id of another account), publish, subscribe (ACL), packet_size (over the limit)', labelNames: ['kind'], registers: [registry] });
     this.recorded = new Counter({ name: 'http_consumer_messages_total', help: 'MQTT messages fed into the ledger for HTTP subscribers', labelNames: ['topic', 'outcome'], registers: [registry] });
     this.recordFailures = new Counter({ name: 'http_consumer_record_failures_total', help: 'Ledger writes for HTTP subscribers that failed (the message is held, not acknowledged, and retried)', labelNames: ['topic'], registers: [registry] });
