@@ -1,6 +1,6 @@
 import type { Guest, ReserveBooking } from '../domain/booking';
 import { decide, NO_BOOKING, validateReservation } from '../domain/booking';
-import { nightsOf } from '../domain/dates';
+import { nightsOf } from '@albergue/decider';
 import type { BookingConfig, BookingRepository, BookingView, Clock, IdGenerator } from './ports';
 import type { CommandResult } from './support';
 import { bookingView, localDate, saveDecision } from './support';

@@ -3,7 +3,7 @@ import type { EventEnvelope, EventMeta } from '@albergue/events';
 import { BookingCancelled, BookingConfirmed, BookingReserved, newEnvelope, newEventId, ReservationExpired } from '@albergue/events';
 import type { BookingEvent, BookingState } from '../domain/booking';
 import { evolve, occupancyChange } from '../domain/booking';
-import { daysBetween } from '../domain/dates';
+import { daysBetween } from '@albergue/decider';
 import type { DomainError, Errors } from '@albergue/decider';
 import { assertNever } from '@albergue/decider';
 import type { BookingRecord, BookingTransaction, BookingView } from './ports';

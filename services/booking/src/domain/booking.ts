@@ -23,7 +23,7 @@ import type {
   PayloadOf,
   ReservationExpired,
 } from '@albergue/events';
-import { addDays, addMilliseconds, daysBetween, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from './dates';
+import { addDays, addMilliseconds, daysBetween, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from '@albergue/decider';
 import type { AlbergueInventory, OccupancyDelta } from './inventory';
 import { shortages } from './inventory';
 import type { Decision, DomainError } from '@albergue/decider';

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import type { EnvelopeOf } from '@albergue/events';
 import { AlbergueCapacityChanged, newEnvelope, PaymentConfirmed, PaymentFailed, withCorrelation } from '@albergue/events';
 import { uniqueName } from '@albergue/platform/testing';
-import { addDays, nightsOf } from '../../domain/dates';
+import { addDays, nightsOf } from '@albergue/decider';
 import { availabilityBetween } from '../../domain/inventory';
 import { cancelBooking } from '../cancel-booking';
 import { cancelBookingOnPaymentFailed } from '../cancel-for-failed-payment';

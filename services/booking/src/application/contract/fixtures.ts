@@ -3,7 +3,7 @@
 import type { EventEnvelope } from '@albergue/events';
 import { AlbergueRegistered, newEnvelope, newEventId } from '@albergue/events';
 import { uniqueName } from '@albergue/platform/testing';
-import { addDays } from '../../domain/dates';
+import { addDays } from '@albergue/decider';
 import type { BookingConfig, BookingQueries, BookingRepository, Clock } from '../ports';
 import type { ReserveBookingDeps, ReserveBookingInput } from '../reserve-booking';
 import { localDate } from '../support';
