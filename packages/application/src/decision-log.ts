@@ -2,10 +2,11 @@
 // settlement for a payment already settled, a sweep that finds its work done — are acked or answered
 // without an effect. They are never dropped silently: each is logged with its reason and counted in
 // `decisions_ignored_total{service, decision, reason}` (service is the registry's default label).
-import type { DomainError } from '@albergue/decider';
+import type { Decision, DomainError } from '@albergue/decider';
 import type { Logger } from '@albergue/platform';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { notApplied } from './results';
 
 export interface IgnoredDecision {
   /** The command decided, e.g. ConfirmBooking. */
@@ -43,10 +44,12 @@ export function decisionLog(logger: Logger, registry: Registry): DecisionLog {
 }
 
 /**
- * Reports `ignored` (when a decision log is wired: every composition root wires one; unit tests may
- * leave it out) and returns the handler outcome that says so.
+ * Reports why `decision` (named `name`, e.g. ConfirmBooking) changes nothing — when a decision log is
+ * wired: every composition root wires one, unit tests may leave it out — and returns the handler
+ * outcome that says so. Call it for a decision that was refused or accepted as a no-op.
  */
-export function ignoredOutcome(log: DecisionLog | undefined, decision: string, ignored: DomainError, refs?: IgnoredDecision['refs']): { readonly status: 'ignored'; readonly ignored: DomainError } {
-  log?.ignored(refs ? { decision, ignored, refs } : { decision, ignored });
+export function ignoredOutcome(log: DecisionLog | undefined, name: string, decision: Decision<unknown>, refs?: IgnoredDecision['refs']): { readonly status: 'ignored'; readonly ignored: DomainError } {
+  const ignored = notApplied(decision) ?? { code: 'not_applied', reason: `${name} was reported as not applied but applies` };
+  log?.ignored(refs ? { decision: name, ignored, refs } : { decision: name, ignored });
   return { status: 'ignored', ignored };
 }

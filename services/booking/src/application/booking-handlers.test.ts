@@ -12,7 +12,7 @@ import { RetryLater } from './ports';
 import { getAvailability, getBooking } from './queries';
 import type { ReserveBookingInput } from './reserve-booking';
 import { reserveBooking } from './reserve-booking';
-import { localDate } from './support';
+import { localDate } from '@albergue/application';
 import { updateInventoryOnAlbergueRegistered, updateInventoryOnCapacityChanged } from './update-inventory';
 
 let clockMs = Date.parse('2025-05-10T08:00:00.000Z');

@@ -16,7 +16,7 @@ import type { BookingView } from '../ports';
 import { RetryLater } from '../ports';
 import { getAvailability, getBooking } from '../queries';
 import { reserveBooking } from '../reserve-booking';
-import type { CommandResult } from '../support';
+import type { CommandResult } from '@albergue/application';
 import { updateInventoryOnCapacityChanged } from '../update-inventory';
 import type { HarnessSource, TestClock } from './fixtures';
 import { concurrently, CONFIG, eventsOf, guest, HOLD_MS, registerAlbergue, reserveDeps, stay, testClock } from './fixtures';
