@@ -1,6 +1,6 @@
 // Saving a decision: the domain's events become envelopes (ids, flow, cause), the service stores the
 // state they lead to, and the envelopes go to the outbox — all in the caller's transaction.
-import type { EnvelopeOf, EventDefinition, EventEnvelope, PayloadOf } from '@albergue/events';
+import type { EventDefinition, EventEnvelope, PayloadOf } from '@albergue/events';
 import { newEnvelope, newEventId } from '@albergue/events';
 
 /** The metadata `saveDecision` gives each envelope. */
@@ -39,7 +39,7 @@ export function envelopeMapping<const M extends Definitions>(definitions: M): (e
   return (event, meta) => {
     const def = definitions[event.type];
     if (!def) throw new Error(`no event definition for domain event ${event.type}`);
-    return newEnvelope(def, event.data as PayloadOf<typeof def>, meta) as EnvelopeOf<typeof def>;
+    return newEnvelope(def, event.data as PayloadOf<typeof def>, meta);
   };
 }
 
