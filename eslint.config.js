@@ -7,8 +7,18 @@ import globals from 'globals';
 const impureModules = [
   'node:*', 'fs', 'path', 'http', 'net', 'crypto', 'child_process', 'os',
   'pg', '@electric-sql/pglite', 'ioredis', 'mqtt', 'aedes', 'fastify', 'pino', 'prom-client', 'nodemailer',
-  '@albergue/messaging', '@albergue/outbox', '@albergue/platform',
+  '@albergue/messaging', '@albergue/outbox', '@albergue/platform', '@albergue/platform/*',
+  '@albergue/runtime', '@albergue/runtime/*', '@albergue/application', '@albergue/application/*',
 ];
+// Validation and id libraries: a domain gets validated input and ids through its commands.
+const validationAndIdModules = [
+  'ajv', 'ajv/*', 'ajv-formats', '@sinclair/typebox', '@sinclair/typebox/*', 'zod', 'zod/*', 'joi', 'yup', 'valibot',
+  'uuid', 'uuid/*', 'nanoid', 'nanoid/*', 'ulid', 'ulidx', 'cuid', '@paralleldrive/cuid2',
+];
+// Where time, randomness and the process come from: a domain reads none of them (the clock's reading
+// comes in with the command; calendar arithmetic is in @albergue/decider).
+const impureGlobals = ['Date', 'Intl', 'crypto', 'performance', 'process', 'globalThis', 'global', 'setTimeout', 'setInterval', 'setImmediate', 'fetch', 'require']
+  .map((name) => ({ name, message: `domain/ is pure: no ${name}. Time, randomness and I/O come in through the command (the application's Clock and ids).` }));
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '**/node_modules/**', 'data/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
@@ -32,16 +42,35 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/src/domain/**/*.ts'],
+    // The domains and their pure kit (@albergue/decider).
+    files: ['**/src/domain/**/*.ts', 'packages/decider/src/**/*.ts'],
     // Tests of the domain may use node:test and node:assert; the domain code itself may not.
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', {
+        paths: [{
+          // The pure entry only, and not its id generator, envelope factory or validating registry.
+          name: '@albergue/events',
+          importNames: ['newEventId', 'newEnvelope', 'parseEnvelope', 'events', 'EventRegistry', 'fromCloudEvent', 'toCloudEvent'],
+          message: 'domain/ decides with plain data: envelopes, ids and validation belong to the application layer.',
+        }],
         patterns: [
-          { group: impureModules, message: 'domain/ is pure: no I/O, drivers, frameworks or platform code. Put it in an adapter behind a port.' },
+          { group: impureModules, message: 'domain/ is pure: no I/O, drivers, frameworks, runtime or application code. Put it in an adapter behind a port.' },
+          { group: validationAndIdModules, message: 'domain/ is pure: no validation or id libraries (input is validated at the edge, ids come in with the command).' },
+          { group: ['@albergue/events/*'], message: 'domain/ may import only the pure entry @albergue/events (not its node entry).' },
           { group: ['**/adapters/**', '**/application/**'], message: 'domain/ must not import application or adapters.' },
         ],
       }],
+      'no-restricted-globals': ['error', ...impureGlobals],
+      'no-restricted-properties': ['error',
+        { object: 'Math', property: 'random', message: 'domain/ is pure: no Math.random (randomness comes in with the command).' },
+        { property: 'random', message: 'domain/ is pure: no random numbers (they come in with the command).' },
+      ],
+      'no-restricted-syntax': ['error',
+        { selector: 'ImportExpression', message: 'domain/ is pure: no dynamic import().' },
+      ],
+      'no-eval': 'error',
+      'no-new-func': 'error',
     },
   },
   {

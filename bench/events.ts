@@ -1,5 +1,6 @@
 // Parse + validate throughput of packages/events (compiled ajv validators), bounded in count and time.
-import { BookingReserved, SAMPLE_PAYLOADS, newEnvelope, parseEnvelope } from '@albergue/events';
+import { BookingReserved, newEnvelope, parseEnvelope } from '@albergue/events';
+import { SAMPLE_PAYLOADS } from '@albergue/events/node';
 
 export async function benchEvents(): Promise<Record<string, number>> {
   const json = JSON.stringify(newEnvelope(BookingReserved, SAMPLE_PAYLOADS.BookingReserved));

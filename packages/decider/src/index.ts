@@ -37,3 +37,5 @@ export function reject<C extends string>(first: DomainError<C>, ...more: DomainE
 export function assertNever(value: never): never {
   throw new Error(`unhandled variant: ${JSON.stringify(value)}`);
 }
+
+export * from './calendar';

@@ -1,3 +1,6 @@
+// @albergue/events, the pure entry: definitions, types, envelopes, validation, topics, CloudEvents.
+// No file system and no sample data here (domains import this entry); schema files, the
+// compatibility check and the sample payloads are in `@albergue/events/node` (./node.ts).
 import type { EventDefinition } from './define';
 import { ALL_EVENTS } from './definitions/index';
 import type { EventEnvelope, EventMeta } from './envelope';
@@ -35,6 +38,3 @@ import type { AnyEventDefinition } from './definitions/index';
 import type { EnvelopeOf } from './envelope';
 /** Every Albergue event envelope, discriminated by `event_type`. */
 export type AlbergueEvent = EnvelopeOf<AnyEventDefinition>;
-export * from "./compat";
-export * from "./schema-files";
-export * from "./samples";

@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { BookingReserved, SAMPLE_PAYLOADS, newEnvelope, parseEnvelope } from './index';
+import { BookingReserved, newEnvelope, parseEnvelope } from './index';
+import { SAMPLE_PAYLOADS } from './node';
 import type { ParseResult } from './index';
 
 const reserved = () => newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved });

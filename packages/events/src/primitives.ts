@@ -6,7 +6,14 @@ export function StringEnum<const T extends readonly string[]>(values: T, options
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
-// Shared payload building blocks: primitive data only, snake_case.
+// Shared payload building blocks: primitive data only, snake_case. The HTTP schemas of the services
+// reuse them (through @albergue/application/http), so a value valid in a request is valid in an event.
+/** A guest's language: a BCP 47 subset, `es` or `en-GB`. */
+export const LOCALE_PATTERN = '^[a-z]{2}(-[A-Z]{2})?$';
+/** An ISO 4217 currency code (EUR). */
+export const CURRENCY_PATTERN = '^[A-Z]{3}$';
+export const Locale = (options: { description?: string; default?: string } = {}) =>
+  Type.String({ pattern: LOCALE_PATTERN, description: 'BCP 47 language, e.g. es or en-GB.', ...options });
 export const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
 export const Uuid = (description: string) => Type.String({ format: 'uuid', description });
 export const Timestamp = (description: string) => Type.String({ format: 'date-time', description });
@@ -15,7 +22,7 @@ export const DateOnly = (description: string) => Type.String({ format: 'date', d
 export const Money = Type.Object(
   {
     amount_minor: Type.Integer({ minimum: 0, description: 'Amount in the currency minor unit (cents).' }),
-    currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, e.g. EUR.' }),
+    currency: Type.String({ pattern: CURRENCY_PATTERN, description: 'ISO 4217 code, e.g. EUR.' }),
   },
   { description: 'An amount of money.' },
 );

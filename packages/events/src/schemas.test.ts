@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ALL_EVENTS, SAMPLE_PAYLOADS, SCHEMA_DIR, newEnvelope, planSchemas, schemaFileName } from './index';
+import { ALL_EVENTS, newEnvelope, schemaFileName } from './index';
+import { SAMPLE_PAYLOADS, SCHEMA_DIR, planSchemas } from './node';
 import type { EventDefinition } from './index';
 import { createAjv } from './validation';
 

@@ -2,8 +2,7 @@
 export * from './domain/booking';
 export * from './domain/inventory';
 export * from './application/ports';
-export type { CommandResult, HandlerOutcome, Causality } from './application/support';
-export { bookingView, localDate } from './application/support';
+export { bookingView } from './application/support';
 export * from './application/reserve-booking';
 export * from './application/cancel-booking';
 export * from './application/confirm-booking';

@@ -1,4 +1,6 @@
-import { AlbergueCapacityChanged, AlbergueRegistered, PaymentConfirmed, PaymentFailed, newEventId } from '@albergue/events';
+import type { Clock } from '@albergue/application';
+import { decisionLog, systemClock, uuidV7Ids } from '@albergue/application';
+import { AlbergueCapacityChanged, AlbergueRegistered, PaymentConfirmed, PaymentFailed } from '@albergue/events';
 import { envInt } from '@albergue/platform';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
@@ -9,7 +11,7 @@ import { PgBookingRepository } from './adapters/postgres/pg-booking-repository';
 import { cancelBookingOnPaymentFailed } from './application/cancel-for-failed-payment';
 import { confirmBookingOnPaymentConfirmed } from './application/confirm-booking';
 import { expireDueReservations } from './application/expire-reservation';
-import type { BookingConfig, Clock } from './application/ports';
+import type { BookingConfig } from './application/ports';
 import { DEFAULT_BOOKING_CONFIG } from './application/ports';
 import { updateInventoryOnAlbergueRegistered, updateInventoryOnCapacityChanged } from './application/update-inventory';
 import { bookingDeclaration } from './declaration';
@@ -32,7 +34,8 @@ export async function createBookingService(o: BookingServiceOptions = {}): Promi
     migrations: BOOKING_MIGRATIONS,
     description: 'Bookings, the bed inventory per albergue per night, reservation holds.',
   });
-  const clock = o.clock ?? { now: () => new Date() };
+  const clock = o.clock ?? systemClock;
+  const decisions = decisionLog(rt.logger, rt.metrics);
   const config: BookingConfig = { ...DEFAULT_BOOKING_CONFIG, holdMs: envInt('BOOKING_HOLD_MS', DEFAULT_BOOKING_CONFIG.holdMs, { min: 1000 }, env) };
   const repo = new PgBookingRepository(rt.db, rt.outbox);
   const queries = new PgBookingQueries(rt.db);
@@ -40,13 +43,13 @@ export async function createBookingService(o: BookingServiceOptions = {}): Promi
   rt.on(AlbergueRegistered, 'updateInventoryOnAlbergueRegistered', async (ctx, tx) => updateInventoryOnAlbergueRegistered(repo.forTransaction(tx), ctx.event));
   rt.on(AlbergueCapacityChanged, 'updateInventoryOnCapacityChanged', async (ctx, tx) => updateInventoryOnCapacityChanged(repo.forTransaction(tx), ctx.event));
   rt.on(PaymentConfirmed, 'confirmBookingOnPaymentConfirmed', async (ctx, tx) => {
-    await confirmBookingOnPaymentConfirmed({ clock }, repo.forTransaction(tx), ctx.event);
+    await confirmBookingOnPaymentConfirmed({ clock, decisions }, repo.forTransaction(tx), ctx.event);
   });
   rt.on(PaymentFailed, 'cancelBookingOnPaymentFailed', async (ctx, tx) => {
-    await cancelBookingOnPaymentFailed({ clock }, repo.forTransaction(tx), ctx.event);
+    await cancelBookingOnPaymentFailed({ clock, decisions }, repo.forTransaction(tx), ctx.event);
   });
-  rt.every('expire-reservations', envInt('BOOKING_EXPIRY_SWEEP_MS', 1000, { min: 50 }, env), () => expireDueReservations({ repo, clock }));
+  rt.every('expire-reservations', envInt('BOOKING_EXPIRY_SWEEP_MS', 1000, { min: 50 }, env), () => expireDueReservations({ repo, clock, decisions }));
 
-  await rt.http.register(bookingRoutes({ repo, queries, clock, ids: newEventId, config }));
+  await rt.http.register(bookingRoutes({ repo, queries, clock, ids: uuidV7Ids, config }));
   return rt;
 }

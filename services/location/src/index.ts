@@ -2,8 +2,7 @@
 export * from './domain/albergue';
 export * from './domain/seed';
 export * from './application/ports';
-export type { CommandResult } from './application/support';
-export { albergueView, localDate } from './application/support';
+export { albergueView } from './application/support';
 export * from './application/register-albergue';
 export * from './application/change-capacity';
 export * from './application/seed-albergues';

@@ -1,11 +1,11 @@
-import { newEventId } from '@albergue/events';
+import type { Clock } from '@albergue/application';
+import { decisionLog, systemClock, uuidV7Ids } from '@albergue/application';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
 import { locationRoutes } from './adapters/http/routes';
 import { LOCATION_MIGRATIONS } from './adapters/postgres/migrations';
 import { PgAlbergueQueries } from './adapters/postgres/pg-albergue-queries';
 import { PgAlbergueRepository } from './adapters/postgres/pg-albergue-repository';
-import type { Clock } from './application/ports';
 import { DEFAULT_LOCATION_CONFIG } from './application/ports';
 import { seedAlbergues } from './application/seed-albergues';
 import { locationDeclaration } from './declaration';
@@ -25,10 +25,10 @@ export async function createLocationService(o: LocationServiceOptions = {}): Pro
     migrations: LOCATION_MIGRATIONS,
     description: 'Albergues of the network and their beds.',
   });
-  const clock = o.clock ?? { now: () => new Date() };
+  const clock = o.clock ?? systemClock;
   const repo = new PgAlbergueRepository(rt.db, rt.outbox);
   const queries = new PgAlbergueQueries(rt.db);
-  const deps = { repo, clock, ids: newEventId, config: DEFAULT_LOCATION_CONFIG };
+  const deps = { repo, clock, ids: uuidV7Ids, config: DEFAULT_LOCATION_CONFIG, decisions: decisionLog(rt.logger, rt.metrics) };
   if (o.seed ?? true) {
     const added = await seedAlbergues(deps);
     if (added.length > 0) rt.logger.info({ albergues: added.length }, 'seed albergues registered');

@@ -1,7 +1,7 @@
 // @albergue/payment: payments, the provider port and its simulated card network, provider callbacks.
 export * from './domain/payment';
 export * from './application/ports';
-export type { CommandResult, HandlerOutcome } from './application/support';
+export type { HandlerOutcome } from './application/support';
 export { paymentView } from './application/support';
 export * from './application/initiate-payment';
 export * from './application/charge-payment';

@@ -1,5 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
-import { BookingCancelled, BookingReserved, ReservationExpired, newEventId } from '@albergue/events';
+import type { Clock } from '@albergue/application';
+import { decisionLog, systemClock, uuidV7Ids } from '@albergue/application';
+import { BookingCancelled, BookingReserved, ReservationExpired } from '@albergue/events';
 import { ConfigError, envInt, envOptional } from '@albergue/platform';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
@@ -12,7 +14,7 @@ import { httpCallbackDeliverer } from './adapters/provider/http-callback';
 import { SIMULATED_CARD_NETWORK_MIGRATIONS, SimulatedCardNetwork } from './adapters/provider/simulated-card-network';
 import { closePaymentOnBookingCancelled, closePaymentOnReservationExpired } from './application/close-payment';
 import { initiatePaymentOnBookingReserved } from './application/initiate-payment';
-import type { Clock, PaymentProvider, ProviderSettlement } from './application/ports';
+import type { PaymentProvider, ProviderSettlement } from './application/ports';
 import { reconcileChargeAttempts } from './application/reconcile-charges';
 import type { RefundDeps } from './application/refund-payment';
 import { refundPendingPayments } from './application/refund-payment';
@@ -66,8 +68,9 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
     migrations: [...PAYMENT_MIGRATIONS, ...SIMULATED_CARD_NETWORK_MIGRATIONS],
     description: 'Payments of bookings through a provider; the provider settles through a signed callback.',
   });
-  const clock = o.clock ?? { now: () => new Date() };
+  const clock = o.clock ?? systemClock;
   const log = rt.logger;
+  const decisions = decisionLog(log, rt.metrics);
 
   const refundFailures = new Counter({
     name: 'payment_refund_failures_total',
@@ -114,6 +117,7 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
     repo,
     clock,
     provider,
+    decisions,
     policy: {
       maxAttempts: envInt('PAYMENT_REFUND_MAX_ATTEMPTS', 8, { min: 1, max: 100 }, env),
       baseDelayMs: envInt('PAYMENT_REFUND_RETRY_BASE_MS', 1000, { min: 1 }, env),
@@ -133,13 +137,13 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
   };
 
   rt.on(BookingReserved, 'initiatePaymentOnBookingReserved', async (ctx, tx) => {
-    await initiatePaymentOnBookingReserved({ clock, ids: newEventId, provider }, repo.forTransaction(tx), ctx.event);
+    await initiatePaymentOnBookingReserved({ clock, ids: uuidV7Ids, provider, decisions }, repo.forTransaction(tx), ctx.event);
   });
   rt.on(BookingCancelled, 'closePaymentOnBookingCancelled', async (ctx, tx) => {
-    await closePaymentOnBookingCancelled({ clock, provider }, repo.forTransaction(tx), ctx.event);
+    await closePaymentOnBookingCancelled({ clock, provider, decisions }, repo.forTransaction(tx), ctx.event);
   });
   rt.on(ReservationExpired, 'closePaymentOnReservationExpired', async (ctx, tx) => {
-    await closePaymentOnReservationExpired({ clock, provider }, repo.forTransaction(tx), ctx.event);
+    await closePaymentOnReservationExpired({ clock, provider, decisions }, repo.forTransaction(tx), ctx.event);
   });
   rt.every('refund-payments', envInt('PAYMENT_REFUND_SWEEP_MS', 1000, { min: 50 }, env), () => refundPendingPayments(refundDeps));
   rt.every('reconcile-charges', envInt('PAYMENT_RECONCILE_SWEEP_MS', 1000, { min: 50 }, env), async () => {
@@ -147,6 +151,7 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
       repo,
       clock,
       provider,
+      decisions,
       policy: { baseDelayMs: reconcileAfterMs, abandonAfterMs },
       onLookupError: (attempt, err) => log.warn({ err, attempt_id: attempt.attempt_id, payment_id: attempt.payment_id }, 'provider lookup failed; checking again later'),
     });
@@ -159,7 +164,8 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
     queries,
     clock,
     provider,
-    ids: newEventId,
+    ids: uuidV7Ids,
+    decisions,
     checkAfterMs: reconcileAfterMs,
     onProviderError: (attempt, err) => log.warn({ err, attempt_id: attempt.attempt_id, payment_id: attempt.payment_id }, 'charge: the provider did not answer; the recovery sweep checks the attempt'),
     callbackSecret,

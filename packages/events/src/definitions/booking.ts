@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { defineEvent } from '../define';
-import { DateOnly, Id, Money, StringEnum, Timestamp } from '../primitives';
+import { DateOnly, Id, Locale, Money, StringEnum, Timestamp } from '../primitives';
 
 export const BookingReserved = defineEvent({
   context: 'booking',
@@ -16,7 +16,7 @@ export const BookingReserved = defineEvent({
       guest_id: Id('Guest id.'),
       name: Type.String({ minLength: 1, maxLength: 200 }),
       email: Type.String({ format: 'email', maxLength: 320 }),
-      locale: Type.String({ pattern: '^[a-z]{2}(-[A-Z]{2})?$', description: 'BCP 47 language, e.g. es or en-GB.' }),
+      locale: Locale(),
     }),
     check_in: DateOnly('First night.'),
     check_out: DateOnly('Departure day (exclusive).'),

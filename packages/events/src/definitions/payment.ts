@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { defineEvent } from '../define';
-import { Id, Money, Timestamp } from '../primitives';
+import { CURRENCY_PATTERN, Id, Money, Timestamp } from '../primitives';
 
 export const PaymentInitiated = defineEvent({
   context: 'payment',
@@ -62,7 +62,7 @@ export const PaymentRefunded = defineEvent({
     payment_id: Id('Payment id.'),
     booking_id: Id('Booking the charge was for.'),
     amount: Type.Integer({ minimum: 0, description: 'Amount refunded, in the currency minor unit (cents).' }),
-    currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, e.g. EUR.' }),
+    currency: Type.String({ pattern: CURRENCY_PATTERN, description: 'ISO 4217 code, e.g. EUR.' }),
     reason: Type.String({
       pattern: '^[a-z][a-z0-9_]*$',
       maxLength: 64,

@@ -1,5 +1,6 @@
 // Events and counters for messaging tests (reusable by other packages' tests).
-import { BookingReserved, SAMPLE_PAYLOADS, newEnvelope } from '@albergue/events';
+import { BookingReserved, newEnvelope } from '@albergue/events';
+import { SAMPLE_PAYLOADS } from '@albergue/events/node';
 import type { EnvelopeOf, EventMeta } from '@albergue/events';
 
 /** A valid BookingReserved; `padTo` grows free-text fields so the JSON is about that many bytes (≤ ~1,000). */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { IgnoredDecision } from '@albergue/application';
 import { beforeEach, describe, test } from 'node:test';
 import type { EnvelopeOf } from '@albergue/events';
 import { AlbergueCapacityChanged, AlbergueRegistered, newEnvelope, PaymentConfirmed, PaymentFailed, withCorrelation } from '@albergue/events';
@@ -12,7 +13,7 @@ import { RetryLater } from './ports';
 import { getAvailability, getBooking } from './queries';
 import type { ReserveBookingInput } from './reserve-booking';
 import { reserveBooking } from './reserve-booking';
-import { localDate } from './support';
+import { localDate } from '@albergue/application';
 import { updateInventoryOnAlbergueRegistered, updateInventoryOnCapacityChanged } from './update-inventory';
 
 let clockMs = Date.parse('2025-05-10T08:00:00.000Z');
@@ -139,8 +140,11 @@ describe('booking application', () => {
     assert.ok(r.ok);
     clockMs += 20 * 60_000;
     await expireDueReservations({ repo: store, clock });
-    const outcome = await store.transaction((tx) => confirmBookingOnPaymentConfirmed({ clock }, tx, paymentConfirmed(r.events[0]!, r.value.booking_id, 1400 * 2)));
+    const reported: IgnoredDecision[] = [];
+    const paid = paymentConfirmed(r.events[0]!, r.value.booking_id, 1400 * 2);
+    const outcome = await store.transaction((tx) => confirmBookingOnPaymentConfirmed({ clock, decisions: { ignored: (x) => reported.push(x) } }, tx, paid));
     assert.equal(outcome.status === 'ignored' && outcome.ignored.code, 'late_payment');
+    assert.deepEqual(reported.map((x) => [x.decision, x.ignored.code, x.refs?.booking_id, x.refs?.event_id]), [['ConfirmBooking', 'late_payment', r.value.booking_id, paid.event_id]], 'reported, not dropped');
     assert.equal((await getBooking(store, r.value.booking_id))?.status, 'expired');
     assert.deepEqual(store.outbox.map((e) => e.event_type), ['BookingReserved', 'ReservationExpired']);
   });

@@ -1,8 +1,9 @@
 import type { CancelBooking } from '../domain/booking';
 import { decide } from '../domain/booking';
 import type { BookingConfig, BookingRepository, BookingView, Clock } from './ports';
-import type { CommandResult } from './support';
-import { bookingView, localDate, saveDecision } from './support';
+import type { CommandResult } from '@albergue/application';
+import { localDate } from '@albergue/application';
+import { bookingView, saveBookingDecision } from './support';
 
 export interface CancelBookingInput {
   readonly booking_id: string;
@@ -33,7 +34,7 @@ export async function cancelBooking(deps: CancelBookingDeps, input: CancelBookin
     const state = existing?.state ?? { status: 'none' as const };
     const decision = decide(command, { booking: state });
     if (!decision.ok) return decision;
-    const { envelopes, record } = await saveDecision(tx, state, decision.events, {
+    const { envelopes, stored: record } = await saveBookingDecision(tx, state, decision.events, {
       correlation_id: existing?.correlation_id,
       causation_id: input.command_id ?? existing?.last_event_id,
     });

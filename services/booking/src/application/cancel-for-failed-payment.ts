@@ -2,8 +2,9 @@ import type { EnvelopeOf, PaymentFailed } from '@albergue/events';
 import type { CancelForFailedPayment } from '../domain/booking';
 import { decide, NO_BOOKING } from '../domain/booking';
 import type { BookingTransaction, Clock } from './ports';
-import type { HandlerOutcome } from './support';
-import { saveDecision } from './support';
+import type { DecisionLog, HandlerOutcome } from '@albergue/application';
+import { ignoredOutcome } from '@albergue/application';
+import { saveBookingDecision } from './support';
 
 /**
  * PaymentFailed → CancelForFailedPayment → BookingCancelled(payment_failed), beds released; only a
@@ -11,7 +12,7 @@ import { saveDecision } from './support';
  * (inbox) transaction; the event inherits the payment's correlation and names it as its cause.
  */
 export async function cancelBookingOnPaymentFailed(
-  deps: { readonly clock: Clock },
+  deps: { readonly clock: Clock; readonly decisions?: DecisionLog },
   tx: BookingTransaction,
   envelope: EnvelopeOf<typeof PaymentFailed>,
 ): Promise<HandlerOutcome> {
@@ -23,8 +24,7 @@ export async function cancelBookingOnPaymentFailed(
   const existing = await tx.loadBooking(p.booking_id);
   const state = existing?.state ?? NO_BOOKING;
   const decision = decide(command, { booking: state });
-  if (!decision.ok) return { status: 'ignored', ignored: decision.errors[0] };
-  if (decision.ignored) return { status: 'ignored', ignored: decision.ignored };
-  const { envelopes } = await saveDecision(tx, state, decision.events, { correlation_id: envelope.correlation_id, causation_id: envelope.event_id });
+  if (!decision.ok || decision.ignored) return ignoredOutcome(deps.decisions, command.type, decision, { booking_id: p.booking_id, payment_id: p.payment_id, event_id: envelope.event_id, correlation_id: envelope.correlation_id });
+  const { envelopes } = await saveBookingDecision(tx, state, decision.events, { correlation_id: envelope.correlation_id, causation_id: envelope.event_id });
   return { status: 'applied', events: envelopes };
 }

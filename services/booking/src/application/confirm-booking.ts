@@ -2,8 +2,9 @@ import type { EnvelopeOf, PaymentConfirmed } from '@albergue/events';
 import type { ConfirmBooking } from '../domain/booking';
 import { decide, NO_BOOKING } from '../domain/booking';
 import type { BookingTransaction, Clock } from './ports';
-import type { HandlerOutcome } from './support';
-import { saveDecision } from './support';
+import type { DecisionLog, HandlerOutcome } from '@albergue/application';
+import { ignoredOutcome } from '@albergue/application';
+import { saveBookingDecision } from './support';
 
 /**
  * PaymentConfirmed → ConfirmBooking → BookingConfirmed, only while the booking is still reserved and
@@ -14,7 +15,7 @@ import { saveDecision } from './support';
  * inherits the payment's correlation_id and names it as its cause.
  */
 export async function confirmBookingOnPaymentConfirmed(
-  deps: { readonly clock: Clock },
+  deps: { readonly clock: Clock; readonly decisions?: DecisionLog },
   tx: BookingTransaction,
   envelope: EnvelopeOf<typeof PaymentConfirmed>,
 ): Promise<HandlerOutcome> {
@@ -26,8 +27,7 @@ export async function confirmBookingOnPaymentConfirmed(
   const existing = await tx.loadBooking(p.booking_id);
   const state = existing?.state ?? NO_BOOKING;
   const decision = decide(command, { booking: state });
-  if (!decision.ok) return { status: 'ignored', ignored: decision.errors[0] };
-  if (decision.ignored) return { status: 'ignored', ignored: decision.ignored };
-  const { envelopes } = await saveDecision(tx, state, decision.events, { correlation_id: envelope.correlation_id, causation_id: envelope.event_id });
+  if (!decision.ok || decision.ignored) return ignoredOutcome(deps.decisions, command.type, decision, { booking_id: p.booking_id, payment_id: p.payment_id, event_id: envelope.event_id, correlation_id: envelope.correlation_id });
+  const { envelopes } = await saveBookingDecision(tx, state, decision.events, { correlation_id: envelope.correlation_id, causation_id: envelope.event_id });
   return { status: 'applied', events: envelopes };
 }

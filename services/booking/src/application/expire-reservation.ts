@@ -2,12 +2,14 @@ import type { EventEnvelope } from '@albergue/events';
 import type { ExpireReservation } from '../domain/booking';
 import { decide, NO_BOOKING } from '../domain/booking';
 import type { BookingRepository, Clock } from './ports';
-import type { HandlerOutcome } from './support';
-import { saveDecision } from './support';
+import type { DecisionLog, HandlerOutcome } from '@albergue/application';
+import { ignoredOutcome } from '@albergue/application';
+import { saveBookingDecision } from './support';
 
 export interface ExpireDeps {
   readonly repo: BookingRepository;
   readonly clock: Clock;
+  readonly decisions?: DecisionLog;
 }
 
 /**
@@ -22,9 +24,8 @@ export async function expireReservation(deps: ExpireDeps, bookingId: string): Pr
     const existing = await tx.loadBooking(bookingId);
     const state = existing?.state ?? NO_BOOKING;
     const decision = decide(command, { booking: state });
-    if (!decision.ok) return { status: 'ignored', ignored: decision.errors[0] };
-    if (decision.ignored) return { status: 'ignored', ignored: decision.ignored };
-    const { envelopes } = await saveDecision(tx, state, decision.events, { correlation_id: existing?.correlation_id, causation_id: existing?.last_event_id });
+    if (!decision.ok || decision.ignored) return ignoredOutcome(deps.decisions, command.type, decision, { booking_id: bookingId });
+    const { envelopes } = await saveBookingDecision(tx, state, decision.events, { correlation_id: existing?.correlation_id, causation_id: existing?.last_event_id });
     return { status: 'applied', events: envelopes };
   });
 }

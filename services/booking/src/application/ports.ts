@@ -5,13 +5,7 @@ import type { EventEnvelope } from '@albergue/events';
 import type { BookingState } from '../domain/booking';
 import type { AlbergueInventory, OccupancyDelta } from '../domain/inventory';
 
-/** The only source of time. */
-export interface Clock {
-  now(): Date;
-}
-
-/** New ids for bookings (unique, at most 128 characters; a UUIDv7 in production). */
-export type IdGenerator = () => string;
+export type { Clock, IdGenerator } from '@albergue/application';
 
 export interface BookingConfig {
   /** How long a reservation holds its beds waiting for payment (BOOKING_HOLD_MS, default 15 minutes). */

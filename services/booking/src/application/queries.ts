@@ -1,4 +1,4 @@
-import { isCalendarDate, daysBetween, nightsOf } from '../domain/dates';
+import { isCalendarDate, daysBetween, nightsOf } from '@albergue/decider';
 import type { NightAvailability } from '../domain/inventory';
 import { availabilityBetween } from '../domain/inventory';
 import type { DomainError } from '@albergue/decider';

@@ -1,9 +1,10 @@
 import type { Guest, ReserveBooking } from '../domain/booking';
 import { decide, NO_BOOKING, validateReservation } from '../domain/booking';
-import { nightsOf } from '../domain/dates';
+import { nightsOf } from '@albergue/decider';
 import type { BookingConfig, BookingRepository, BookingView, Clock, IdGenerator } from './ports';
-import type { CommandResult } from './support';
-import { bookingView, localDate, saveDecision } from './support';
+import type { CommandResult } from '@albergue/application';
+import { localDate } from '@albergue/application';
+import { bookingView, saveBookingDecision } from './support';
 
 export interface ReserveBookingInput {
   readonly albergue_id: string;
@@ -56,7 +57,7 @@ export async function reserveBooking(deps: ReserveBookingDeps, input: ReserveBoo
     const state = existing?.state ?? NO_BOOKING;
     const decision = decide(command, { booking: state, inventory });
     if (!decision.ok) return decision;
-    const { envelopes, record } = await saveDecision(tx, state, decision.events, { causation_id: input.command_id, correlation_id: input.correlation_id });
+    const { envelopes, stored: record } = await saveBookingDecision(tx, state, decision.events, { causation_id: input.command_id, correlation_id: input.correlation_id });
     if (!record) throw new Error('ReserveBooking accepted without an event');
     return { ok: true, value: bookingView(record.state), events: envelopes };
   });

@@ -1,86 +1,28 @@
-// Shared plumbing of booking's handlers: clock readings, envelopes, and saving a decision.
-import type { EventEnvelope, EventMeta } from '@albergue/events';
-import { BookingCancelled, BookingConfirmed, BookingReserved, newEnvelope, newEventId, ReservationExpired } from '@albergue/events';
+// What booking's handlers share: its envelope mapping, how a decision is stored, the query view.
+import type { Causality, SavedDecision } from '@albergue/application';
+import { envelopeMapping, saveDecision } from '@albergue/application';
+import { daysBetween } from '@albergue/decider';
+import { assertNever } from '@albergue/decider';
+import { BookingCancelled, BookingConfirmed, BookingReserved, ReservationExpired } from '@albergue/events';
 import type { BookingEvent, BookingState } from '../domain/booking';
 import { evolve, occupancyChange } from '../domain/booking';
-import { daysBetween } from '../domain/dates';
-import type { DomainError, Errors } from '@albergue/decider';
-import { assertNever } from '@albergue/decider';
 import type { BookingRecord, BookingTransaction, BookingView } from './ports';
 
-/** A command handler's answer: the new view and the events it emitted, or every reason it refused. */
-export type CommandResult<V> =
-  | { readonly ok: true; readonly value: V; readonly events: readonly EventEnvelope[] }
-  | { readonly ok: false; readonly errors: Errors };
-
-/** An event handler's answer; `ignored` is a deliberate no-op (the message is acked). */
-export type HandlerOutcome =
-  | { readonly status: 'applied'; readonly events: readonly EventEnvelope[] }
-  | { readonly status: 'ignored'; readonly ignored: DomainError };
-
-/** The calendar date of `now` in `timeZone` (`YYYY-MM-DD`). */
-export function localDate(now: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(now);
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')}`;
-}
-
-export function toEnvelope(event: BookingEvent, meta: EventMeta): EventEnvelope {
-  switch (event.type) {
-    case 'BookingReserved':
-      return newEnvelope(BookingReserved, event.data, meta);
-    case 'BookingConfirmed':
-      return newEnvelope(BookingConfirmed, event.data, meta);
-    case 'BookingCancelled':
-      return newEnvelope(BookingCancelled, event.data, meta);
-    case 'ReservationExpired':
-      return newEnvelope(ReservationExpired, event.data, meta);
-    default:
-      return assertNever(event);
-  }
-}
-
-/** How the new events join their flow. */
-export interface Causality {
-  /** The flow; undefined starts a new one (correlation_id = the first event's id). */
-  readonly correlation_id?: string | undefined;
-  /**
-   * The event or command that caused the first event (undefined: the first event is its own cause);
-   * the events after it chain on each other.
-   */
-  readonly causation_id?: string | undefined;
-}
+const bookingModel = { evolve, toEnvelope: envelopeMapping({ BookingReserved, BookingConfirmed, BookingCancelled, ReservationExpired }) };
 
 /**
  * Evolves the booking through `events`, stores it, moves the albergue's occupancy and appends the
  * envelopes to the outbox, all in `tx`. Returns the envelopes (in order) and the new record.
  */
-export async function saveDecision(
-  tx: BookingTransaction,
-  before: BookingState,
-  events: readonly BookingEvent[],
-  causality: Causality,
-): Promise<{ envelopes: EventEnvelope[]; record: BookingRecord | undefined }> {
-  const after = events.reduce(evolve, before);
-  if (after.status === 'none' || events.length === 0) return { envelopes: [], record: undefined };
-  const envelopes: EventEnvelope[] = [];
-  let correlation = causality.correlation_id;
-  let cause = causality.causation_id;
-  for (const event of events) {
-    const event_id = newEventId();
-    correlation ??= event_id;
-    cause ??= event_id;
-    const envelope = toEnvelope(event, { event_id, correlation_id: correlation, causation_id: cause });
-    envelopes.push(envelope);
-    cause = envelope.event_id;
-  }
-  const last = envelopes[envelopes.length - 1]!;
-  const record: BookingRecord = { state: after, correlation_id: last.correlation_id, last_event_id: last.event_id };
-  await tx.saveBooking(record);
-  const deltas = occupancyChange(before, after);
-  if (deltas.length > 0) await tx.adjustOccupancy(after.reservation.albergue_id, deltas);
-  await tx.appendToOutbox(envelopes);
-  return { envelopes, record };
+export function saveBookingDecision(tx: BookingTransaction, before: BookingState, events: readonly BookingEvent[], causality: Causality): Promise<SavedDecision<BookingState, BookingRecord>> {
+  return saveDecision(tx, bookingModel, before, events, causality, async ({ after, correlation_id, last_event_id }) => {
+    if (after.status === 'none' || correlation_id === undefined || last_event_id === undefined) return undefined;
+    const record: BookingRecord = { state: after, correlation_id, last_event_id };
+    await tx.saveBooking(record);
+    const deltas = occupancyChange(before, after);
+    if (deltas.length > 0) await tx.adjustOccupancy(after.reservation.albergue_id, deltas);
+    return record;
+  });
 }
 
 /** The query view of a stored booking. */

@@ -23,11 +23,14 @@ import type {
   PayloadOf,
   ReservationExpired,
 } from '@albergue/events';
-import { addDays, addMilliseconds, daysBetween, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from './dates';
+import { LOCALE_PATTERN } from '@albergue/events';
+import { addDays, addMilliseconds, daysBetween, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from '@albergue/decider';
 import type { AlbergueInventory, OccupancyDelta } from './inventory';
 import { shortages } from './inventory';
 import type { Decision, DomainError } from '@albergue/decider';
 import { accept, assertNever, ignore, reject } from '@albergue/decider';
+
+const LOCALE = new RegExp(LOCALE_PATTERN);
 
 export const MAX_NIGHTS = 30;
 export const MAX_BEDS = 50;
@@ -211,7 +214,7 @@ export function validateReservation(c: ReserveBooking['data']): DomainError<Book
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(c.guest.email) || c.guest.email.length > 320) {
     errors.push({ code: 'invalid_guest', reason: `guest email "${c.guest.email}" is not an email address` });
   }
-  if (!/^[a-z]{2}(-[A-Z]{2})?$/.test(c.guest.locale)) errors.push({ code: 'invalid_guest', reason: `guest locale "${c.guest.locale}" must look like "es" or "en-GB"` });
+  if (!LOCALE.test(c.guest.locale)) errors.push({ code: 'invalid_guest', reason: `guest locale "${c.guest.locale}" must look like "es" or "en-GB"` });
   if (c.guest.guest_id.length < 1 || c.guest.guest_id.length > 128) errors.push({ code: 'invalid_guest', reason: 'guest_id must have 1 to 128 characters' });
   if (!isInstant(c.now) || !Number.isInteger(c.hold_ms) || c.hold_ms <= 0) errors.push({ code: 'invalid_hold', reason: 'the hold needs a valid clock reading and a positive duration' });
   return errors;

@@ -1,7 +1,7 @@
 // Tests are not domain code: the purity rule does not apply to the test runner.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { addDays, daysBetween, isCalendarDate, nightsOf } from './dates';
+import { addDays, daysBetween, isCalendarDate, nightsOf } from '@albergue/decider';
 import type { AlbergueInventory } from './inventory';
 import { applyOccupancy, availabilityBetween, capacityOn, evolveInventory, shortages } from './inventory';
 

@@ -1,8 +1,9 @@
 import type { ChangeCapacity } from '../domain/albergue';
 import { decide, NO_ALBERGUE } from '../domain/albergue';
 import type { AlbergueRepository, AlbergueView, Clock, LocationConfig } from './ports';
-import type { CommandResult } from './support';
-import { albergueView, localDate, saveDecision } from './support';
+import type { CommandResult, DecisionLog } from '@albergue/application';
+import { localDate } from '@albergue/application';
+import { albergueView, saveAlbergueDecision } from './support';
 
 export interface ChangeCapacityInput {
   readonly albergue_id: string;
@@ -19,7 +20,7 @@ export interface ChangeCapacityInput {
  * no-op (`ignored` set, no event), so a retried request is harmless.
  */
 export async function changeCapacity(
-  deps: { readonly repo: AlbergueRepository; readonly clock: Clock; readonly config: LocationConfig },
+  deps: { readonly repo: AlbergueRepository; readonly clock: Clock; readonly config: LocationConfig; readonly decisions?: DecisionLog },
   input: ChangeCapacityInput,
 ): Promise<CommandResult<AlbergueView>> {
   const today = localDate(deps.clock.now(), deps.config.timeZone);
@@ -32,8 +33,11 @@ export async function changeCapacity(
     const state = existing?.state ?? NO_ALBERGUE;
     const decision = decide(command, state);
     if (!decision.ok) return decision;
-    if (decision.ignored && existing) return { ok: true, value: albergueView(existing.state, today), events: [], ignored: decision.ignored };
-    const { envelopes, record } = await saveDecision(tx, state, decision.events, input.command_id, input.correlation_id);
+    if (decision.ignored && existing) {
+      deps.decisions?.ignored({ decision: command.type, ignored: decision.ignored, refs: { albergue_id: input.albergue_id } });
+      return { ok: true, value: albergueView(existing.state, today), events: [], ignored: decision.ignored };
+    }
+    const { envelopes, stored: record } = await saveAlbergueDecision(tx, state, decision.events, { causation_id: input.command_id, correlation_id: input.correlation_id });
     if (!record) throw new Error('ChangeCapacity accepted without an event');
     return { ok: true, value: albergueView(record.state, today), events: envelopes };
   });

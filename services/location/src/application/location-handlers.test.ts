@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { IgnoredDecision } from '@albergue/application';
 import { beforeEach, describe, test } from 'node:test';
 import { MemoryAlbergueStore } from '../adapters/memory/memory-albergue-store';
 import { CAMINO_FRANCES_SEED } from '../domain/seed';
@@ -48,8 +49,10 @@ describe('location application', () => {
     const c = await changeCapacity(deps(), { albergue_id: 'burgos-casa-del-cubo', beds: 120, effective_from: '2025-06-01' });
     assert.ok(c.ok);
     assert.deepEqual(c.events[0]?.payload, { albergue_id: 'burgos-casa-del-cubo', beds: 120, previous_beds: 150, effective_from: '2025-06-01' });
-    const again = await changeCapacity(deps(), { albergue_id: 'burgos-casa-del-cubo', beds: 120, effective_from: '2025-06-01' });
+    const reported: IgnoredDecision[] = [];
+    const again = await changeCapacity({ ...deps(), decisions: { ignored: (r) => reported.push(r) } }, { albergue_id: 'burgos-casa-del-cubo', beds: 120, effective_from: '2025-06-01' });
     assert.ok(again.ok && again.ignored?.code === 'capacity_unchanged');
+    assert.deepEqual(reported.map((r) => [r.decision, r.ignored.code, r.refs?.albergue_id]), [['ChangeCapacity', 'capacity_unchanged', 'burgos-casa-del-cubo']], 'the no-op is reported');
     assert.equal(store.outbox.length, before + 1);
     const view = await getAlbergue(deps(), 'burgos-casa-del-cubo');
     assert.equal(view?.beds, 150);

@@ -3,12 +3,7 @@
 import type { EventEnvelope } from '@albergue/events';
 import type { AlbergueState } from '../domain/albergue';
 
-export interface Clock {
-  now(): Date;
-}
-
-/** New albergue ids when the request has none (unique, 1-128 of [A-Za-z0-9_-]; a UUIDv7 works). */
-export type IdGenerator = () => string;
+export type { Clock, IdGenerator } from '@albergue/application';
 
 export interface LocationConfig {
   /** Where "today" is decided for capacity changes (default Europe/Madrid). */

@@ -1,8 +1,9 @@
 import type { RegisterAlbergue } from '../domain/albergue';
 import { decide, NO_ALBERGUE, validateRegistration } from '../domain/albergue';
 import type { AlbergueRepository, AlbergueView, Clock, IdGenerator, LocationConfig } from './ports';
-import type { CommandResult } from './support';
-import { albergueView, localDate, saveDecision } from './support';
+import type { CommandResult } from '@albergue/application';
+import { localDate } from '@albergue/application';
+import { albergueView, saveAlbergueDecision } from './support';
 
 export type RegisterAlbergueInput = Omit<RegisterAlbergue['data'], 'now' | 'albergue_id'> & {
   /** A chosen id (e.g. a slug); a new one from the id generator otherwise. */
@@ -42,7 +43,7 @@ export async function registerAlbergue(deps: RegisterAlbergueDeps, input: Regist
     const state = existing?.state ?? NO_ALBERGUE;
     const decision = decide(command, state);
     if (!decision.ok) return decision;
-    const { envelopes, record } = await saveDecision(tx, state, decision.events, input.command_id, input.correlation_id);
+    const { envelopes, stored: record } = await saveAlbergueDecision(tx, state, decision.events, { causation_id: input.command_id, correlation_id: input.correlation_id });
     if (!record) throw new Error('RegisterAlbergue accepted without an event');
     return { ok: true, value: albergueView(record.state, localDate(now, deps.config.timeZone)), events: envelopes };
   });

@@ -1,9 +1,12 @@
 // The albergue decider: location registers albergues and changes their capacity.
 // `decide(command, state) → events`, `evolve(state, event) → state`; pure.
 import type { AlbergueCapacityChanged, AlbergueRegistered, DeepReadonly, PayloadOf } from '@albergue/events';
-import { isCalendarDate } from './dates';
+import { CURRENCY_PATTERN } from '@albergue/events';
+import { isCalendarDate } from '@albergue/decider';
 import type { Decision, DomainError } from '@albergue/decider';
 import { accept, assertNever, ignore, reject } from '@albergue/decider';
+
+const CURRENCY = new RegExp(CURRENCY_PATTERN);
 
 export const MAX_BEDS = 10_000;
 /** Highest nightly price accepted, in cents (a guard against a price typed in euros × 100 twice). */
@@ -132,7 +135,7 @@ export function validateRegistration(c: RegisterAlbergue['data']): DomainError<A
   if (!Number.isInteger(price.amount_minor) || price.amount_minor < 1 || price.amount_minor > MAX_NIGHTLY_PRICE_MINOR) {
     errors.push({ code: 'invalid_price', reason: `nightly price must be a whole number of cents from 1 to ${MAX_NIGHTLY_PRICE_MINOR}, got ${price.amount_minor}` });
   }
-  if (!/^[A-Z]{3}$/.test(price.currency)) errors.push({ code: 'invalid_price', reason: `currency must be an ISO 4217 code such as EUR, got "${price.currency}"` });
+  if (!CURRENCY.test(price.currency)) errors.push({ code: 'invalid_price', reason: `currency must be an ISO 4217 code such as EUR, got "${price.currency}"` });
   return errors;
 }
 

@@ -1,7 +1,7 @@
 import { chargeable, NO_PAYMENT } from '../domain/payment';
 import type { DomainError } from '@albergue/decider';
 import type { ChargeAttempt, Clock, IdGenerator, PaymentProvider, PaymentRepository } from './ports';
-import type { CommandResult } from './support';
+import type { CommandResult } from '@albergue/application';
 
 export interface ChargePaymentInput {
   readonly payment_id: string;

@@ -2,13 +2,16 @@ import type { BookingCancelled, EnvelopeOf, ReservationExpired } from '@albergue
 import type { BookingEnd, CloseForEndedBooking } from '../domain/payment';
 import { decide, NO_PAYMENT } from '../domain/payment';
 import type { Clock, PaymentProvider, PaymentTransaction } from './ports';
+import type { DecisionLog } from '@albergue/application';
+import { ignoredOutcome } from '@albergue/application';
 import type { HandlerOutcome } from './support';
-import { refundDue, saveDecision } from './support';
+import { refundDue, savePaymentDecision } from './support';
 
 export interface CloseDeps {
   readonly clock: Clock;
   /** Not called here (no provider call inside the inbox transaction): the recovery sweep cancels. */
   readonly provider?: Pick<PaymentProvider, 'cancel'>;
+  readonly decisions?: DecisionLog;
 }
 
 /**
@@ -24,17 +27,18 @@ async function closeFor(deps: CloseDeps, tx: PaymentTransaction, bookingId: stri
   const state = existing?.state ?? NO_PAYMENT;
   const command: CloseForEndedBooking = { type: 'CloseForEndedBooking', data: { booking_id: bookingId, because, now: deps.clock.now().toISOString() } };
   const decision = decide(command, state);
-  if (!decision.ok) return { status: 'ignored', ignored: decision.errors[0] };
-  if (decision.ignored) return { status: 'ignored', ignored: decision.ignored };
+  if (!decision.ok || decision.ignored) {
+    return ignoredOutcome(deps.decisions, command.type, decision, { booking_id: bookingId, event_id: envelope.event_id, correlation_id: envelope.correlation_id });
+  }
   if (state.status === 'initiated' && decision.events.some((e) => e.type === 'PaymentVoided')) {
     const open = await tx.openAttempt(state.payment.payment_id);
     if (open) await tx.updateAttempt({ ...open, next_check_at: command.data.now });
   }
-  const saved = await saveDecision(tx, state, decision.events, {
+  const saved = await savePaymentDecision(tx, state, decision.events, {
     correlation_id: existing?.correlation_id ?? envelope.correlation_id,
     causation_id: existing?.last_event_id ?? envelope.event_id,
   });
-  const due = refundDue(saved.state);
+  const due = refundDue(saved.after);
   return due ? { status: 'applied', events: saved.envelopes, refund_due: due } : { status: 'applied', events: saved.envelopes };
 }
 

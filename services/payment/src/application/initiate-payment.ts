@@ -2,8 +2,10 @@ import type { BookingReserved, EnvelopeOf } from '@albergue/events';
 import type { InitiatePayment } from '../domain/payment';
 import { decide, NO_PAYMENT } from '../domain/payment';
 import type { Clock, IdGenerator, PaymentProvider, PaymentTransaction } from './ports';
+import type { DecisionLog } from '@albergue/application';
+import { ignoredOutcome } from '@albergue/application';
 import type { HandlerOutcome } from './support';
-import { saveDecision } from './support';
+import { savePaymentDecision } from './support';
 
 /**
  * BookingReserved → InitiatePayment → PaymentInitiated (one payment per booking: a redelivered
@@ -12,7 +14,7 @@ import { saveDecision } from './support';
  * No provider call here: the guest pays through `chargePayment`.
  */
 export async function initiatePaymentOnBookingReserved(
-  deps: { readonly clock: Clock; readonly ids: IdGenerator; readonly provider: Pick<PaymentProvider, 'name'> },
+  deps: { readonly clock: Clock; readonly ids: IdGenerator; readonly provider: Pick<PaymentProvider, 'name'>; readonly decisions?: DecisionLog },
   tx: PaymentTransaction,
   envelope: EnvelopeOf<typeof BookingReserved>,
 ): Promise<HandlerOutcome> {
@@ -24,8 +26,9 @@ export async function initiatePaymentOnBookingReserved(
     data: { payment_id: deps.ids(), booking_id: b.booking_id, amount: b.total, provider: deps.provider.name, now: deps.clock.now().toISOString() },
   };
   const decision = decide(command, state);
-  if (!decision.ok) return { status: 'ignored', ignored: decision.errors[0] };
-  if (decision.ignored) return { status: 'ignored', ignored: decision.ignored };
-  const { envelopes } = await saveDecision(tx, state, decision.events, { correlation_id: envelope.correlation_id, causation_id: envelope.event_id });
+  if (!decision.ok || decision.ignored) {
+    return ignoredOutcome(deps.decisions, command.type, decision, { booking_id: b.booking_id, event_id: envelope.event_id, correlation_id: envelope.correlation_id });
+  }
+  const { envelopes } = await savePaymentDecision(tx, state, decision.events, { correlation_id: envelope.correlation_id, causation_id: envelope.event_id });
   return { status: 'applied', events: envelopes };
 }

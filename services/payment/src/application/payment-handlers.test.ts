@@ -2,6 +2,7 @@
 // charging through recorded attempts, the simulated card network's durable charges, the recovery
 // sweep and refunds. Two PgDatabase pools on one database stand for two instances of the service.
 import assert from 'node:assert/strict';
+import type { IgnoredDecision } from '@albergue/application';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { EventEnvelope } from '@albergue/events';
 import { BookingCancelled, BookingReserved, newEnvelope, newEventId, ReservationExpired, withCorrelation } from '@albergue/events';
@@ -171,9 +172,11 @@ describe('payment application on Postgres', () => {
     assert.ok(confirmed && initiated);
     assert.equal(confirmed.causation_id, initiated.event_id);
     assert.equal((confirmed.payload as { provider_reference: string }).provider_reference, charged.value.provider_reference);
-    const again = await settlePayment(deps(), delivered[0]!);
+    const reported: IgnoredDecision[] = [];
+    const again = await settlePayment({ ...deps(), decisions: { ignored: (r) => reported.push(r) } }, delivered[0]!);
     assert.ok(again.ok);
     assert.equal(again.events.length, 0);
+    assert.deepEqual(reported.map((r) => [r.decision, r.ignored.code, r.refs?.payment_id]), [['SettlePayment', 'already_settled', paymentId]], 'the repeated settlement is reported');
     const twice = await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
     assert.ok(!twice.ok);
     assert.equal(twice.errors[0].code, 'payment_not_open');

@@ -4,12 +4,7 @@
 import type { EventEnvelope } from '@albergue/events';
 import type { Money, PaymentState, RefundCause } from '../domain/payment';
 
-export interface Clock {
-  now(): Date;
-}
-
-/** New payment ids (unique, at most 128 characters; a UUIDv7 in production). */
-export type IdGenerator = () => string;
+export type { Clock, IdGenerator } from '@albergue/application';
 
 /** A stored payment (or the memory that its booking ended before any payment), keyed by booking_id. */
 export interface PaymentRecord {

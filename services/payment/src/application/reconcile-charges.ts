@@ -1,6 +1,7 @@
 // The recovery sweep: asks the provider about charge attempts without an outcome, so that a payment
 // completes by itself after a crash mid-charge (attempt recorded, provider answer lost) or when the
 // settlement callback never arrives.
+import type { DecisionLog } from '@albergue/application';
 import type { ChargeAttempt, Clock, PaymentProvider, PaymentRepository } from './ports';
 import { settlePayment } from './settle-payment';
 
@@ -22,6 +23,8 @@ export interface ReconcileDeps {
   readonly provider: Pick<PaymentProvider, 'lookup' | 'cancel'>;
   readonly policy?: Partial<ReconcilePolicy>;
   readonly onLookupError?: (attempt: ChargeAttempt, error: unknown) => void;
+  /** Settlements that change nothing are reported here. */
+  readonly decisions?: DecisionLog;
 }
 
 export type AttemptCheck = 'settled' | 'processing' | 'abandoned' | 'not_received_yet' | 'lookup_failed' | 'gone';

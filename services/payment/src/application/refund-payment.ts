@@ -6,7 +6,9 @@
 import type { Money, RecordRefund } from '../domain/payment';
 import { decide, NO_PAYMENT } from '../domain/payment';
 import type { Clock, PaymentProvider, PaymentRepository, Refund } from './ports';
-import { saveDecision } from './support';
+import type { DecisionLog } from '@albergue/application';
+import { notApplied } from '@albergue/application';
+import { savePaymentDecision } from './support';
 
 /** Where refund failures are reported (the service wires its logger and a Prometheus counter). */
 export interface RefundObserver {
@@ -33,6 +35,7 @@ export interface RefundDeps {
   readonly provider: Pick<PaymentProvider, 'refund'>;
   readonly policy?: Partial<RefundPolicy>;
   readonly observer?: RefundObserver;
+  readonly decisions?: DecisionLog;
   /** Random numbers in [0, 1) for the backoff's jitter (inject in tests). */
   readonly random?: () => number;
 }
@@ -104,8 +107,11 @@ export async function carryOutRefund(deps: RefundDeps, refundId: string): Promis
     const decision = decide(command, state);
     let events = 0;
     if (record && decision.ok && !decision.ignored) {
-      const saved = await saveDecision(tx, state, decision.events, { correlation_id: record.correlation_id, causation_id: record.last_event_id });
+      const saved = await savePaymentDecision(tx, state, decision.events, { correlation_id: record.correlation_id, causation_id: record.last_event_id });
       events = saved.envelopes.length;
+    } else {
+      const ignored = notApplied(decision);
+      if (ignored) deps.decisions?.ignored({ decision: command.type, ignored, refs: { refund_id: refundId, payment_id: current.payment_id } });
     }
     deps.observer?.refundSucceeded?.(done);
     return { status: 'succeeded', refund: done, events };

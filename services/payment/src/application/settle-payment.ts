@@ -1,8 +1,8 @@
 import type { SettlePayment } from '../domain/payment';
 import { decide, NO_PAYMENT } from '../domain/payment';
 import type { Clock, PaymentRepository, PaymentView, ProviderSettlement } from './ports';
-import type { CommandResult } from './support';
-import { paymentView, saveDecision } from './support';
+import type { CommandResult, DecisionLog } from '@albergue/application';
+import { paymentView, savePaymentDecision } from './support';
 
 /**
  * The provider's settlement of a charge (its callback, or the recovery sweep's lookup) settles the
@@ -14,7 +14,7 @@ import { paymentView, saveDecision } from './support';
  * Unknown payment → payment_not_found (the HTTP layer answers 404).
  */
 export async function settlePayment(
-  deps: { readonly repo: PaymentRepository; readonly clock: Clock },
+  deps: { readonly repo: PaymentRepository; readonly clock: Clock; readonly decisions?: DecisionLog },
   settlement: ProviderSettlement,
 ): Promise<CommandResult<PaymentView | undefined>> {
   const command: SettlePayment = {
@@ -33,8 +33,9 @@ export async function settlePayment(
       status: settlement.outcome.status,
       reason_code: settlement.outcome.status === 'failed' ? settlement.outcome.reason_code : undefined,
     });
+    if (decision.ignored) deps.decisions?.ignored({ decision: command.type, ignored: decision.ignored, refs: { payment_id: settlement.payment_id, provider_reference: settlement.provider_reference } });
     if (!record || decision.events.length === 0) return { ok: true, value: record && paymentView(record.state), events: [] };
-    const saved = await saveDecision(tx, state, decision.events, { correlation_id: record.correlation_id, causation_id: record.last_event_id });
-    return { ok: true, value: saved.state.status === 'none' ? undefined : paymentView(saved.state), events: saved.envelopes };
+    const saved = await savePaymentDecision(tx, state, decision.events, { correlation_id: record.correlation_id, causation_id: record.last_event_id });
+    return { ok: true, value: saved.after.status === 'none' ? undefined : paymentView(saved.after), events: saved.envelopes };
   });
 }

@@ -1,80 +1,53 @@
-import type { EventEnvelope, EventMeta } from '@albergue/events';
-import { newEnvelope, newEventId, PaymentConfirmed, PaymentFailed, PaymentInitiated, PaymentRefunded } from '@albergue/events';
-import type { PaymentEvent, PaymentState, PublicPaymentEvent } from '../domain/payment';
-import { evolve, isPublic } from '../domain/payment';
-import type { DomainError, Errors } from '@albergue/decider';
+// What payment's handlers share: its envelope mapping, how a decision is stored, the query view.
+import type { HandlerOutcome as KitOutcome, SavedDecision } from '@albergue/application';
+import { envelopeMapping, saveDecision, uuidV7Ids } from '@albergue/application';
 import { assertNever } from '@albergue/decider';
+import { PaymentConfirmed, PaymentFailed, PaymentInitiated, PaymentRefunded } from '@albergue/events';
+import type { PaymentEvent, PaymentState } from '../domain/payment';
+import { evolve, isPublic } from '../domain/payment';
 import type { PaymentRecord, PaymentTransaction, PaymentView } from './ports';
 
-export type CommandResult<V> =
-  | { readonly ok: true; readonly value: V; readonly events: readonly EventEnvelope[] }
-  | { readonly ok: false; readonly errors: Errors };
+/** An event handler's answer; `refund_due` is set when the decision asked for a refund: call refundPayment after the commit (the sweep does it otherwise). */
+export type HandlerOutcome = KitOutcome<{ readonly refund_due?: string }>;
 
-/** An event handler's answer; `ignored` is a deliberate no-op (the message is acked). */
-export type HandlerOutcome =
-  | {
-      readonly status: 'applied';
-      readonly events: readonly EventEnvelope[];
-      /** Set when the decision asked for a refund: call refundPayment after the commit (the sweep does it otherwise). */
-      readonly refund_due?: string;
-    }
-  | { readonly status: 'ignored'; readonly ignored: DomainError };
-
-export function toEnvelope(event: PublicPaymentEvent, meta: EventMeta): EventEnvelope {
-  switch (event.type) {
-    case 'PaymentInitiated':
-      return newEnvelope(PaymentInitiated, event.data, meta);
-    case 'PaymentConfirmed':
-      return newEnvelope(PaymentConfirmed, event.data, meta);
-    case 'PaymentFailed':
-      return newEnvelope(PaymentFailed, event.data, meta);
-    case 'PaymentRefunded':
-      return newEnvelope(PaymentRefunded, event.data, meta);
-    default:
-      return assertNever(event);
-  }
-}
+const toPublicEnvelope = envelopeMapping({ PaymentInitiated, PaymentConfirmed, PaymentFailed, PaymentRefunded });
+// The internal events (e.g. RefundRequested) live in the stored state only.
+const paymentModel = { evolve, toEnvelope: (event: PaymentEvent, meta: Parameters<typeof toPublicEnvelope>[1]) => (isPublic(event) ? toPublicEnvelope(event, meta) : undefined) };
 
 /**
- * Evolves the payment through `events`, stores it and appends its public events to the outbox (the
- * internal ones live in the stored state only), all in `tx`. The first public event joins the flow
- * `correlation_id` and is caused by `causation_id`; the next ones chain on it. Each RefundRequested
- * becomes a refund row (one per charge) that the refund sweep carries out.
+ * Evolves the payment through `events`, stores it and appends its public events to the outbox, all
+ * in `tx`. The first public event joins the flow `correlation_id` and is caused by `causation_id`;
+ * the next ones chain on it. Each RefundRequested becomes a refund row (one per charge) that the
+ * refund sweep carries out.
  */
-export async function saveDecision(
+export async function savePaymentDecision(
   tx: PaymentTransaction,
   before: PaymentState,
   events: readonly PaymentEvent[],
   causality: { readonly correlation_id: string; readonly causation_id: string },
-): Promise<{ envelopes: EventEnvelope[]; state: PaymentState }> {
-  const after = events.reduce(evolve, before);
-  if (after.status === 'none' || events.length === 0) return { envelopes: [], state: after };
-  const envelopes: EventEnvelope[] = [];
-  let cause = causality.causation_id;
-  for (const event of events.filter(isPublic)) {
-    const envelope = toEnvelope(event, { event_id: newEventId(), correlation_id: causality.correlation_id, causation_id: cause });
-    envelopes.push(envelope);
-    cause = envelope.event_id;
-  }
-  await tx.save({ state: after, correlation_id: causality.correlation_id, last_event_id: cause });
-  await tx.appendToOutbox(envelopes);
-  for (const event of events) {
-    if (event.type !== 'RefundRequested') continue;
-    const r = event.data;
-    await tx.requestRefund({
-      refund_id: newEventId(),
-      payment_id: r.payment_id,
-      booking_id: r.booking_id,
-      provider_reference: r.provider_reference,
-      amount: { amount_minor: r.amount.amount_minor, currency: r.amount.currency },
-      reason: r.because,
-      status: 'pending',
-      attempts: 0,
-      next_attempt_at: r.requested_at,
-      requested_at: r.requested_at,
-    });
-  }
-  return { envelopes, state: after };
+): Promise<SavedDecision<PaymentState, PaymentRecord>> {
+  return saveDecision(tx, paymentModel, before, events, causality, async ({ after, last_event_id }) => {
+    if (after.status === 'none') return undefined;
+    const record: PaymentRecord = { state: after, correlation_id: causality.correlation_id, last_event_id: last_event_id ?? causality.causation_id };
+    await tx.save(record);
+    for (const event of events) {
+      if (event.type !== 'RefundRequested') continue;
+      const r = event.data;
+      await tx.requestRefund({
+        refund_id: uuidV7Ids(),
+        payment_id: r.payment_id,
+        booking_id: r.booking_id,
+        provider_reference: r.provider_reference,
+        amount: { amount_minor: r.amount.amount_minor, currency: r.amount.currency },
+        reason: r.because,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: r.requested_at,
+        requested_at: r.requested_at,
+      });
+    }
+    return record;
+  });
 }
 
 export function refundDue(state: PaymentState): string | undefined {

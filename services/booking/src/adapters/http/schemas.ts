@@ -1,17 +1,15 @@
 // TypeBox schemas of booking's HTTP API: validation and the OpenAPI document come from these.
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
+import { DateOnly, Id, Locale, Money } from '@albergue/application/http';
 import { MAX_BEDS } from '../../domain/booking';
 
-const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
-const DateOnly = (description: string) => Type.String({ format: 'date', description });
-const Money = Type.Object({ amount_minor: Type.Integer({ description: 'Cents.' }), currency: Type.String({ description: 'ISO 4217, e.g. EUR.' }) });
 
 export const Guest = Type.Object({
   guest_id: Id('Guest id.'),
   name: Type.String({ minLength: 1, maxLength: 200 }),
   email: Type.String({ format: 'email', maxLength: 320 }),
-  locale: Type.String({ pattern: '^[a-z]{2}(-[A-Z]{2})?$', description: 'BCP 47 language, e.g. es or en-GB.', default: 'es' }),
+  locale: Locale({ default: 'es' }),
 }, { additionalProperties: false });
 
 export const ReserveBody = Type.Object({

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AlbergueCapacityChanged, newEnvelope, PaymentConfirmed, withCorrelation } from '@albergue/events';
 import { uniqueName } from '@albergue/platform/testing';
-import { addDays, nightsOf } from '../../domain/dates';
+import { addDays, nightsOf } from '@albergue/decider';
 import { cancelBooking } from '../cancel-booking';
 import { confirmBookingOnPaymentConfirmed } from '../confirm-booking';
 import { expireReservation } from '../expire-reservation';

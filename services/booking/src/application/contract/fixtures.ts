@@ -3,10 +3,10 @@
 import type { EventEnvelope } from '@albergue/events';
 import { AlbergueRegistered, newEnvelope, newEventId } from '@albergue/events';
 import { uniqueName } from '@albergue/platform/testing';
-import { addDays } from '../../domain/dates';
+import { addDays } from '@albergue/decider';
 import type { BookingConfig, BookingQueries, BookingRepository, Clock } from '../ports';
 import type { ReserveBookingDeps, ReserveBookingInput } from '../reserve-booking';
-import { localDate } from '../support';
+import { localDate } from '@albergue/application';
 import { updateInventoryOnAlbergueRegistered } from '../update-inventory';
 
 export interface BookingStoreHarness {

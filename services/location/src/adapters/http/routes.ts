@@ -1,5 +1,6 @@
 // Location's HTTP API as a Fastify plugin: register albergues, change capacity, list and get them.
 import type { FastifyPluginAsync } from 'fastify';
+import type { DecisionLog } from '@albergue/application';
 import type { Static } from '@sinclair/typebox';
 import { changeCapacity } from '../../application/change-capacity';
 import type { AlbergueQueries, AlbergueRepository, Clock, IdGenerator, LocationConfig } from '../../application/ports';
@@ -16,6 +17,7 @@ export interface LocationHttpDeps {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly config: LocationConfig;
+  readonly decisions?: DecisionLog;
 }
 
 /** HTTP status of each domain error code (400 broken rule, 404 no such albergue, 409 conflict with state). */

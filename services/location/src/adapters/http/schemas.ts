@@ -1,11 +1,12 @@
 // TypeBox schemas of location's HTTP API: validation and the OpenAPI document come from these.
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
+import { CURRENCY_PATTERN, DateOnly, Id } from '@albergue/application/http';
 import { MAX_BEDS, MAX_NIGHTLY_PRICE_MINOR } from '../../domain/albergue';
 
 const Money = Type.Object({
   amount_minor: Type.Integer({ minimum: 1, maximum: MAX_NIGHTLY_PRICE_MINOR, description: 'Price per bed and night in cents.' }),
-  currency: Type.String({ pattern: '^[A-Z]{3}$', default: 'EUR', description: 'ISO 4217, e.g. EUR.' }),
+  currency: Type.String({ pattern: CURRENCY_PATTERN, default: 'EUR', description: 'ISO 4217, e.g. EUR.' }),
 }, { additionalProperties: false });
 
 export const RegisterBody = Type.Object({
@@ -21,11 +22,11 @@ export type RegisterBody = Static<typeof RegisterBody>;
 
 export const CapacityBody = Type.Object({
   beds: Type.Integer({ minimum: 0, maximum: MAX_BEDS, description: 'Beds from effective_from on (0 closes the albergue).' }),
-  effective_from: Type.Optional(Type.String({ format: 'date', description: 'First night with the new capacity; default today.' })),
+  effective_from: Type.Optional(DateOnly('First night with the new capacity; default today.')),
 }, { additionalProperties: false });
 export type CapacityBody = Static<typeof CapacityBody>;
 
-export const AlbergueParams = Type.Object({ albergue_id: Type.String({ minLength: 1, maxLength: 128 }) });
+export const AlbergueParams = Type.Object({ albergue_id: Id('Albergue id.') });
 export const ListQuery = Type.Object({
   route: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   town: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),

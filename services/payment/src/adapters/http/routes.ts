@@ -1,4 +1,5 @@
 // Payment's HTTP API as a Fastify plugin: read a payment, pay it, and the provider callback.
+import type { DecisionLog } from '@albergue/application';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import type { ChargeDeps } from '../../application/charge-payment';
@@ -21,6 +22,8 @@ export interface PaymentHttpDeps extends ChargeDeps {
    * (development only).
    */
   readonly callbackSecret?: string;
+  /** Settlements (callbacks) that change nothing are reported here. */
+  readonly decisions?: DecisionLog;
 }
 
 /** HTTP status of each domain error code (400 broken rule, 404 no such payment, 409 conflict with state, 422 method refused). */

@@ -1,9 +1,8 @@
 // TypeBox schemas of payment's HTTP API: validation and the OpenAPI document come from these.
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
+import { Id, Money } from '@albergue/application/http';
 
-const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
-const Money = Type.Object({ amount_minor: Type.Integer({ description: 'Cents.' }), currency: Type.String({ description: 'ISO 4217, e.g. EUR.' }) });
 
 export const PaymentParams = Type.Object({ payment_id: Id('Payment id.') });
 export const BookingParams = Type.Object({ booking_id: Id('Booking id.') });
