@@ -3,6 +3,34 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+// The build emits JavaScript that plain `node` runs (ESM), so a relative import must name the file it
+// loads: `./ports.js` (TypeScript and tsx map it to ports.ts), `./testing/index.js` for a folder.
+// `eslint --fix` adds the ending (after a merge that brought extensionless imports, for example).
+const relativeImportEndings = {
+  meta: { type: 'problem', fixable: 'code', schema: [], messages: { ending: "Relative import '{{path}}' needs its file ending for Node's ESM loader: '{{fixed}}'." } },
+  create(context) {
+    const check = (source) => {
+      if (source?.type !== 'Literal' || typeof source.value !== 'string') return;
+      const path = source.value;
+      if (!/^\.\.?(\/|$)/.test(path) || /\.(js|mjs|cjs|json)$/.test(path)) return;
+      const base = resolve(dirname(context.filename), path);
+      const fixed = existsSync(`${base}.ts`) || existsSync(`${base}.d.ts`) ? `${path}.js` : existsSync(`${base}/index.ts`) ? `${path.replace(/\/$/, '')}/index.js` : path.replace(/\.ts$/, '.js');
+      context.report({
+        node: source, messageId: 'ending', data: { path, fixed },
+        fix: fixed === path ? null : (fixer) => fixer.replaceText(source, `${source.raw[0]}${fixed}${source.raw[0]}`),
+      });
+    };
+    return {
+      ImportDeclaration: (node) => check(node.source),
+      ExportNamedDeclaration: (node) => check(node.source),
+      ExportAllDeclaration: (node) => check(node.source),
+      ImportExpression: (node) => check(node.source),
+    };
+  },
+};
 
 const impureModules = [
   'node:*', 'fs', 'path', 'http', 'net', 'crypto', 'child_process', 'os',
@@ -15,6 +43,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
+    plugins: { albergue: { rules: { 'relative-import-endings': relativeImportEndings } } },
     languageOptions: {
       globals: globals.node,
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -27,6 +56,7 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/await-thenable': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
+      'albergue/relative-import-endings': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-imports': ['error', { patterns: [{ group: ['../../../*'], message: 'Import workspace packages by name (@albergue/...), not through ../../../.' }] }],
     },

@@ -7,7 +7,7 @@
 // configuration from `npm run broker:mosquitto-config`). A process that exits is restarted with
 // backoff (logged); Ctrl-C / SIGTERM stops every process and restarts none.
 import pg from 'pg';
-import { Supervisor, stopOnSignals } from './supervisor';
+import { Supervisor, stopOnSignals } from './supervisor.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const pgBase = (process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');

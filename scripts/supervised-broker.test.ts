@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
-import { Supervisor } from './supervisor';
-import { asService, closeMqtt, connectMqtt, startRedisServer } from '../services/broker/src/testing/harness';
+import { Supervisor } from './supervisor.js';
+import { asService, closeMqtt, connectMqtt, startRedisServer } from '../services/broker/src/testing/harness.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const TOPIC = 'albergue/booking/v1/BookingReserved';

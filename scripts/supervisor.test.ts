@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { waitFor } from '@albergue/platform/testing';
-import { Supervisor } from './supervisor';
+import { Supervisor } from './supervisor.js';
 
 const idle = ['-e', 'setInterval(() => {}, 1000)'];
 const alive = (pid: number | undefined) => {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
-import { ALL_EVENTS, SAMPLE_PAYLOADS, fromCloudEvent, newEnvelope, parseEnvelope, toCloudEvent } from './index';
+import { ALL_EVENTS, SAMPLE_PAYLOADS, fromCloudEvent, newEnvelope, parseEnvelope, toCloudEvent } from './index.js';
 
 test('every event maps to a CloudEvent the SDK validates, and back to the same envelope', () => {
   for (const def of ALL_EVENTS) {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
-import { SCHEMA_DIR, compareSchemas, defineEvent, eventSchema, planSchemas, writeSchemas } from './index';
+import { SCHEMA_DIR, compareSchemas, defineEvent, eventSchema, planSchemas, writeSchemas } from './index.js';
 
 const v1 = defineEvent({
   context: 'booking',

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { BookingConfirmed, BookingReserved, SAMPLE_PAYLOADS, newEnvelope, parseEnvelope, withCorrelation } from './index';
+import { BookingConfirmed, BookingReserved, SAMPLE_PAYLOADS, newEnvelope, parseEnvelope, withCorrelation } from './index.js';
 
 const reserved = () => newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved, booking_id: 'bk-1', albergue_id: 'alb-1' });
 

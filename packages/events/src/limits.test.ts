@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { BookingReserved, SAMPLE_PAYLOADS, newEnvelope, parseEnvelope } from './index';
-import type { ParseResult } from './index';
+import { BookingReserved, SAMPLE_PAYLOADS, newEnvelope, parseEnvelope } from './index.js';
+import type { ParseResult } from './index.js';
 
 const reserved = () => newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved });
 

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { DocumentValidated, SAMPLE_PAYLOADS, maskDocumentNumber, maskEmail, newEnvelope } from './index';
+import { DocumentValidated, SAMPLE_PAYLOADS, maskDocumentNumber, maskEmail, newEnvelope } from './index.js';
 
 test('document numbers are masked to their last four characters', () => {
   assert.equal(maskDocumentNumber('12345678Z'), '*****678Z');

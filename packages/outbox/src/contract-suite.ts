@@ -6,15 +6,15 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { EventEnvelope } from '@albergue/events';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import type { SqlDatabase, SqlTransaction } from './db/port';
-import { inboxMiddleware, runInbox } from './inbox';
-import { migrate, MigrationError } from './migrations/runner';
-import { OUTBOX_MIGRATIONS } from './migrations/sql';
-import { MqttOutboxTransport } from './mqtt-transport';
-import { Outbox, OutboxError } from './outbox';
-import { OutboxRelay } from './relay';
-import type { OutboxRelayOptions } from './relay';
-import { bookingEvent, RecordingSubscriber, startBroker, startProxy } from './testing';
+import type { SqlDatabase, SqlTransaction } from './db/port.js';
+import { inboxMiddleware, runInbox } from './inbox.js';
+import { migrate, MigrationError } from './migrations/runner.js';
+import { OUTBOX_MIGRATIONS } from './migrations/sql.js';
+import { MqttOutboxTransport } from './mqtt-transport.js';
+import { Outbox, OutboxError } from './outbox.js';
+import { OutboxRelay } from './relay.js';
+import type { OutboxRelayOptions } from './relay.js';
+import { bookingEvent, RecordingSubscriber, startBroker, startProxy } from './testing.js';
 
 export interface DatabaseHarness {
   readonly label: string;

@@ -1,5 +1,5 @@
-import type { SqlDatabase, SqlExecutor, SqlTransaction } from './db/port';
-import { isUuid, OutboxError } from './outbox';
+import type { SqlDatabase, SqlExecutor, SqlTransaction } from './db/port.js';
+import { isUuid, OutboxError } from './outbox.js';
 
 /** Identifies one delivery of one event to one subscriber. */
 export interface InboxKey {

@@ -1,6 +1,6 @@
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { SqlExecutor } from './db/port';
+import type { SqlExecutor } from './db/port.js';
 
 export interface OutboxMetrics {
   /** Events the broker acknowledged, by logical topic. */

@@ -5,9 +5,9 @@ import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
-import { MqttOutboxTransport } from './mqtt-transport';
-import { RecordingSubscriber, bookingEvent, startBroker } from './testing';
-import type { OutboxMessage } from './transport';
+import { MqttOutboxTransport } from './mqtt-transport.js';
+import { RecordingSubscriber, bookingEvent, startBroker } from './testing.js';
+import type { OutboxMessage } from './transport.js';
 
 let broker: Awaited<ReturnType<typeof startBroker>>;
 

@@ -1,6 +1,6 @@
 import mqtt from 'mqtt';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
-import type { OutboxMessage, OutboxTransport, PublishResult } from './transport';
+import type { OutboxMessage, OutboxTransport, PublishResult } from './transport.js';
 
 export interface MqttOutboxTransportOptions {
   /** Publishes in flight (sent, PUBACK pending) at most; later ones wait (default 100). */

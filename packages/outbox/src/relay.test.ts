@@ -2,14 +2,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import { PgDatabase } from './db/pg';
-import type { SqlDatabase } from './db/port';
-import { migrate } from './migrations/runner';
-import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql';
-import { Outbox } from './outbox';
-import { LOCK_CLAIM_SQL, OutboxRelay } from './relay';
-import type { OutboxMessage, OutboxTransport, PublishResult } from './transport';
-import { bookingEvent, createTestDatabase } from './testing';
+import { PgDatabase } from './db/pg.js';
+import type { SqlDatabase } from './db/port.js';
+import { migrate } from './migrations/runner.js';
+import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql.js';
+import { Outbox } from './outbox.js';
+import { LOCK_CLAIM_SQL, OutboxRelay } from './relay.js';
+import type { OutboxMessage, OutboxTransport, PublishResult } from './transport.js';
+import { bookingEvent, createTestDatabase } from './testing.js';
 
 let db: PgDatabase;
 let drop: () => Promise<void>;

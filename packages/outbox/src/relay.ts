@@ -3,11 +3,11 @@ import { hostname } from 'node:os';
 import { toMqttTopic } from '@albergue/events';
 import type { Logger } from '@albergue/platform';
 import type { Registry } from 'prom-client';
-import type { SqlDatabase, SqlExecutor } from './db/port';
-import type { OutboxMetrics } from './metrics';
-import { outboxMetrics } from './metrics';
-import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql';
-import type { OutboxTransport } from './transport';
+import type { SqlDatabase, SqlExecutor } from './db/port.js';
+import type { OutboxMetrics } from './metrics.js';
+import { outboxMetrics } from './metrics.js';
+import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql.js';
+import type { OutboxTransport } from './transport.js';
 
 export interface OutboxRelayOptions {
   /** Names this relay in `claimed_by` of the leases it writes (default host-pid-random). */

@@ -8,10 +8,10 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type {
   CircuitBreakerStore, DeadLetterInput, DeadLetterStore, Delivery, DeliveryLedger, IncomingMessage, SubscriptionPolicy,
-} from '../ports/ledger';
-import { DEFAULT_POLICY, redeliveryHorizonMs } from '../ports/ledger';
-import { backoffDelayMs, mergePolicy } from './policy';
-import { boundedBody } from '../dlq/entries';
+} from '../ports/ledger.js';
+import { DEFAULT_POLICY, redeliveryHorizonMs } from '../ports/ledger.js';
+import { backoffDelayMs, mergePolicy } from './policy.js';
+import { boundedBody } from '../dlq/entries.js';
 
 export interface LedgerStores {
   readonly ledger: DeliveryLedger;

@@ -5,10 +5,10 @@ import { BookingReserved } from '@albergue/events';
 import { createMetricsRegistry } from '@albergue/platform';
 import { uniqueName } from '@albergue/platform/testing';
 import { Counter, Gauge } from 'prom-client';
-import { eventsPublishedCounter, messagingMetrics } from '../metrics';
-import { bookingReserved, metricValue, startAedes } from '../testing/index';
-import { toOutgoing } from './outgoing';
-import { MqttPublisher, PubackTimeoutError } from './publisher';
+import { eventsPublishedCounter, messagingMetrics } from '../metrics.js';
+import { bookingReserved, metricValue, startAedes } from '../testing/index.js';
+import { toOutgoing } from './outgoing.js';
+import { MqttPublisher, PubackTimeoutError } from './publisher.js';
 
 test('a publish the broker never acknowledges rejects after pubackTimeoutMs, naming the topic and event; later publishes still work', async () => {
   const broker = await startAedes();

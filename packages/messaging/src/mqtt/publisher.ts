@@ -1,12 +1,12 @@
 import { toMqttTopic } from '@albergue/events';
 import type { MqttClient } from 'mqtt';
 import type { Registry } from 'prom-client';
-import type { OutgoingMessage, PublishManyOptions, Publisher } from '../ports/publisher';
-import { PublishManyError } from '../ports/publisher';
-import { DeadlineQueue } from '../deadlines';
-import { eventsPublishedCounter } from '../metrics';
-import type { MqttConnectionOptions } from './connect';
-import { connectMqtt, endMqtt } from './connect';
+import type { OutgoingMessage, PublishManyOptions, Publisher } from '../ports/publisher.js';
+import { PublishManyError } from '../ports/publisher.js';
+import { DeadlineQueue } from '../deadlines.js';
+import { eventsPublishedCounter } from '../metrics.js';
+import type { MqttConnectionOptions } from './connect.js';
+import { connectMqtt, endMqtt } from './connect.js';
 
 export interface MqttPublisherOptions {
   /** Service label of `events_published_total`. */

@@ -6,12 +6,12 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BookingReserved } from '@albergue/events';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import { declareService } from '../declarations';
-import { MqttPublisher } from '../mqtt/publisher';
-import { toOutgoing } from '../mqtt/outgoing';
-import { bookingReserved, EffectCounter, startAedes } from '../testing/index';
-import { redisTestLedger } from '../testing/ledgers';
-import { createConsumer } from './consumer';
+import { declareService } from '../declarations.js';
+import { MqttPublisher } from '../mqtt/publisher.js';
+import { toOutgoing } from '../mqtt/outgoing.js';
+import { bookingReserved, EffectCounter, startAedes } from '../testing/index.js';
+import { redisTestLedger } from '../testing/ledgers.js';
+import { createConsumer } from './consumer.js';
 
 const worker = fileURLToPath(new URL('./testdata/hanging-worker.ts', import.meta.url));
 

@@ -1,8 +1,8 @@
-import type { CancelBooking } from '../domain/booking';
-import { decide } from '../domain/booking';
-import type { BookingConfig, BookingRepository, BookingView, Clock } from './ports';
-import type { CommandResult } from './support';
-import { bookingView, localDate, saveDecision } from './support';
+import type { CancelBooking } from '../domain/booking.js';
+import { decide } from '../domain/booking.js';
+import type { BookingConfig, BookingRepository, BookingView, Clock } from './ports.js';
+import type { CommandResult } from './support.js';
+import { bookingView, localDate, saveDecision } from './support.js';
 
 export interface CancelBookingInput {
   readonly booking_id: string;

@@ -1,9 +1,9 @@
 import type { EnvelopeOf, PaymentFailed } from '@albergue/events';
-import type { CancelForFailedPayment } from '../domain/booking';
-import { decide, NO_BOOKING } from '../domain/booking';
-import type { BookingTransaction, Clock } from './ports';
-import type { HandlerOutcome } from './support';
-import { saveDecision } from './support';
+import type { CancelForFailedPayment } from '../domain/booking.js';
+import { decide, NO_BOOKING } from '../domain/booking.js';
+import type { BookingTransaction, Clock } from './ports.js';
+import type { HandlerOutcome } from './support.js';
+import { saveDecision } from './support.js';
 
 /**
  * PaymentFailed → CancelForFailedPayment → BookingCancelled(payment_failed), beds released; only a

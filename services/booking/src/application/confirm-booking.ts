@@ -1,9 +1,9 @@
 import type { EnvelopeOf, PaymentConfirmed } from '@albergue/events';
-import type { ConfirmBooking } from '../domain/booking';
-import { decide, NO_BOOKING } from '../domain/booking';
-import type { BookingTransaction, Clock } from './ports';
-import type { HandlerOutcome } from './support';
-import { saveDecision } from './support';
+import type { ConfirmBooking } from '../domain/booking.js';
+import { decide, NO_BOOKING } from '../domain/booking.js';
+import type { BookingTransaction, Clock } from './ports.js';
+import type { HandlerOutcome } from './support.js';
+import { saveDecision } from './support.js';
 
 /**
  * PaymentConfirmed → ConfirmBooking → BookingConfirmed, only while the booking is still reserved and

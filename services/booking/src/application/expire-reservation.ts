@@ -1,9 +1,9 @@
 import type { EventEnvelope } from '@albergue/events';
-import type { ExpireReservation } from '../domain/booking';
-import { decide, NO_BOOKING } from '../domain/booking';
-import type { BookingRepository, Clock } from './ports';
-import type { HandlerOutcome } from './support';
-import { saveDecision } from './support';
+import type { ExpireReservation } from '../domain/booking.js';
+import { decide, NO_BOOKING } from '../domain/booking.js';
+import type { BookingRepository, Clock } from './ports.js';
+import type { HandlerOutcome } from './support.js';
+import { saveDecision } from './support.js';
 
 export interface ExpireDeps {
   readonly repo: BookingRepository;

@@ -1,9 +1,9 @@
-import type { Guest, ReserveBooking } from '../domain/booking';
-import { decide, NO_BOOKING, validateReservation } from '../domain/booking';
-import { nightsOf } from '../domain/dates';
-import type { BookingConfig, BookingRepository, BookingView, Clock, IdGenerator } from './ports';
-import type { CommandResult } from './support';
-import { bookingView, localDate, saveDecision } from './support';
+import type { Guest, ReserveBooking } from '../domain/booking.js';
+import { decide, NO_BOOKING, validateReservation } from '../domain/booking.js';
+import { nightsOf } from '../domain/dates.js';
+import type { BookingConfig, BookingRepository, BookingView, Clock, IdGenerator } from './ports.js';
+import type { CommandResult } from './support.js';
+import { bookingView, localDate, saveDecision } from './support.js';
 
 export interface ReserveBookingInput {
   readonly albergue_id: string;

@@ -1,12 +1,12 @@
 // Shared plumbing of booking's handlers: clock readings, envelopes, and saving a decision.
 import type { EventEnvelope, EventMeta } from '@albergue/events';
 import { BookingCancelled, BookingConfirmed, BookingReserved, newEnvelope, newEventId, ReservationExpired } from '@albergue/events';
-import type { BookingEvent, BookingState } from '../domain/booking';
-import { evolve, occupancyChange } from '../domain/booking';
-import { daysBetween } from '../domain/dates';
+import type { BookingEvent, BookingState } from '../domain/booking.js';
+import { evolve, occupancyChange } from '../domain/booking.js';
+import { daysBetween } from '../domain/dates.js';
 import type { DomainError, Errors } from '@albergue/decider';
 import { assertNever } from '@albergue/decider';
-import type { BookingRecord, BookingTransaction, BookingView } from './ports';
+import type { BookingRecord, BookingTransaction, BookingView } from './ports.js';
 
 /** A command handler's answer: the new view and the events it emitted, or every reason it refused. */
 export type CommandResult<V> =

@@ -23,9 +23,9 @@ import type {
   PayloadOf,
   ReservationExpired,
 } from '@albergue/events';
-import { addDays, addMilliseconds, daysBetween, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from './dates';
-import type { AlbergueInventory, OccupancyDelta } from './inventory';
-import { shortages } from './inventory';
+import { addDays, addMilliseconds, daysBetween, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from './dates.js';
+import type { AlbergueInventory, OccupancyDelta } from './inventory.js';
+import { shortages } from './inventory.js';
 import type { Decision, DomainError } from '@albergue/decider';
 import { accept, assertNever, ignore, reject } from '@albergue/decider';
 

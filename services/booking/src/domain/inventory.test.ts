@@ -1,9 +1,9 @@
 // Tests are not domain code: the purity rule does not apply to the test runner.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { addDays, daysBetween, isCalendarDate, nightsOf } from './dates';
-import type { AlbergueInventory } from './inventory';
-import { applyOccupancy, availabilityBetween, capacityOn, evolveInventory, shortages } from './inventory';
+import { addDays, daysBetween, isCalendarDate, nightsOf } from './dates.js';
+import type { AlbergueInventory } from './inventory.js';
+import { applyOccupancy, availabilityBetween, capacityOn, evolveInventory, shortages } from './inventory.js';
 
 const registered = {
   type: 'AlbergueRegistered' as const,

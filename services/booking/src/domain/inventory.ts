@@ -2,7 +2,7 @@
 // calls location). Capacity is a schedule (the registered beds, then AlbergueCapacityChanged from
 // their effective night on); occupancy is the beds held by reserved or confirmed bookings per night.
 import type { AlbergueCapacityChanged, AlbergueRegistered, DeepReadonly, PayloadOf } from '@albergue/events';
-import { nightsOf } from './dates';
+import { nightsOf } from './dates.js';
 import { assertNever } from '@albergue/decider';
 
 export type Money = DeepReadonly<PayloadOf<typeof AlbergueRegistered>['nightly_price']>;

@@ -3,8 +3,8 @@ import { DEFAULT_POLICY, deadLetterId, redeliveryHorizonMs, rejectedMessage } fr
 import { events, fromMqttTopic, parseEnvelope, toMqttTopic } from '@albergue/events';
 import type { ParseResult } from '@albergue/events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isValidFilter, topicMatches } from '../domain/topic-filter';
-import type { HttpSubscription, HttpSubscriptionRegistry } from './http-subscriptions';
+import { isValidFilter, topicMatches } from '../domain/topic-filter.js';
+import type { HttpSubscription, HttpSubscriptionRegistry } from './http-subscriptions.js';
 import type { Logger } from '@albergue/platform';
 
 /** A packet as the broker hands it to an in-process subscriber. */

@@ -1,8 +1,8 @@
-import type { ChangeCapacity } from '../domain/albergue';
-import { decide, NO_ALBERGUE } from '../domain/albergue';
-import type { AlbergueRepository, AlbergueView, Clock, LocationConfig } from './ports';
-import type { CommandResult } from './support';
-import { albergueView, localDate, saveDecision } from './support';
+import type { ChangeCapacity } from '../domain/albergue.js';
+import { decide, NO_ALBERGUE } from '../domain/albergue.js';
+import type { AlbergueRepository, AlbergueView, Clock, LocationConfig } from './ports.js';
+import type { CommandResult } from './support.js';
+import { albergueView, localDate, saveDecision } from './support.js';
 
 export interface ChangeCapacityInput {
   readonly albergue_id: string;

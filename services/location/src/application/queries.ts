@@ -1,5 +1,5 @@
-import type { AlbergueFilter, AlbergueQueries, AlbergueView, Clock, LocationConfig } from './ports';
-import { localDate } from './support';
+import type { AlbergueFilter, AlbergueQueries, AlbergueView, Clock, LocationConfig } from './ports.js';
+import { localDate } from './support.js';
 
 type QueryDeps = { readonly queries: AlbergueQueries; readonly clock: Clock; readonly config: LocationConfig };
 

@@ -1,10 +1,10 @@
 import type { EventEnvelope } from '@albergue/events';
 import { AlbergueCapacityChanged, AlbergueRegistered, newEnvelope, newEventId } from '@albergue/events';
-import type { AlbergueEvent, AlbergueState } from '../domain/albergue';
-import { bedsOn, evolve } from '../domain/albergue';
+import type { AlbergueEvent, AlbergueState } from '../domain/albergue.js';
+import { bedsOn, evolve } from '../domain/albergue.js';
 import type { DomainError, Errors } from '@albergue/decider';
 import { assertNever } from '@albergue/decider';
-import type { AlbergueRecord, AlbergueTransaction, AlbergueView } from './ports';
+import type { AlbergueRecord, AlbergueTransaction, AlbergueView } from './ports.js';
 
 export type CommandResult<V> =
   | { readonly ok: true; readonly value: V; readonly events: readonly EventEnvelope[]; readonly ignored?: DomainError }

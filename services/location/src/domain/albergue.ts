@@ -1,7 +1,7 @@
 // The albergue decider: location registers albergues and changes their capacity.
 // `decide(command, state) → events`, `evolve(state, event) → state`; pure.
 import type { AlbergueCapacityChanged, AlbergueRegistered, DeepReadonly, PayloadOf } from '@albergue/events';
-import { isCalendarDate } from './dates';
+import { isCalendarDate } from './dates.js';
 import type { Decision, DomainError } from '@albergue/decider';
 import { accept, assertNever, ignore, reject } from '@albergue/decider';
 

@@ -1,7 +1,7 @@
-import { chargeable, NO_PAYMENT } from '../domain/payment';
+import { chargeable, NO_PAYMENT } from '../domain/payment.js';
 import type { DomainError } from '@albergue/decider';
-import type { ChargeAttempt, Clock, IdGenerator, PaymentProvider, PaymentRepository } from './ports';
-import type { CommandResult } from './support';
+import type { ChargeAttempt, Clock, IdGenerator, PaymentProvider, PaymentRepository } from './ports.js';
+import type { CommandResult } from './support.js';
 
 export interface ChargePaymentInput {
   readonly payment_id: string;

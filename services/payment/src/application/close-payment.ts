@@ -1,9 +1,9 @@
 import type { BookingCancelled, EnvelopeOf, ReservationExpired } from '@albergue/events';
-import type { BookingEnd, CloseForEndedBooking } from '../domain/payment';
-import { decide, NO_PAYMENT } from '../domain/payment';
-import type { Clock, PaymentProvider, PaymentTransaction } from './ports';
-import type { HandlerOutcome } from './support';
-import { refundDue, saveDecision } from './support';
+import type { BookingEnd, CloseForEndedBooking } from '../domain/payment.js';
+import { decide, NO_PAYMENT } from '../domain/payment.js';
+import type { Clock, PaymentProvider, PaymentTransaction } from './ports.js';
+import type { HandlerOutcome } from './support.js';
+import { refundDue, saveDecision } from './support.js';
 
 export interface CloseDeps {
   readonly clock: Clock;

@@ -1,9 +1,9 @@
 import type { BookingReserved, EnvelopeOf } from '@albergue/events';
-import type { InitiatePayment } from '../domain/payment';
-import { decide, NO_PAYMENT } from '../domain/payment';
-import type { Clock, IdGenerator, PaymentProvider, PaymentTransaction } from './ports';
-import type { HandlerOutcome } from './support';
-import { saveDecision } from './support';
+import type { InitiatePayment } from '../domain/payment.js';
+import { decide, NO_PAYMENT } from '../domain/payment.js';
+import type { Clock, IdGenerator, PaymentProvider, PaymentTransaction } from './ports.js';
+import type { HandlerOutcome } from './support.js';
+import { saveDecision } from './support.js';
 
 /**
  * BookingReserved → InitiatePayment → PaymentInitiated (one payment per booking: a redelivered

@@ -1,8 +1,8 @@
 // The recovery sweep: asks the provider about charge attempts without an outcome, so that a payment
 // completes by itself after a crash mid-charge (attempt recorded, provider answer lost) or when the
 // settlement callback never arrives.
-import type { ChargeAttempt, Clock, PaymentProvider, PaymentRepository } from './ports';
-import { settlePayment } from './settle-payment';
+import type { ChargeAttempt, Clock, PaymentProvider, PaymentRepository } from './ports.js';
+import { settlePayment } from './settle-payment.js';
 
 export interface ReconcilePolicy {
   /** Delay between checks of one attempt: first `baseDelayMs`, doubling per check up to `maxDelayMs`. */

@@ -1,8 +1,8 @@
-import type { SettlePayment } from '../domain/payment';
-import { decide, NO_PAYMENT } from '../domain/payment';
-import type { Clock, PaymentRepository, PaymentView, ProviderSettlement } from './ports';
-import type { CommandResult } from './support';
-import { paymentView, saveDecision } from './support';
+import type { SettlePayment } from '../domain/payment.js';
+import { decide, NO_PAYMENT } from '../domain/payment.js';
+import type { Clock, PaymentRepository, PaymentView, ProviderSettlement } from './ports.js';
+import type { CommandResult } from './support.js';
+import { paymentView, saveDecision } from './support.js';
 
 /**
  * The provider's settlement of a charge (its callback, or the recovery sweep's lookup) settles the

@@ -1,10 +1,10 @@
 import type { EventEnvelope, EventMeta } from '@albergue/events';
 import { newEnvelope, newEventId, PaymentConfirmed, PaymentFailed, PaymentInitiated, PaymentRefunded } from '@albergue/events';
-import type { PaymentEvent, PaymentState, PublicPaymentEvent } from '../domain/payment';
-import { evolve, isPublic } from '../domain/payment';
+import type { PaymentEvent, PaymentState, PublicPaymentEvent } from '../domain/payment.js';
+import { evolve, isPublic } from '../domain/payment.js';
 import type { DomainError, Errors } from '@albergue/decider';
 import { assertNever } from '@albergue/decider';
-import type { PaymentRecord, PaymentTransaction, PaymentView } from './ports';
+import type { PaymentRecord, PaymentTransaction, PaymentView } from './ports.js';
 
 export type CommandResult<V> =
   | { readonly ok: true; readonly value: V; readonly events: readonly EventEnvelope[] }

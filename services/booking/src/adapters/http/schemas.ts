@@ -1,7 +1,7 @@
 // TypeBox schemas of booking's HTTP API: validation and the OpenAPI document come from these.
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
-import { MAX_BEDS } from '../../domain/booking';
+import { MAX_BEDS } from '../../domain/booking.js';
 
 const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
 const DateOnly = (description: string) => Type.String({ format: 'date', description });

@@ -3,11 +3,11 @@
 import type { EventEnvelope } from '@albergue/events';
 import { AlbergueRegistered, newEnvelope, newEventId } from '@albergue/events';
 import { uniqueName } from '@albergue/platform/testing';
-import { addDays } from '../../domain/dates';
-import type { BookingConfig, BookingQueries, BookingRepository, Clock } from '../ports';
-import type { ReserveBookingDeps, ReserveBookingInput } from '../reserve-booking';
-import { localDate } from '../support';
-import { updateInventoryOnAlbergueRegistered } from '../update-inventory';
+import { addDays } from '../../domain/dates.js';
+import type { BookingConfig, BookingQueries, BookingRepository, Clock } from '../ports.js';
+import type { ReserveBookingDeps, ReserveBookingInput } from '../reserve-booking.js';
+import { localDate } from '../support.js';
+import { updateInventoryOnAlbergueRegistered } from '../update-inventory.js';
 
 export interface BookingStoreHarness {
   readonly repo: BookingRepository;

@@ -1,12 +1,12 @@
 // Location's HTTP API as a Fastify plugin: register albergues, change capacity, list and get them.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from '@sinclair/typebox';
-import { changeCapacity } from '../../application/change-capacity';
-import type { AlbergueQueries, AlbergueRepository, Clock, IdGenerator, LocationConfig } from '../../application/ports';
-import { getAlbergue, listAlbergues } from '../../application/queries';
-import { registerAlbergue } from '../../application/register-albergue';
-import type { CapacityBody, RegisterBody } from './schemas';
-import * as S from './schemas';
+import { changeCapacity } from '../../application/change-capacity.js';
+import type { AlbergueQueries, AlbergueRepository, Clock, IdGenerator, LocationConfig } from '../../application/ports.js';
+import { getAlbergue, listAlbergues } from '../../application/queries.js';
+import { registerAlbergue } from '../../application/register-albergue.js';
+import type { CapacityBody, RegisterBody } from './schemas.js';
+import * as S from './schemas.js';
 import type { DomainErrorLike } from '@albergue/platform/http';
 import { commandOf, problem, problemResponses, reportFlow, sendErrors, sendProblem, useStrictValidation } from '@albergue/platform/http';
 

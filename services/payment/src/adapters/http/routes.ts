@@ -1,15 +1,15 @@
 // Payment's HTTP API as a Fastify plugin: read a payment, pay it, and the provider callback.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from '@sinclair/typebox';
-import type { ChargeDeps } from '../../application/charge-payment';
-import { chargePayment } from '../../application/charge-payment';
-import type { PaymentQueries, PaymentView } from '../../application/ports';
-import { getPayment, getPaymentOfBooking } from '../../application/queries';
-import { settlePayment } from '../../application/settle-payment';
-import { SIGNATURE_HEADER } from '../provider/http-callback';
-import { verifyCallback } from '../provider/simulated-card-network';
-import type { ChargeBody, Settlement } from './schemas';
-import * as S from './schemas';
+import type { ChargeDeps } from '../../application/charge-payment.js';
+import { chargePayment } from '../../application/charge-payment.js';
+import type { PaymentQueries, PaymentView } from '../../application/ports.js';
+import { getPayment, getPaymentOfBooking } from '../../application/queries.js';
+import { settlePayment } from '../../application/settle-payment.js';
+import { SIGNATURE_HEADER } from '../provider/http-callback.js';
+import { verifyCallback } from '../provider/simulated-card-network.js';
+import type { ChargeBody, Settlement } from './schemas.js';
+import * as S from './schemas.js';
 import type { DomainErrorLike } from '@albergue/platform/http';
 import { problem, problemResponses, sendErrors, sendProblem, useStrictValidation } from '@albergue/platform/http';
 
