@@ -38,7 +38,7 @@ describe('payment killed mid-charge', () => {
 
   async function startPayment(instance: string, extraEnv: Record<string, string>): Promise<Child> {
     const port = await freePort();
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'services/payment/src/main.ts'], {
+    const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'services/payment/src/main.ts'], {
       cwd: root,
       env: {
         PATH: process.env.PATH ?? '',

@@ -53,7 +53,7 @@ test('planSchemas writes additive changes and refuses breaking ones', () => {
 });
 
 function runCheck(dir: string) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'packages/events/scripts/schemas.ts', 'check', '--dir', dir], { encoding: 'utf8', cwd: new URL('../../..', import.meta.url).pathname });
+  return spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'packages/events/scripts/schemas.ts', 'check', '--dir', dir], { encoding: 'utf8', cwd: new URL('../../..', import.meta.url).pathname });
 }
 
 test('npm run schemas:check exits 1 on a breaking change and 0 on an additive one', () => {

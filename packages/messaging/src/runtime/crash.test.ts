@@ -21,7 +21,7 @@ test('SIGKILL mid-handler → another instance handles the message after the vis
   const namespace = (ledger.ledger as unknown as { conn: { ns: string } }).conn.ns;
   const subscriber = uniqueName('crash');
   const visibilityMs = 1_500;
-  const child = spawn(process.execPath, ['--import', 'tsx', worker], {
+  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', worker], {
     env: { ...process.env, MQTT_URL: broker.url, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', LEDGER_NAMESPACE: namespace, SUBSCRIBER: subscriber, VISIBILITY_MS: String(visibilityMs), LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -226,7 +226,7 @@ describe('a crash after the commit, before the response is sent (real Postgres, 
   const children: ChildProcess[] = [];
 
   async function child(crash: boolean): Promise<{ base: string; proc: ChildProcess }> {
-    const proc = spawn(process.execPath, ['--import', 'tsx', new URL('../../testdata/crash-child.ts', import.meta.url).pathname], {
+    const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', new URL('../../testdata/crash-child.ts', import.meta.url).pathname], {
       env: { ...process.env, DATABASE_URL: url.toString(), CRASH_AFTER_COMMIT: crash ? '1' : '0', LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
