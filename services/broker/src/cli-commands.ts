@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { DEV_ADMIN_TOKEN } from './config/credentials.js';
 
-export const DEFAULT_BROKER_URL = 'http://127.0.0.1:8090';
+const DEFAULT_BROKER_URL = 'http://127.0.0.1:8090';
 
 export const USAGE = `usage: albergue-broker [--url URL] [--token TOKEN] <command>
   dlq list

@@ -13,7 +13,7 @@ import { DEFAULT_POLICY, redeliveryHorizonMs } from '../ports/ledger.js';
 import { backoffDelayMs, mergePolicy } from './policy.js';
 import { boundedBody } from '../dlq/entries.js';
 
-export interface LedgerStores {
+interface LedgerStores {
   readonly ledger: DeliveryLedger;
   readonly deadLetters: DeadLetterStore;
   readonly breakers: CircuitBreakerStore;

@@ -260,7 +260,7 @@ function safeParse(body: string, topic: string): ParseResult {
 }
 
 /** Logical topics of every known event whose MQTT topic the filter matches. */
-export function matchingTopics(filter: string): string[] {
+function matchingTopics(filter: string): string[] {
   return events.definitions().map((d) => d.topic).filter((t) => topicMatches(filter, toMqttTopic(t))).sort();
 }
 

@@ -12,7 +12,7 @@ export function mosquittoPasswordLine(username: string, password: string, salt: 
 }
 
 /** Mosquitto ACL file: per user, `topic write` for each publication and `topic read` for each subscription; everything else is denied. */
-export function mosquittoAclFile(grants: readonly AccountGrant[]): string {
+function mosquittoAclFile(grants: readonly AccountGrant[]): string {
   const lines = ['# Generated from the services\' declarations (services/broker). Anything not listed is denied.', ''];
   for (const g of grants) {
     lines.push(`user ${g.username}`);

@@ -43,7 +43,7 @@ export function statusOf(code: string): number {
 }
 
 /** The field of a reservation a domain error is about (JSON Pointer into the request). */
-export function reservationPathOf(e: DomainErrorLike): string | undefined {
+function reservationPathOf(e: DomainErrorLike): string | undefined {
   switch (e.code) {
     case 'invalid_date':
       return e.reason.startsWith('check_out') ? '/body/check_out' : '/body/check_in';

@@ -7,7 +7,7 @@ const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, 
 const DateOnly = (description: string) => Type.String({ format: 'date', description });
 const Money = Type.Object({ amount_minor: Type.Integer({ description: 'Cents.' }), currency: Type.String({ description: 'ISO 4217, e.g. EUR.' }) });
 
-export const Guest = Type.Object({
+const Guest = Type.Object({
   guest_id: Id('Guest id.'),
   name: Type.String({ minLength: 1, maxLength: 200 }),
   email: Type.String({ format: 'email', maxLength: 320 }),

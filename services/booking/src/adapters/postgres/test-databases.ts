@@ -12,7 +12,7 @@ import { BOOKING_MIGRATIONS } from './migrations.js';
 import { PgBookingQueries } from './pg-booking-queries.js';
 import { PgBookingRepository } from './pg-booking-repository.js';
 
-export const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export interface PgHarness extends BookingStoreHarness {
   readonly db: SqlDatabase;

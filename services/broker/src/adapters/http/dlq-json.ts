@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { DeadLetter, ReplayReport } from '@albergue/messaging';
 
 /** The most of a dead letter's raw body the API ever returns (bytes of UTF-8). */
-export const DLQ_BODY_PREFIX_BYTES = 4096;
+const DLQ_BODY_PREFIX_BYTES = 4096;
 
 // Fields the DLQ store may carry about the full body (named as @albergue/messaging may name them).
 interface BodyFacts { bodySize?: number; bodySha256?: string; bodyTruncated?: boolean; body_size?: number; body_sha256?: string }
@@ -54,7 +54,7 @@ export function replayJson(r: ReplayReport) {
 }
 
 /** At most `max` bytes of UTF-8, cut on a character boundary. */
-export function utf8Prefix(bytes: Buffer, max: number): string {
+function utf8Prefix(bytes: Buffer, max: number): string {
   if (bytes.length <= max) return bytes.toString('utf8');
   let end = max;
   // Step back over continuation bytes (10xxxxxx) so no character is split.

@@ -1,10 +1,10 @@
 // Every error the broker's HTTP API sends is an RFC 9457 problem built here, and only here.
 import type { FastifyError, FastifyReply } from 'fastify';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** One input problem: `path` is a JSON Pointer into the request (`/body/subscriber`, `/query/topic`, `/params/id`, `/headers/authorization`). */
-export interface ProblemDetailItem {
+interface ProblemDetailItem {
   readonly path: string;
   readonly message: string;
   /** The validation keyword or a reason code. */
@@ -22,7 +22,7 @@ export interface ProblemInit {
   readonly errors?: readonly ProblemDetailItem[];
 }
 
-export interface ProblemBody {
+interface ProblemBody {
   readonly type: string;
   readonly title: string;
   readonly status: number;
@@ -37,7 +37,7 @@ const TITLES: Record<number, string> = {
   429: 'Too many requests', 500: 'Internal error', 503: 'Service unavailable',
 };
 
-export function problemBody(p: ProblemInit): ProblemBody {
+function problemBody(p: ProblemInit): ProblemBody {
   return {
     type: `urn:albergue:problem:${p.code}`,
     title: p.title ?? TITLES[p.status] ?? (p.status >= 500 ? 'Server error' : 'Client error'),

@@ -11,7 +11,7 @@ import { circuitRoutes } from './circuits-routes.js';
 import { opsRoutes } from './ops-routes.js';
 import { problemFromError, sendProblem } from './problem.js';
 
-export const DEFAULT_BODY_LIMIT = 256 * 1024;
+const DEFAULT_BODY_LIMIT = 256 * 1024;
 
 /** A route as the server registered it (taken from Fastify's onRoute, never a hand-kept list). */
 export interface RouteInfo {

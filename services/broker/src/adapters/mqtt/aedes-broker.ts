@@ -13,7 +13,7 @@ import type { BrokerStorage } from './persistence.js';
 import { ANONYMOUS_ACCOUNT, clientIdOwner, clientIdPrefix } from '../../domain/client-ids.js';
 import { limitPacketSize } from './packet-limit.js';
 
-export type RefusalKind = 'connect' | 'client_id' | 'publish' | 'subscribe' | 'packet_size';
+type RefusalKind = 'connect' | 'client_id' | 'publish' | 'subscribe' | 'packet_size';
 import { preserveDeliveryOrder } from './delivery-order.js';
 
 export interface AedesBrokerOptions {

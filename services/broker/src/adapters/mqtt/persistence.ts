@@ -5,7 +5,7 @@ import type { Logger } from '@albergue/platform';
 import { RecentKeys } from './recent-keys.js';
 
 /** Whether the storage can take messages now, and why not. */
-export interface StorageHealth {
+interface StorageHealth {
   readonly ok: boolean;
   readonly reason?: string;
 }

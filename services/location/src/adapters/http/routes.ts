@@ -31,7 +31,7 @@ export function statusOf(code: string): number {
 }
 
 /** The input a domain error is about (JSON Pointer into the request). */
-export function locationPathOf(e: DomainErrorLike): string | undefined {
+function locationPathOf(e: DomainErrorLike): string | undefined {
   switch (e.code) {
     case 'invalid_name':
       return '/body/name';

@@ -44,7 +44,7 @@ export function statusOf(code: string): number {
 }
 
 /** The input a domain error is about (JSON Pointer into the request). */
-export function paymentPathOf(e: DomainErrorLike): string | undefined {
+function paymentPathOf(e: DomainErrorLike): string | undefined {
   if (e.code === 'payment_not_found') return '/params/payment_id';
   if (e.code === 'payment_method_rejected') return '/body/payment_method';
   return undefined;
