@@ -13,7 +13,7 @@ const filters = process.argv.slice(2);
 
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
-    if (name === 'node_modules' || name.startsWith('.') || name === 'data') continue;
+    if (name === 'node_modules' || name.startsWith('.') || name === 'data' || name === 'dist') continue;
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p, out);
     else if (name.endsWith('.test.ts')) out.push(relative(root, p));
