@@ -12,6 +12,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 interface PackageJson {
   name: string;
+  exports?: Record<string, unknown>;
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
 }
@@ -77,6 +78,19 @@ test('each build config references exactly the workspaces its package depends on
   const scriptDeps = Object.keys(rootPkg.dependencies ?? {}).flatMap((d) => nameOf.get(d) ?? []).sort();
   assert.deepEqual(refsOf(join(root, 'scripts/tsconfig.build.json')), scriptDeps, 'scripts/tsconfig.build.json references vs the root package.json dependencies');
   assert.deepEqual(refsOf(join(root, 'tsconfig.build.json')), [...workspaces, 'scripts'].sort(), 'tsconfig.build.json lists every workspace');
+});
+
+test('every package export has the source for TypeScript and tests and the build for plain node', () => {
+  const problems: string[] = [];
+  for (const w of workspaces) {
+    for (const [path, target] of Object.entries(readJson<PackageJson>(join(root, w, 'package.json')).exports ?? {})) {
+      const t = (typeof target === 'object' && target !== null ? target : {}) as Record<string, unknown>;
+      const src = typeof t.types === 'string' ? t.types : '';
+      const ok = /^\.\/src\/.+\.ts$/.test(src) && existsSync(join(root, w, src)) && t.development === src && t.default === src.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js') && Object.keys(t).join() === 'types,development,default';
+      if (!ok) problems.push(`${w} exports["${path}"] must be { "types": "./src/x.ts", "development": "./src/x.ts", "default": "./dist/x.js" }, got ${JSON.stringify(target)}`);
+    }
+  }
+  assert.deepEqual(problems, []);
 });
 
 test('the check sees an undeclared import (hostile: a type-only import, a subpath, a dynamic import)', () => {
