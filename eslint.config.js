@@ -3,6 +3,34 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+// The build emits JavaScript that plain `node` runs (ESM), so a relative import must name the file it
+// loads: `./ports.js` (TypeScript and tsx map it to ports.ts), `./testing/index.js` for a folder.
+// `eslint --fix` adds the ending (after a merge that brought extensionless imports, for example).
+const relativeImportEndings = {
+  meta: { type: 'problem', fixable: 'code', schema: [], messages: { ending: "Relative import '{{path}}' needs its file ending for Node's ESM loader: '{{fixed}}'." } },
+  create(context) {
+    const check = (source) => {
+      if (source?.type !== 'Literal' || typeof source.value !== 'string') return;
+      const path = source.value;
+      if (!/^\.\.?(\/|$)/.test(path) || /\.(js|mjs|cjs|json)$/.test(path)) return;
+      const base = resolve(dirname(context.filename), path);
+      const fixed = existsSync(`${base}.ts`) || existsSync(`${base}.d.ts`) ? `${path}.js` : existsSync(`${base}/index.ts`) ? `${path.replace(/\/$/, '')}/index.js` : path.replace(/\.ts$/, '.js');
+      context.report({
+        node: source, messageId: 'ending', data: { path, fixed },
+        fix: fixed === path ? null : (fixer) => fixer.replaceText(source, `${source.raw[0]}${fixed}${source.raw[0]}`),
+      });
+    };
+    return {
+      ImportDeclaration: (node) => check(node.source),
+      ExportNamedDeclaration: (node) => check(node.source),
+      ExportAllDeclaration: (node) => check(node.source),
+      ImportExpression: (node) => check(node.source),
+    };
+  },
+};
 
 const impureModules = [
   'node:*', 'fs', 'path', 'http', 'net', 'crypto', 'child_process', 'os',
@@ -21,10 +49,11 @@ const impureGlobals = ['Date', 'Intl', 'crypto', 'performance', 'process', 'glob
   .map((name) => ({ name, message: `domain/ is pure: no ${name}. Time, randomness and I/O come in through the command (the application's Clock and ids).` }));
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '**/node_modules/**', 'data/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  { ignores: ['node_modules/**', '**/node_modules/**', 'data/**', '**/dist/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
+    plugins: { albergue: { rules: { 'relative-import-endings': relativeImportEndings } } },
     languageOptions: {
       globals: globals.node,
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -37,6 +66,7 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/await-thenable': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
+      'albergue/relative-import-endings': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-imports': ['error', { patterns: [{ group: ['../../../*'], message: 'Import workspace packages by name (@albergue/...), not through ../../../.' }] }],
     },

@@ -19,7 +19,7 @@ import type { EventEnvelope } from '@albergue/events';
 import { MqttPublisher } from '@albergue/messaging';
 import { migrate, Outbox, OutboxRelay, PgDatabase } from '@albergue/outbox';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
-import { bookingEvent, createTestDatabase, startBroker } from '../packages/outbox/src/testing';
+import { bookingEvent, createTestDatabase, startBroker } from '../packages/outbox/src/testing.js';
 
 const BACKLOG = Number(process.env.BENCH_OUTBOX_BACKLOG ?? 50_000);
 const COMMANDS_PER_CLIENT = Number(process.env.BENCH_OUTBOX_COMMANDS ?? 1000);

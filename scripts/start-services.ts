@@ -6,10 +6,13 @@
 // With MQTT_URL set, no broker is started and the services use that broker (Mosquitto/EMQX with the
 // configuration from `npm run broker:mosquitto-config`). A process that exits is restarted with
 // backoff (logged); Ctrl-C / SIGTERM stops every process and restarts none.
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { Supervisor, stopOnSignals } from './supervisor';
+import { Supervisor, stopOnSignals } from './supervisor.js';
 
-const root = new URL('..', import.meta.url).pathname;
+// This file runs built, as dist/scripts/start-services.js (`npm run start:services` builds first), and
+// starts each service's built main (services/<name>/dist/main.js) with plain node.
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const pgBase = (process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const externalMqtt = process.env.MQTT_URL;
@@ -25,7 +28,7 @@ const supervisor = new Supervisor();
 stopOnSignals(supervisor);
 
 function run(name: string, entry: string, env: Record<string, string>): void {
-  supervisor.start({ name, command: process.execPath, args: ['--import', 'tsx', entry], cwd: root, env: { ...process.env, ...env } });
+  supervisor.start({ name, command: process.execPath, args: [entry], cwd: root, env: { ...process.env, ...env } });
 }
 
 async function healthy(url: string, name: string): Promise<void> {
@@ -52,11 +55,11 @@ async function main(): Promise<void> {
   await admin.end();
 
   if (!externalMqtt) {
-    run('broker', 'services/broker/src/main.ts', { REDIS_URL: redisUrl });
+    run('broker', 'services/broker/dist/main.js', { REDIS_URL: redisUrl });
     await healthy(`http://127.0.0.1:${process.env.BROKER_HTTP_PORT ?? '8090'}/health`, 'broker');
   }
   for (const s of services) {
-    run(s.name, `services/${s.name}/src/main.ts`, { DATABASE_URL: `${pgBase}/albergue_${s.name}`, REDIS_URL: redisUrl, MQTT_URL: mqttUrl });
+    run(s.name, `services/${s.name}/dist/main.js`, { DATABASE_URL: `${pgBase}/albergue_${s.name}`, REDIS_URL: redisUrl, MQTT_URL: mqttUrl });
     await healthy(`http://127.0.0.1:${s.port}/health`, s.name);
   }
   console.log(`\nAlbergue services are running, one process each (broker ${externalMqtt ? externalMqtt : mqttUrl}, Redis ${redisUrl}, Postgres ${pgBase}). A service that exits is restarted; Ctrl-C stops them.\n`);

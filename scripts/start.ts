@@ -39,7 +39,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', exit); // on, not once: tsx relays the terminal's SIGINT too, and a second one must not kill us mid-stop
+  process.on('SIGINT', exit); // on, not once: npm relays the terminal's SIGINT too, and a second one must not kill us mid-stop
   process.on('SIGTERM', exit);
 
   try {

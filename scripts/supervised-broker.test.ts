@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
-import { Supervisor } from './supervisor';
-import { asService, closeMqtt, connectMqtt, startRedisServer } from '../services/broker/src/testing/harness';
+import { Supervisor } from './supervisor.js';
+import { asService, closeMqtt, connectMqtt, startRedisServer } from '../services/broker/src/testing/harness.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const TOPIC = 'albergue/booking/v1/BookingReserved';
@@ -29,7 +29,7 @@ test('a killed broker child is restarted by the supervisor and nothing acknowled
     sup.start({
       name: 'broker',
       command: process.execPath,
-      args: ['--import', 'tsx', 'services/broker/src/main.ts'],
+      args: ['--conditions=development', '--import', 'tsx', 'services/broker/src/main.ts'],
       cwd: root,
       env: { ...process.env, REDIS_URL: redis.url, BROKER_HOST: '127.0.0.1', BROKER_MQTT_PORT: String(mqttPort), BROKER_HTTP_PORT: String(httpPort), BROKER_WS_PORT: 'off' },
     });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { waitFor } from '@albergue/platform/testing';
-import { Supervisor } from './supervisor';
+import { Supervisor } from './supervisor.js';
 
 const idle = ['-e', 'setInterval(() => {}, 1000)'];
 const alive = (pid: number | undefined) => {
@@ -71,7 +71,7 @@ test('stop() kills a child that ignores SIGTERM after the grace period and resta
 
 for (const how of ['SIGINT', 'SIGTERM', 'Ctrl-C (SIGINT to the whole process group)'] as const) {
   test(`the supervisor process stops every child on ${how}, restarts none, and exits 0`, async () => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/testing/supervise-fixture.ts'], { cwd: new URL('..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'scripts/testing/supervise-fixture.ts'], { cwd: new URL('..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     proc.stderr.on('data', (d: Buffer) => { out += d.toString(); });

@@ -17,7 +17,7 @@ import { createPaymentService } from '@albergue/payment/service';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
 import type { ServiceRuntime } from '@albergue/runtime';
 import { ledgerBundle } from '@albergue/runtime';
-import { http, observeEvents, registerAlbergue, reservation, waitForBookingStatus } from './guest';
+import { http, observeEvents, registerAlbergue, reservation, waitForBookingStatus } from './guest.js';
 
 const PG = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -16,7 +16,7 @@ import { migrate, OUTBOX_MIGRATIONS, PgDatabase } from '@albergue/outbox';
 import { initiatePaymentOnBookingReserved, PAYMENT_MIGRATIONS, PgPaymentRepository, SIMULATED_CARD_NETWORK_MIGRATIONS } from '@albergue/payment';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
 
-import { observeEvents } from './guest';
+import { observeEvents } from './guest.js';
 
 const PG = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const root = new URL('../..', import.meta.url).pathname;
@@ -39,7 +39,7 @@ describe('payment killed mid-charge', () => {
 
   async function startPayment(instance: string, extraEnv: Record<string, string>): Promise<Child> {
     const port = await freePort();
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'services/payment/src/main.ts'], {
+    const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'services/payment/src/main.ts'], {
       cwd: root,
       env: {
         PATH: process.env.PATH ?? '',

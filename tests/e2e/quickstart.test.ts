@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, waitFor } from '@albergue/platform/testing';
-import { http, reserveAndPay, waitForBookingStatus, waitUntilBookable } from './guest';
+import { http, reserveAndPay, waitForBookingStatus, waitUntilBookable } from './guest.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 

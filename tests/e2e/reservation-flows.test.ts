@@ -15,8 +15,8 @@ import { createPaymentService } from '@albergue/payment/service';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
 import type { ServiceRuntime } from '@albergue/runtime';
 import { ledgerBundle } from '@albergue/runtime';
-import type { Urls } from './guest';
-import { day, http, observeEvents, registerAlbergue, reservation, reserveAndPay, waitForBookingStatus } from './guest';
+import type { Urls } from './guest.js';
+import { day, http, observeEvents, registerAlbergue, reservation, reserveAndPay, waitForBookingStatus } from './guest.js';
 
 const PG = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';

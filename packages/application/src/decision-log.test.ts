@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { accept, ignore, reject } from '@albergue/decider';
-import { decisionLog, ignoredOutcome } from './decision-log';
+import { decisionLog, ignoredOutcome } from './decision-log.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];

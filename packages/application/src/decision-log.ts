@@ -6,7 +6,7 @@ import type { Decision, DomainError } from '@albergue/decider';
 import type { Logger } from '@albergue/platform';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
-import { notApplied } from './results';
+import { notApplied } from './results.js';
 
 export interface IgnoredDecision {
   /** The command decided, e.g. ConfirmBooking. */

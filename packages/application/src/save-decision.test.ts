@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import type { EventEnvelope } from '@albergue/events';
 import { AlbergueCapacityChanged, AlbergueRegistered, BookingReserved, newEventId } from '@albergue/events';
 import { SAMPLE_PAYLOADS } from '@albergue/events/node';
-import type { DecisionModel } from './save-decision';
-import { envelopeMapping, saveDecision } from './save-decision';
+import type { DecisionModel } from './save-decision.js';
+import { envelopeMapping, saveDecision } from './save-decision.js';
 
 type Ev = { readonly type: 'AlbergueRegistered'; readonly data: typeof SAMPLE_PAYLOADS.AlbergueRegistered } | { readonly type: 'AlbergueCapacityChanged'; readonly data: typeof SAMPLE_PAYLOADS.AlbergueCapacityChanged } | { readonly type: 'Internal'; readonly data: null };
 const toPublic = envelopeMapping({ AlbergueRegistered, AlbergueCapacityChanged });

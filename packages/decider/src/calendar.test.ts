@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addDays, addMilliseconds, daysBetween, formatInstant, instantMs, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from './calendar';
+import { addDays, addMilliseconds, daysBetween, formatInstant, instantMs, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from './calendar.js';
 
 // The arithmetic replaces Date inside domains: it must agree with Date wherever Date is right.
 test('dates agree with Date over four centuries of days, both directions', () => {

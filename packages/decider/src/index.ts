@@ -38,4 +38,4 @@ export function assertNever(value: never): never {
   throw new Error(`unhandled variant: ${JSON.stringify(value)}`);
 }
 
-export * from './calendar';
+export * from './calendar.js';

@@ -1,7 +1,7 @@
 // npm run schemas        → writes packages/events/schemas/** from the definitions (refuses breaking changes)
 // npm run schemas:check  → fails on a breaking change to a committed version or on stale files
-import { ALL_EVENTS } from '../src/definitions/index';
-import { describePlan, planSchemas, writeSchemas, SCHEMA_DIR } from '../src/schema-files';
+import { ALL_EVENTS } from '../src/definitions/index.js';
+import { describePlan, planSchemas, writeSchemas, SCHEMA_DIR } from '../src/schema-files.js';
 
 const mode = process.argv[2] ?? 'check';
 const dirArg = process.argv.indexOf('--dir');

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
-import { ALL_EVENTS, fromCloudEvent, newEnvelope, parseEnvelope, toCloudEvent } from './index';
-import { SAMPLE_PAYLOADS } from './node';
+import { ALL_EVENTS, fromCloudEvent, newEnvelope, parseEnvelope, toCloudEvent } from './index.js';
+import { SAMPLE_PAYLOADS } from './node.js';
 
 test('every event maps to a CloudEvent the SDK validates, and back to the same envelope', () => {
   for (const def of ALL_EVENTS) {

@@ -1,7 +1,7 @@
-import type { EventEnvelope } from './envelope';
-import { schemaIdOf } from './define';
-import { eventTopic, parseTopic } from './topics';
-import type { Problem } from './validation';
+import type { EventEnvelope } from './envelope.js';
+import { schemaIdOf } from './define.js';
+import { eventTopic, parseTopic } from './topics.js';
+import type { Problem } from './validation.js';
 
 /** A CloudEvents 1.0 event in structured JSON mode, as Albergue maps it. */
 export interface AlbergueCloudEvent {

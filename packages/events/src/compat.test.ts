@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
-import { defineEvent, eventSchema } from './index';
-import { SCHEMA_DIR, compareSchemas, planSchemas, writeSchemas } from './node';
+import { defineEvent, eventSchema } from './index.js';
+import { SCHEMA_DIR, compareSchemas, planSchemas, writeSchemas } from './node.js';
 
 const v1 = defineEvent({
   context: 'booking',
@@ -54,7 +54,7 @@ test('planSchemas writes additive changes and refuses breaking ones', () => {
 });
 
 function runCheck(dir: string) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'packages/events/scripts/schemas.ts', 'check', '--dir', dir], { encoding: 'utf8', cwd: new URL('../../..', import.meta.url).pathname });
+  return spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'packages/events/scripts/schemas.ts', 'check', '--dir', dir], { encoding: 'utf8', cwd: new URL('../../..', import.meta.url).pathname });
 }
 
 test('npm run schemas:check exits 1 on a breaking change and 0 on an additive one', () => {

@@ -1,6 +1,6 @@
 import type { Static, TObject } from '@sinclair/typebox';
-import type { Context } from './topics';
-import { eventTopic } from './topics';
+import type { Context } from './topics.js';
+import { eventTopic } from './topics.js';
 
 /**
  * One event type at one version, defined once: the catalog, JSON Schemas, AsyncAPI document,

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
-import * as pure from './index';
-import * as node from './node';
+import * as pure from './index.js';
+import * as node from './node.js';
 
 const src = dirname(new URL(import.meta.url).pathname);
 

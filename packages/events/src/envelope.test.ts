@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { BookingConfirmed, BookingReserved, newEnvelope, parseEnvelope, withCorrelation } from './index';
-import { SAMPLE_PAYLOADS } from './node';
+import { BookingConfirmed, BookingReserved, newEnvelope, parseEnvelope, withCorrelation } from './index.js';
+import { SAMPLE_PAYLOADS } from './node.js';
 
 const reserved = () => newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved, booking_id: 'bk-1', albergue_id: 'alb-1' });
 

@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import { v7 as uuidv7 } from 'uuid';
-import type { EventDefinition } from './define';
-import type { DeepReadonly } from './readonly';
+import type { EventDefinition } from './define.js';
+import type { DeepReadonly } from './readonly.js';
 
 /**
  * The one envelope every event travels in (ARCHITECTURE §2): snake_case JSON, deeply immutable.

@@ -1,25 +1,25 @@
 // @albergue/events, the pure entry: definitions, types, envelopes, validation, topics, CloudEvents.
 // No file system and no sample data here (domains import this entry); schema files, the
 // compatibility check and the sample payloads are in `@albergue/events/node` (./node.ts).
-import type { EventDefinition } from './define';
-import { ALL_EVENTS } from './definitions/index';
-import type { EventEnvelope, EventMeta } from './envelope';
-import type { ParseOptions, ParseResult } from './registry';
-import { EventRegistry } from './registry';
-import { UPCASTERS } from './upcasters';
+import type { EventDefinition } from './define.js';
+import { ALL_EVENTS } from './definitions/index.js';
+import type { EventEnvelope, EventMeta } from './envelope.js';
+import type { ParseOptions, ParseResult } from './registry.js';
+import { EventRegistry } from './registry.js';
+import { UPCASTERS } from './upcasters.js';
 
-export * from './define';
-export * from './definitions/index';
-export * from './envelope';
-export * from './primitives';
-export * from './readonly';
-export * from './limits';
-export * from './registry';
-export * from './schema';
-export * from './topics';
-export * from './cloudevents';
-export type { Problem } from './validation';
-export { formatProblems } from './validation';
+export * from './define.js';
+export * from './definitions/index.js';
+export * from './envelope.js';
+export * from './primitives.js';
+export * from './readonly.js';
+export * from './limits.js';
+export * from './registry.js';
+export * from './schema.js';
+export * from './topics.js';
+export * from './cloudevents.js';
+export type { Problem } from './validation.js';
+export { formatProblems } from './validation.js';
 
 /** The registry of every Albergue event, with its upcasters. */
 export const events = new EventRegistry(ALL_EVENTS, UPCASTERS);
@@ -34,7 +34,7 @@ export function parseEnvelope(input: unknown, options?: ParseOptions): ParseResu
   return events.parse(input, options);
 }
 
-import type { AnyEventDefinition } from './definitions/index';
-import type { EnvelopeOf } from './envelope';
+import type { AnyEventDefinition } from './definitions/index.js';
+import type { EnvelopeOf } from './envelope.js';
 /** Every Albergue event envelope, discriminated by `event_type`. */
 export type AlbergueEvent = EnvelopeOf<AnyEventDefinition>;

@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { BookingReserved, newEnvelope, parseEnvelope } from './index';
-import { SAMPLE_PAYLOADS } from './node';
-import type { ParseResult } from './index';
+import { BookingReserved, newEnvelope, parseEnvelope } from './index.js';
+import { SAMPLE_PAYLOADS } from './node.js';
+import type { ParseResult } from './index.js';
 
 const reserved = () => newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved });
 

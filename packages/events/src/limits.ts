@@ -1,4 +1,4 @@
-import type { Problem } from './validation';
+import type { Problem } from './validation.js';
 
 /** Deepest nesting of objects/arrays an envelope may have (the envelope itself is level 1). */
 export const DEFAULT_MAX_DEPTH = 64;

@@ -1,5 +1,5 @@
 // @albergue/events/node: what tooling and tests need besides the pure entry — the committed JSON
 // Schema files (node:fs), the compatibility check that guards them, and one sample payload per event.
-export * from './compat';
-export * from './schema-files';
-export * from './samples';
+export * from './compat.js';
+export * from './schema-files.js';
+export * from './samples.js';

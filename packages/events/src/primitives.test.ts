@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { DocumentValidated, maskDocumentNumber, maskEmail, newEnvelope } from './index';
-import { SAMPLE_PAYLOADS } from './node';
+import { DocumentValidated, maskDocumentNumber, maskEmail, newEnvelope } from './index.js';
+import { SAMPLE_PAYLOADS } from './node.js';
 
 test('document numbers are masked to their last four characters', () => {
   assert.equal(maskDocumentNumber('12345678Z'), '*****678Z');

@@ -1,12 +1,12 @@
-import type { EventDefinition } from './define';
-import type { EventEnvelope, EventMeta } from './envelope';
-import { newEventId } from './envelope';
-import { deepFreeze } from './readonly';
-import { baseEnvelopeSchema, eventSchema } from './schema';
-import type { Problem, ValidateFunction } from './validation';
-import { createAjv, formatProblems, problemsOf } from './validation';
-import { eventTopic } from './topics';
-import { DEFAULT_MAX_DEPTH, jsonTextTooDeep, jsonValueProblem } from './limits';
+import type { EventDefinition } from './define.js';
+import type { EventEnvelope, EventMeta } from './envelope.js';
+import { newEventId } from './envelope.js';
+import { deepFreeze } from './readonly.js';
+import { baseEnvelopeSchema, eventSchema } from './schema.js';
+import type { Problem, ValidateFunction } from './validation.js';
+import { createAjv, formatProblems, problemsOf } from './validation.js';
+import { eventTopic } from './topics.js';
+import { DEFAULT_MAX_DEPTH, jsonTextTooDeep, jsonValueProblem } from './limits.js';
 
 /** Turns a payload of `fromVersion` into a payload of `fromVersion + 1` of the same event type. */
 export interface Upcaster {

@@ -1,5 +1,5 @@
-import type { PayloadOf } from './define';
-import type * as D from './definitions/index';
+import type { PayloadOf } from './define.js';
+import type * as D from './definitions/index.js';
 
 /**
  * One valid example payload per event: used by the catalog, the docs and tests across packages.

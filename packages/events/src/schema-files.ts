@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import type { EventDefinition } from './define';
-import type { Incompatibility } from './compat';
-import { compareSchemas } from './compat';
-import { eventSchema, schemaFileName } from './schema';
+import type { EventDefinition } from './define.js';
+import type { Incompatibility } from './compat.js';
+import { compareSchemas } from './compat.js';
+import { eventSchema, schemaFileName } from './schema.js';
 
 /** The committed schema folder of this package. */
 export const SCHEMA_DIR = new URL('../schemas', import.meta.url).pathname;

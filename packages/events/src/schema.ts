@@ -1,5 +1,5 @@
-import type { EventDefinition } from './define';
-import { UUID_PATTERN, UUID_V7_PATTERN } from './envelope';
+import type { EventDefinition } from './define.js';
+import { UUID_PATTERN, UUID_V7_PATTERN } from './envelope.js';
 
 export const JSON_SCHEMA_DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 

@@ -2,10 +2,10 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ALL_EVENTS, newEnvelope, schemaFileName } from './index';
-import { SAMPLE_PAYLOADS, SCHEMA_DIR, planSchemas } from './node';
-import type { EventDefinition } from './index';
-import { createAjv } from './validation';
+import { ALL_EVENTS, newEnvelope, schemaFileName } from './index.js';
+import { SAMPLE_PAYLOADS, SCHEMA_DIR, planSchemas } from './node.js';
+import type { EventDefinition } from './index.js';
+import { createAjv } from './validation.js';
 
 const files = readdirSync(SCHEMA_DIR, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.schema.json'));
 

@@ -1,4 +1,4 @@
-import type { Upcaster } from './registry';
+import type { Upcaster } from './registry.js';
 
 /**
  * Upcasters for every event that has more than one version: each turns version N into N+1.

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
-import { EventRegistry, defineEvent } from './index';
+import { EventRegistry, defineEvent } from './index.js';
 
 // A test-only event with two versions: v2 splits the guest name and requires `nights`.
 const GuestArrivedV1 = defineEvent({

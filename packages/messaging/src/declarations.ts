@@ -1,5 +1,5 @@
 import type { Context, EventDefinition } from '@albergue/events';
-import type { SubscriptionPolicy } from './ports/ledger';
+import type { SubscriptionPolicy } from './ports/ledger.js';
 
 /**
  * What a service publishes and subscribes to, declared once in code. The runtime wires itself from

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { PermanentError, permanentErrorOf } from './errors';
+import { PermanentError, permanentErrorOf } from './errors.js';
 
 test('PermanentError carries a snake_case reason code; it is recognised directly, wrapped as a cause, or from another copy of the package', () => {
   const e = new PermanentError('booking bk-9 does not exist', { code: 'unknown_booking' });

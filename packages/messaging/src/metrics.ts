@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { BreakerState, CircuitBreakerStore, DeadLetterNotice, DeadLetterStore, DeliveryLedger } from './ports/ledger';
+import type { BreakerState, CircuitBreakerStore, DeadLetterNotice, DeadLetterStore, DeliveryLedger } from './ports/ledger.js';
 
 const LABELS = ['service', 'subscriber', 'topic'] as const;
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };

@@ -1,7 +1,7 @@
 // The relay's SQL, one job: which outbox rows a batch takes (the claim), and how the outcome of
 // publishing them is written back. The loop that runs it lives in relay.ts, publishing in deliver.ts.
-import type { SqlExecutor } from './db/port';
-import type { Delivery } from './deliver';
+import type { SqlExecutor } from './db/port.js';
+import type { Delivery } from './deliver.js';
 
 /** An outbox row claimed for publishing. */
 export type ClaimedRow = {

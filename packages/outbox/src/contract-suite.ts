@@ -10,14 +10,14 @@ import { MqttPublisher, RedisDeliveryLedger, Router } from '@albergue/messaging'
 import type { HandlerContext, SubscriptionPolicy } from '@albergue/messaging';
 import { deleteNamespace, metricValue } from '@albergue/messaging/testing';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import type { SqlDatabase, SqlTransaction } from './db/port';
-import { runInbox, transactionalInbox, transactionOf } from './inbox';
-import { migrate, MigrationError } from './migrations/runner';
-import { OUTBOX_MIGRATIONS } from './migrations/sql';
-import { Outbox, OutboxError } from './outbox';
-import { OutboxRelay } from './relay';
-import type { OutboxRelayOptions } from './relay';
-import { bookingEvent, RecordingSubscriber, startBroker, startProxy } from './testing';
+import type { SqlDatabase, SqlTransaction } from './db/port.js';
+import { runInbox, transactionalInbox, transactionOf } from './inbox.js';
+import { migrate, MigrationError } from './migrations/runner.js';
+import { OUTBOX_MIGRATIONS } from './migrations/sql.js';
+import { Outbox, OutboxError } from './outbox.js';
+import { OutboxRelay } from './relay.js';
+import type { OutboxRelayOptions } from './relay.js';
+import { bookingEvent, RecordingSubscriber, startBroker, startProxy } from './testing.js';
 
 export interface DatabaseHarness {
   readonly label: string;

@@ -1,7 +1,7 @@
 // Publishing one claimed batch, one job: in per-aggregate waves, so an aggregate's next row leaves
 // only after the broker acknowledged its previous one, and a failed row holds back the rest of its aggregate.
 import type { Publisher } from '@albergue/messaging';
-import type { ClaimedRow } from './claim';
+import type { ClaimedRow } from './claim.js';
 
 /** What publishing one claimed batch came to. */
 export interface Delivery {

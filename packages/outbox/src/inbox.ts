@@ -1,7 +1,7 @@
 import type { HandlerContext, Middleware } from '@albergue/messaging';
-import type { SqlDatabase, SqlTransaction } from './db/port';
-import type { Outbox } from './outbox';
-import { isUuid, OutboxError } from './outbox';
+import type { SqlDatabase, SqlTransaction } from './db/port.js';
+import type { Outbox } from './outbox.js';
+import { isUuid, OutboxError } from './outbox.js';
 
 /** Identifies one delivery of one event to one subscriber. */
 export interface InboxKey {

@@ -1,7 +1,7 @@
 import { eventsPublishedCounter } from '@albergue/messaging';
 import { Gauge } from 'prom-client';
 import type { Counter, Registry } from 'prom-client';
-import type { SqlExecutor } from './db/port';
+import type { SqlExecutor } from './db/port.js';
 
 export interface OutboxMetrics {
   /** Events the broker acknowledged, by logical topic. */

@@ -1,7 +1,7 @@
 import type { EventEnvelope } from '@albergue/events';
 import { events } from '@albergue/events';
-import type { SqlDatabase, SqlTransaction } from './db/port';
-import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql';
+import type { SqlDatabase, SqlTransaction } from './db/port.js';
+import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql.js';
 
 export class OutboxError extends Error {
   constructor(message: string) {

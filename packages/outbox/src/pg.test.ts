@@ -1,7 +1,7 @@
 // The outbox/inbox contract on real Postgres through a pg Pool.
-import { PgDatabase } from './db/pg';
-import { outboxContract } from './contract-suite';
-import { createTestDatabase } from './testing';
+import { PgDatabase } from './db/pg.js';
+import { outboxContract } from './contract-suite.js';
+import { createTestDatabase } from './testing.js';
 
 let drop: (() => Promise<void>) | undefined;
 let url: string | undefined;

@@ -2,8 +2,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PgliteDatabase } from './db/pglite';
-import { outboxContract } from './contract-suite';
+import { PgliteDatabase } from './db/pglite.js';
+import { outboxContract } from './contract-suite.js';
 
 let dir: string | undefined;
 

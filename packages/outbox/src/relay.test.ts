@@ -2,15 +2,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import { PgDatabase } from './db/pg';
-import type { SqlDatabase } from './db/port';
-import { migrate } from './migrations/runner';
-import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql';
-import { Outbox } from './outbox';
-import { LOCK_CLAIM_SQL } from './claim';
-import { OutboxRelay } from './relay';
+import { PgDatabase } from './db/pg.js';
+import type { SqlDatabase } from './db/port.js';
+import { migrate } from './migrations/runner.js';
+import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql.js';
+import { Outbox } from './outbox.js';
+import { LOCK_CLAIM_SQL } from './claim.js';
+import { OutboxRelay } from './relay.js';
 import type { OutgoingMessage, Publisher, PublishResult } from '@albergue/messaging';
-import { bookingEvent, createTestDatabase } from './testing';
+import { bookingEvent, createTestDatabase } from './testing.js';
 
 let db: PgDatabase;
 let drop: () => Promise<void>;

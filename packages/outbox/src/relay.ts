@@ -3,14 +3,14 @@ import { hostname } from 'node:os';
 import type { Publisher } from '@albergue/messaging';
 import type { Logger } from '@albergue/platform';
 import type { Registry } from 'prom-client';
-import type { SqlDatabase, SqlExecutor } from './db/port';
-import type { OutboxMetrics } from './metrics';
-import { outboxMetrics } from './metrics';
-import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql';
-import type { ClaimedRow, RetryBackoff } from './claim';
-import { claimLocked, claimWithLease, markLockedPublished, settleBatch } from './claim';
-import type { Delivery } from './deliver';
-import { deliverInWaves } from './deliver';
+import type { SqlDatabase, SqlExecutor } from './db/port.js';
+import type { OutboxMetrics } from './metrics.js';
+import { outboxMetrics } from './metrics.js';
+import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql.js';
+import type { ClaimedRow, RetryBackoff } from './claim.js';
+import { claimLocked, claimWithLease, markLockedPublished, settleBatch } from './claim.js';
+import type { Delivery } from './deliver.js';
+import { deliverInWaves } from './deliver.js';
 
 export interface OutboxRelayOptions {
   /** Names this relay in `claimed_by` of the leases it writes (default host-pid-random). */

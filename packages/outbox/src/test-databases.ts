@@ -2,9 +2,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SqlDatabase } from './db/port';
-import { PgDatabase, quoteIdent } from './db/pg';
-import { PgliteDatabase } from './db/pglite';
+import type { SqlDatabase } from './db/port.js';
+import { PgDatabase, quoteIdent } from './db/pg.js';
+import { PgliteDatabase } from './db/pglite.js';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
 
 export const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

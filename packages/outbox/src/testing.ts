@@ -10,7 +10,7 @@ import { BookingReserved, newEnvelope } from '@albergue/events';
 import type { EventEnvelope } from '@albergue/events';
 import { freePort, uniqueName } from '@albergue/platform/testing';
 
-export const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A fresh database on the local Postgres; `drop()` removes it. */
 export async function createTestDatabase(prefix = 'outbox_test'): Promise<{ url: string; drop: () => Promise<void> }> {

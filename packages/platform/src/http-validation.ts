@@ -7,10 +7,10 @@ import { Ajv } from 'ajv';
 import type { ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ProblemDetails as ProblemBody, ProblemItem } from './problem';
-import { PROBLEM_CONTENT_TYPE, ProblemDetails, pointerToken, printable, problem, unstorableTextProblems } from './problem';
+import type { ProblemDetails as ProblemBody, ProblemItem } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, ProblemDetails, pointerToken, printable, problem, unstorableTextProblems } from './problem.js';
 
-export * from './problem';
+export * from './problem.js';
 
 // ajv-formats is CommonJS with a default export; normalise the interop shape once.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule);
@@ -206,4 +206,4 @@ export function useStrictValidation(app: FastifyInstance): void {
   app.setErrorHandler(problemErrorHandler);
 }
 
-export * from './http-command';
+export * from './http-command.js';

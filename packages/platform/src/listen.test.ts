@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
-import { ConfigError } from './config';
-import { listenOrExplain } from './listen';
+import { ConfigError } from './config.js';
+import { listenOrExplain } from './listen.js';
 
 test('a port already taken is an error naming the variable that moves it', async () => {
   const first = createServer();

@@ -1,5 +1,5 @@
 import type { Server } from 'node:net';
-import { ConfigError } from './config';
+import { ConfigError } from './config.js';
 
 /**
  * Listens on host:port; a port already in use becomes an error naming the variable that moves it.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { pointer, problem, titleOf, unstorableText, unstorableTextProblems } from './problem';
+import { pointer, problem, titleOf, unstorableText, unstorableTextProblems } from './problem.js';
 
 describe('problem details helpers', () => {
   test('unstorable text: NUL and lone surrogates anywhere; pairs and ordinary text pass', () => {

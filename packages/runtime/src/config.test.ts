@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { ConfigError } from '@albergue/platform';
-import { serviceConfig } from './config';
+import { serviceConfig } from './config.js';
 
 test('embedded defaults: PGlite under DATA_DIR, the embedded broker, memory ledger, development password', () => {
   const c = serviceConfig('booking', 8102, { DATA_DIR: '/tmp/alb' });

@@ -10,8 +10,8 @@ import { PgDatabase } from '@albergue/outbox';
 import { PG_ADMIN_URL } from '@albergue/outbox/test-databases';
 import { createLogger } from '@albergue/platform';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import { createServiceRuntime } from './runtime';
-import type { ServiceRuntime } from './runtime';
+import { createServiceRuntime } from './runtime.js';
+import type { ServiceRuntime } from './runtime.js';
 
 let broker: TestAedes;
 let refuse = false;

@@ -7,8 +7,8 @@ import type { Logger } from '@albergue/platform';
 import { COMMAND_ID_HEADER, CORRELATION_ID_HEADER, isUuid, problem, problemErrorHandler, sendProblem, useStrictValidation } from '@albergue/platform/http';
 import type { Registry } from 'prom-client';
 import { Type } from '@sinclair/typebox';
-import type { IdempotencyStore } from './idempotency';
-import { IDEMPOTENCY_KEY_HEADER, installIdempotency } from './idempotency';
+import type { IdempotencyStore } from './idempotency.js';
+import { IDEMPOTENCY_KEY_HEADER, installIdempotency } from './idempotency.js';
 
 /** A readiness check: resolves true when the dependency is usable, false or throws when not. */
 export type ReadinessCheck = () => Promise<boolean>;

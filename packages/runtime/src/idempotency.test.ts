@@ -10,9 +10,9 @@ import { migrate, PgDatabase, quoteIdent } from '@albergue/outbox';
 import { PG_ADMIN_URL } from '@albergue/outbox/test-databases';
 import { createLogger, createMetricsRegistry } from '@albergue/platform';
 import { expectProblem, uniqueName, waitFor } from '@albergue/platform/testing';
-import { buildServiceHttp } from './http';
-import { IDEMPOTENCY_MIGRATION } from './idempotency';
-import { UnitOfWorkDatabase } from './unit-of-work';
+import { buildServiceHttp } from './http.js';
+import { IDEMPOTENCY_MIGRATION } from './idempotency.js';
+import { UnitOfWorkDatabase } from './unit-of-work.js';
 
 interface Gate { open: () => void; wait: Promise<void> }
 function gate(): Gate {

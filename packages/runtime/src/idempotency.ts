@@ -27,7 +27,7 @@ import type { Migration, SqlDatabase, SqlExecutor, SqlTransaction } from '@alber
 import type { Logger } from '@albergue/platform';
 import type { IdempotencyMode } from '@albergue/platform/http';
 import { problem, sendProblem } from '@albergue/platform/http';
-import { transactionScope } from './unit-of-work';
+import { transactionScope } from './unit-of-work.js';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';

@@ -26,7 +26,7 @@ export function runUntilSignal(name: string, start: () => Promise<Stoppable>): v
           },
         );
       };
-      // on, not once: a second signal (tsx relays the terminal's) must not kill the process mid-stop.
+      // on, not once: a second signal (npm relays the terminal's) must not kill the process mid-stop.
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     },

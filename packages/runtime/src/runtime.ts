@@ -8,12 +8,12 @@ import type { Migration, SqlDatabase, SqlTransaction } from '@albergue/outbox';
 import { OUTBOX_MIGRATIONS, Outbox, OutboxRelay, PgDatabase, PgliteDatabase, migrate, transactionOf, transactionalInbox } from '@albergue/outbox';
 import type { Logger } from '@albergue/platform';
 import { createLogger, createMetricsRegistry, envInt, listenOrExplain } from '@albergue/platform';
-import type { ServiceConfig } from './config';
-import { serviceConfig } from './config';
-import { buildServiceHttp } from './http';
-import type { ReadinessCheck } from './http';
-import { DEFAULT_IDEMPOTENCY_TTL_MS, IDEMPOTENCY_MIGRATION } from './idempotency';
-import { UnitOfWorkDatabase } from './unit-of-work';
+import type { ServiceConfig } from './config.js';
+import { serviceConfig } from './config.js';
+import { buildServiceHttp } from './http.js';
+import type { ReadinessCheck } from './http.js';
+import { DEFAULT_IDEMPOTENCY_TTL_MS, IDEMPOTENCY_MIGRATION } from './idempotency.js';
+import { UnitOfWorkDatabase } from './unit-of-work.js';
 
 /** The delivery ledger with its DLQ and breaker stores (one object in both adapters). */
 export interface LedgerBundle {

@@ -4,17 +4,17 @@ import { AlbergueCapacityChanged, AlbergueRegistered, PaymentConfirmed, PaymentF
 import { envInt } from '@albergue/platform';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
-import { bookingRoutes } from './adapters/http/routes';
-import { BOOKING_MIGRATIONS } from './adapters/postgres/migrations';
-import { PgBookingQueries } from './adapters/postgres/pg-booking-queries';
-import { PgBookingRepository } from './adapters/postgres/pg-booking-repository';
-import { cancelBookingOnPaymentFailed } from './application/cancel-for-failed-payment';
-import { confirmBookingOnPaymentConfirmed } from './application/confirm-booking';
-import { expireDueReservations } from './application/expire-reservation';
-import type { BookingConfig } from './application/ports';
-import { DEFAULT_BOOKING_CONFIG } from './application/ports';
-import { updateInventoryOnAlbergueRegistered, updateInventoryOnCapacityChanged } from './application/update-inventory';
-import { bookingDeclaration } from './declaration';
+import { bookingRoutes } from './adapters/http/routes.js';
+import { BOOKING_MIGRATIONS } from './adapters/postgres/migrations.js';
+import { PgBookingQueries } from './adapters/postgres/pg-booking-queries.js';
+import { PgBookingRepository } from './adapters/postgres/pg-booking-repository.js';
+import { cancelBookingOnPaymentFailed } from './application/cancel-for-failed-payment.js';
+import { confirmBookingOnPaymentConfirmed } from './application/confirm-booking.js';
+import { expireDueReservations } from './application/expire-reservation.js';
+import type { BookingConfig } from './application/ports.js';
+import { DEFAULT_BOOKING_CONFIG } from './application/ports.js';
+import { updateInventoryOnAlbergueRegistered, updateInventoryOnCapacityChanged } from './application/update-inventory.js';
+import { bookingDeclaration } from './declaration.js';
 
 export interface BookingServiceOptions extends Partial<Pick<ServiceRuntimeOptions, 'env' | 'config' | 'logger' | 'ledger' | 'relay'>> {
   readonly clock?: Clock;

@@ -1,9 +1,9 @@
 // The operator CLI: every command is a call to the broker's admin HTTP API with the admin token, so
 // it works against any running system (embedded, or on Redis) and never touches Redis itself.
 import { parseArgs } from 'node:util';
-import { DEV_ADMIN_TOKEN } from './config/credentials';
+import { DEV_ADMIN_TOKEN } from './config/credentials.js';
 
-export const DEFAULT_BROKER_URL = 'http://127.0.0.1:8090';
+const DEFAULT_BROKER_URL = 'http://127.0.0.1:8090';
 
 export const USAGE = `usage: albergue-broker [--url URL] [--token TOKEN] <command>
   dlq list

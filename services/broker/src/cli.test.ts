@@ -7,10 +7,10 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@albergue/platform/testing';
 import { freePort } from '@albergue/platform/testing';
-import type { RunningBroker } from './start';
-import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from './testing/harness';
-import { BrokerError, BrokerUnreachableError, UsageError, runCommand } from './cli-commands';
-import { BOOKING_RESERVED, BOOKING_RESERVED_MQTT, bookingReserved } from './testing/fixtures';
+import type { RunningBroker } from './start.js';
+import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from './testing/harness.js';
+import { BrokerError, BrokerUnreachableError, UsageError, runCommand } from './cli-commands.js';
+import { BOOKING_RESERVED, BOOKING_RESERVED_MQTT, bookingReserved } from './testing/fixtures.js';
 
 const exec = promisify(execFile);
 const bin = fileURLToPath(new URL('../bin/albergue-broker.js', import.meta.url));

@@ -1,7 +1,7 @@
 // Operator CLI over the broker's admin HTTP API (BROKER_URL, BROKER_ADMIN_TOKEN; see USAGE):
 //   npx albergue-broker dlq list | circuits list | subscriptions list | retained list 'albergue/#' ...
 // Output is JSON; exit code 2 on usage errors, 1 on failures (one line on stderr).
-import { BrokerError, BrokerUnreachableError, USAGE, UsageError, runCommand } from './cli-commands';
+import { BrokerError, BrokerUnreachableError, USAGE, UsageError, runCommand } from './cli-commands.js';
 
 try {
   const out = await runCommand(process.argv.slice(2));

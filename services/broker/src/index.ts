@@ -1,8 +1,8 @@
-export { startBroker } from './start';
-export type { BrokerOptions, LedgerBundle, RunningBroker } from './start';
-export { brokerOptionsFromEnv } from './config/env';
-export { loadCredentials, devPassword, passwordVar, DEV_ADMIN_TOKEN } from './config/credentials';
-export { DECLARED_SERVICES } from './config/declared-services';
-export { aclFromDeclarations, grantsFromDeclarations, OBSERVER_ACCOUNT } from './application/acl-from-declarations';
-export { AccessControlList } from './domain/acl';
-export type { AccountGrant } from './domain/acl';
+export { startBroker } from './start.js';
+export type { BrokerOptions, LedgerBundle, RunningBroker } from './start.js';
+export { brokerOptionsFromEnv } from './config/env.js';
+export { loadCredentials, devPassword, passwordVar, DEV_ADMIN_TOKEN } from './config/credentials.js';
+export { DECLARED_SERVICES } from './config/declared-services.js';
+export { aclFromDeclarations, grantsFromDeclarations, OBSERVER_ACCOUNT } from './application/acl-from-declarations.js';
+export { AccessControlList } from './domain/acl.js';
+export type { AccountGrant } from './domain/acl.js';

@@ -1,8 +1,8 @@
-// Composition root: `npx tsx services/broker/src/main.ts` starts the broker from the environment
+// Composition root: `npm run broker` (built: `node services/broker/dist/main.js`) starts the broker from the environment
 // (see config/env.ts and services/broker/README.md) and stops it gracefully on SIGINT/SIGTERM.
 import { ConfigError, createLogger } from '@albergue/platform';
-import { brokerOptionsFromEnv } from './config/env';
-import { startBroker } from './start';
+import { brokerOptionsFromEnv } from './config/env.js';
+import { startBroker } from './start.js';
 
 const logger = createLogger('broker');
 

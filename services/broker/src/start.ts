@@ -4,26 +4,26 @@ import type { CircuitBreakerStore, DeadLetterNotice, DeadLetterSource, DeadLette
 import { DlqOperations, MemoryDeliveryLedger, RedisDeliveryLedger, messagingMetrics } from '@albergue/messaging';
 import type { Logger } from '@albergue/platform';
 import { createLogger, createMetricsRegistry, listenOrExplain } from '@albergue/platform';
-import { OBSERVER_ACCOUNT, aclFromDeclarations } from './application/acl-from-declarations';
-import { PasswordAuthenticator } from './application/authenticator';
-import { HttpConsumerFeed } from './application/http-consumers';
-import type { HttpSubscriptionRegistry } from './application/http-subscriptions';
-import { BrokerMetrics } from './application/metrics';
-import { publishEvent } from './application/publish-event';
-import type { ChannelNotifier, PublishedMessageStore } from './application/ports';
-import { ReceiptSigner } from './application/receipts';
-import { AedesBroker } from './adapters/mqtt/aedes-broker';
-import { memoryStorage, redisStorage } from './adapters/mqtt/persistence';
-import { buildHttpApi } from './adapters/http/server';
-import type { HealthReport } from './adapters/http/deps';
-import { MemoryChannelNotifier, MemoryPublishedMessageStore } from './adapters/memory/memory-message-store';
-import { MemoryHttpSubscriptionRegistry } from './adapters/memory/memory-subscription-registry';
-import { RedisChannelNotifier } from './adapters/redis/redis-channel';
-import { RedisPublishedMessageStore } from './adapters/redis/redis-message-store';
-import { RedisHttpSubscriptionRegistry } from './adapters/redis/redis-subscription-registry';
-import { DECLARED_SERVICES } from './config/declared-services';
-import { ANONYMOUS_ACCOUNT } from './domain/client-ids';
-import { DEFAULT_MAX_PACKET_SIZE } from './config/limits';
+import { OBSERVER_ACCOUNT, aclFromDeclarations } from './application/acl-from-declarations.js';
+import { PasswordAuthenticator } from './application/authenticator.js';
+import { HttpConsumerFeed } from './application/http-consumers.js';
+import type { HttpSubscriptionRegistry } from './application/http-subscriptions.js';
+import { BrokerMetrics } from './application/metrics.js';
+import { publishEvent } from './application/publish-event.js';
+import type { ChannelNotifier, PublishedMessageStore } from './application/ports.js';
+import { ReceiptSigner } from './application/receipts.js';
+import { AedesBroker } from './adapters/mqtt/aedes-broker.js';
+import { memoryStorage, redisStorage } from './adapters/mqtt/persistence.js';
+import { buildHttpApi } from './adapters/http/server.js';
+import type { HealthReport } from './adapters/http/deps.js';
+import { MemoryChannelNotifier, MemoryPublishedMessageStore } from './adapters/memory/memory-message-store.js';
+import { MemoryHttpSubscriptionRegistry } from './adapters/memory/memory-subscription-registry.js';
+import { RedisChannelNotifier } from './adapters/redis/redis-channel.js';
+import { RedisPublishedMessageStore } from './adapters/redis/redis-message-store.js';
+import { RedisHttpSubscriptionRegistry } from './adapters/redis/redis-subscription-registry.js';
+import { DECLARED_SERVICES } from './config/declared-services.js';
+import { ANONYMOUS_ACCOUNT } from './domain/client-ids.js';
+import { DEFAULT_MAX_PACKET_SIZE } from './config/limits.js';
 
 /** The delivery ledger the HTTP consumers and the DLQ/breaker endpoints work on. */
 export interface LedgerBundle {

@@ -1,7 +1,7 @@
-// Composition root of the location service: `npx tsx services/location/src/main.ts` (configuration
+// Composition root of the location service: `node services/location/dist/main.js` after `npm run build` (configuration
 // from the environment: see the README's "Running on real infrastructure").
 import { runUntilSignal } from '@albergue/runtime';
-import { createLocationService } from './service';
+import { createLocationService } from './service.js';
 
 runUntilSignal('location', async () => {
   const rt = await createLocationService();

@@ -2,13 +2,13 @@ import type { Clock } from '@albergue/application';
 import { decisionLog, systemClock, uuidV7Ids } from '@albergue/application';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
-import { locationRoutes } from './adapters/http/routes';
-import { LOCATION_MIGRATIONS } from './adapters/postgres/migrations';
-import { PgAlbergueQueries } from './adapters/postgres/pg-albergue-queries';
-import { PgAlbergueRepository } from './adapters/postgres/pg-albergue-repository';
-import { DEFAULT_LOCATION_CONFIG } from './application/ports';
-import { seedAlbergues } from './application/seed-albergues';
-import { locationDeclaration } from './declaration';
+import { locationRoutes } from './adapters/http/routes.js';
+import { LOCATION_MIGRATIONS } from './adapters/postgres/migrations.js';
+import { PgAlbergueQueries } from './adapters/postgres/pg-albergue-queries.js';
+import { PgAlbergueRepository } from './adapters/postgres/pg-albergue-repository.js';
+import { DEFAULT_LOCATION_CONFIG } from './application/ports.js';
+import { seedAlbergues } from './application/seed-albergues.js';
+import { locationDeclaration } from './declaration.js';
 
 export interface LocationServiceOptions extends Partial<Pick<ServiceRuntimeOptions, 'env' | 'config' | 'logger' | 'ledger' | 'relay'>> {
   readonly clock?: Clock;

@@ -5,20 +5,20 @@ import { BookingCancelled, BookingReserved, ReservationExpired } from '@albergue
 import { ConfigError, envInt, envOptional } from '@albergue/platform';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
-import { refundRoutes } from './adapters/http/refund-routes';
-import { paymentRoutes } from './adapters/http/routes';
-import { PAYMENT_MIGRATIONS } from './adapters/postgres/migrations';
-import { PgPaymentQueries } from './adapters/postgres/pg-payment-queries';
-import { PgPaymentRepository } from './adapters/postgres/pg-payment-repository';
-import { httpCallbackDeliverer } from './adapters/provider/http-callback';
-import { SIMULATED_CARD_NETWORK_MIGRATIONS, SimulatedCardNetwork } from './adapters/provider/simulated-card-network';
-import { closePaymentOnBookingCancelled, closePaymentOnReservationExpired } from './application/close-payment';
-import { initiatePaymentOnBookingReserved } from './application/initiate-payment';
-import type { PaymentProvider, ProviderSettlement } from './application/ports';
-import { reconcileChargeAttempts } from './application/reconcile-charges';
-import type { RefundDeps } from './application/refund-payment';
-import { refundPendingPayments } from './application/refund-payment';
-import { paymentDeclaration } from './declaration';
+import { refundRoutes } from './adapters/http/refund-routes.js';
+import { paymentRoutes } from './adapters/http/routes.js';
+import { PAYMENT_MIGRATIONS } from './adapters/postgres/migrations.js';
+import { PgPaymentQueries } from './adapters/postgres/pg-payment-queries.js';
+import { PgPaymentRepository } from './adapters/postgres/pg-payment-repository.js';
+import { httpCallbackDeliverer } from './adapters/provider/http-callback.js';
+import { SIMULATED_CARD_NETWORK_MIGRATIONS, SimulatedCardNetwork } from './adapters/provider/simulated-card-network.js';
+import { closePaymentOnBookingCancelled, closePaymentOnReservationExpired } from './application/close-payment.js';
+import { initiatePaymentOnBookingReserved } from './application/initiate-payment.js';
+import type { PaymentProvider, ProviderSettlement } from './application/ports.js';
+import { reconcileChargeAttempts } from './application/reconcile-charges.js';
+import type { RefundDeps } from './application/refund-payment.js';
+import { refundPendingPayments } from './application/refund-payment.js';
+import { paymentDeclaration } from './declaration.js';
 
 export const DEV_CALLBACK_SECRET = 'albergue-dev-callback-secret';
 

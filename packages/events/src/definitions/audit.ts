@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { defineEvent } from '../define';
-import { Uuid, Timestamp } from '../primitives';
+import { defineEvent } from '../define.js';
+import { Uuid, Timestamp } from '../primitives.js';
 
 export const AuditLogged = defineEvent({
   context: 'audit',

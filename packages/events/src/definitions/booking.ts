@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { defineEvent } from '../define';
-import { DateOnly, Id, Locale, Money, StringEnum, Timestamp } from '../primitives';
+import { defineEvent } from '../define.js';
+import { DateOnly, Id, Locale, Money, StringEnum, Timestamp } from '../primitives.js';
 
 export const BookingReserved = defineEvent({
   context: 'booking',

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { defineEvent } from '../define';
-import { DateOnly, DocumentType, Id, MaskedDocumentNumber, Timestamp } from '../primitives';
+import { defineEvent } from '../define.js';
+import { DateOnly, DocumentType, Id, MaskedDocumentNumber, Timestamp } from '../primitives.js';
 
 export const DocumentValidated = defineEvent({
   context: 'documents',

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { defineEvent } from '../define';
-import { Timestamp } from '../primitives';
+import { defineEvent } from '../define.js';
+import { Timestamp } from '../primitives.js';
 
 export const RateLimitExceeded = defineEvent({
   context: 'gateway',

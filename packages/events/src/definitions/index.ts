@@ -1,18 +1,18 @@
-import { AuditLogged } from './audit';
-import { BookingCancelled, BookingConfirmed, BookingReserved, ReservationExpired } from './booking';
-import { DocumentRejected, DocumentValidated } from './documents';
-import { RateLimitExceeded } from './gateway';
-import { AlbergueCapacityChanged, AlbergueRegistered } from './location';
-import { NotificationFailed, NotificationSent } from './notifications';
-import { PaymentConfirmed, PaymentFailed, PaymentInitiated, PaymentRefunded } from './payment';
+import { AuditLogged } from './audit.js';
+import { BookingCancelled, BookingConfirmed, BookingReserved, ReservationExpired } from './booking.js';
+import { DocumentRejected, DocumentValidated } from './documents.js';
+import { RateLimitExceeded } from './gateway.js';
+import { AlbergueCapacityChanged, AlbergueRegistered } from './location.js';
+import { NotificationFailed, NotificationSent } from './notifications.js';
+import { PaymentConfirmed, PaymentFailed, PaymentInitiated, PaymentRefunded } from './payment.js';
 
-export * from './audit';
-export * from './booking';
-export * from './documents';
-export * from './gateway';
-export * from './location';
-export * from './notifications';
-export * from './payment';
+export * from './audit.js';
+export * from './booking.js';
+export * from './documents.js';
+export * from './gateway.js';
+export * from './location.js';
+export * from './notifications.js';
+export * from './payment.js';
 
 /** Every published event definition, every version. Add a definition here and everything follows. */
 export const ALL_EVENTS = [

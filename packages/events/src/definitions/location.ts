@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { defineEvent } from '../define';
-import { DateOnly, GeoPoint, Id, Money, Timestamp } from '../primitives';
+import { defineEvent } from '../define.js';
+import { DateOnly, GeoPoint, Id, Money, Timestamp } from '../primitives.js';
 
 export const AlbergueRegistered = defineEvent({
   context: 'location',

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { defineEvent } from '../define';
-import { Id, StringEnum, Timestamp, Uuid } from '../primitives';
+import { defineEvent } from '../define.js';
+import { Id, StringEnum, Timestamp, Uuid } from '../primitives.js';
 
 const Channel = StringEnum(['email', 'sms', 'push'] as const);
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { defineEvent } from '../define';
-import { CURRENCY_PATTERN, Id, Money, Timestamp } from '../primitives';
+import { defineEvent } from '../define.js';
+import { CURRENCY_PATTERN, Id, Money, Timestamp } from '../primitives.js';
 
 export const PaymentInitiated = defineEvent({
   context: 'payment',

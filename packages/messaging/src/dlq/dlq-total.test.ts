@@ -3,12 +3,12 @@ import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { createMetricsRegistry } from '@albergue/platform';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import { countDeadLetters } from '../metrics';
-import { mergePolicy } from '../ledger/policy';
-import { DEFAULT_POLICY } from '../ports/ledger';
-import { metricValue } from '../testing/fixtures';
-import { ledgerKinds, startTestLedger } from '../testing/ledgers';
-import { rejectedMessage } from './entries';
+import { countDeadLetters } from '../metrics.js';
+import { mergePolicy } from '../ledger/policy.js';
+import { DEFAULT_POLICY } from '../ports/ledger.js';
+import { metricValue } from '../testing/fixtures.js';
+import { ledgerKinds, startTestLedger } from '../testing/ledgers.js';
+import { rejectedMessage } from './entries.js';
 
 const topic = 'albergue.booking.v1.BookingReserved';
 

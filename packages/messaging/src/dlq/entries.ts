@@ -3,7 +3,7 @@
  * broker's HTTP paths: bounded bodies, ids derived from the bytes, and dead-letter notifications.
  */
 import { createHash } from 'node:crypto';
-import type { DeadLetter, DeadLetterInput, DeadLetterNotice } from '../ports/ledger';
+import type { DeadLetter, DeadLetterInput, DeadLetterNotice } from '../ports/ledger.js';
 
 /** Default prefix of a raw body kept in a DLQ entry: the rest is only described (size, SHA-256). */
 export const DEFAULT_MAX_DLQ_BODY_BYTES = 4 * 1024;

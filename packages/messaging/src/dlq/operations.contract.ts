@@ -4,11 +4,11 @@ import { after, before, describe, test } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import type { EventEnvelope } from '@albergue/events';
 import { BookingConfirmed, BookingReserved, EventRegistry, defineEvent, newEnvelope } from '@albergue/events';
-import type { LedgerFactory, LedgerFixture } from '../ledger/ledger.contract';
-import { fastPolicy, unique } from '../ledger/ledger.contract';
-import type { DeadLetterInput } from '../ports/ledger';
-import { DlqOperations } from './operations';
-import { bookingReserved } from '../testing/fixtures';
+import type { LedgerFactory, LedgerFixture } from '../ledger/ledger.contract.js';
+import { fastPolicy, unique } from '../ledger/ledger.contract.js';
+import type { DeadLetterInput } from '../ports/ledger.js';
+import { DlqOperations } from './operations.js';
+import { bookingReserved } from '../testing/fixtures.js';
 
 const reserved = (bookingId: string) => bookingReserved(bookingId);
 

@@ -5,7 +5,7 @@
  */
 import type { ParseOptions, ParseResult } from '@albergue/events';
 import { parseEnvelope } from '@albergue/events';
-import type { DeadLetter, DeadLetterStore, DeliveryLedger } from '../ports/ledger';
+import type { DeadLetter, DeadLetterStore, DeliveryLedger } from '../ports/ledger.js';
 
 export interface DlqOperationsDeps {
   readonly deadLetters: DeadLetterStore;

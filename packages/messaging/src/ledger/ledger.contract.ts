@@ -9,12 +9,12 @@ import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@albergue/platform/testing';
 import type {
   BreakerState, CircuitBreakerStore, DeadLetterInput, DeadLetterStore, Delivery, DeliveryLedger, IncomingMessage, SubscriptionPolicy,
-} from '../ports/ledger';
-import { DEFAULT_POLICY, redeliveryHorizonMs } from '../ports/ledger';
-import { backoffDelayMs, mergePolicy } from './policy';
-import { boundedBody } from '../dlq/entries';
+} from '../ports/ledger.js';
+import { DEFAULT_POLICY, redeliveryHorizonMs } from '../ports/ledger.js';
+import { backoffDelayMs, mergePolicy } from './policy.js';
+import { boundedBody } from '../dlq/entries.js';
 
-export interface LedgerStores {
+interface LedgerStores {
   readonly ledger: DeliveryLedger;
   readonly deadLetters: DeadLetterStore;
   readonly breakers: CircuitBreakerStore;

@@ -1,7 +1,7 @@
-import { dlqOperationsContract } from '../dlq/operations.contract';
-import type { LedgerFactory } from './ledger.contract';
-import { ledgerContract } from './ledger.contract';
-import { MemoryDeliveryLedger, MemoryLedgerStore } from './memory-ledger';
+import { dlqOperationsContract } from '../dlq/operations.contract.js';
+import type { LedgerFactory } from './ledger.contract.js';
+import { ledgerContract } from './ledger.contract.js';
+import { MemoryDeliveryLedger, MemoryLedgerStore } from './memory-ledger.js';
 
 const factory: LedgerFactory = () => {
   const store = new MemoryLedgerStore();

@@ -8,11 +8,11 @@ import { randomBytes } from 'node:crypto';
 import type {
   AckOutcome, AttemptError, BreakerStatus, CircuitBreakerStore, DeadLetter, DeadLetterInput, DeadLetterNotice, DeadLetterReason, DeadLetterStore,
   Delivery, DeliveryLedger, IncomingMessage, NackOptions, NackOutcome, RecordOutcome, SubscriptionPolicy,
-} from '../ports/ledger';
-import { DEFAULT_MAX_DLQ_BODY_BYTES, DeadLetterEvents, boundedBody } from '../dlq/entries';
-import { DEFAULT_POLICY } from '../ports/ledger';
-import { MinHeap } from './heap';
-import { assertKeyPart, backoffDelayMs, iso, validatePolicy } from './policy';
+} from '../ports/ledger.js';
+import { DEFAULT_MAX_DLQ_BODY_BYTES, DeadLetterEvents, boundedBody } from '../dlq/entries.js';
+import { DEFAULT_POLICY } from '../ports/ledger.js';
+import { MinHeap } from './heap.js';
+import { assertKeyPart, backoffDelayMs, iso, validatePolicy } from './policy.js';
 
 export const VISIBILITY_TIMEOUT_ERROR = 'visibility timeout expired';
 

@@ -1,5 +1,5 @@
-import type { BackoffPolicy, SubscriptionPolicy } from '../ports/ledger';
-import { redeliveryHorizonMs } from '../ports/ledger';
+import type { BackoffPolicy, SubscriptionPolicy } from '../ports/ledger.js';
+import { redeliveryHorizonMs } from '../ports/ledger.js';
 
 /** Thrown by `register` for a policy that cannot be honoured. */
 export class PolicyError extends Error {

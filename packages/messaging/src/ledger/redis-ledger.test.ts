@@ -1,12 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { dlqOperationsContract } from '../dlq/operations.contract';
-import { deleteNamespace } from '../testing/ledgers';
-import type { LedgerFactory } from './ledger.contract';
-import { fastPolicy, ledgerContract, msg, topicA, topicB } from './ledger.contract';
-import { RedisDeliveryLedger } from './redis-ledger';
-import { PRELUDE } from './redis-scripts';
+import { dlqOperationsContract } from '../dlq/operations.contract.js';
+import { deleteNamespace } from '../testing/ledgers.js';
+import type { LedgerFactory } from './ledger.contract.js';
+import { fastPolicy, ledgerContract, msg, topicA, topicB } from './ledger.contract.js';
+import { RedisDeliveryLedger } from './redis-ledger.js';
+import { PRELUDE } from './redis-scripts.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

@@ -9,11 +9,11 @@ import { Redis } from 'ioredis';
 import type {
   AckOutcome, AttemptError, BreakerState, BreakerStatus, CircuitBreakerStore, DeadLetter, DeadLetterInput, DeadLetterNotice, DeadLetterStore, Delivery,
   DeliveryLedger, IncomingMessage, NackOptions, NackOutcome, RecordOutcome, SubscriptionPolicy,
-} from '../ports/ledger';
-import { DEFAULT_MAX_DLQ_BODY_BYTES, DeadLetterEvents, boundedBody, completeDeadLetter } from '../dlq/entries';
-import { DEFAULT_POLICY } from '../ports/ledger';
-import { assertKeyPart, validatePolicy } from './policy';
-import { ACK, BREAKERS, DEPTH, DLQ_REMOVE, IS_PROCESSED, LEASE, NACK, RECORD } from './redis-scripts';
+} from '../ports/ledger.js';
+import { DEFAULT_MAX_DLQ_BODY_BYTES, DeadLetterEvents, boundedBody, completeDeadLetter } from '../dlq/entries.js';
+import { DEFAULT_POLICY } from '../ports/ledger.js';
+import { assertKeyPart, validatePolicy } from './policy.js';
+import { ACK, BREAKERS, DEPTH, DLQ_REMOVE, IS_PROCESSED, LEASE, NACK, RECORD } from './redis-scripts.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 

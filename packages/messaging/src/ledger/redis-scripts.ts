@@ -6,7 +6,7 @@
  * scripts need a single Redis (standalone, or a primary with replicas / Sentinel), not Cluster.
  * The layout is documented in packages/messaging/README.md.
  */
-import { DEFAULT_POLICY } from '../ports/ledger';
+import { DEFAULT_POLICY } from '../ports/ledger.js';
 
 const lua = String.raw;
 

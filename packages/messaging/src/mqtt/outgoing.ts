@@ -1,6 +1,6 @@
 import { events } from '@albergue/events';
 import type { EventEnvelope } from '@albergue/events';
-import type { OutgoingMessage } from '../ports/publisher';
+import type { OutgoingMessage } from '../ports/publisher.js';
 
 /** The message that carries `envelope` on its event's logical topic. */
 export function toOutgoing(envelope: EventEnvelope): OutgoingMessage {

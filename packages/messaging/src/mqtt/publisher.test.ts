@@ -10,13 +10,13 @@ import { createMetricsRegistry } from '@albergue/platform';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
 import mqtt from 'mqtt';
 import { Counter, Gauge } from 'prom-client';
-import { eventsPublishedCounter, messagingMetrics } from '../metrics';
-import type { OutgoingMessage } from '../ports/publisher';
-import { publishAll, PublishManyError } from '../ports/publisher';
-import { bookingReserved, metricValue, startAedes } from '../testing/index';
-import type { TestAedes } from '../testing/index';
-import { toOutgoing } from './outgoing';
-import { MqttPublisher, PubackTimeoutError } from './publisher';
+import { eventsPublishedCounter, messagingMetrics } from '../metrics.js';
+import type { OutgoingMessage } from '../ports/publisher.js';
+import { publishAll, PublishManyError } from '../ports/publisher.js';
+import { bookingReserved, metricValue, startAedes } from '../testing/index.js';
+import type { TestAedes } from '../testing/index.js';
+import { toOutgoing } from './outgoing.js';
+import { MqttPublisher, PubackTimeoutError } from './publisher.js';
 
 let broker: TestAedes;
 

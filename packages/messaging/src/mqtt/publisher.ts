@@ -1,8 +1,8 @@
 import { toMqttTopic } from '@albergue/events';
 import mqtt from 'mqtt';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
-import type { OutgoingMessage, Publisher, PublishResult } from '../ports/publisher';
-import { memoTopicForm } from './topic-forms';
+import type { OutgoingMessage, Publisher, PublishResult } from '../ports/publisher.js';
+import { memoTopicForm } from './topic-forms.js';
 
 export interface MqttPublisherOptions {
   /** Publishes in flight (sent, PUBACK pending) at most; later ones wait (default 100). */

@@ -5,13 +5,13 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { BookingReserved } from '@albergue/events';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import { MemoryDeliveryLedger } from '../ledger/memory-ledger';
-import type { IncomingMessage, RecordOutcome } from '../ports/ledger';
-import { bookingReserved, startAedes } from '../testing/index';
-import { MqttPublisher } from './publisher';
-import { publishAll } from '../ports/publisher';
-import { toOutgoing } from './outgoing';
-import { MqttSubscriber } from './subscriber';
+import { MemoryDeliveryLedger } from '../ledger/memory-ledger.js';
+import type { IncomingMessage, RecordOutcome } from '../ports/ledger.js';
+import { bookingReserved, startAedes } from '../testing/index.js';
+import { MqttPublisher } from './publisher.js';
+import { publishAll } from '../ports/publisher.js';
+import { toOutgoing } from './outgoing.js';
+import { MqttSubscriber } from './subscriber.js';
 
 /** A memory ledger whose `record` waits for `open()` and can be told to fail. */
 class GatedLedger extends MemoryDeliveryLedger {

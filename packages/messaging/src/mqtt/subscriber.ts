@@ -3,16 +3,16 @@ import type { Logger } from '@albergue/platform';
 import type { EventEnvelope } from '@albergue/events';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Registry } from 'prom-client';
-import { countDeadLetters, messagingMetrics } from '../metrics';
-import type { MessagingMetrics } from '../metrics';
-import type { DeadLetterInput, DeadLetterStore, DeliveryLedger, IncomingMessage, RecordOutcome } from '../ports/ledger';
-import { rejectedMessage } from '../dlq/entries';
-import type { MqttConnectionOptions } from './connect';
-import { memoTopicForm } from './topic-forms';
-import { connectMqtt, endMqtt, mqttConnectionStatus } from './connect';
-import { isTransientLedgerError } from './transient';
-import type { ParsedEnvelopes } from '../router/parsed-envelopes';
-import { DEFERRED, interceptMessages, sendPuback } from './deferred-ack';
+import { countDeadLetters, messagingMetrics } from '../metrics.js';
+import type { MessagingMetrics } from '../metrics.js';
+import type { DeadLetterInput, DeadLetterStore, DeliveryLedger, IncomingMessage, RecordOutcome } from '../ports/ledger.js';
+import { rejectedMessage } from '../dlq/entries.js';
+import type { MqttConnectionOptions } from './connect.js';
+import { memoTopicForm } from './topic-forms.js';
+import { connectMqtt, endMqtt, mqttConnectionStatus } from './connect.js';
+import { isTransientLedgerError } from './transient.js';
+import type { ParsedEnvelopes } from '../router/parsed-envelopes.js';
+import { DEFERRED, interceptMessages, sendPuback } from './deferred-ack.js';
 
 export interface SubscribedTopic {
   /** Logical topic. */

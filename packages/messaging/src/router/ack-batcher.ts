@@ -1,4 +1,4 @@
-import type { AckOutcome, Delivery, DeliveryLedger } from '../ports/ledger';
+import type { AckOutcome, Delivery, DeliveryLedger } from '../ports/ledger.js';
 
 /** A ledger that can ack several deliveries in one round trip (the Redis ledger can). */
 interface BatchAcker {

@@ -1,7 +1,7 @@
 import { newEnvelope, withCorrelation } from '@albergue/events';
 import type { EnvelopeOf, EventDefinition, EventEnvelope, EventMeta, PayloadOf } from '@albergue/events';
 import type { Logger } from '@albergue/platform';
-import type { Delivery } from '../ports/ledger';
+import type { Delivery } from '../ports/ledger.js';
 
 /** What a handler sees of the message it handles. */
 export interface HandlerContext<D extends EventDefinition = EventDefinition> {

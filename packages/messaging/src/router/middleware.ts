@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
-import { messagingMetrics } from '../metrics';
-import { DeadlineQueue } from '../deadlines';
-import type { HandlerContext } from './context';
+import { messagingMetrics } from '../metrics.js';
+import { DeadlineQueue } from '../deadlines.js';
+import type { HandlerContext } from './context.js';
 
 /** A handler after the router resolved its types: runs once per delivery. */
 export type Next = (ctx: HandlerContext) => Promise<void>;

@@ -4,13 +4,13 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { BookingReserved, parseEnvelope } from '@albergue/events';
 import { waitFor } from '@albergue/platform/testing';
-import { MemoryDeliveryLedger } from '../ledger/memory-ledger';
-import type { AckOutcome, Delivery } from '../ports/ledger';
-import { bookingReserved } from '../testing/index';
-import { AckBatcher } from './ack-batcher';
-import type { HandlerContext } from './context';
-import { HandlerTimeoutError, timeout } from './middleware';
-import { ParsedEnvelopes } from './parsed-envelopes';
+import { MemoryDeliveryLedger } from '../ledger/memory-ledger.js';
+import type { AckOutcome, Delivery } from '../ports/ledger.js';
+import { bookingReserved } from '../testing/index.js';
+import { AckBatcher } from './ack-batcher.js';
+import type { HandlerContext } from './context.js';
+import { HandlerTimeoutError, timeout } from './middleware.js';
+import { ParsedEnvelopes } from './parsed-envelopes.js';
 
 const ctxNamed = (handler: string) => ({ handler }) as unknown as HandlerContext;
 

@@ -1,6 +1,6 @@
 import type { Logger } from '@albergue/platform';
-import type { DeliveryLedger } from '../ports/ledger';
-import type { Router } from './router';
+import type { DeliveryLedger } from '../ports/ledger.js';
+import type { Router } from './router.js';
 
 export interface WorkerOptions {
   /** Handlers running at once (default 32). */

@@ -6,13 +6,13 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BookingReserved } from '@albergue/events';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import { declareService } from '../declarations';
-import { MqttPublisher } from '../mqtt/publisher';
-import { publishAll } from '../ports/publisher';
-import { toOutgoing } from '../mqtt/outgoing';
-import { bookingReserved, EffectCounter, startAedes } from '../testing/index';
-import { redisTestLedger } from '../testing/ledgers';
-import { createConsumer } from './consumer';
+import { declareService } from '../declarations.js';
+import { MqttPublisher } from '../mqtt/publisher.js';
+import { publishAll } from '../ports/publisher.js';
+import { toOutgoing } from '../mqtt/outgoing.js';
+import { bookingReserved, EffectCounter, startAedes } from '../testing/index.js';
+import { redisTestLedger } from '../testing/ledgers.js';
+import { createConsumer } from './consumer.js';
 
 const worker = fileURLToPath(new URL('./testdata/hanging-worker.ts', import.meta.url));
 
@@ -22,7 +22,7 @@ test('SIGKILL mid-handler → another instance handles the message after the vis
   const namespace = (ledger.ledger as unknown as { conn: { ns: string } }).conn.ns;
   const subscriber = uniqueName('crash');
   const visibilityMs = 1_500;
-  const child = spawn(process.execPath, ['--import', 'tsx', worker], {
+  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', worker], {
     env: { ...process.env, MQTT_URL: broker.url, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', LEDGER_NAMESPACE: namespace, SUBSCRIBER: subscriber, VISIBILITY_MS: String(visibilityMs), LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

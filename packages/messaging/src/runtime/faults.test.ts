@@ -10,22 +10,22 @@ import { BookingReserved, PaymentInitiated, toMqttTopic } from '@albergue/events
 import { createMetricsRegistry } from '@albergue/platform';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
 import type { Registry } from 'prom-client';
-import { deadLetterId } from '../dlq/entries';
-import { PermanentError } from '../errors';
-import { connectMqtt, endMqtt } from '../mqtt/connect';
-import { MqttPublisher } from '../mqtt/publisher';
-import { publishAll } from '../ports/publisher';
-import { toOutgoing } from '../mqtt/outgoing';
-import { declareService } from '../declarations';
-import { MemoryDeliveryLedger } from '../ledger/memory-ledger';
-import { RedisDeliveryLedger } from '../ledger/redis-ledger';
-import type { IncomingMessage, RecordOutcome, SubscriptionPolicy } from '../ports/ledger';
-import type { Handler } from '../router/router';
-import { bookingReserved, EffectCounter, metricValue, startAedes } from '../testing/index';
-import type { LedgerSet, TestAedes } from '../testing/index';
-import { ledgerKinds, startTestLedger } from '../testing/ledgers';
-import { createConsumer } from './consumer';
-import type { Consumer, ConsumerOptions } from './consumer';
+import { deadLetterId } from '../dlq/entries.js';
+import { PermanentError } from '../errors.js';
+import { connectMqtt, endMqtt } from '../mqtt/connect.js';
+import { MqttPublisher } from '../mqtt/publisher.js';
+import { publishAll } from '../ports/publisher.js';
+import { toOutgoing } from '../mqtt/outgoing.js';
+import { declareService } from '../declarations.js';
+import { MemoryDeliveryLedger } from '../ledger/memory-ledger.js';
+import { RedisDeliveryLedger } from '../ledger/redis-ledger.js';
+import type { IncomingMessage, RecordOutcome, SubscriptionPolicy } from '../ports/ledger.js';
+import type { Handler } from '../router/router.js';
+import { bookingReserved, EffectCounter, metricValue, startAedes } from '../testing/index.js';
+import type { LedgerSet, TestAedes } from '../testing/index.js';
+import { ledgerKinds, startTestLedger } from '../testing/ledgers.js';
+import { createConsumer } from './consumer.js';
+import type { Consumer, ConsumerOptions } from './consumer.js';
 
 const topic = BookingReserved.topic;
 

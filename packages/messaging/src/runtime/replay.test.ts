@@ -4,15 +4,15 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { BookingReserved, toMqttTopic } from '@albergue/events';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import { declareService } from '../declarations';
-import { DlqOperations } from '../dlq/operations';
-import { connectMqtt, endMqtt } from '../mqtt/connect';
-import { MqttPublisher } from '../mqtt/publisher';
-import { publishAll } from '../ports/publisher';
-import { toOutgoing } from '../mqtt/outgoing';
-import { bookingReserved, startAedes } from '../testing/index';
-import { ledgerKinds, startTestLedger } from '../testing/ledgers';
-import { createConsumer } from './consumer';
+import { declareService } from '../declarations.js';
+import { DlqOperations } from '../dlq/operations.js';
+import { connectMqtt, endMqtt } from '../mqtt/connect.js';
+import { MqttPublisher } from '../mqtt/publisher.js';
+import { publishAll } from '../ports/publisher.js';
+import { toOutgoing } from '../mqtt/outgoing.js';
+import { bookingReserved, startAedes } from '../testing/index.js';
+import { ledgerKinds, startTestLedger } from '../testing/ledgers.js';
+import { createConsumer } from './consumer.js';
 
 const topic = BookingReserved.topic;
 

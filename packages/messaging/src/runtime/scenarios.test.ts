@@ -6,18 +6,18 @@ import { BookingReserved, newEventId, PaymentInitiated, toMqttTopic } from '@alb
 import type { EventEnvelope } from '@albergue/events';
 import { createMetricsRegistry } from '@albergue/platform';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import { connectMqtt, endMqtt } from '../mqtt/connect';
-import { MqttPublisher } from '../mqtt/publisher';
-import { publishAll } from '../ports/publisher';
-import { toOutgoing } from '../mqtt/outgoing';
-import { declareService } from '../declarations';
-import type { SubscriptionPolicy } from '../ports/ledger';
-import type { Handler } from '../router/router';
-import { bookingReserved, brokerKinds, EffectCounter, metricValue, startBroker } from '../testing/index';
-import type { LedgerSet, TestBroker, TestLedger } from '../testing/index';
-import { ledgerKinds, startTestLedger } from '../testing/ledgers';
-import { createConsumer } from './consumer';
-import type { Consumer } from './consumer';
+import { connectMqtt, endMqtt } from '../mqtt/connect.js';
+import { MqttPublisher } from '../mqtt/publisher.js';
+import { publishAll } from '../ports/publisher.js';
+import { toOutgoing } from '../mqtt/outgoing.js';
+import { declareService } from '../declarations.js';
+import type { SubscriptionPolicy } from '../ports/ledger.js';
+import type { Handler } from '../router/router.js';
+import { bookingReserved, brokerKinds, EffectCounter, metricValue, startBroker } from '../testing/index.js';
+import type { LedgerSet, TestBroker, TestLedger } from '../testing/index.js';
+import { ledgerKinds, startTestLedger } from '../testing/ledgers.js';
+import { createConsumer } from './consumer.js';
+import type { Consumer } from './consumer.js';
 
 const topic = BookingReserved.topic;
 

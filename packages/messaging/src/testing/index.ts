@@ -1,3 +1,3 @@
-export * from './brokers';
-export * from './fixtures';
-export * from './ledgers';
+export * from './brokers.js';
+export * from './fixtures.js';
+export * from './ledgers.js';

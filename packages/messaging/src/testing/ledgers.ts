@@ -1,9 +1,9 @@
 // Ledger fixtures for runtime tests: isolated stores, with peers that share state like two
 // processes on one Redis.
 import { Redis } from 'ioredis';
-import { MemoryDeliveryLedger, MemoryLedgerStore } from '../ledger/memory-ledger';
-import { RedisDeliveryLedger } from '../ledger/redis-ledger';
-import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger } from '../ports/ledger';
+import { MemoryDeliveryLedger, MemoryLedgerStore } from '../ledger/memory-ledger.js';
+import { RedisDeliveryLedger } from '../ledger/redis-ledger.js';
+import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger } from '../ports/ledger.js';
 
 export interface LedgerSet {
   readonly ledger: DeliveryLedger;

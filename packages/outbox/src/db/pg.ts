@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '@albergue/platform';
-import type { QueryResult, Row, SqlDatabase, SqlTransaction } from './port';
+import type { QueryResult, Row, SqlDatabase, SqlTransaction } from './port.js';
 
 export interface PgDatabaseOptions {
   /** Pool size (default 10). */

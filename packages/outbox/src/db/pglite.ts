@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import type { QueryResult, Row, SqlDatabase, SqlTransaction } from './port';
+import type { QueryResult, Row, SqlDatabase, SqlTransaction } from './port.js';
 
 /**
  * `SqlDatabase` on PGlite (Postgres in WASM), persisted under `dataDir` (in memory when omitted).

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { SqlDatabase } from '../db/port';
-import type { Migration } from './sql';
-import { OUTBOX_MIGRATIONS } from './sql';
+import type { SqlDatabase } from '../db/port.js';
+import type { Migration } from './sql.js';
+import { OUTBOX_MIGRATIONS } from './sql.js';
 
 // A small runner instead of a library: node-pg-migrate (9.x) and postgres-migrations need a `pg`
 // client (peer pg <9), and neither drives PGlite. This one needs only the SqlDatabase port, so the

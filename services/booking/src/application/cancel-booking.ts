@@ -1,9 +1,9 @@
-import type { CancelBooking } from '../domain/booking';
-import { decide } from '../domain/booking';
-import type { BookingConfig, BookingRepository, BookingView, Clock } from './ports';
+import type { CancelBooking } from '../domain/booking.js';
+import { decide } from '../domain/booking.js';
+import type { BookingConfig, BookingRepository, BookingView, Clock } from './ports.js';
 import type { CommandResult } from '@albergue/application';
 import { localDate } from '@albergue/application';
-import { bookingView, saveBookingDecision } from './support';
+import { bookingView, saveBookingDecision } from './support.js';
 
 export interface CancelBookingInput {
   readonly booking_id: string;

@@ -1,10 +1,10 @@
 import type { EnvelopeOf, PaymentConfirmed } from '@albergue/events';
-import type { ConfirmBooking } from '../domain/booking';
-import { decide, NO_BOOKING } from '../domain/booking';
-import type { BookingTransaction, Clock } from './ports';
+import type { ConfirmBooking } from '../domain/booking.js';
+import { decide, NO_BOOKING } from '../domain/booking.js';
+import type { BookingTransaction, Clock } from './ports.js';
 import type { DecisionLog, HandlerOutcome } from '@albergue/application';
 import { ignoredOutcome } from '@albergue/application';
-import { saveBookingDecision } from './support';
+import { saveBookingDecision } from './support.js';
 
 /**
  * PaymentConfirmed → ConfirmBooking → BookingConfirmed, only while the booking is still reserved and

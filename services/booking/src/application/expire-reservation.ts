@@ -1,10 +1,10 @@
 import type { EventEnvelope } from '@albergue/events';
-import type { ExpireReservation } from '../domain/booking';
-import { decide, NO_BOOKING } from '../domain/booking';
-import type { BookingRepository, Clock } from './ports';
+import type { ExpireReservation } from '../domain/booking.js';
+import { decide, NO_BOOKING } from '../domain/booking.js';
+import type { BookingRepository, Clock } from './ports.js';
 import type { DecisionLog, HandlerOutcome } from '@albergue/application';
 import { ignoredOutcome } from '@albergue/application';
-import { saveBookingDecision } from './support';
+import { saveBookingDecision } from './support.js';
 
 export interface ExpireDeps {
   readonly repo: BookingRepository;

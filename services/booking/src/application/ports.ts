@@ -2,8 +2,8 @@
 // BookingTransaction on one SqlExecutor (the outbox's `append` and the inbox share that transaction);
 // an in-memory implementation lives in adapters/memory for tests and the embedded demo.
 import type { EventEnvelope } from '@albergue/events';
-import type { BookingState } from '../domain/booking';
-import type { AlbergueInventory, OccupancyDelta } from '../domain/inventory';
+import type { BookingState } from '../domain/booking.js';
+import type { AlbergueInventory, OccupancyDelta } from '../domain/inventory.js';
 
 export type { Clock, IdGenerator } from '@albergue/application';
 

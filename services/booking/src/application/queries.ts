@@ -1,8 +1,8 @@
 import { isCalendarDate, daysBetween, nightsOf } from '@albergue/decider';
-import type { NightAvailability } from '../domain/inventory';
-import { availabilityBetween } from '../domain/inventory';
+import type { NightAvailability } from '../domain/inventory.js';
+import { availabilityBetween } from '../domain/inventory.js';
 import type { DomainError } from '@albergue/decider';
-import type { BookingQueries, BookingView } from './ports';
+import type { BookingQueries, BookingView } from './ports.js';
 
 export async function getBooking(queries: BookingQueries, bookingId: string): Promise<BookingView | undefined> {
   return queries.findBooking(bookingId);

@@ -1,10 +1,10 @@
-import type { Guest, ReserveBooking } from '../domain/booking';
-import { decide, NO_BOOKING, validateReservation } from '../domain/booking';
+import type { Guest, ReserveBooking } from '../domain/booking.js';
+import { decide, NO_BOOKING, validateReservation } from '../domain/booking.js';
 import { nightsOf } from '@albergue/decider';
-import type { BookingConfig, BookingRepository, BookingView, Clock, IdGenerator } from './ports';
+import type { BookingConfig, BookingRepository, BookingView, Clock, IdGenerator } from './ports.js';
 import type { CommandResult } from '@albergue/application';
 import { localDate } from '@albergue/application';
-import { bookingView, saveBookingDecision } from './support';
+import { bookingView, saveBookingDecision } from './support.js';
 
 export interface ReserveBookingInput {
   readonly albergue_id: string;

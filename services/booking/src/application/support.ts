@@ -4,9 +4,9 @@ import { envelopeMapping, saveDecision } from '@albergue/application';
 import { daysBetween } from '@albergue/decider';
 import { assertNever } from '@albergue/decider';
 import { BookingCancelled, BookingConfirmed, BookingReserved, ReservationExpired } from '@albergue/events';
-import type { BookingEvent, BookingState } from '../domain/booking';
-import { evolve, occupancyChange } from '../domain/booking';
-import type { BookingRecord, BookingTransaction, BookingView } from './ports';
+import type { BookingEvent, BookingState } from '../domain/booking.js';
+import { evolve, occupancyChange } from '../domain/booking.js';
+import type { BookingRecord, BookingTransaction, BookingView } from './ports.js';
 
 const bookingModel = { evolve, toEnvelope: envelopeMapping({ BookingReserved, BookingConfirmed, BookingCancelled, ReservationExpired }) };
 

@@ -1,7 +1,7 @@
 import type { AlbergueCapacityChanged, AlbergueRegistered, EnvelopeOf } from '@albergue/events';
-import { evolveInventory } from '../domain/inventory';
-import type { BookingTransaction } from './ports';
-import { RetryLater } from './ports';
+import { evolveInventory } from '../domain/inventory.js';
+import type { BookingTransaction } from './ports.js';
+import { RetryLater } from './ports.js';
 
 /**
  * AlbergueRegistered → booking's inventory knows the albergue (name, nightly price, beds).

@@ -1,10 +1,10 @@
 // Tests are not domain code: the purity rule does not apply to the test runner.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { BookingCommand, BookingDecision, BookingEvent, Reservation, ReserveBooking } from './booking';
-import { decide, evolve, NO_BOOKING, occupancyChange, replay } from './booking';
-import type { AlbergueInventory } from './inventory';
-import { applyOccupancy, availabilityOn, evolveInventory } from './inventory';
+import type { BookingCommand, BookingDecision, BookingEvent, Reservation, ReserveBooking } from './booking.js';
+import { decide, evolve, NO_BOOKING, occupancyChange, replay } from './booking.js';
+import type { AlbergueInventory } from './inventory.js';
+import { applyOccupancy, availabilityOn, evolveInventory } from './inventory.js';
 
 // ── given / when / then ────────────────────────────────────────────────────────────────────────
 const NOW = '2025-05-10T09:00:00.000Z';

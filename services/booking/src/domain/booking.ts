@@ -25,8 +25,8 @@ import type {
 } from '@albergue/events';
 import { LOCALE_PATTERN } from '@albergue/events';
 import { addDays, addMilliseconds, daysBetween, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from '@albergue/decider';
-import type { AlbergueInventory, OccupancyDelta } from './inventory';
-import { shortages } from './inventory';
+import type { AlbergueInventory, OccupancyDelta } from './inventory.js';
+import { shortages } from './inventory.js';
 import type { Decision, DomainError } from '@albergue/decider';
 import { accept, assertNever, ignore, reject } from '@albergue/decider';
 

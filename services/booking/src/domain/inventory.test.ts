@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { addDays, daysBetween, isCalendarDate, nightsOf } from '@albergue/decider';
-import type { AlbergueInventory } from './inventory';
-import { applyOccupancy, availabilityBetween, capacityOn, evolveInventory, shortages } from './inventory';
+import type { AlbergueInventory } from './inventory.js';
+import { applyOccupancy, availabilityBetween, capacityOn, evolveInventory, shortages } from './inventory.js';
 
 const registered = {
   type: 'AlbergueRegistered' as const,

@@ -2,9 +2,9 @@
 // CRASH_AFTER_COMMIT=1 it SIGKILLs itself when a command's response is ready — after the command's
 // transaction committed, before a byte of the response is written. Prints "listening <url>".
 import { AlbergueRegistered, newEnvelope } from '@albergue/events';
-import { updateInventoryOnAlbergueRegistered } from '../application/update-inventory';
-import { createBookingService } from '../service';
-import { PgBookingRepository } from '../adapters/postgres/pg-booking-repository';
+import { updateInventoryOnAlbergueRegistered } from '../application/update-inventory.js';
+import { createBookingService } from '../service.js';
+import { PgBookingRepository } from '../adapters/postgres/pg-booking-repository.js';
 
 const rt = await createBookingService({ env: { LOG_LEVEL: 'silent' }, config: { databaseUrl: process.env.DATABASE_URL! } });
 await new PgBookingRepository(rt.db).transaction((tx) => updateInventoryOnAlbergueRegistered(tx, newEnvelope(AlbergueRegistered, {

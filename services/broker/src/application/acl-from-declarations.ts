@@ -1,7 +1,7 @@
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { toMqttTopic } from '@albergue/events';
-import type { AccountGrant } from '../domain/acl';
-import { AccessControlList } from '../domain/acl';
+import type { AccountGrant } from '../domain/acl.js';
+import { AccessControlList } from '../domain/acl.js';
 
 /** The read-only account for humans and tools (MQTT Explorer, mosquitto_sub): sees every event, publishes nothing. */
 export const OBSERVER_ACCOUNT = 'observer';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filterCovers, isValidFilter, topicMatches } from '../domain/topic-filter';
-import { AccessControlList } from '../domain/acl';
+import { filterCovers, isValidFilter, topicMatches } from '../domain/topic-filter.js';
+import { AccessControlList } from '../domain/acl.js';
 
 test('topicMatches follows MQTT wildcard rules', () => {
   assert.equal(topicMatches('albergue/#', 'albergue/booking/v1/BookingReserved'), true);
@@ -42,7 +42,7 @@ test('the ACL grants only what is listed, per account', () => {
 });
 
 test('client ids belong to the account with the longest matching prefix', async () => {
-  const { clientIdOwner } = await import('../domain/client-ids');
+  const { clientIdOwner } = await import('../domain/client-ids.js');
   const accounts = ['payment', 'pay', 'observer', 'booking'];
   assert.equal(clientIdOwner('albergue-payment-0', accounts), 'payment');
   assert.equal(clientIdOwner('albergue-payment-outbox-3', accounts), 'payment');

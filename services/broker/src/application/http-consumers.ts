@@ -3,8 +3,8 @@ import { DEFAULT_POLICY, deadLetterId, redeliveryHorizonMs, rejectedMessage } fr
 import { events, fromMqttTopic, parseEnvelope, toMqttTopic } from '@albergue/events';
 import type { ParseResult } from '@albergue/events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isValidFilter, topicMatches } from '../domain/topic-filter';
-import type { HttpSubscription, HttpSubscriptionRegistry } from './http-subscriptions';
+import { isValidFilter, topicMatches } from '../domain/topic-filter.js';
+import type { HttpSubscription, HttpSubscriptionRegistry } from './http-subscriptions.js';
 import type { Logger } from '@albergue/platform';
 
 /** A packet as the broker hands it to an in-process subscriber. */
@@ -260,7 +260,7 @@ function safeParse(body: string, topic: string): ParseResult {
 }
 
 /** Logical topics of every known event whose MQTT topic the filter matches. */
-export function matchingTopics(filter: string): string[] {
+function matchingTopics(filter: string): string[] {
   return events.definitions().map((d) => d.topic).filter((t) => topicMatches(filter, toMqttTopic(t))).sort();
 }
 

@@ -1,6 +1,6 @@
 import { events, parseEnvelope, toMqttTopic } from '@albergue/events';
 import type { ParseResult, Problem } from '@albergue/events';
-import type { ChannelNotifier, MqttPublisher, PublishedMessageStore } from './ports';
+import type { ChannelNotifier, MqttPublisher, PublishedMessageStore } from './ports.js';
 
 export type PublishResult =
   | { readonly status: 'published' | 'duplicate'; readonly eventId: string; readonly topic: string }

@@ -3,10 +3,10 @@ import { pino } from 'pino';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { ConfigError } from '@albergue/platform';
-import { brokerOptionsFromEnv } from './env';
-import { DEV_ADMIN_TOKEN, devPassword, passwordVar } from './credentials';
-import { DEFAULT_MAX_PACKET_SIZE } from '../start';
-import { startTestBroker } from '../testing/harness';
+import { brokerOptionsFromEnv } from './env.js';
+import { DEV_ADMIN_TOKEN, devPassword, passwordVar } from './credentials.js';
+import { DEFAULT_MAX_PACKET_SIZE } from '../start.js';
+import { startTestBroker } from '../testing/harness.js';
 
 test('development defaults in the embedded mode, refused in production', () => {
   const o = brokerOptionsFromEnv({});

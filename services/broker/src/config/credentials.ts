@@ -8,7 +8,7 @@ export const devPassword = (username: string): string => `${username}-dev-passwo
 export const DEV_ADMIN_TOKEN = 'albergue-dev-admin-token';
 
 /** Shortest password or token accepted with NODE_ENV=production (and shortest admin token anywhere). */
-export const MIN_SECRET_LENGTH = 16;
+const MIN_SECRET_LENGTH = 16;
 
 /** `BROKER_PASSWORD_<USERNAME>`: upper case, `-` and `.` as `_`. */
 export const passwordVar = (username: string): string => `BROKER_PASSWORD_${username.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;

@@ -1,10 +1,10 @@
 import { ConfigError, envInt, envOptional, envPort, envString, envUrl } from '@albergue/platform';
 import type { ServiceDeclaration } from '@albergue/messaging';
-import { OBSERVER_ACCOUNT } from '../application/acl-from-declarations';
-import type { BrokerOptions } from '../start';
-import { DEFAULT_MAX_PACKET_SIZE } from '../start';
-import { loadCredentials } from './credentials';
-import { DECLARED_SERVICES } from './declared-services';
+import { OBSERVER_ACCOUNT } from '../application/acl-from-declarations.js';
+import type { BrokerOptions } from '../start.js';
+import { DEFAULT_MAX_PACKET_SIZE } from '../start.js';
+import { loadCredentials } from './credentials.js';
+import { DECLARED_SERVICES } from './declared-services.js';
 
 type Env = Record<string, string | undefined>;
 

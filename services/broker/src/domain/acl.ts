@@ -1,4 +1,4 @@
-import { filterCovers, topicMatches } from './topic-filter';
+import { filterCovers, topicMatches } from './topic-filter.js';
 
 /**
  * What one MQTT account may do. Topics and filters are in MQTT form (`albergue/booking/v1/X`).

@@ -2,10 +2,10 @@
 // Writes mosquitto.conf, passwd and acl from the services' declarations. Passwords come from
 // BROKER_USERS / BROKER_PASSWORD_<USER> (development defaults unless NODE_ENV=production).
 import { parseArgs } from 'node:util';
-import { OBSERVER_ACCOUNT, grantsFromDeclarations } from '../application/acl-from-declarations';
-import { loadCredentials } from '../config/credentials';
-import { DECLARED_SERVICES } from '../config/declared-services';
-import { writeMosquittoConfig } from './generate';
+import { OBSERVER_ACCOUNT, grantsFromDeclarations } from '../application/acl-from-declarations.js';
+import { loadCredentials } from '../config/credentials.js';
+import { DECLARED_SERVICES } from '../config/declared-services.js';
+import { writeMosquittoConfig } from './generate.js';
 
 function port(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;

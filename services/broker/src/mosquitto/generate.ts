@@ -1,8 +1,8 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { AccountGrant } from '../domain/acl';
-import { DEFAULT_MAX_PACKET_SIZE } from '../config/limits';
+import type { AccountGrant } from '../domain/acl.js';
+import { DEFAULT_MAX_PACKET_SIZE } from '../config/limits.js';
 
 /** One line of a Mosquitto 2 password file: PBKDF2-SHA512, 101 iterations, 12-byte salt (`$7$`, as mosquitto_passwd writes it). */
 export function mosquittoPasswordLine(username: string, password: string, salt: Buffer = randomBytes(12)): string {
@@ -12,7 +12,7 @@ export function mosquittoPasswordLine(username: string, password: string, salt: 
 }
 
 /** Mosquitto ACL file: per user, `topic write` for each publication and `topic read` for each subscription; everything else is denied. */
-export function mosquittoAclFile(grants: readonly AccountGrant[]): string {
+function mosquittoAclFile(grants: readonly AccountGrant[]): string {
   const lines = ['# Generated from the services\' declarations (services/broker). Anything not listed is denied.', ''];
   for (const g of grants) {
     lines.push(`user ${g.username}`);

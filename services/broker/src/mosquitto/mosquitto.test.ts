@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { freePort, waitFor } from '@albergue/platform/testing';
-import { grantsFromDeclarations } from '../application/acl-from-declarations';
-import { DECLARED_SERVICES } from '../config/declared-services';
-import { asService, closeMqtt, connectMqtt, devUsers } from '../testing/harness';
-import { BOOKING_RESERVED_MQTT } from '../testing/fixtures';
-import { mosquittoPasswordLine, writeMosquittoConfig } from './generate';
-import { DEFAULT_MAX_PACKET_SIZE } from '../config/limits';
+import { grantsFromDeclarations } from '../application/acl-from-declarations.js';
+import { DECLARED_SERVICES } from '../config/declared-services.js';
+import { asService, closeMqtt, connectMqtt, devUsers } from '../testing/harness.js';
+import { BOOKING_RESERVED_MQTT } from '../testing/fixtures.js';
+import { mosquittoPasswordLine, writeMosquittoConfig } from './generate.js';
+import { DEFAULT_MAX_PACKET_SIZE } from '../config/limits.js';
 
 let dir: string;
 let url: string;

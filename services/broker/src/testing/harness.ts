@@ -10,11 +10,11 @@ import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { freePort, waitFor } from '@albergue/platform/testing';
 import { Redis } from 'ioredis';
-import { startBroker } from '../start';
-import type { BrokerOptions, RunningBroker } from '../start';
-import { OBSERVER_ACCOUNT } from '../application/acl-from-declarations';
-import { DECLARED_SERVICES } from '../config/declared-services';
-import { devPassword } from '../config/credentials';
+import { startBroker } from '../start.js';
+import type { BrokerOptions, RunningBroker } from '../start.js';
+import { OBSERVER_ACCOUNT } from '../application/acl-from-declarations.js';
+import { DECLARED_SERVICES } from '../config/declared-services.js';
+import { devPassword } from '../config/credentials.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 

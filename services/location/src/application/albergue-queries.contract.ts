@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { newEventId } from '@albergue/events';
-import type { AlbergueStoreFixture, AlbergueStoreHarness } from './albergue-repository.contract';
-import type { AlbergueRecord } from './ports';
-import { albergueView } from './support';
+import type { AlbergueStoreFixture, AlbergueStoreHarness } from './albergue-repository.contract.js';
+import type { AlbergueRecord } from './ports.js';
+import { albergueView } from './support.js';
 
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-q${process.pid}-${++counter}`;

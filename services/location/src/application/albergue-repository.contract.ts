@@ -4,15 +4,15 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import type { EventEnvelope } from '@albergue/events';
 import { AlbergueCapacityChanged, newEnvelope, newEventId } from '@albergue/events';
-import type { AlbergueState } from '../domain/albergue';
-import { CAMINO_FRANCES_SEED } from '../domain/seed';
-import { changeCapacity } from './change-capacity';
-import type { AlbergueQueries, AlbergueRecord, AlbergueRepository, AlbergueTransaction } from './ports';
-import { AlbergueConflictError } from './ports';
-import { getAlbergue, listAlbergues } from './queries';
-import type { RegisterAlbergueInput } from './register-albergue';
-import { registerAlbergue } from './register-albergue';
-import { seedAlbergues } from './seed-albergues';
+import type { AlbergueState } from '../domain/albergue.js';
+import { CAMINO_FRANCES_SEED } from '../domain/seed.js';
+import { changeCapacity } from './change-capacity.js';
+import type { AlbergueQueries, AlbergueRecord, AlbergueRepository, AlbergueTransaction } from './ports.js';
+import { AlbergueConflictError } from './ports.js';
+import { getAlbergue, listAlbergues } from './queries.js';
+import type { RegisterAlbergueInput } from './register-albergue.js';
+import { registerAlbergue } from './register-albergue.js';
+import { seedAlbergues } from './seed-albergues.js';
 
 /** One adapter under test, emptied before each test. */
 export interface AlbergueStoreFixture {

@@ -1,9 +1,9 @@
-import type { ChangeCapacity } from '../domain/albergue';
-import { decide, NO_ALBERGUE } from '../domain/albergue';
-import type { AlbergueRepository, AlbergueView, Clock, LocationConfig } from './ports';
+import type { ChangeCapacity } from '../domain/albergue.js';
+import { decide, NO_ALBERGUE } from '../domain/albergue.js';
+import type { AlbergueRepository, AlbergueView, Clock, LocationConfig } from './ports.js';
 import type { CommandResult, DecisionLog } from '@albergue/application';
 import { localDate } from '@albergue/application';
-import { albergueView, saveAlbergueDecision } from './support';
+import { albergueView, saveAlbergueDecision } from './support.js';
 
 export interface ChangeCapacityInput {
   readonly albergue_id: string;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import type { IgnoredDecision } from '@albergue/application';
 import { beforeEach, describe, test } from 'node:test';
-import { MemoryAlbergueStore } from '../adapters/memory/memory-albergue-store';
-import { CAMINO_FRANCES_SEED } from '../domain/seed';
-import { changeCapacity } from './change-capacity';
-import { getAlbergue, listAlbergues } from './queries';
-import { registerAlbergue } from './register-albergue';
-import { seedAlbergues } from './seed-albergues';
+import { MemoryAlbergueStore } from '../adapters/memory/memory-albergue-store.js';
+import { CAMINO_FRANCES_SEED } from '../domain/seed.js';
+import { changeCapacity } from './change-capacity.js';
+import { getAlbergue, listAlbergues } from './queries.js';
+import { registerAlbergue } from './register-albergue.js';
+import { seedAlbergues } from './seed-albergues.js';
 
 const clock = { now: () => new Date('2025-05-10T09:00:00.000Z') };
 const config = { timeZone: 'Europe/Madrid' };

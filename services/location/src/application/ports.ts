@@ -1,7 +1,7 @@
 // The ports location's application layer needs. The Postgres adapter implements AlbergueRepository
 // and AlbergueTransaction on one SqlExecutor shared with the outbox append.
 import type { EventEnvelope } from '@albergue/events';
-import type { AlbergueState } from '../domain/albergue';
+import type { AlbergueState } from '../domain/albergue.js';
 
 export type { Clock, IdGenerator } from '@albergue/application';
 

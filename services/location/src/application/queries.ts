@@ -1,4 +1,4 @@
-import type { AlbergueFilter, AlbergueQueries, AlbergueView, Clock, LocationConfig } from './ports';
+import type { AlbergueFilter, AlbergueQueries, AlbergueView, Clock, LocationConfig } from './ports.js';
 import { localDate } from '@albergue/application';
 
 type QueryDeps = { readonly queries: AlbergueQueries; readonly clock: Clock; readonly config: LocationConfig };

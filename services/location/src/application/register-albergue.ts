@@ -1,9 +1,9 @@
-import type { RegisterAlbergue } from '../domain/albergue';
-import { decide, NO_ALBERGUE, validateRegistration } from '../domain/albergue';
-import type { AlbergueRepository, AlbergueView, Clock, IdGenerator, LocationConfig } from './ports';
+import type { RegisterAlbergue } from '../domain/albergue.js';
+import { decide, NO_ALBERGUE, validateRegistration } from '../domain/albergue.js';
+import type { AlbergueRepository, AlbergueView, Clock, IdGenerator, LocationConfig } from './ports.js';
 import type { CommandResult } from '@albergue/application';
 import { localDate } from '@albergue/application';
-import { albergueView, saveAlbergueDecision } from './support';
+import { albergueView, saveAlbergueDecision } from './support.js';
 
 export type RegisterAlbergueInput = Omit<RegisterAlbergue['data'], 'now' | 'albergue_id'> & {
   /** A chosen id (e.g. a slug); a new one from the id generator otherwise. */

@@ -1,7 +1,7 @@
-import type { AlbergueSeed } from '../domain/seed';
-import { CAMINO_FRANCES_SEED } from '../domain/seed';
-import type { RegisterAlbergueDeps } from './register-albergue';
-import { registerAlbergue } from './register-albergue';
+import type { AlbergueSeed } from '../domain/seed.js';
+import { CAMINO_FRANCES_SEED } from '../domain/seed.js';
+import type { RegisterAlbergueDeps } from './register-albergue.js';
+import { registerAlbergue } from './register-albergue.js';
 
 /**
  * Registers the seed albergues that are not registered yet (each → AlbergueRegistered, published

@@ -2,9 +2,9 @@
 import type { Causality, SavedDecision } from '@albergue/application';
 import { envelopeMapping, saveDecision } from '@albergue/application';
 import { AlbergueCapacityChanged, AlbergueRegistered } from '@albergue/events';
-import type { AlbergueEvent, AlbergueState } from '../domain/albergue';
-import { bedsOn, evolve } from '../domain/albergue';
-import type { AlbergueRecord, AlbergueTransaction, AlbergueView } from './ports';
+import type { AlbergueEvent, AlbergueState } from '../domain/albergue.js';
+import { bedsOn, evolve } from '../domain/albergue.js';
+import type { AlbergueRecord, AlbergueTransaction, AlbergueView } from './ports.js';
 
 const albergueModel = { evolve, toEnvelope: envelopeMapping({ AlbergueRegistered, AlbergueCapacityChanged }) };
 

@@ -1,9 +1,9 @@
 // Tests are not domain code: the purity rule does not apply to the test runner.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { AlbergueCommand, AlbergueDecision, AlbergueEvent, RegisterAlbergue } from './albergue';
-import { bedsOn, decide, replay, validateRegistration } from './albergue';
-import { CAMINO_FRANCES_SEED } from './seed';
+import type { AlbergueCommand, AlbergueDecision, AlbergueEvent, RegisterAlbergue } from './albergue.js';
+import { bedsOn, decide, replay, validateRegistration } from './albergue.js';
+import { CAMINO_FRANCES_SEED } from './seed.js';
 
 const NOW = '2025-05-10T09:00:00.000Z';
 const registration = (over: Partial<RegisterAlbergue['data']> = {}): AlbergueCommand => ({

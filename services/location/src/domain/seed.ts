@@ -2,7 +2,7 @@
 // Names, towns and coordinates are of the real albergues (coordinates rounded to ~100 m); bed counts
 // and nightly prices are indicative, as published around 2024 (rounded), not a live source: check
 // them before relying on them. Prices are per bed and night, in euro cents.
-import type { RegisterAlbergue } from './albergue';
+import type { RegisterAlbergue } from './albergue.js';
 
 export type AlbergueSeed = Omit<RegisterAlbergue['data'], 'now'>;
 

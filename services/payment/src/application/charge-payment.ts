@@ -1,6 +1,6 @@
-import { chargeable, NO_PAYMENT } from '../domain/payment';
+import { chargeable, NO_PAYMENT } from '../domain/payment.js';
 import type { DomainError } from '@albergue/decider';
-import type { ChargeAttempt, Clock, IdGenerator, PaymentProvider, PaymentRepository } from './ports';
+import type { ChargeAttempt, Clock, IdGenerator, PaymentProvider, PaymentRepository } from './ports.js';
 import type { CommandResult } from '@albergue/application';
 
 export interface ChargePaymentInput {

@@ -1,11 +1,11 @@
 import type { BookingCancelled, EnvelopeOf, ReservationExpired } from '@albergue/events';
-import type { BookingEnd, CloseForEndedBooking } from '../domain/payment';
-import { decide, NO_PAYMENT } from '../domain/payment';
-import type { Clock, PaymentProvider, PaymentTransaction } from './ports';
+import type { BookingEnd, CloseForEndedBooking } from '../domain/payment.js';
+import { decide, NO_PAYMENT } from '../domain/payment.js';
+import type { Clock, PaymentProvider, PaymentTransaction } from './ports.js';
 import type { DecisionLog } from '@albergue/application';
 import { ignoredOutcome } from '@albergue/application';
-import type { HandlerOutcome } from './support';
-import { refundDue, savePaymentDecision } from './support';
+import type { HandlerOutcome } from './support.js';
+import { refundDue, savePaymentDecision } from './support.js';
 
 export interface CloseDeps {
   readonly clock: Clock;

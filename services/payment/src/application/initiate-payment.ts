@@ -1,11 +1,11 @@
 import type { BookingReserved, EnvelopeOf } from '@albergue/events';
-import type { InitiatePayment } from '../domain/payment';
-import { decide, NO_PAYMENT } from '../domain/payment';
-import type { Clock, IdGenerator, PaymentProvider, PaymentTransaction } from './ports';
+import type { InitiatePayment } from '../domain/payment.js';
+import { decide, NO_PAYMENT } from '../domain/payment.js';
+import type { Clock, IdGenerator, PaymentProvider, PaymentTransaction } from './ports.js';
 import type { DecisionLog } from '@albergue/application';
 import { ignoredOutcome } from '@albergue/application';
-import type { HandlerOutcome } from './support';
-import { savePaymentDecision } from './support';
+import type { HandlerOutcome } from './support.js';
+import { savePaymentDecision } from './support.js';
 
 /**
  * BookingReserved → InitiatePayment → PaymentInitiated (one payment per booking: a redelivered

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { newEventId } from '@albergue/events';
-import type { Initiation, PaymentState } from '../domain/payment';
-import type { PaymentStoreFixture, PaymentStoreHarness } from './payment-repository.contract';
-import type { PaymentRecord } from './ports';
-import { paymentView } from './support';
+import type { Initiation, PaymentState } from '../domain/payment.js';
+import type { PaymentStoreFixture, PaymentStoreHarness } from './payment-repository.contract.js';
+import type { PaymentRecord } from './ports.js';
+import { paymentView } from './support.js';
 
 const at = (minute: number) => new Date(Date.UTC(2025, 4, 10, 9, minute)).toISOString();
 let counter = 0;

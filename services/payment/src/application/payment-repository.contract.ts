@@ -6,16 +6,16 @@ import type { EventEnvelope } from '@albergue/events';
 import { BookingCancelled, BookingReserved, newEnvelope, newEventId, ReservationExpired, withCorrelation } from '@albergue/events';
 import { waitFor } from '@albergue/platform/testing';
 import type { SqlDatabase } from '@albergue/outbox';
-import { SimulatedCardNetwork } from '../adapters/provider/simulated-card-network';
-import type { Initiation, PaymentState } from '../domain/payment';
-import { chargePayment } from './charge-payment';
-import { closePaymentOnBookingCancelled, closePaymentOnReservationExpired } from './close-payment';
-import { initiatePaymentOnBookingReserved } from './initiate-payment';
-import type { ChargeAttempt, PaymentQueries, PaymentRecord, PaymentRepository, PaymentTransaction, ProviderSettlement, Refund } from './ports';
-import { PaymentConflictError } from './ports';
-import { reconcileChargeAttempts } from './reconcile-charges';
-import { refundPendingPayments } from './refund-payment';
-import { settlePayment } from './settle-payment';
+import { SimulatedCardNetwork } from '../adapters/provider/simulated-card-network.js';
+import type { Initiation, PaymentState } from '../domain/payment.js';
+import { chargePayment } from './charge-payment.js';
+import { closePaymentOnBookingCancelled, closePaymentOnReservationExpired } from './close-payment.js';
+import { initiatePaymentOnBookingReserved } from './initiate-payment.js';
+import type { ChargeAttempt, PaymentQueries, PaymentRecord, PaymentRepository, PaymentTransaction, ProviderSettlement, Refund } from './ports.js';
+import { PaymentConflictError } from './ports.js';
+import { reconcileChargeAttempts } from './reconcile-charges.js';
+import { refundPendingPayments } from './refund-payment.js';
+import { settlePayment } from './settle-payment.js';
 
 /** One adapter under test, emptied before each test. */
 export interface PaymentStoreFixture {

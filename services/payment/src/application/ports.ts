@@ -2,7 +2,7 @@
 // PaymentTransaction on one SqlExecutor (shared with the outbox append and the inbox insert); the
 // provider port is where a real payment provider plugs in (adapters/provider has a simulated one).
 import type { EventEnvelope } from '@albergue/events';
-import type { Money, PaymentState, RefundCause } from '../domain/payment';
+import type { Money, PaymentState, RefundCause } from '../domain/payment.js';
 
 export type { Clock, IdGenerator } from '@albergue/application';
 

@@ -1,4 +1,4 @@
-import type { PaymentQueries, PaymentView } from './ports';
+import type { PaymentQueries, PaymentView } from './ports.js';
 
 export function getPayment(queries: PaymentQueries, paymentId: string): Promise<PaymentView | undefined> {
   return queries.findPayment(paymentId);

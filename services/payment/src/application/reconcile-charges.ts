@@ -2,8 +2,8 @@
 // completes by itself after a crash mid-charge (attempt recorded, provider answer lost) or when the
 // settlement callback never arrives.
 import type { DecisionLog } from '@albergue/application';
-import type { ChargeAttempt, Clock, PaymentProvider, PaymentRepository } from './ports';
-import { settlePayment } from './settle-payment';
+import type { ChargeAttempt, Clock, PaymentProvider, PaymentRepository } from './ports.js';
+import { settlePayment } from './settle-payment.js';
 
 export interface ReconcilePolicy {
   /** Delay between checks of one attempt: first `baseDelayMs`, doubling per check up to `maxDelayMs`. */

@@ -3,12 +3,12 @@
 // provider reference, so a retry never refunds twice), and records the outcome: PaymentRefunded on
 // success; on failure a logged, counted retry after a bounded exponential backoff, and after
 // `maxAttempts` the refund is parked as `failed` for an operator to see and retry.
-import type { Money, RecordRefund } from '../domain/payment';
-import { decide, NO_PAYMENT } from '../domain/payment';
-import type { Clock, PaymentProvider, PaymentRepository, Refund } from './ports';
+import type { Money, RecordRefund } from '../domain/payment.js';
+import { decide, NO_PAYMENT } from '../domain/payment.js';
+import type { Clock, PaymentProvider, PaymentRepository, Refund } from './ports.js';
 import type { DecisionLog } from '@albergue/application';
 import { notApplied } from '@albergue/application';
-import { savePaymentDecision } from './support';
+import { savePaymentDecision } from './support.js';
 
 /** Where refund failures are reported (the service wires its logger and a Prometheus counter). */
 export interface RefundObserver {

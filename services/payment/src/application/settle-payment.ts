@@ -1,8 +1,8 @@
-import type { SettlePayment } from '../domain/payment';
-import { decide, NO_PAYMENT } from '../domain/payment';
-import type { Clock, PaymentRepository, PaymentView, ProviderSettlement } from './ports';
+import type { SettlePayment } from '../domain/payment.js';
+import { decide, NO_PAYMENT } from '../domain/payment.js';
+import type { Clock, PaymentRepository, PaymentView, ProviderSettlement } from './ports.js';
 import type { CommandResult, DecisionLog } from '@albergue/application';
-import { paymentView, savePaymentDecision } from './support';
+import { paymentView, savePaymentDecision } from './support.js';
 
 /**
  * The provider's settlement of a charge (its callback, or the recovery sweep's lookup) settles the

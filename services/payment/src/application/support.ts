@@ -3,9 +3,9 @@ import type { HandlerOutcome as KitOutcome, SavedDecision } from '@albergue/appl
 import { envelopeMapping, saveDecision, uuidV7Ids } from '@albergue/application';
 import { assertNever } from '@albergue/decider';
 import { PaymentConfirmed, PaymentFailed, PaymentInitiated, PaymentRefunded } from '@albergue/events';
-import type { PaymentEvent, PaymentState } from '../domain/payment';
-import { evolve, isPublic } from '../domain/payment';
-import type { PaymentRecord, PaymentTransaction, PaymentView } from './ports';
+import type { PaymentEvent, PaymentState } from '../domain/payment.js';
+import { evolve, isPublic } from '../domain/payment.js';
+import type { PaymentRecord, PaymentTransaction, PaymentView } from './ports.js';
 
 /** An event handler's answer; `refund_due` is set when the decision asked for a refund: call refundPayment after the commit (the sweep does it otherwise). */
 export type HandlerOutcome = KitOutcome<{ readonly refund_due?: string }>;

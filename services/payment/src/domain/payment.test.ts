@@ -1,8 +1,8 @@
 // Tests are not domain code: the purity rule does not apply to the test runner.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { BookingEnd, PaymentCommand, PaymentDecision, PaymentEvent, RefundCause } from './payment';
-import { chargeable, decide, isPublic, replay } from './payment';
+import type { BookingEnd, PaymentCommand, PaymentDecision, PaymentEvent, RefundCause } from './payment.js';
+import { chargeable, decide, isPublic, replay } from './payment.js';
 
 const amount = { amount_minor: 2800, currency: 'EUR' };
 const T = '2025-05-10T09:00:00.000Z';

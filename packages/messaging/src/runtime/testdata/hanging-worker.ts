@@ -2,9 +2,9 @@
 // and then hanging (the parent SIGKILLs it mid-handler). Env: MQTT_URL, REDIS_URL, LEDGER_NAMESPACE,
 // SUBSCRIBER, VISIBILITY_MS.
 import { BookingReserved } from '@albergue/events';
-import { RedisDeliveryLedger } from '../../ledger/redis-ledger';
-import { declareService } from '../../declarations';
-import { createConsumer } from '../consumer';
+import { RedisDeliveryLedger } from '../../ledger/redis-ledger.js';
+import { declareService } from '../../declarations.js';
+import { createConsumer } from '../consumer.js';
 
 const env = (name: string): string => {
   const v = process.env[name];

@@ -14,9 +14,9 @@ import { PgDatabase, quoteIdent } from '@albergue/outbox';
 import { expectProblem, uniqueName } from '@albergue/platform/testing';
 import type { ServiceRuntime } from '@albergue/runtime';
 import { IdempotencyStore } from '@albergue/runtime';
-import { updateInventoryOnAlbergueRegistered } from '../../application/update-inventory';
-import { createBookingService } from '../../service';
-import { PgBookingRepository } from '../postgres/pg-booking-repository';
+import { updateInventoryOnAlbergueRegistered } from '../../application/update-inventory.js';
+import { createBookingService } from '../../service.js';
+import { PgBookingRepository } from '../postgres/pg-booking-repository.js';
 
 const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -226,7 +226,7 @@ describe('a crash after the commit, before the response is sent (real Postgres, 
   const children: ChildProcess[] = [];
 
   async function child(crash: boolean): Promise<{ base: string; proc: ChildProcess }> {
-    const proc = spawn(process.execPath, ['--import', 'tsx', new URL('../../testdata/crash-child.ts', import.meta.url).pathname], {
+    const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', new URL('../../testdata/crash-child.ts', import.meta.url).pathname], {
       env: { ...process.env, DATABASE_URL: url.toString(), CRASH_AFTER_COMMIT: crash ? '1' : '0', LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

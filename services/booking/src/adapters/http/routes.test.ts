@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify from 'fastify';
 import { AlbergueRegistered, newEnvelope } from '@albergue/events';
-import { updateInventoryOnAlbergueRegistered } from '../../application/update-inventory';
-import { MemoryBookingStore } from '../memory/memory-booking-store';
+import { updateInventoryOnAlbergueRegistered } from '../../application/update-inventory.js';
+import { MemoryBookingStore } from '../memory/memory-booking-store.js';
 import { expectProblem } from '@albergue/platform/testing';
-import { bookingRoutes } from './routes';
+import { bookingRoutes } from './routes.js';
 
 const store = new MemoryBookingStore();
 let n = 0;

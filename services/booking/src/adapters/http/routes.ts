@@ -2,12 +2,12 @@
 // guest's bookings, availability). Register it on the service's Fastify instance.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from '@sinclair/typebox';
-import { cancelBooking } from '../../application/cancel-booking';
-import type { BookingConfig, BookingQueries, BookingRepository, Clock, IdGenerator } from '../../application/ports';
-import { getAvailability, getBooking, getGuestBookings } from '../../application/queries';
-import { reserveBooking } from '../../application/reserve-booking';
-import type { AvailabilityQuery, CancelBody, ReserveBody } from './schemas';
-import * as S from './schemas';
+import { cancelBooking } from '../../application/cancel-booking.js';
+import type { BookingConfig, BookingQueries, BookingRepository, Clock, IdGenerator } from '../../application/ports.js';
+import { getAvailability, getBooking, getGuestBookings } from '../../application/queries.js';
+import { reserveBooking } from '../../application/reserve-booking.js';
+import type { AvailabilityQuery, CancelBody, ReserveBody } from './schemas.js';
+import * as S from './schemas.js';
 import type { DomainErrorLike } from '@albergue/platform/http';
 import { commandOf, problem, problemResponses, reportFlow, sendErrors, sendProblem, useStrictValidation } from '@albergue/platform/http';
 
@@ -43,7 +43,7 @@ export function statusOf(code: string): number {
 }
 
 /** The field of a reservation a domain error is about (JSON Pointer into the request). */
-export function reservationPathOf(e: DomainErrorLike): string | undefined {
+function reservationPathOf(e: DomainErrorLike): string | undefined {
   switch (e.code) {
     case 'invalid_date':
       return e.reason.startsWith('check_out') ? '/body/check_out' : '/body/check_in';

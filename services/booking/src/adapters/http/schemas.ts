@@ -2,10 +2,10 @@
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import { DateOnly, Id, Locale, Money } from '@albergue/application/http';
-import { MAX_BEDS } from '../../domain/booking';
+import { MAX_BEDS } from '../../domain/booking.js';
 
 
-export const Guest = Type.Object({
+const Guest = Type.Object({
   guest_id: Id('Guest id.'),
   name: Type.String({ minLength: 1, maxLength: 200 }),
   email: Type.String({ format: 'email', maxLength: 320 }),

@@ -1,9 +1,9 @@
 // In-memory BookingRepository + BookingQueries: transactions run one at a time and roll back on a
 // throw. For tests and for running booking without a database; the Postgres adapter is the real one.
 import type { EventEnvelope } from '@albergue/events';
-import type { AlbergueInventory, OccupancyDelta } from '../../domain/inventory';
-import type { BookingQueries, BookingRecord, BookingRepository, BookingTransaction, BookingView } from '../../application/ports';
-import { bookingView } from '../../application/support';
+import type { AlbergueInventory, OccupancyDelta } from '../../domain/inventory.js';
+import type { BookingQueries, BookingRecord, BookingRepository, BookingTransaction, BookingView } from '../../application/ports.js';
+import { bookingView } from '../../application/support.js';
 
 interface Data {
   bookings: Map<string, BookingRecord>;

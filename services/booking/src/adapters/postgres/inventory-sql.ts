@@ -1,8 +1,8 @@
 // Reading an albergue's inventory and a booking row, shared by PgBookingRepository (under lock)
 // and PgBookingQueries (without). Dates come back as text (`YYYY-MM-DD`), never as JS Dates.
 import type { SqlExecutor } from '@albergue/outbox';
-import type { AlbergueInventory, CapacityChange } from '../../domain/inventory';
-import type { BookingRecord } from '../../application/ports';
+import type { AlbergueInventory, CapacityChange } from '../../domain/inventory.js';
+import type { BookingRecord } from '../../application/ports.js';
 
 type InventoryRow = {
   albergue_id: string;

@@ -1,11 +1,11 @@
 // BookingQueries on Postgres: reads of the bookings table and the inventory, no locks, no
 // transaction (each read is one statement, so one consistent snapshot).
 import type { SqlExecutor } from '@albergue/outbox';
-import type { AlbergueInventory } from '../../domain/inventory';
-import type { BookingQueries, BookingView } from '../../application/ports';
-import { bookingView } from '../../application/support';
-import type { BookingRow } from './inventory-sql';
-import { readInventory } from './inventory-sql';
+import type { AlbergueInventory } from '../../domain/inventory.js';
+import type { BookingQueries, BookingView } from '../../application/ports.js';
+import { bookingView } from '../../application/support.js';
+import type { BookingRow } from './inventory-sql.js';
+import { readInventory } from './inventory-sql.js';
 
 export class PgBookingQueries implements BookingQueries {
   /** @param db the service's database (or anything that runs statements on it, e.g. a read replica). */

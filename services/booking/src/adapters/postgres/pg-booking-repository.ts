@@ -12,10 +12,10 @@
 import type { EventEnvelope } from '@albergue/events';
 import type { SqlDatabase, SqlTransaction } from '@albergue/outbox';
 import { Outbox } from '@albergue/outbox';
-import type { AlbergueInventory, OccupancyDelta } from '../../domain/inventory';
-import type { BookingRecord, BookingRepository, BookingTransaction } from '../../application/ports';
-import type { BookingRow } from './inventory-sql';
-import { readInventory, toRecord } from './inventory-sql';
+import type { AlbergueInventory, OccupancyDelta } from '../../domain/inventory.js';
+import type { BookingRecord, BookingRepository, BookingTransaction } from '../../application/ports.js';
+import type { BookingRow } from './inventory-sql.js';
+import { readInventory, toRecord } from './inventory-sql.js';
 
 export class PgBookingRepository implements BookingRepository {
   /**

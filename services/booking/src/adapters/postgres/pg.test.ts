@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@albergue/platform/testing';
-import { bookingQueriesContract } from '../../application/contract/booking-queries.contract';
-import { bookingRepositoryContract } from '../../application/contract/booking-repository.contract';
-import { registerAlbergue, reserveDeps, stay, testClock } from '../../application/contract/fixtures';
-import { reserveBooking } from '../../application/reserve-booking';
-import { pgAdapterSuite } from './pg-adapter.suite';
-import type { PgHarness } from './test-databases';
-import { openPgHarness } from './test-databases';
+import { bookingQueriesContract } from '../../application/contract/booking-queries.contract.js';
+import { bookingRepositoryContract } from '../../application/contract/booking-repository.contract.js';
+import { registerAlbergue, reserveDeps, stay, testClock } from '../../application/contract/fixtures.js';
+import { reserveBooking } from '../../application/reserve-booking.js';
+import { pgAdapterSuite } from './pg-adapter.suite.js';
+import type { PgHarness } from './test-databases.js';
+import { openPgHarness } from './test-databases.js';
 
 let h: PgHarness | undefined;
 const get = (): PgHarness => {

@@ -7,12 +7,12 @@ import type { EventEnvelope } from '@albergue/events';
 import type { SqlDatabase } from '@albergue/outbox';
 import { migrate, OUTBOX_MIGRATIONS, PgDatabase, PgliteDatabase, quoteIdent } from '@albergue/outbox';
 import { uniqueName } from '@albergue/platform/testing';
-import type { BookingStoreHarness } from '../../application/contract/fixtures';
-import { BOOKING_MIGRATIONS } from './migrations';
-import { PgBookingQueries } from './pg-booking-queries';
-import { PgBookingRepository } from './pg-booking-repository';
+import type { BookingStoreHarness } from '../../application/contract/fixtures.js';
+import { BOOKING_MIGRATIONS } from './migrations.js';
+import { PgBookingQueries } from './pg-booking-queries.js';
+import { PgBookingRepository } from './pg-booking-repository.js';
 
-export const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export interface PgHarness extends BookingStoreHarness {
   readonly db: SqlDatabase;

@@ -5,15 +5,15 @@ import { describe, test } from 'node:test';
 import { AlbergueCapacityChanged, newEnvelope, PaymentConfirmed, withCorrelation } from '@albergue/events';
 import { uniqueName } from '@albergue/platform/testing';
 import { addDays, nightsOf } from '@albergue/decider';
-import { cancelBooking } from '../cancel-booking';
-import { confirmBookingOnPaymentConfirmed } from '../confirm-booking';
-import { expireReservation } from '../expire-reservation';
-import type { BookingView } from '../ports';
-import { getAvailability, getGuestBookings, MAX_AVAILABILITY_NIGHTS } from '../queries';
-import { reserveBooking } from '../reserve-booking';
-import { updateInventoryOnCapacityChanged } from '../update-inventory';
-import type { HarnessSource } from './fixtures';
-import { CONFIG, eventsOf, guest, HOLD_MS, registerAlbergue, reserveDeps, stay, testClock } from './fixtures';
+import { cancelBooking } from '../cancel-booking.js';
+import { confirmBookingOnPaymentConfirmed } from '../confirm-booking.js';
+import { expireReservation } from '../expire-reservation.js';
+import type { BookingView } from '../ports.js';
+import { getAvailability, getGuestBookings, MAX_AVAILABILITY_NIGHTS } from '../queries.js';
+import { reserveBooking } from '../reserve-booking.js';
+import { updateInventoryOnCapacityChanged } from '../update-inventory.js';
+import type { HarnessSource } from './fixtures.js';
+import { CONFIG, eventsOf, guest, HOLD_MS, registerAlbergue, reserveDeps, stay, testClock } from './fixtures.js';
 
 export function bookingQueriesContract(label: string, get: HarnessSource): void {
   describe(`${label}: BookingQueries contract`, () => {

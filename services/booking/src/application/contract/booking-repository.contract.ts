@@ -7,19 +7,19 @@ import type { EnvelopeOf } from '@albergue/events';
 import { AlbergueCapacityChanged, newEnvelope, PaymentConfirmed, PaymentFailed, withCorrelation } from '@albergue/events';
 import { uniqueName } from '@albergue/platform/testing';
 import { addDays, nightsOf } from '@albergue/decider';
-import { availabilityBetween } from '../../domain/inventory';
-import { cancelBooking } from '../cancel-booking';
-import { cancelBookingOnPaymentFailed } from '../cancel-for-failed-payment';
-import { confirmBookingOnPaymentConfirmed } from '../confirm-booking';
-import { expireDueReservations } from '../expire-reservation';
-import type { BookingView } from '../ports';
-import { RetryLater } from '../ports';
-import { getAvailability, getBooking } from '../queries';
-import { reserveBooking } from '../reserve-booking';
+import { availabilityBetween } from '../../domain/inventory.js';
+import { cancelBooking } from '../cancel-booking.js';
+import { cancelBookingOnPaymentFailed } from '../cancel-for-failed-payment.js';
+import { confirmBookingOnPaymentConfirmed } from '../confirm-booking.js';
+import { expireDueReservations } from '../expire-reservation.js';
+import type { BookingView } from '../ports.js';
+import { RetryLater } from '../ports.js';
+import { getAvailability, getBooking } from '../queries.js';
+import { reserveBooking } from '../reserve-booking.js';
 import type { CommandResult } from '@albergue/application';
-import { updateInventoryOnCapacityChanged } from '../update-inventory';
-import type { HarnessSource, TestClock } from './fixtures';
-import { concurrently, CONFIG, eventsOf, guest, HOLD_MS, registerAlbergue, reserveDeps, stay, testClock } from './fixtures';
+import { updateInventoryOnCapacityChanged } from '../update-inventory.js';
+import type { HarnessSource, TestClock } from './fixtures.js';
+import { concurrently, CONFIG, eventsOf, guest, HOLD_MS, registerAlbergue, reserveDeps, stay, testClock } from './fixtures.js';
 
 class Boom extends Error {}
 

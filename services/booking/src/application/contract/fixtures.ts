@@ -4,10 +4,10 @@ import type { EventEnvelope } from '@albergue/events';
 import { AlbergueRegistered, newEnvelope, newEventId } from '@albergue/events';
 import { uniqueName } from '@albergue/platform/testing';
 import { addDays } from '@albergue/decider';
-import type { BookingConfig, BookingQueries, BookingRepository, Clock } from '../ports';
-import type { ReserveBookingDeps, ReserveBookingInput } from '../reserve-booking';
+import type { BookingConfig, BookingQueries, BookingRepository, Clock } from '../ports.js';
+import type { ReserveBookingDeps, ReserveBookingInput } from '../reserve-booking.js';
 import { localDate } from '@albergue/application';
-import { updateInventoryOnAlbergueRegistered } from '../update-inventory';
+import { updateInventoryOnAlbergueRegistered } from '../update-inventory.js';
 
 export interface BookingStoreHarness {
   readonly repo: BookingRepository;

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { createLogger } from '@albergue/platform';
 import { waitFor } from '@albergue/platform/testing';
-import type { HttpApiDeps } from './deps';
-import { buildHttpApi } from './server';
-import type { BrokerHttpApi, RouteInfo } from './server';
-import { rawRequest } from './raw-http';
-import type { RunningBroker } from '../../start';
-import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startTestBroker } from '../../testing/harness';
-import { bookingReserved } from '../../testing/fixtures';
+import type { HttpApiDeps } from './deps.js';
+import { buildHttpApi } from './server.js';
+import type { BrokerHttpApi, RouteInfo } from './server.js';
+import { rawRequest } from './raw-http.js';
+import type { RunningBroker } from '../../start.js';
+import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startTestBroker } from '../../testing/harness.js';
+import { bookingReserved } from '../../testing/fixtures.js';
 
 /** Deps that record every use: a handler that runs touches them, the auth hook never does. */
 function spyDeps(): { deps: HttpApiDeps; touched: string[] } {

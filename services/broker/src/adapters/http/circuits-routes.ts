@@ -1,7 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import type { BreakerStatus } from '@albergue/messaging';
-import type { HttpApiDeps } from './deps';
-import { adminErrors, bearer, problemSchema } from './schemas';
+import type { HttpApiDeps } from './deps.js';
+import { adminErrors, bearer, problemSchema } from './schemas.js';
 
 const breakerJson = (b: BreakerStatus) => ({
   subscriber: b.subscriber, topic: b.topic, state: b.state, failures: b.failures,

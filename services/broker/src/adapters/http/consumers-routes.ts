@@ -1,8 +1,8 @@
 import type { FastifyPluginCallback, FastifyReply } from 'fastify';
-import { SUBSCRIBER_NAME, SubscriptionConflictError, SubscriptionError } from '../../application/http-consumers';
-import type { HttpApiDeps } from './deps';
-import { sendProblem } from './problem';
-import { adminErrors, bearer, problemSchema } from './schemas';
+import { SUBSCRIBER_NAME, SubscriptionConflictError, SubscriptionError } from '../../application/http-consumers.js';
+import type { HttpApiDeps } from './deps.js';
+import { sendProblem } from './problem.js';
+import { adminErrors, bearer, problemSchema } from './schemas.js';
 
 interface RegisterBody {
   subscriber: string;

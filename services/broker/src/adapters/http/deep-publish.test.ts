@@ -2,9 +2,9 @@
 // a 4xx with the reason (it was a 503: parseEnvelope threw), and the broker keeps publishing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunningBroker } from '../../start';
-import { ADMIN_TOKEN, startTestBroker } from '../../testing/harness';
-import { bookingReserved } from '../../testing/fixtures';
+import type { RunningBroker } from '../../start.js';
+import { ADMIN_TOKEN, startTestBroker } from '../../testing/harness.js';
+import { bookingReserved } from '../../testing/fixtures.js';
 
 let broker: RunningBroker;
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` };

@@ -1,9 +1,9 @@
 import type { CircuitBreakerStore, DeliveryLedger, DlqOperations } from '@albergue/messaging';
-import type { PublishResult } from '../../application/publish-event';
-import type { HttpConsumerFeed } from '../../application/http-consumers';
-import type { ReceiptSigner } from '../../application/receipts';
-import type { BrokerMetrics } from '../../application/metrics';
-import type { RetainedMessage } from '../mqtt/aedes-broker';
+import type { PublishResult } from '../../application/publish-event.js';
+import type { HttpConsumerFeed } from '../../application/http-consumers.js';
+import type { ReceiptSigner } from '../../application/receipts.js';
+import type { BrokerMetrics } from '../../application/metrics.js';
+import type { RetainedMessage } from '../mqtt/aedes-broker.js';
 
 export interface HealthReport {
   readonly ready: boolean;

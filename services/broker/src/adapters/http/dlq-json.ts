@@ -4,7 +4,7 @@
 import type { DeadLetter, ReplayReport } from '@albergue/messaging';
 
 /** The most of a dead letter's raw body the API ever returns (bytes of UTF-8). */
-export const DLQ_BODY_PREFIX_BYTES = 4096;
+const DLQ_BODY_PREFIX_BYTES = 4096;
 
 export function deadLetterJson(e: DeadLetter) {
   // The store keeps at most a bounded prefix plus the full body's size and SHA-256; an entry kept
@@ -47,7 +47,7 @@ export function replayJson(r: ReplayReport) {
 }
 
 /** At most `max` bytes of UTF-8, cut on a character boundary. */
-export function utf8Prefix(bytes: Buffer, max: number): string {
+function utf8Prefix(bytes: Buffer, max: number): string {
   if (bytes.length <= max) return bytes.toString('utf8');
   let end = max;
   // Step back over continuation bytes (10xxxxxx) so no character is split.

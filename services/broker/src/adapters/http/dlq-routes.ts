@@ -1,8 +1,8 @@
 import type { FastifyPluginCallback } from 'fastify';
-import type { HttpApiDeps } from './deps';
-import { deadLetterJson, replayJson } from './dlq-json';
-import { sendProblem } from './problem';
-import { adminErrors, bearer, deadLetter, logicalTopicParam, problemSchema } from './schemas';
+import type { HttpApiDeps } from './deps.js';
+import { deadLetterJson, replayJson } from './dlq-json.js';
+import { sendProblem } from './problem.js';
+import { adminErrors, bearer, deadLetter, logicalTopicParam, problemSchema } from './schemas.js';
 
 const idsSchema = { type: 'array', items: { type: 'string', minLength: 1, maxLength: 200 }, maxItems: 10_000 } as const;
 const subscriberSchema = { type: 'string', minLength: 1, maxLength: 64 } as const;

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { waitFor } from '@albergue/platform/testing';
-import type { RunningBroker } from '../../start';
-import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness';
-import { BOOKING_RESERVED, BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures';
+import type { RunningBroker } from '../../start.js';
+import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness.js';
+import { BOOKING_RESERVED, BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures.js';
 
 let redis: Awaited<ReturnType<typeof startRedisServer>>;
 let broker: RunningBroker;

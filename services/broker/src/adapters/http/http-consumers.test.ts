@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { deadLetterId } from '@albergue/messaging';
 import { waitFor } from '@albergue/platform/testing';
-import type { RunningBroker } from '../../start';
-import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness';
-import { BOOKING_RESERVED, BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures';
+import type { RunningBroker } from '../../start.js';
+import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness.js';
+import { BOOKING_RESERVED, BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures.js';
 
 interface Pulled { event_id: string; topic: string; attempt: number; max_attempts: number; receipt: string; envelope: { event_id: string } }
 

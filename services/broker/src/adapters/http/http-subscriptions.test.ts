@@ -13,9 +13,9 @@ import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { RedisDeliveryLedger } from '@albergue/messaging';
 import { freePort, waitFor } from '@albergue/platform/testing';
-import type { RunningBroker } from '../../start';
-import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness';
-import { BOOKING_RESERVED, BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures';
+import type { RunningBroker } from '../../start.js';
+import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness.js';
+import { BOOKING_RESERVED, BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function call(broker: RunningBroker, method: string, path: string, body?: unknown): Promise<{ status: number; body: any; type: string | null }> {
@@ -233,7 +233,7 @@ test('the broker never acknowledges what it could not record for an HTTP consume
 });
 
 test('a declared consumer group named apart from its service is reserved too', async () => {
-  const { paymentService } = await import('../../config/declared-services');
+  const { paymentService } = await import('../../config/declared-services.js');
   const first = paymentService.subscribes[0]!;
   const declarations = [{ ...paymentService, subscribes: [{ ...first, subscriber: 'refunds' }, ...paymentService.subscribes.slice(1)] }];
   const broker = await startTestBroker({ wsPort: null, declarations });

@@ -1,6 +1,6 @@
 import type { FastifyPluginCallback } from 'fastify';
-import type { HttpApiDeps } from './deps';
-import type { RouteAccess } from './server';
+import type { HttpApiDeps } from './deps.js';
+import type { RouteAccess } from './server.js';
 
 // The only public routes (server.ts denies every other route without the admin token): liveness,
 // Prometheus scraping and the API description, none of which reads or changes messages.

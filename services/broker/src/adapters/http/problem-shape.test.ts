@@ -2,8 +2,8 @@
 // broker's own OpenAPI document; each is tried without a token and with bad input.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunningBroker } from '../../start';
-import { ADMIN_TOKEN, startTestBroker } from '../../testing/harness';
+import type { RunningBroker } from '../../start.js';
+import { ADMIN_TOKEN, startTestBroker } from '../../testing/harness.js';
 
 let broker: RunningBroker;
 before(async () => {

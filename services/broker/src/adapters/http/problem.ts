@@ -2,10 +2,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { problemOfError } from '@albergue/platform/http';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** One input problem: `path` is a JSON Pointer into the request (`/body/subscriber`, `/query/topic`, `/params/id`, `/headers/authorization`). */
-export interface ProblemDetailItem {
+interface ProblemDetailItem {
   readonly path: string;
   readonly message: string;
   /** The validation keyword or a reason code. */
@@ -23,7 +23,7 @@ export interface ProblemInit {
   readonly errors?: readonly ProblemDetailItem[];
 }
 
-export interface ProblemBody {
+interface ProblemBody {
   readonly type: string;
   readonly title: string;
   readonly status: number;
@@ -38,7 +38,7 @@ const TITLES: Record<number, string> = {
   429: 'Too many requests', 500: 'Internal error', 503: 'Service unavailable',
 };
 
-export function problemBody(p: ProblemInit): ProblemBody {
+function problemBody(p: ProblemInit): ProblemBody {
   return {
     type: `urn:albergue:problem:${p.code}`,
     title: p.title ?? TITLES[p.status] ?? (p.status >= 500 ? 'Server error' : 'Client error'),

@@ -1,9 +1,9 @@
 import type { FastifyPluginCallback, FastifyReply } from 'fastify';
 import { fromMqttTopic, toMqttTopic } from '@albergue/events';
-import { isValidFilter } from '../../domain/topic-filter';
-import type { HttpApiDeps } from './deps';
-import { sendProblem } from './problem';
-import { adminErrors, bearer, problemSchema } from './schemas';
+import { isValidFilter } from '../../domain/topic-filter.js';
+import type { HttpApiDeps } from './deps.js';
+import { sendProblem } from './problem.js';
+import { adminErrors, bearer, problemSchema } from './schemas.js';
 
 /** The most of a retained payload the API returns as text (bytes); bigger ones are cut and flagged. */
 const RETAINED_PREVIEW_BYTES = 64 * 1024;

@@ -1,5 +1,5 @@
 // JSON Schemas of the HTTP API (validation and the OpenAPI document come from these).
-import { problemSchema } from './problem';
+import { problemSchema } from './problem.js';
 
 export { problemSchema };
 

@@ -4,15 +4,15 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onReq
 import swagger from '@fastify/swagger';
 import type { Logger } from '@albergue/platform';
 import { badQueryEncoding, strictValidatorCompiler } from '@albergue/platform/http';
-import type { HttpApiDeps } from './deps';
-import { publishRoutes } from './publish-routes';
-import { consumerRoutes } from './consumers-routes';
-import { dlqRoutes } from './dlq-routes';
-import { circuitRoutes } from './circuits-routes';
-import { opsRoutes } from './ops-routes';
-import { problemFromError, sendProblem } from './problem';
+import type { HttpApiDeps } from './deps.js';
+import { publishRoutes } from './publish-routes.js';
+import { consumerRoutes } from './consumers-routes.js';
+import { dlqRoutes } from './dlq-routes.js';
+import { circuitRoutes } from './circuits-routes.js';
+import { opsRoutes } from './ops-routes.js';
+import { problemFromError, sendProblem } from './problem.js';
 
-export const DEFAULT_BODY_LIMIT = 256 * 1024;
+const DEFAULT_BODY_LIMIT = 256 * 1024;
 
 /** A route as the server registered it (taken from Fastify's onRoute, never a hand-kept list). */
 export interface RouteInfo {

@@ -1,4 +1,4 @@
-import type { ChannelNotifier, ClaimOutcome, PublishedMessageStore } from '../../application/ports';
+import type { ChannelNotifier, ClaimOutcome, PublishedMessageStore } from '../../application/ports.js';
 
 /** In-process `mqtt:message:<event_id>` for the embedded mode (lost on restart; bounded by retention). */
 export class MemoryPublishedMessageStore implements PublishedMessageStore {

@@ -1,4 +1,4 @@
-import type { HttpSubscription, HttpSubscriptionRegistry } from '../../application/http-subscriptions';
+import type { HttpSubscription, HttpSubscriptionRegistry } from '../../application/http-subscriptions.js';
 
 /** In-process registry for the embedded mode (registrations last as long as the process). */
 export class MemoryHttpSubscriptionRegistry implements HttpSubscriptionRegistry {

@@ -7,14 +7,14 @@ import type { AedesPublishPacket, AuthenticateError, Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Logger } from '@albergue/platform';
 import { listenOrExplain } from '@albergue/platform';
-import type { AccessControlList } from '../../domain/acl';
-import type { PasswordAuthenticator } from '../../application/authenticator';
-import type { BrokerStorage } from './persistence';
-import { ANONYMOUS_ACCOUNT, clientIdOwner, clientIdPrefix } from '../../domain/client-ids';
-import { limitPacketSize } from './packet-limit';
+import type { AccessControlList } from '../../domain/acl.js';
+import type { PasswordAuthenticator } from '../../application/authenticator.js';
+import type { BrokerStorage } from './persistence.js';
+import { ANONYMOUS_ACCOUNT, clientIdOwner, clientIdPrefix } from '../../domain/client-ids.js';
+import { limitPacketSize } from './packet-limit.js';
 
-export type RefusalKind = 'connect' | 'client_id' | 'publish' | 'subscribe' | 'packet_size';
-import { preserveDeliveryOrder } from './delivery-order';
+type RefusalKind = 'connect' | 'client_id' | 'publish' | 'subscribe' | 'packet_size';
+import { preserveDeliveryOrder } from './delivery-order.js';
 
 export interface AedesBrokerOptions {
   readonly host: string;

@@ -6,8 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import type { RunningBroker } from '../../start';
-import { asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness';
+import type { RunningBroker } from '../../start.js';
+import { asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness.js';
 
 const RESERVED = 'albergue/booking/v1/BookingReserved';
 const CONFIRMED = 'albergue/booking/v1/BookingConfirmed';

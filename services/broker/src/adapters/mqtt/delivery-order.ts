@@ -15,7 +15,7 @@
 // - And a publisher's packets are emitted in the order they arrived, even when a later one (a topic
 //   without persistent subscribers) is stored sooner than an earlier one.
 
-import { RecentKeys } from './recent-keys';
+import { RecentKeys } from './recent-keys.js';
 
 /** The parts of Aedes 1.2 this module relies on (checked by delivery-order.test.ts). */
 interface AedesPacket {

@@ -5,9 +5,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import { waitFor } from '@albergue/platform/testing';
-import type { RunningBroker } from '../../start';
-import { asService, closeMqtt, connectMqtt, startTestBroker } from '../../testing/harness';
-import { BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures';
+import type { RunningBroker } from '../../start.js';
+import { asService, closeMqtt, connectMqtt, startTestBroker } from '../../testing/harness.js';
+import { BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures.js';
 
 const run = promisify(execFile);
 let broker: RunningBroker;

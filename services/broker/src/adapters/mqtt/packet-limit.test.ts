@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import type { MqttClient } from 'mqtt';
 import { waitFor } from '@albergue/platform/testing';
-import type { RunningBroker } from '../../start';
-import { DEFAULT_MAX_PACKET_SIZE } from '../../start';
-import { asService, closeMqtt, connectMqtt, startTestBroker } from '../../testing/harness';
-import { BOOKING_RESERVED_MQTT } from '../../testing/fixtures';
+import type { RunningBroker } from '../../start.js';
+import { DEFAULT_MAX_PACKET_SIZE } from '../../start.js';
+import { asService, closeMqtt, connectMqtt, startTestBroker } from '../../testing/harness.js';
+import { BOOKING_RESERVED_MQTT } from '../../testing/fixtures.js';
 
 let broker: RunningBroker;
 before(async () => {

@@ -2,10 +2,10 @@ import { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import type { Logger } from '@albergue/platform';
-import { RecentKeys } from './recent-keys';
+import { RecentKeys } from './recent-keys.js';
 
 /** Whether the storage can take messages now, and why not. */
-export interface StorageHealth {
+interface StorageHealth {
   readonly ok: boolean;
   readonly reason?: string;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RecentKeys } from './recent-keys';
+import { RecentKeys } from './recent-keys.js';
 
 test('RecentKeys remembers exactly the last `capacity` keys', () => {
   const r = new RecentKeys(3);

@@ -5,9 +5,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness';
-import type { TestRedis } from '../../testing/harness';
-import { BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures';
+import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness.js';
+import type { TestRedis } from '../../testing/harness.js';
+import { BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures.js';
 
 let redis: TestRedis;
 before(async () => {

@@ -3,9 +3,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { waitFor } from '@albergue/platform/testing';
-import type { RunningBroker } from '../../start';
-import { asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness';
-import { BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures';
+import type { RunningBroker } from '../../start.js';
+import { asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness.js';
+import { BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures.js';
 
 let redis: Awaited<ReturnType<typeof startRedisServer>>;
 before(async () => {

@@ -4,9 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { waitFor } from '@albergue/platform/testing';
-import type { RunningBroker } from '../../start';
-import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness';
-import { BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures';
+import type { RunningBroker } from '../../start.js';
+import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness.js';
+import { BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures.js';
 
 const refusalCount = async (broker: RunningBroker, kind: string): Promise<number> => {
   const text = await (await fetch(`${broker.httpUrl}/metrics`)).text();

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { ChannelNotifier } from '../../application/ports';
-import { keys } from './keys';
+import type { ChannelNotifier } from '../../application/ports.js';
+import { keys } from './keys.js';
 
 /** PUBLISH on `mqtt:channel:<topic>` (logical topic), the envelope JSON as the message. */
 export class RedisChannelNotifier implements ChannelNotifier {

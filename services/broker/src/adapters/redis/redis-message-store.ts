@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { ClaimOutcome, PublishedMessageStore } from '../../application/ports';
-import { keys } from './keys';
+import type { ClaimOutcome, PublishedMessageStore } from '../../application/ports.js';
+import { keys } from './keys.js';
 
 // KEYS[1] message key; ARGV: topic, body, now, staleAfterMs, ttlMs
 const CLAIM = `

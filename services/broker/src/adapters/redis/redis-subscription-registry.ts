@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { HttpSubscription, HttpSubscriptionRegistry } from '../../application/http-subscriptions';
-import { keys } from './keys';
+import type { HttpSubscription, HttpSubscriptionRegistry } from '../../application/http-subscriptions.js';
+import { keys } from './keys.js';
 
 /** `mqtt:http-subscriptions` hash: field `<subscriber>\0<filter>`, value the subscription as JSON. */
 export class RedisHttpSubscriptionRegistry implements HttpSubscriptionRegistry {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify from 'fastify';
-import { seedAlbergues } from '../../application/seed-albergues';
-import { MemoryAlbergueStore } from '../memory/memory-albergue-store';
+import { seedAlbergues } from '../../application/seed-albergues.js';
+import { MemoryAlbergueStore } from '../memory/memory-albergue-store.js';
 import { expectProblem } from '@albergue/platform/testing';
-import { locationRoutes } from './routes';
+import { locationRoutes } from './routes.js';
 
 const store = new MemoryAlbergueStore();
 const deps = { repo: store, queries: store, clock: { now: () => new Date('2025-05-10T09:00:00Z') }, ids: () => 'alb-new', config: { timeZone: 'Europe/Madrid' } };

@@ -2,12 +2,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { DecisionLog } from '@albergue/application';
 import type { Static } from '@sinclair/typebox';
-import { changeCapacity } from '../../application/change-capacity';
-import type { AlbergueQueries, AlbergueRepository, Clock, IdGenerator, LocationConfig } from '../../application/ports';
-import { getAlbergue, listAlbergues } from '../../application/queries';
-import { registerAlbergue } from '../../application/register-albergue';
-import type { CapacityBody, RegisterBody } from './schemas';
-import * as S from './schemas';
+import { changeCapacity } from '../../application/change-capacity.js';
+import type { AlbergueQueries, AlbergueRepository, Clock, IdGenerator, LocationConfig } from '../../application/ports.js';
+import { getAlbergue, listAlbergues } from '../../application/queries.js';
+import { registerAlbergue } from '../../application/register-albergue.js';
+import type { CapacityBody, RegisterBody } from './schemas.js';
+import * as S from './schemas.js';
 import type { DomainErrorLike } from '@albergue/platform/http';
 import { commandOf, problem, problemResponses, reportFlow, sendErrors, sendProblem, useStrictValidation } from '@albergue/platform/http';
 
@@ -33,7 +33,7 @@ export function statusOf(code: string): number {
 }
 
 /** The input a domain error is about (JSON Pointer into the request). */
-export function locationPathOf(e: DomainErrorLike): string | undefined {
+function locationPathOf(e: DomainErrorLike): string | undefined {
   switch (e.code) {
     case 'invalid_name':
       return '/body/name';

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import { CURRENCY_PATTERN, DateOnly, Id } from '@albergue/application/http';
-import { MAX_BEDS, MAX_NIGHTLY_PRICE_MINOR } from '../../domain/albergue';
+import { MAX_BEDS, MAX_NIGHTLY_PRICE_MINOR } from '../../domain/albergue.js';
 
 const Money = Type.Object({
   amount_minor: Type.Integer({ minimum: 1, maximum: MAX_NIGHTLY_PRICE_MINOR, description: 'Price per bed and night in cents.' }),

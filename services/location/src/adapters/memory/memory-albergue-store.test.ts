@@ -1,8 +1,8 @@
 // The location port contracts on the in-memory adapter (the same suites run on Postgres and PGlite).
-import { albergueQueriesContract } from '../../application/albergue-queries.contract';
-import type { AlbergueStoreHarness } from '../../application/albergue-repository.contract';
-import { albergueRepositoryContract } from '../../application/albergue-repository.contract';
-import { MemoryAlbergueStore } from './memory-albergue-store';
+import { albergueQueriesContract } from '../../application/albergue-queries.contract.js';
+import type { AlbergueStoreHarness } from '../../application/albergue-repository.contract.js';
+import { albergueRepositoryContract } from '../../application/albergue-repository.contract.js';
+import { MemoryAlbergueStore } from './memory-albergue-store.js';
 
 const harness: AlbergueStoreHarness = {
   label: 'memory',

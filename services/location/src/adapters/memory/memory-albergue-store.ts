@@ -1,9 +1,9 @@
 // In-memory AlbergueRepository + AlbergueQueries: transactions run one at a time and roll back on a
 // throw. For tests and for running location without a database; the Postgres adapter is the real one.
 import type { EventEnvelope } from '@albergue/events';
-import type { AlbergueFilter, AlbergueQueries, AlbergueRecord, AlbergueRepository, AlbergueTransaction, AlbergueView } from '../../application/ports';
-import { AlbergueConflictError } from '../../application/ports';
-import { albergueView } from '../../application/support';
+import type { AlbergueFilter, AlbergueQueries, AlbergueRecord, AlbergueRepository, AlbergueTransaction, AlbergueView } from '../../application/ports.js';
+import { AlbergueConflictError } from '../../application/ports.js';
+import { albergueView } from '../../application/support.js';
 
 export class MemoryAlbergueStore implements AlbergueRepository, AlbergueQueries {
   private albergues = new Map<string, AlbergueRecord>();

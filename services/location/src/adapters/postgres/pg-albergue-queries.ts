@@ -1,7 +1,7 @@
 // AlbergueQueries on Postgres: reads the albergue_views projection only (written by
 // PgAlbergueRepository's save in the command's transaction).
 import type { SqlExecutor } from '@albergue/outbox';
-import type { AlbergueFilter, AlbergueQueries, AlbergueView } from '../../application/ports';
+import type { AlbergueFilter, AlbergueQueries, AlbergueView } from '../../application/ports.js';
 
 interface ViewRow {
   [column: string]: unknown;

@@ -4,8 +4,8 @@
 import type { EventEnvelope } from '@albergue/events';
 import type { SqlDatabase, SqlExecutor, SqlTransaction } from '@albergue/outbox';
 import { Outbox } from '@albergue/outbox';
-import type { AlbergueRecord, AlbergueRepository, AlbergueTransaction } from '../../application/ports';
-import { AlbergueConflictError } from '../../application/ports';
+import type { AlbergueRecord, AlbergueRepository, AlbergueTransaction } from '../../application/ports.js';
+import { AlbergueConflictError } from '../../application/ports.js';
 
 /** Attempts of one unit of work that loses an insert race (the retry sees the winner's albergue). */
 const MAX_ATTEMPTS = 3;

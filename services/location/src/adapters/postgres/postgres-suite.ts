@@ -5,12 +5,12 @@ import { after, before, test } from 'node:test';
 import type { EventEnvelope } from '@albergue/events';
 import type { SqlDatabase } from '@albergue/outbox';
 import { migrate, OUTBOX_MIGRATIONS } from '@albergue/outbox';
-import { albergueQueriesContract } from '../../application/albergue-queries.contract';
-import type { AlbergueStoreFixture, AlbergueStoreHarness } from '../../application/albergue-repository.contract';
-import { albergueRepositoryContract } from '../../application/albergue-repository.contract';
-import { LOCATION_MIGRATIONS } from './migrations';
-import { PgAlbergueQueries } from './pg-albergue-queries';
-import { PgAlbergueRepository } from './pg-albergue-repository';
+import { albergueQueriesContract } from '../../application/albergue-queries.contract.js';
+import type { AlbergueStoreFixture, AlbergueStoreHarness } from '../../application/albergue-repository.contract.js';
+import { albergueRepositoryContract } from '../../application/albergue-repository.contract.js';
+import { LOCATION_MIGRATIONS } from './migrations.js';
+import { PgAlbergueQueries } from './pg-albergue-queries.js';
+import { PgAlbergueRepository } from './pg-albergue-repository.js';
 import type { TestDatabase } from '@albergue/outbox/test-databases';
 import { someoneWaitsForALock } from '@albergue/outbox/test-databases';
 

@@ -1,11 +1,11 @@
 // Payment's operator routes for refunds: see the refunds that keep failing and retry one.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from '@sinclair/typebox';
-import type { Refund } from '../../application/ports';
-import type { RefundDeps } from '../../application/refund-payment';
-import { retryRefund } from '../../application/refund-payment';
-import * as S from './schemas';
-import { statusOf } from './routes';
+import type { Refund } from '../../application/ports.js';
+import type { RefundDeps } from '../../application/refund-payment.js';
+import { retryRefund } from '../../application/refund-payment.js';
+import * as S from './schemas.js';
+import { statusOf } from './routes.js';
 import { problemResponses, sendErrors, useStrictValidation } from '@albergue/platform/http';
 
 /** A refund as the API shows it (no undefined fields). */

@@ -8,17 +8,17 @@ import { BookingCancelled, BookingReserved, newEnvelope, newEventId, withCorrela
 import { migrate, OUTBOX_MIGRATIONS } from '@albergue/outbox';
 import type { TestDatabase } from '@albergue/outbox/test-databases';
 import { openTestPostgres } from '@albergue/outbox/test-databases';
-import { closePaymentOnBookingCancelled } from '../../application/close-payment';
-import { initiatePaymentOnBookingReserved } from '../../application/initiate-payment';
-import type { PaymentProvider } from '../../application/ports';
-import { refundPendingPayments } from '../../application/refund-payment';
-import { PAYMENT_MIGRATIONS } from '../postgres/migrations';
-import { PgPaymentQueries } from '../postgres/pg-payment-queries';
-import { PgPaymentRepository } from '../postgres/pg-payment-repository';
-import { signCallback, SIMULATED_CARD_NETWORK_MIGRATIONS, SimulatedCardNetwork } from '../provider/simulated-card-network';
-import { refundRoutes } from './refund-routes';
+import { closePaymentOnBookingCancelled } from '../../application/close-payment.js';
+import { initiatePaymentOnBookingReserved } from '../../application/initiate-payment.js';
+import type { PaymentProvider } from '../../application/ports.js';
+import { refundPendingPayments } from '../../application/refund-payment.js';
+import { PAYMENT_MIGRATIONS } from '../postgres/migrations.js';
+import { PgPaymentQueries } from '../postgres/pg-payment-queries.js';
+import { PgPaymentRepository } from '../postgres/pg-payment-repository.js';
+import { signCallback, SIMULATED_CARD_NETWORK_MIGRATIONS, SimulatedCardNetwork } from '../provider/simulated-card-network.js';
+import { refundRoutes } from './refund-routes.js';
 import { expectProblem } from '@albergue/platform/testing';
-import { paymentRoutes } from './routes';
+import { paymentRoutes } from './routes.js';
 
 const NOW_MS = Date.parse('2025-05-10T09:00:00Z');
 const clock = { now: () => new Date(NOW_MS) };

@@ -2,15 +2,15 @@
 import type { DecisionLog } from '@albergue/application';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from '@sinclair/typebox';
-import type { ChargeDeps } from '../../application/charge-payment';
-import { chargePayment } from '../../application/charge-payment';
-import type { PaymentQueries, PaymentView } from '../../application/ports';
-import { getPayment, getPaymentOfBooking } from '../../application/queries';
-import { settlePayment } from '../../application/settle-payment';
-import { SIGNATURE_HEADER } from '../provider/http-callback';
-import { verifyCallback } from '../provider/simulated-card-network';
-import type { ChargeBody, Settlement } from './schemas';
-import * as S from './schemas';
+import type { ChargeDeps } from '../../application/charge-payment.js';
+import { chargePayment } from '../../application/charge-payment.js';
+import type { PaymentQueries, PaymentView } from '../../application/ports.js';
+import { getPayment, getPaymentOfBooking } from '../../application/queries.js';
+import { settlePayment } from '../../application/settle-payment.js';
+import { SIGNATURE_HEADER } from '../provider/http-callback.js';
+import { verifyCallback } from '../provider/simulated-card-network.js';
+import type { ChargeBody, Settlement } from './schemas.js';
+import * as S from './schemas.js';
 import type { DomainErrorLike } from '@albergue/platform/http';
 import { problem, problemResponses, sendErrors, sendProblem, useStrictValidation } from '@albergue/platform/http';
 
@@ -47,7 +47,7 @@ export function statusOf(code: string): number {
 }
 
 /** The input a domain error is about (JSON Pointer into the request). */
-export function paymentPathOf(e: DomainErrorLike): string | undefined {
+function paymentPathOf(e: DomainErrorLike): string | undefined {
   if (e.code === 'payment_not_found') return '/params/payment_id';
   if (e.code === 'payment_method_rejected') return '/body/payment_method';
   return undefined;

@@ -1,9 +1,9 @@
 // The payment port contracts on the in-memory adapter (the same suites run on Postgres and PGlite).
 import type { EventEnvelope } from '@albergue/events';
-import { paymentQueriesContract } from '../../application/payment-queries.contract';
-import type { PaymentStoreHarness } from '../../application/payment-repository.contract';
-import { paymentRepositoryContract } from '../../application/payment-repository.contract';
-import { MemoryPaymentStore } from './memory-payment-store';
+import { paymentQueriesContract } from '../../application/payment-queries.contract.js';
+import type { PaymentStoreHarness } from '../../application/payment-repository.contract.js';
+import { paymentRepositoryContract } from '../../application/payment-repository.contract.js';
+import { MemoryPaymentStore } from './memory-payment-store.js';
 
 const harness: PaymentStoreHarness = {
   label: 'memory',

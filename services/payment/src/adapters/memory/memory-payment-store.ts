@@ -1,9 +1,9 @@
 // In-memory PaymentRepository + PaymentQueries: transactions run one at a time and roll back on a
 // throw. For tests and for running payment without a database; the Postgres adapter is the real one.
 import type { EventEnvelope } from '@albergue/events';
-import type { ChargeAttempt, PaymentQueries, PaymentRecord, PaymentRepository, PaymentTransaction, PaymentView, Refund, RefundStatus } from '../../application/ports';
-import { PaymentConflictError } from '../../application/ports';
-import { paymentView } from '../../application/support';
+import type { ChargeAttempt, PaymentQueries, PaymentRecord, PaymentRepository, PaymentTransaction, PaymentView, Refund, RefundStatus } from '../../application/ports.js';
+import { PaymentConflictError } from '../../application/ports.js';
+import { paymentView } from '../../application/support.js';
 
 interface Data {
   byBooking: Map<string, PaymentRecord>;

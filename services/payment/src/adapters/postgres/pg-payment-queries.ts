@@ -1,7 +1,7 @@
 // PaymentQueries on Postgres: reads the payment_views projection only (written by
 // PgPaymentRepository's save in the command's transaction).
 import type { SqlExecutor } from '@albergue/outbox';
-import type { PaymentQueries, PaymentView } from '../../application/ports';
+import type { PaymentQueries, PaymentView } from '../../application/ports.js';
 
 interface ViewRow {
   [column: string]: unknown;

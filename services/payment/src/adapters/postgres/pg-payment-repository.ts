@@ -4,9 +4,9 @@
 import type { EventEnvelope } from '@albergue/events';
 import type { SqlDatabase, SqlExecutor, SqlTransaction } from '@albergue/outbox';
 import { Outbox } from '@albergue/outbox';
-import type { ChargeAttempt, PaymentRecord, PaymentRepository, PaymentTransaction, PaymentView, Refund, RefundStatus } from '../../application/ports';
-import { PaymentConflictError } from '../../application/ports';
-import { paymentView } from '../../application/support';
+import type { ChargeAttempt, PaymentRecord, PaymentRepository, PaymentTransaction, PaymentView, Refund, RefundStatus } from '../../application/ports.js';
+import { PaymentConflictError } from '../../application/ports.js';
+import { paymentView } from '../../application/support.js';
 
 /** Attempts of one unit of work that keeps losing insert races (each loser sees the winner next time). */
 const MAX_ATTEMPTS = 3;

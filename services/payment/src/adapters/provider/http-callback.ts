@@ -1,5 +1,5 @@
-import type { ProviderSettlement } from '../../application/ports';
-import { signCallback } from './simulated-card-network';
+import type { ProviderSettlement } from '../../application/ports.js';
+import { signCallback } from './simulated-card-network.js';
 
 export const SIGNATURE_HEADER = 'x-albergue-signature';
 

@@ -9,8 +9,8 @@
 // turns a share of the charges into processing errors.
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Migration, SqlDatabase } from '@albergue/outbox';
-import type { ChargeAnswer, ChargeRequest, PaymentProvider, ProviderCharge, ProviderSettlement, SettlementOutcome } from '../../application/ports';
-import type { Money } from '../../domain/payment';
+import type { ChargeAnswer, ChargeRequest, PaymentProvider, ProviderCharge, ProviderSettlement, SettlementOutcome } from '../../application/ports.js';
+import type { Money } from '../../domain/payment.js';
 
 /** What each test card does. Any other number that passes the Luhn check succeeds. */
 export const TEST_CARDS: Readonly<Record<string, { readonly outcome: 'succeeded' } | { readonly outcome: 'failed'; readonly reason_code: string; readonly reason: string }>> = {
