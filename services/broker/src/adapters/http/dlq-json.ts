@@ -7,16 +7,16 @@ import type { DeadLetter, ReplayReport } from '@albergue/messaging';
 /** The most of a dead letter's raw body the API ever returns (bytes of UTF-8). */
 export const DLQ_BODY_PREFIX_BYTES = 4096;
 
-// Fields the DLQ store may carry about the full body (named as @albergue/messaging may name them).
-interface BodyFacts { bodySize?: number; bodySha256?: string; bodyTruncated?: boolean; body_size?: number; body_sha256?: string }
-
 export function deadLetterJson(e: DeadLetter) {
-  const facts = e as DeadLetter & BodyFacts;
   const bytes = Buffer.from(e.body, 'utf8');
   const prefix = utf8Prefix(bytes, DLQ_BODY_PREFIX_BYTES);
+  // @albergue/messaging's bodyBytes/bodySha256/bodyTruncated describe what arrived, not the stored
+  // prefix (the API had read other names, so a stored 4 KiB prefix was reported as the whole body).
+  // Typed as always present; an entry from another writer may still lack them.
+  const facts = e as Partial<Pick<DeadLetter, 'bodyBytes' | 'bodySha256' | 'bodyTruncated'>>;
   const storedTruncated = facts.bodyTruncated === true;
-  const size = facts.bodySize ?? facts.body_size ?? bytes.length;
-  const sha = facts.bodySha256 ?? facts.body_sha256 ?? (storedTruncated ? undefined : createHash('sha256').update(bytes).digest('hex'));
+  const size = facts.bodyBytes ?? bytes.length;
+  const sha = facts.bodySha256 ?? (storedTruncated ? undefined : createHash('sha256').update(bytes).digest('hex'));
   return {
     id: e.id,
     topic: e.topic,
