@@ -82,7 +82,7 @@ export interface RunningBroker {
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const logger = options.logger ?? createLogger('broker');
   const host = options.host ?? '127.0.0.1';
-  const declarations = options.declarations;
+  const declarations = requireDeclarations(options.declarations);
   const acl = aclFromDeclarations(declarations);
   for (const account of acl.accounts()) {
     if (!options.users.has(account.username)) throw new Error(`no password configured for MQTT account "${account.username}"`);
@@ -248,6 +248,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     await closeAll();
     throw err;
   }
+}
+
+/** The broker has no list of its own: a caller that passes none is told where the list comes from. */
+export function requireDeclarations(declarations: unknown): readonly ServiceDeclaration[] {
+  if (!Array.isArray(declarations)) throw new TypeError('the broker needs the declarations of the services it serves (ServiceDeclaration[]): the composition root passes them (scripts/declarations.ts)');
+  return declarations as readonly ServiceDeclaration[];
 }
 
 /** Names an HTTP consumer may not take: every declared subscriber and service, and the MQTT accounts. */

@@ -20,6 +20,11 @@ test('development defaults in the embedded mode, refused in production', () => {
   assert.throws(() => fromEnv({ NODE_ENV: 'production' }), (e: Error) => e instanceof ConfigError && /BROKER_PASSWORD_LOCATION/.test(e.message));
 });
 
+test('no declarations, no broker: the caller is told that the composition root passes them', async () => {
+  assert.throws(() => brokerOptionsFromEnv({} as never), /declarations of the services it serves/);
+  await assert.rejects(startTestBroker({ declarations: undefined as never }), /declarations of the services it serves/);
+});
+
 test('passwords from BROKER_USERS and BROKER_PASSWORD_<USER>; bad values name the variable', () => {
   const o = fromEnv({ BROKER_USERS: '{"booking":"b-secret"}', BROKER_PASSWORD_PAYMENT: 'p-secret', BROKER_WS_PORT: 'off', BROKER_ADMIN_TOKEN: 'a-long-enough-admin-token' });
   assert.deepEqual([o.users.get('booking'), o.users.get('payment'), o.wsPort, o.adminToken], ['b-secret', 'p-secret', null, 'a-long-enough-admin-token']);

@@ -2,7 +2,7 @@ import { ConfigError, envInt, envOptional, envPort, envString, envUrl } from '@a
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { OBSERVER_ACCOUNT } from '../application/acl-from-declarations';
 import type { BrokerOptions } from '../start';
-import { DEFAULT_MAX_PACKET_SIZE } from '../start';
+import { DEFAULT_MAX_PACKET_SIZE, requireDeclarations } from '../start';
 import { loadCredentials } from './credentials';
 
 type Env = Record<string, string | undefined>;
@@ -16,7 +16,7 @@ type Env = Record<string, string | undefined>;
  * BROKER_USERS / BROKER_PASSWORD_<USER>, BROKER_ADMIN_TOKEN, BROKER_MAX_PACKET_SIZE (bytes).
  */
 export function brokerOptionsFromEnv(declarations: readonly ServiceDeclaration[], env: Env = process.env): BrokerOptions {
-  const accounts = [...declarations.map((d) => d.service), OBSERVER_ACCOUNT];
+  const accounts = [...requireDeclarations(declarations).map((d) => d.service), OBSERVER_ACCOUNT];
   const creds = loadCredentials(accounts, env);
   const anon = envOptional('BROKER_ALLOW_ANONYMOUS', env);
   if (anon !== undefined && !['true', 'false'].includes(anon)) throw new ConfigError(`BROKER_ALLOW_ANONYMOUS must be true or false, got "${anon}"`);
