@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   await admin.end();
 
   if (!externalMqtt) {
-    run('broker', 'services/broker/dist/main.js', { REDIS_URL: redisUrl });
+    run('broker', 'dist/scripts/broker.js', { REDIS_URL: redisUrl });
     await healthy(`http://127.0.0.1:${process.env.BROKER_HTTP_PORT ?? '8090'}/health`, 'broker');
   }
   for (const s of services) {

@@ -9,12 +9,14 @@ import { ConfigError, createLogger } from '@albergue/platform';
 import { createPaymentService } from '@albergue/payment/service';
 import type { ServiceRuntime } from '@albergue/runtime';
 import { ledgerBundle } from '@albergue/runtime';
+import { SYSTEM_DECLARATIONS } from './declarations.js';
 
 const logger = createLogger('albergue');
 
 async function main(): Promise<void> {
   const ledger = ledgerBundle(new MemoryDeliveryLedger());
-  const brokerOptions = brokerOptionsFromEnv();
+  // The broker's accounts and ACL: the services started below (scripts/declarations.ts).
+  const brokerOptions = brokerOptionsFromEnv(SYSTEM_DECLARATIONS);
   const broker = await startBroker({ ...brokerOptions, ledger, logger: logger.child({ service: 'broker' }) });
   const services: ServiceRuntime[] = [];
   let stopping: Promise<void> | undefined;
@@ -45,7 +47,12 @@ async function main(): Promise<void> {
   try {
     const shared = { ledger, config: { mqttUrl: broker.mqttUrl } };
     const factories = [createLocationService, createBookingService, createPaymentService];
-    for (const create of factories) services.push(await create(shared));
+    for (const create of factories) {
+      const rt = await create(shared);
+      services.push(rt);
+      // A service missing from the declarations would have no MQTT account: say so instead of failing to connect.
+      if (!SYSTEM_DECLARATIONS.some((d) => d.service === rt.config.service)) throw new Error(`${rt.config.service} runs but is not in scripts/declarations.ts, so the broker has no account for it`);
+    }
     // Every subscriber's session first, then publishing: nothing published at start-up is missed.
     for (const rt of services) await rt.startConsumers();
     const urls: [string, string, string][] = [];

@@ -29,7 +29,7 @@ test('a killed broker child is restarted by the supervisor and nothing acknowled
     sup.start({
       name: 'broker',
       command: process.execPath,
-      args: ['--conditions=development', '--import', 'tsx', 'services/broker/src/main.ts'],
+      args: ['--conditions=development', '--import', 'tsx', 'scripts/broker.ts'],
       cwd: root,
       env: { ...process.env, REDIS_URL: redis.url, BROKER_HOST: '127.0.0.1', BROKER_MQTT_PORT: String(mqttPort), BROKER_HTTP_PORT: String(httpPort), BROKER_WS_PORT: 'off' },
     });

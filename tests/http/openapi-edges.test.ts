@@ -11,7 +11,10 @@ import { createPaymentService } from '@albergue/payment/service';
 import { expectProblem, uniqueName } from '@albergue/platform/testing';
 import type { ServiceRuntime } from '@albergue/runtime';
 import type { RunningBroker } from '@albergue/broker';
-import { DECLARED_SERVICES, OBSERVER_ACCOUNT, devPassword, startBroker } from '@albergue/broker';
+import { OBSERVER_ACCOUNT, devPassword, startBroker } from '@albergue/broker';
+import { bookingDeclaration } from '@albergue/booking/declaration';
+import { locationDeclaration } from '@albergue/location/declaration';
+import { paymentDeclaration } from '@albergue/payment/declaration';
 
 const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -121,7 +124,9 @@ describe('every route from the OpenAPI documents of the running services: unstor
     } finally {
       await admin.close();
     }
-    broker = await startBroker({ mqttPort: 0, wsPort: null, httpPort: 0, users: new Map([...DECLARED_SERVICES.map((d) => d.service), OBSERVER_ACCOUNT].map((u) => [u, devPassword(u)])), adminToken: ADMIN_TOKEN });
+    const declarations = [locationDeclaration, bookingDeclaration, paymentDeclaration];
+    const users = new Map([...declarations.map((d) => d.service), OBSERVER_ACCOUNT].map((u) => [u, devPassword(u)]));
+    broker = await startBroker({ mqttPort: 0, wsPort: null, httpPort: 0, users, adminToken: ADMIN_TOKEN, declarations });
   });
 
   after(async () => {

@@ -79,7 +79,7 @@ const RETURNED = `o.id::text AS id, o.event_id::text AS event_id, o.topic, o.agg
        o.envelope::text AS body`;
 
 /** Claim with a committed lease (`claimed_by` = `$3`, for `$4` ms): `runOnce`, and every claim on PGlite. */
-export const LEASE_CLAIM_SQL = `${CLAIM_CTES}
+const LEASE_CLAIM_SQL = `${CLAIM_CTES}
 UPDATE outbox_events o
    SET claimed_by = $3, claimed_until = now() + $4 * interval '1 millisecond'
  WHERE o.id = ANY (ARRAY(SELECT id FROM valid))

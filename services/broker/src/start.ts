@@ -21,7 +21,6 @@ import { MemoryHttpSubscriptionRegistry } from './adapters/memory/memory-subscri
 import { RedisChannelNotifier } from './adapters/redis/redis-channel.js';
 import { RedisPublishedMessageStore } from './adapters/redis/redis-message-store.js';
 import { RedisHttpSubscriptionRegistry } from './adapters/redis/redis-subscription-registry.js';
-import { DECLARED_SERVICES } from './config/declared-services.js';
 import { ANONYMOUS_ACCOUNT } from './domain/client-ids.js';
 import { DEFAULT_MAX_PACKET_SIZE } from './config/limits.js';
 
@@ -43,8 +42,12 @@ export interface BrokerOptions {
   readonly httpPort?: number;
   /** Redis for MQTT persistence, published messages, the channel, registrations and (by default) the ledger. Unset = memory. */
   readonly redisUrl?: string;
-  /** Whose publications/subscriptions make the ACL. Default: config/declared-services.ts. */
-  readonly declarations?: readonly ServiceDeclaration[];
+  /**
+   * The services this broker serves: one MQTT account each (plus the observer), whose declared
+   * publications and subscriptions make the ACL. Given by the composition root; no default, so no
+   * account exists for a service the system does not run.
+   */
+  readonly declarations: readonly ServiceDeclaration[];
   /** MQTT username → password, for each declared service and the observer. */
   readonly users: ReadonlyMap<string, string>;
   readonly adminToken: string;
@@ -79,7 +82,7 @@ export interface RunningBroker {
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const logger = options.logger ?? createLogger('broker');
   const host = options.host ?? '127.0.0.1';
-  const declarations = options.declarations ?? DECLARED_SERVICES;
+  const declarations = requireDeclarations(options.declarations);
   const acl = aclFromDeclarations(declarations);
   for (const account of acl.accounts()) {
     if (!options.users.has(account.username)) throw new Error(`no password configured for MQTT account "${account.username}"`);
@@ -245,6 +248,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     await closeAll();
     throw err;
   }
+}
+
+/** The broker has no list of its own: a caller that passes none is told where the list comes from. */
+export function requireDeclarations(declarations: unknown): readonly ServiceDeclaration[] {
+  if (!Array.isArray(declarations)) throw new TypeError('the broker needs the declarations of the services it serves (ServiceDeclaration[]): the composition root passes them (scripts/declarations.ts)');
+  return declarations as readonly ServiceDeclaration[];
 }
 
 /** Names an HTTP consumer may not take: every declared subscriber and service, and the MQTT accounts. */

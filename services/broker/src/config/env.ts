@@ -2,21 +2,21 @@ import { ConfigError, envInt, envOptional, envPort, envString, envUrl } from '@a
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { OBSERVER_ACCOUNT } from '../application/acl-from-declarations.js';
 import type { BrokerOptions } from '../start.js';
-import { DEFAULT_MAX_PACKET_SIZE } from '../start.js';
+import { DEFAULT_MAX_PACKET_SIZE, requireDeclarations } from '../start.js';
 import { loadCredentials } from './credentials.js';
-import { DECLARED_SERVICES } from './declared-services.js';
 
 type Env = Record<string, string | undefined>;
 
 /**
- * Broker options from the environment: BROKER_HOST (127.0.0.1), BROKER_MQTT_PORT (1884),
+ * Broker options for the services of `declarations` (one MQTT account each, plus the observer; the
+ * composition root passes the services it runs) from the environment: BROKER_HOST (127.0.0.1), BROKER_MQTT_PORT (1884),
  * BROKER_WS_PORT (8884; "off" disables), BROKER_HTTP_PORT (8090), REDIS_URL (unset = memory),
  * BROKER_ALLOW_ANONYMOUS (true = clients without credentials get the observer's read-only rights),
  * BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION (the second opt-in NODE_ENV=production needs for it),
  * BROKER_USERS / BROKER_PASSWORD_<USER>, BROKER_ADMIN_TOKEN, BROKER_MAX_PACKET_SIZE (bytes).
  */
-export function brokerOptionsFromEnv(env: Env = process.env, declarations: readonly ServiceDeclaration[] = DECLARED_SERVICES): BrokerOptions {
-  const accounts = [...declarations.map((d) => d.service), OBSERVER_ACCOUNT];
+export function brokerOptionsFromEnv(declarations: readonly ServiceDeclaration[], env: Env = process.env): BrokerOptions {
+  const accounts = [...requireDeclarations(declarations).map((d) => d.service), OBSERVER_ACCOUNT];
   const creds = loadCredentials(accounts, env);
   const anon = envOptional('BROKER_ALLOW_ANONYMOUS', env);
   if (anon !== undefined && !['true', 'false'].includes(anon)) throw new ConfigError(`BROKER_ALLOW_ANONYMOUS must be true or false, got "${anon}"`);

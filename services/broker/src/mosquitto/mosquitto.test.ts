@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { freePort, waitFor } from '@albergue/platform/testing';
 import { grantsFromDeclarations } from '../application/acl-from-declarations.js';
-import { DECLARED_SERVICES } from '../config/declared-services.js';
+import { TEST_DECLARATIONS } from '../testing/declarations.js';
 import { asService, closeMqtt, connectMqtt, devUsers } from '../testing/harness.js';
 import { BOOKING_RESERVED_MQTT } from '../testing/fixtures.js';
 import { mosquittoPasswordLine, writeMosquittoConfig } from './generate.js';
@@ -22,7 +22,7 @@ let mosquitto: ChildProcess;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'albergue-mosquitto-'));
   const port = await freePort();
-  const files = await writeMosquittoConfig({ outDir: dir, grants: grantsFromDeclarations(DECLARED_SERVICES), users: devUsers(), port, user: 'root' });
+  const files = await writeMosquittoConfig({ outDir: dir, grants: grantsFromDeclarations(TEST_DECLARATIONS), users: devUsers(), port, user: 'root' });
   mosquitto = spawn('mosquitto', ['-c', files.conf], { stdio: 'ignore' });
   url = `mqtt://127.0.0.1:${port}`;
   await waitFor(async () => {

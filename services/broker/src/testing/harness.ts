@@ -13,17 +13,18 @@ import { Redis } from 'ioredis';
 import { startBroker } from '../start.js';
 import type { BrokerOptions, RunningBroker } from '../start.js';
 import { OBSERVER_ACCOUNT } from '../application/acl-from-declarations.js';
-import { DECLARED_SERVICES } from '../config/declared-services.js';
+import { TEST_DECLARATIONS } from './declarations.js';
 import { devPassword } from '../config/credentials.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 export function devUsers(): Map<string, string> {
-  return new Map([...DECLARED_SERVICES.map((d) => d.service), OBSERVER_ACCOUNT].map((u) => [u, devPassword(u)]));
+  return new Map([...TEST_DECLARATIONS.map((d) => d.service), OBSERVER_ACCOUNT].map((u) => [u, devPassword(u)]));
 }
 
+/** A broker on free ports for the stand-in services of testing/declarations.ts. */
 export function startTestBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
-  return startBroker({ mqttPort: 0, wsPort: 0, httpPort: 0, users: devUsers(), adminToken: ADMIN_TOKEN, ...options });
+  return startBroker({ mqttPort: 0, wsPort: 0, httpPort: 0, users: devUsers(), adminToken: ADMIN_TOKEN, declarations: TEST_DECLARATIONS, ...options });
 }
 
 export interface TestRedis {

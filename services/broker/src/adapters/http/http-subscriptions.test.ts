@@ -16,6 +16,7 @@ import { freePort, waitFor } from '@albergue/platform/testing';
 import type { RunningBroker } from '../../start.js';
 import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness.js';
 import { BOOKING_RESERVED, BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures.js';
+import { TEST_DECLARATIONS, testDeclaration } from '../../testing/declarations.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function call(broker: RunningBroker, method: string, path: string, body?: unknown): Promise<{ status: number; body: any; type: string | null }> {
@@ -40,7 +41,7 @@ describe('HTTP subscriptions live in their own namespace (Redis)', () => {
 
   test('a declared subscriber\'s name is a 409 (every declared service and the MQTT accounts), others register', async () => {
     broker = await startTestBroker({ wsPort: null, redisUrl: redis.url });
-    for (const name of ['payment', 'booking', 'audit', 'notifications', 'location', 'observer', 'anonymous']) {
+    for (const name of [...TEST_DECLARATIONS.map((d) => d.service), 'observer', 'anonymous']) {
       const res = await call(broker, 'POST', '/api/mqtt/subscriptions', { subscriber: name, topic_filter: 'albergue/booking/#', max_attempts: 1, visibility_timeout_ms: 100 });
       assert.equal(res.status, 409, name);
       assert.equal(res.body.code, 'subscriber_name_taken');
@@ -233,7 +234,7 @@ test('the broker never acknowledges what it could not record for an HTTP consume
 });
 
 test('a declared consumer group named apart from its service is reserved too', async () => {
-  const { paymentService } = await import('../../config/declared-services.js');
+  const paymentService = testDeclaration('payment');
   const first = paymentService.subscribes[0]!;
   const declarations = [{ ...paymentService, subscribes: [{ ...first, subscriber: 'refunds' }, ...paymentService.subscribes.slice(1)] }];
   const broker = await startTestBroker({ wsPort: null, declarations });

@@ -4,10 +4,11 @@ import type { ChannelNotifier, ClaimOutcome, PublishedMessageStore } from '../..
 export class MemoryPublishedMessageStore implements PublishedMessageStore {
   private readonly entries = new Map<string, { state: 'pending' | 'published'; claimedAt: number; storedAt: number }>();
 
-  constructor(private readonly retentionMs = 24 * 3600 * 1000) {}
+  /** `now`: the clock (tests move it instead of waiting). */
+  constructor(private readonly retentionMs = 24 * 3600 * 1000, private readonly now: () => number = Date.now) {}
 
   claim(eventId: string, _topic: string, _body: string, staleAfterMs: number): Promise<ClaimOutcome> {
-    const now = Date.now();
+    const now = this.now();
     this.expire(now);
     const e = this.entries.get(eventId);
     if (!e) {

@@ -54,11 +54,7 @@ export async function redisStorage(redisUrl: string, options: RedisStorageOption
   // The persistence owns its connection and disconnects it in destroy(); closing the broker
   // (aedes.close) closes the mqemitter.
   const persistenceConn = watch.add('persistence', new Redis(redisUrl, { maxRetriesPerRequest: null }));
-  const persistence = aedesPersistenceRedis({ conn: persistenceConn }) as {
-    destroy?: (cb?: () => void) => unknown;
-    addSubscriptions: (client: { id: string }, subs: { topic: string }[]) => Promise<unknown>;
-  };
-  coalesceAddSubscriptions(persistence);
+  const persistence = redisPersistence(persistenceConn);
   // mqemitter-redis subscribes on its connection as soon as Aedes asks; on a connection that is not
   // ready yet ioredis' ready check (INFO) then fails with "Connection in subscriber mode" and the
   // error crashes the broker. Hand it connections that are already ready.
@@ -103,7 +99,7 @@ export async function redisStorage(redisUrl: string, options: RedisStorageOption
       watch.close();
       abandonIfUnavailable();
       if (abandoned) return;
-      await Promise.resolve(persistence.destroy?.());
+      await Promise.resolve(persistence.destroy());
     },
   };
 }
@@ -281,6 +277,88 @@ function keyOf(packet: EmittedPacket): string | undefined {
   return packet.brokerId ? `${packet.brokerId}\u0000${String(packet.brokerCounter)}` : undefined;
 }
 
+/** The callback-style persistence object aedes-persistence-redis 11 returns, as far as it is used here. */
+export interface RedisPersistence {
+  destroy(cb?: () => void): unknown;
+  addSubscriptions(client: { id: string }, subs: { topic: string }[], cb?: Callback): Promise<unknown> | undefined;
+  incomingStorePacket(client: { id: string }, packet: { messageId?: number }, cb?: Callback): Promise<unknown> | undefined;
+  incomingDelPacket(client: { id: string }, packet: { messageId?: number }, cb?: Callback): Promise<unknown> | undefined;
+  cleanIncoming?(client: { id: string }, cb?: Callback): Promise<unknown> | undefined;
+}
+type Callback = (err?: Error | null) => void;
+
+/** The persistence API is callback or promise, by whether a callback is passed (aedes uses promises, the spec suite callbacks). */
+function withCallback(work: Promise<unknown>, cb: Callback | undefined): Promise<unknown> | undefined {
+  if (!cb) return work;
+  work.then(() => cb(null), (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))));
+  return undefined;
+}
+
+/**
+ * aedes-persistence-redis 11.2 (inside aedes 1.2's declared peer range `^11.2.1`) on `conn`, with
+ * what aedes 1.2 expects of it added here: `cleanIncoming` (see `addCleanIncoming`) and one answer
+ * to concurrent identical `addSubscriptions` (see `coalesceAddSubscriptions`). Checked against the
+ * abstract persistence suite of aedes-persistence 11 (the spec aedes 1.2 depends on):
+ * `persistence-spec.test.ts`. `destroy()` disconnects `conn`.
+ */
+export function redisPersistence(conn: Redis): RedisPersistence {
+  const persistence = aedesPersistenceRedis({ conn }) as RedisPersistence;
+  coalesceAddSubscriptions(persistence);
+  addCleanIncoming(persistence, conn);
+  return persistence;
+}
+
+/** Per client, the message ids of its stored inbound QoS 2 packets (`incoming:<client>:<messageId>`). */
+export function incomingIndexKey(clientId: string): string {
+  return `incoming-ids:${encodeURIComponent(clientId)}`;
+}
+
+/**
+ * aedes 1.2 calls `cleanIncoming(client)` when a clean session connects and when it closes
+ * ([MQTT-3.1.2-6]: a clean session's QoS 2 dedup entries end with it); it feature-detects the
+ * method, and aedes-persistence-redis 11 has none, so without this a client that publishes QoS 2
+ * and never sends PUBREL (with fresh client ids, again and again) grows Redis without bound.
+ * Version 12 has it but lies outside aedes 1.2's declared range. Here: each stored packet's message
+ * id is also added to a per-client set (before the packet, so a crash in between leaves an id that
+ * points at nothing, never a packet nobody can find), and `cleanIncoming` deletes the packets of
+ * that set and the set: one round trip, whatever else Redis holds, no key-pattern scan (client ids
+ * may contain `*`, `?`, `[`).
+ */
+function addCleanIncoming(persistence: RedisPersistence, conn: Redis): void {
+  const store = persistence.incomingStorePacket.bind(persistence);
+  const del = persistence.incomingDelPacket.bind(persistence);
+  persistence.incomingStorePacket = (client, packet, cb) => withCallback((async () => {
+    await conn.sadd(incomingIndexKey(client.id), String(packet.messageId));
+    await store(client, packet);
+  })(), cb);
+  persistence.incomingDelPacket = (client, packet, cb) => withCallback((async () => {
+    await del(client, packet);
+    await conn.srem(incomingIndexKey(client.id), String(packet.messageId));
+  })(), cb);
+  persistence.cleanIncoming = (client, cb) => withCallback(cleanIncoming(conn, client.id), cb);
+}
+
+/**
+ * Deletes every stored inbound QoS 2 packet of `clientId` and its index in one atomic script. The
+ * packet keys (`incoming:<client>:<messageId>`, aedes-persistence-redis 11's layout) are built inside
+ * the script, so like the library's own keys this assumes one Redis server, not a cluster.
+ */
+async function cleanIncoming(conn: Redis, clientId: string): Promise<void> {
+  await conn.eval(CLEAN_INCOMING, 1, incomingIndexKey(clientId), `incoming:${encodeURIComponent(clientId)}:`);
+}
+
+// KEYS[1] = the client's index set, ARGV[1] = its packets' key prefix. Deletes in chunks (Lua's unpack limit).
+const CLEAN_INCOMING = `
+local ids = redis.call('SMEMBERS', KEYS[1])
+for i = 1, #ids, 500 do
+  local keys = {}
+  for j = i, math.min(i + 499, #ids) do keys[#keys + 1] = ARGV[1] .. ids[j] end
+  redis.call('DEL', unpack(keys))
+end
+redis.call('DEL', KEYS[1])
+return #ids
+`;
+
 /**
  * aedes 1.2 calls `persistence.addSubscriptions(client, packet.subscriptions)` once per topic of a
  * SUBSCRIBE packet, all at once, with the whole list each time. aedes-persistence-redis waits for its
@@ -288,16 +366,16 @@ function keyOf(packet: EmittedPacket): string | undefined {
  * is ever answered: a persistent client subscribing to two or more topics in one packet never got
  * its SUBACK (found here with mqtt.js). Identical concurrent calls now share one.
  */
-function coalesceAddSubscriptions(persistence: { addSubscriptions: (client: { id: string }, subs: { topic: string }[]) => Promise<unknown> }): void {
+function coalesceAddSubscriptions(persistence: RedisPersistence): void {
   const original = persistence.addSubscriptions.bind(persistence);
   const inFlight = new Map<string, Promise<unknown>>();
-  persistence.addSubscriptions = (client, subs) => {
+  persistence.addSubscriptions = (client, subs, cb) => {
     const key = `${client.id}\u0000${subs.map((s) => s.topic).join('\u0000')}`;
     let p = inFlight.get(key);
     if (!p) {
-      p = original(client, subs).finally(() => inFlight.delete(key));
+      p = Promise.resolve(original(client, subs)).finally(() => inFlight.delete(key));
       inFlight.set(key, p);
     }
-    return p;
+    return withCallback(p, cb);
   };
 }
