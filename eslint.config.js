@@ -69,6 +69,12 @@ export default tseslint.config(
       'albergue/relative-import-endings': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-imports': ['error', { patterns: [{ group: ['../../../*'], message: 'Import workspace packages by name (@albergue/...), not through ../../../.' }] }],
+      // A catch whose block holds no statement (a comment does not count) swallows the error silently.
+      'no-empty': ['error', { allowEmptyCatch: false }],
+      'no-restricted-syntax': ['error', {
+        selector: 'CatchClause > BlockStatement[body.length=0]',
+        message: 'An empty catch swallows the error: handle it, log or count it, rethrow it, or return the value that ignoring it means.',
+      }],
     },
   },
   {
@@ -98,6 +104,7 @@ export default tseslint.config(
       ],
       'no-restricted-syntax': ['error',
         { selector: 'ImportExpression', message: 'domain/ is pure: no dynamic import().' },
+        { selector: 'CatchClause > BlockStatement[body.length=0]', message: 'An empty catch swallows the error: handle it, log or count it, rethrow it, or return the value that ignoring it means.' },
       ],
       'no-eval': 'error',
       'no-new-func': 'error',

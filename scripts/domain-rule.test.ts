@@ -80,3 +80,14 @@ describe('domain rule: what stays allowed', () => {
     assert.deepEqual(await problems('export const now = (): number => Date.now();\n', 'services/booking/src/application/probe.ts'), []);
   });
 });
+
+describe('empty catch blocks (everywhere, not only domain/)', () => {
+  const swallowing = 'export function f(g: () => void): void {\n  try {\n    g();\n  } catch {\n    // ignore\n  }\n}\n';
+  for (const file of ['services/booking/src/application/probe.ts', 'packages/messaging/src/probe.ts', 'services/booking/src/domain/probe.ts']) {
+    test(`a catch that holds only a comment is refused in ${file}`, () => assertRefused(swallowing, 'no-restricted-syntax', file));
+  }
+  test('a catch that does something is allowed', async () => {
+    const handled = 'export function f(g: () => void): boolean {\n  try {\n    g();\n    return true;\n  } catch {\n    return false; // g failing means "no"\n  }\n}\n';
+    assert.deepEqual(await problems(handled, 'services/booking/src/application/probe.ts'), []);
+  });
+});

@@ -33,15 +33,18 @@ function run(name: string, entry: string, env: Record<string, string>): void {
 
 async function healthy(url: string, name: string): Promise<void> {
   const deadline = Date.now() + 60_000;
+  let last = 'no answer yet';
   while (Date.now() < deadline) {
     try {
-      if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok) return;
-    } catch {
-      // not listening yet
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message; // not listening yet
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${name} did not become healthy at ${url} within 60 s`);
+  throw new Error(`${name} did not become healthy at ${url} within 60 s (last: ${last})`);
 }
 
 async function main(): Promise<void> {

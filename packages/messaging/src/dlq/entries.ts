@@ -84,8 +84,9 @@ export class DeadLetterEvents {
     for (const l of this.listeners) {
       try {
         l(n);
-      } catch {
-        // A listener (a metric) must never break the write that was already done.
+      } catch (err) {
+        // A listener (a metric) must never break the write that was already done; say so, though.
+        process.emitWarning(`a dead-letter listener failed: ${(err as Error).message}`, 'DeadLetterListenerWarning');
       }
     }
   }

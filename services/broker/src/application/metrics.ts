@@ -26,7 +26,7 @@ export class BrokerMetrics {
         try {
           for (const { topic, depth } of await sources.dlqDepth()) this.set({ topic }, depth);
         } catch {
-          // Redis unreachable: /health reports it; the gauge stays empty.
+          this.reset(); // Redis unreachable: /health reports it; the gauge stays empty.
         }
       },
     });

@@ -24,11 +24,11 @@ const json = { 'content-type': 'application/json', ...auth };
 async function call(method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any }> {
   const res = await fetch(`${broker.httpUrl}${path}`, { method, headers: init.headers ?? auth, ...(init.body !== undefined ? { body: init.body } : {}) });
   const text = await res.text();
-  let body: unknown = text;
+  let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    // text body
+    body = text; // not JSON: compared as text
   }
   return { status: res.status, body };
 }

@@ -56,7 +56,7 @@ export const publishRoutes = (deps: HttpApiDeps): FastifyPluginCallback => (app,
           try {
             payload = JSON.parse(text);
           } catch {
-            // not JSON: returned as text
+            payload = text; // not JSON: returned as text
           }
         }
         return { topic: fromMqttTopic(m.topic), mqtt_topic: m.topic, payload, payload_size: m.payload.length, ...(truncated ? { payload_truncated: true } : {}) };
