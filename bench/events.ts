@@ -18,7 +18,9 @@ export async function benchEvents(): Promise<Record<string, number>> {
     if (!r.ok) throw new Error(r.reason);
   }
   const rate = m / (Number(process.hrtime.bigint() - t) / 1e9);
-  console.log(`events: JSON.parse ${Math.round(rawRate).toLocaleString('en')}/s; parseEnvelope (parse+validate+freeze, ${json.length} B) ${Math.round(rate).toLocaleString('en')}/s; ratio ${(rate / rawRate).toFixed(2)}`);
+  console.log(
+    `events: JSON.parse ${Math.round(rawRate).toLocaleString('en')}/s; parseEnvelope (parse+validate+freeze, ${json.length} B) ${Math.round(rate).toLocaleString('en')}/s; ratio ${(rate / rawRate).toFixed(2)}`,
+  );
   return await Promise.resolve({ rawRate, rate });
 }
 

@@ -10,7 +10,16 @@
 //   BENCH_ROUNDS (default 2), BENCH_ONLY=raw|reliable, BENCH_BROKERS=aedes,mosquitto
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { BookingReserved, toMqttTopic } from '@albergue/events';
-import { connectMqtt, createConsumer, declareService, endMqtt, MqttPublisher, publishAll, RedisDeliveryLedger, toOutgoing } from '@albergue/messaging';
+import {
+  connectMqtt,
+  createConsumer,
+  declareService,
+  endMqtt,
+  MqttPublisher,
+  publishAll,
+  RedisDeliveryLedger,
+  toOutgoing,
+} from '@albergue/messaging';
 import type { OutgoingMessage } from '@albergue/messaging';
 import { bookingReserved, brokerKinds, deleteNamespace, startAedes, startBroker } from '@albergue/messaging/testing';
 import type { BrokerKind, TestBroker } from '@albergue/messaging/testing';
@@ -24,7 +33,8 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const now = () => performance.timeOrigin + performance.now();
 
 type ToWorker = { cmd: 'publish'; url: string; clientId: string; messages: OutgoingMessage[] } | { cmd: 'close' };
-type FromWorker = { cmd: 'aedes'; url: string } | { cmd: 'published'; sentAt: Float64Array } | { cmd: 'closed' } | { cmd: 'error'; message: string };
+type FromWorker =
+  { cmd: 'aedes'; url: string } | { cmd: 'published'; sentAt: Float64Array } | { cmd: 'closed' } | { cmd: 'error'; message: string };
 
 // ---- worker thread: the Aedes broker, or the load generator ----------------------------------
 
@@ -205,7 +215,9 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY ?? '';
   const brokers = (process.env.BENCH_BROKERS ?? '').split(',').filter((b) => b !== '');
   const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  console.log(`messaging bench: ${N} × 1 KB BookingReserved, QoS 1, publish window ${WINDOW} (publisher and Aedes in worker threads), ${rounds} round(s) alternating, best kept, cap ${CAP_MS / 1000} s per run`);
+  console.log(
+    `messaging bench: ${N} × 1 KB BookingReserved, QoS 1, publish window ${WINDOW} (publisher and Aedes in worker threads), ${rounds} round(s) alternating, best kept, cap ${CAP_MS / 1000} s per run`,
+  );
   const summary: string[] = [];
   for (const kind of brokerKinds().filter((k) => brokers.length === 0 || brokers.includes(k))) {
     const broker = await brokerFor(kind);
@@ -231,7 +243,9 @@ async function main(): Promise<void> {
     if (bestRel) summary.push(`${kind.padEnd(9)} reliable (redis)  ${fmt(bestRel)}`);
     if (bestRaw && bestRel) {
       const incomplete = bestRaw.delivered < N || bestRel.delivered < N ? '  (INCOMPLETE: cap reached)' : '';
-      summary.push(`${kind.padEnd(9)} ratio reliable/raw throughput ${((bestRel.perSecond / bestRaw.perSecond) * 100).toFixed(0)}%${incomplete}`);
+      summary.push(
+        `${kind.padEnd(9)} ratio reliable/raw throughput ${((bestRel.perSecond / bestRaw.perSecond) * 100).toFixed(0)}%${incomplete}`,
+      );
     }
   }
   console.log(summary.join('\n'));

@@ -42,27 +42,45 @@ async function processCpuMs(pid: number): Promise<number | undefined> {
   }
 }
 
-interface Broker { url: string; close: () => Promise<void>; name: string; pid?: number }
+interface Broker {
+  url: string;
+  close: () => Promise<void>;
+  name: string;
+  pid?: number;
+}
 
 async function startMosquitto(): Promise<Broker> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-mosq-'));
   const port = await freePort();
   // 0 = unlimited: stock limits drop QoS 1 messages under load (FACTS.md).
-  await writeFile(join(dir, 'm.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\n`);
+  await writeFile(
+    join(dir, 'm.conf'),
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\n`,
+  );
   const child = spawn('mosquitto', ['-c', join(dir, 'm.conf')], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
   const url = `mqtt://127.0.0.1:${port}`;
-  await Promise.race([spawnError, waitFor(async () => {
-    const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500 });
-    await c.endAsync();
-    return true;
-  }, { timeoutMs: 5000, message: 'mosquitto to accept connections' })]);
+  await Promise.race([
+    spawnError,
+    waitFor(
+      async () => {
+        const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500 });
+        await c.endAsync();
+        return true;
+      },
+      { timeoutMs: 5000, message: 'mosquitto to accept connections' },
+    ),
+  ]);
   return {
     url,
     name: 'Mosquitto (separate process)',
     ...(child.pid !== undefined ? { pid: child.pid } : {}),
-    close: async () => { child.kill('SIGTERM'); await exited; await rm(dir, { recursive: true, force: true }); },
+    close: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -81,7 +99,9 @@ async function counter(url: string): Promise<{ expect: (n: number, t0: number) =
   let count = 0;
   let target = Infinity;
   let done: (() => void) | undefined;
-  client.on('message', () => { if (++count >= target) done?.(); });
+  client.on('message', () => {
+    if (++count >= target) done?.();
+  });
   await client.subscribeAsync('albergue/#', { qos: 1 });
   return {
     expect: async (n, t0) => {
@@ -132,8 +152,12 @@ async function relayBench(b: Broker): Promise<void> {
 
     /** Runs `fn`, returning its rate and the CPU µs per message of this process, the broker, Postgres. */
     const measure = async (fn: () => Promise<number>) => {
-      const pgPids = async () => (await admin.query<{ pid: number }>(
-        'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid);
+      const pgPids = async () =>
+        (
+          await admin.query<{ pid: number }>(
+            'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+          )
+        ).rows.map((r) => r.pid);
       const before = new Map<number, number>();
       for (const pid of await pgPids()) before.set(pid, (await processCpuMs(pid)) ?? 0);
       const broker0 = b.pid !== undefined ? await processCpuMs(b.pid) : undefined;
@@ -149,12 +173,13 @@ async function relayBench(b: Broker): Promise<void> {
       if (pgMs > 0) cpu.push(`postgres ${us(pgMs)}`);
       return { rate: rate(BACKLOG, ms), ms, cpu: `CPU µs/msg: ${cpu.join(', ')}` };
     };
-    const raw = () => measure(async () => {
-      const t0 = Date.now();
-      const done = sub.expect(BACKLOG, t0);
-      await rawPublish(b.url, messages);
-      return done;
-    });
+    const raw = () =>
+      measure(async () => {
+        const t0 = Date.now();
+        const done = sub.expect(BACKLOG, t0);
+        await rawPublish(b.url, messages);
+        return done;
+      });
     const relayRun = async (concurrency: number) => {
       await reload();
       const transport = await MqttPublisher.connect(b.url, { clientId: uniqueName('bench-relay'), window: WINDOW });
@@ -165,8 +190,11 @@ async function relayBench(b: Broker): Promise<void> {
         const done = sub.expect(BACKLOG, t0);
         await relay.start();
         const receivedMs = await done;
-        await waitFor(async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_events WHERE published_at IS NULL')).rows[0]!.n === 0,
-          { timeoutMs: 30_000, message: 'every row marked published' });
+        await waitFor(
+          async () =>
+            (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_events WHERE published_at IS NULL')).rows[0]!.n === 0,
+          { timeoutMs: 30_000, message: 'every row marked published' },
+        );
         markedMs = Date.now() - t0;
         await relay.stop();
         return receivedMs;
@@ -175,7 +203,9 @@ async function relayBench(b: Broker): Promise<void> {
       return { ...r, markedMs };
     };
 
-    console.log(`Relay: draining a ${BACKLOG.toLocaleString()}-event backlog (~${messages[0]!.body.length} B envelopes) through ${b.name}, QoS 1, window ${WINDOW}`);
+    console.log(
+      `Relay: draining a ${BACKLOG.toLocaleString()}-event backlog (~${messages[0]!.body.length} B envelopes) through ${b.name}, QoS 1, window ${WINDOW}`,
+    );
     const best = new Map<string, number>();
     const keep = (label: string, v: number) => best.set(label, Math.max(best.get(label) ?? 0, v));
     for (let round = 1; round <= RELAY_ROUNDS && Date.now() < deadline; round++) {
@@ -185,11 +215,18 @@ async function relayBench(b: Broker): Promise<void> {
       for (const concurrency of round === 1 ? [1, 2] : [1]) {
         const x = await relayRun(concurrency);
         keep(`relay, concurrency ${concurrency}`, x.rate);
-        console.log(`  round ${round}: relay, concurrency ${concurrency} ${x.rate.toLocaleString().padStart(7)} msg/s (${x.ms} ms; all marked at ${x.markedMs} ms) = ${pct(x.rate, r.rate)} of this round's raw  ${x.cpu}`);
+        console.log(
+          `  round ${round}: relay, concurrency ${concurrency} ${x.rate.toLocaleString().padStart(7)} msg/s (${x.ms} ms; all marked at ${x.markedMs} ms) = ${pct(x.rate, r.rate)} of this round's raw  ${x.cpu}`,
+        );
       }
     }
     const rawBest = best.get('raw')!;
-    console.log(`  best raw ${rawBest.toLocaleString()} msg/s; ${[...best].filter(([k]) => k !== 'raw').map(([k, v]) => `best ${k} ${v.toLocaleString()} msg/s = ${pct(v, rawBest)}`).join('; ')}`);
+    console.log(
+      `  best raw ${rawBest.toLocaleString()} msg/s; ${[...best]
+        .filter(([k]) => k !== 'raw')
+        .map(([k, v]) => `best ${k} ${v.toLocaleString()} msg/s = ${pct(v, rawBest)}`)
+        .join('; ')}`,
+    );
   } finally {
     await sub.close();
     await admin.end();
@@ -213,9 +250,11 @@ async function commandBench(): Promise<void> {
       const envelopes = Array.from({ length: total }, () => bookingEvent(uniqueName('bk'))); // made outside the timing
       let next = 0;
       const t0 = Date.now();
-      await Promise.all(Array.from({ length: CLIENTS }, async () => {
-        while (next < total) await one(envelopes[next++]!);
-      }));
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          while (next < total) await one(envelopes[next++]!);
+        }),
+      );
       return { label, perSec: rate(total, Date.now() - t0) };
     };
     const rawTx = (table: 'raw_events' | 'outbox_events') => async (e: EventEnvelope) => {
@@ -223,25 +262,37 @@ async function commandBench(): Promise<void> {
       try {
         await c.query('BEGIN');
         await c.query('INSERT INTO bookings (id, status) VALUES ($1, $2)', [e.aggregate_id, 'reserved']);
-        await c.query(`INSERT INTO ${table} (event_id, topic, aggregate_type, aggregate_id, envelope) VALUES ($1, $2, $3, $4, $5::jsonb)`,
-          [e.event_id, 'albergue.booking.v1.BookingReserved', e.aggregate_type, e.aggregate_id, JSON.stringify(e)]);
+        await c.query(`INSERT INTO ${table} (event_id, topic, aggregate_type, aggregate_id, envelope) VALUES ($1, $2, $3, $4, $5::jsonb)`, [
+          e.event_id,
+          'albergue.booking.v1.BookingReserved',
+          e.aggregate_type,
+          e.aggregate_id,
+          JSON.stringify(e),
+        ]);
         await c.query('COMMIT');
       } finally {
         c.release();
       }
     };
-    const command = (e: EventEnvelope) => db.transaction(async (tx) => {
-      await tx.query('INSERT INTO bookings (id, status) VALUES ($1, $2)', [e.aggregate_id, 'reserved']);
-      await outbox.append(tx, [e]);
-    });
+    const command = (e: EventEnvelope) =>
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO bookings (id, status) VALUES ($1, $2)', [e.aggregate_id, 'reserved']);
+        await outbox.append(tx, [e]);
+      });
     const best = new Map<string, number>();
     for (let round = 0; round < ROUNDS && Date.now() < deadline; round++) {
-      for (const [label, fn] of [['raw two-insert tx (bare events table)', rawTx('raw_events')], ['raw two-insert tx (outbox_events table)', rawTx('outbox_events')], ['command via PgDatabase + Outbox', command]] as const) {
+      for (const [label, fn] of [
+        ['raw two-insert tx (bare events table)', rawTx('raw_events')],
+        ['raw two-insert tx (outbox_events table)', rawTx('outbox_events')],
+        ['command via PgDatabase + Outbox', command],
+      ] as const) {
         const r = await run(label, fn);
         best.set(label, Math.max(best.get(label) ?? 0, r.perSec));
       }
     }
-    console.log(`Command path: ${CLIENTS} concurrent clients × ${COMMANDS_PER_CLIENT} transactions (booking row + event), best of ${ROUNDS}`);
+    console.log(
+      `Command path: ${CLIENTS} concurrent clients × ${COMMANDS_PER_CLIENT} transactions (booking row + event), best of ${ROUNDS}`,
+    );
     const bare = best.get('raw two-insert tx (bare events table)')!;
     for (const [label, v] of best) console.log(`  ${label.padEnd(40)} ${v.toLocaleString()} tx/s = ${pct(v, bare)} of the bare raw tx`);
   } finally {

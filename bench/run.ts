@@ -12,7 +12,10 @@ const benches = readdirSync(dir)
 let failed = 0;
 for (const f of benches) {
   console.log(`\n=== bench/${f}`);
-  const r = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', `${dir}${f}`], { stdio: 'inherit', timeout: 10 * 60_000 });
+  const r = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', `${dir}${f}`], {
+    stdio: 'inherit',
+    timeout: 10 * 60_000,
+  });
   if (r.status !== 0) failed++;
 }
 process.exit(failed > 0 ? 1 : 0);

@@ -11,7 +11,9 @@ import { SYSTEM_DECLARATIONS } from './declarations.js';
 const root = new URL('..', import.meta.url).pathname;
 const packageName = (dir: string) => (JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as { name: string }).name;
 /** Every workspace under services/ except the broker: the business services. */
-const businessServices = readdirSync(join(root, 'services')).filter((d) => d !== 'broker' && statSync(join(root, 'services', d)).isDirectory());
+const businessServices = readdirSync(join(root, 'services')).filter(
+  (d) => d !== 'broker' && statSync(join(root, 'services', d)).isDirectory(),
+);
 
 function sourceFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
@@ -27,7 +29,12 @@ test('the system declares exactly the services it runs: one MQTT account each, p
   const declared = SYSTEM_DECLARATIONS.map((d) => d.service).sort();
   assert.deepEqual(declared, [...businessServices].sort(), 'scripts/declarations.ts and services/* disagree');
   for (const s of declared) assert.equal(packageName(`services/${s}`), `@albergue/${s}`);
-  assert.deepEqual(grantsFromDeclarations(SYSTEM_DECLARATIONS).map((g) => g.username).sort(), [...declared, 'observer'].sort());
+  assert.deepEqual(
+    grantsFromDeclarations(SYSTEM_DECLARATIONS)
+      .map((g) => g.username)
+      .sort(),
+    [...declared, 'observer'].sort(),
+  );
   // `npm start` and `start:services` run each of them.
   const start = readFileSync(join(root, 'scripts/start.ts'), 'utf8');
   const startServices = readFileSync(join(root, 'scripts/start-services.ts'), 'utf8');
@@ -42,7 +49,8 @@ test('the broker imports no business service and does not depend on one', () => 
   const broker = join(root, 'services/broker');
   const manifest = JSON.parse(readFileSync(join(broker, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
   for (const field of ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies']) {
-    for (const dep of Object.keys(manifest[field] ?? {})) assert.ok(!names.includes(dep), `services/broker/package.json ${field} has ${dep}`);
+    for (const dep of Object.keys(manifest[field] ?? {}))
+      assert.ok(!names.includes(dep), `services/broker/package.json ${field} has ${dep}`);
   }
   const files = [...sourceFiles(join(broker, 'src')), ...sourceFiles(join(broker, 'bin'))];
   assert.ok(files.length > 20, `read ${files.length} broker files`);
@@ -50,7 +58,10 @@ test('the broker imports no business service and does not depend on one', () => 
     const text = readFileSync(file, 'utf8');
     for (const name of names) {
       // Any spelling of a module specifier: import/export from, import(), require().
-      assert.ok(!new RegExp(`['"\`]${name.replace('/', '\\/')}(/[^'"\`]*)?['"\`]`).test(text), `${file.slice(root.length)} imports ${name}`);
+      assert.ok(
+        !new RegExp(`['"\`]${name.replace('/', '\\/')}(/[^'"\`]*)?['"\`]`).test(text),
+        `${file.slice(root.length)} imports ${name}`,
+      );
     }
   }
 });

@@ -25,7 +25,10 @@ async function problems(code: string, filePath = DOMAIN_FILE): Promise<{ rule: s
 
 async function assertRefused(code: string, rule: string, filePath?: string): Promise<void> {
   const found = await problems(code, filePath);
-  assert.ok(found.some((p) => p.rule === rule), `expected ${rule} for:\n${code}\ngot ${JSON.stringify(found)}`);
+  assert.ok(
+    found.some((p) => p.rule === rule),
+    `expected ${rule} for:\n${code}\ngot ${JSON.stringify(found)}`,
+  );
 }
 
 describe('domain rule: refused in src/domain/**', () => {
@@ -42,7 +45,11 @@ describe('domain rule: refused in src/domain/**', () => {
     ["Math['random']", "export const r = (): number => Math['random']();\n", 'no-restricted-properties'],
     ['destructured random', 'const { random } = Math;\nexport const r = (): number => random();\n', 'no-restricted-properties'],
     ['aliased Math', 'const M = Math;\nexport const r = (): number => M.random();\n', 'no-restricted-properties'],
-    ['@albergue/runtime', "import { createServiceRuntime } from '@albergue/runtime';\nexport const x = createServiceRuntime;\n", 'no-restricted-imports'],
+    [
+      '@albergue/runtime',
+      "import { createServiceRuntime } from '@albergue/runtime';\nexport const x = createServiceRuntime;\n",
+      'no-restricted-imports',
+    ],
     ['@albergue/application', `import { systemClock } from '${AT}/application';\nexport const x = systemClock;\n`, 'no-restricted-imports'],
     ['@albergue/platform/http', "import { problem } from '@albergue/platform/http';\nexport const x = problem;\n", 'no-restricted-imports'],
     ['ajv', "import { Ajv } from 'ajv';\nexport const x = new Ajv();\n", 'no-restricted-imports'],
@@ -50,16 +57,29 @@ describe('domain rule: refused in src/domain/**', () => {
     ['typebox', "import { Type } from '@sinclair/typebox';\nexport const x = Type.String();\n", 'no-restricted-imports'],
     ['uuid', "import { v7 } from 'uuid';\nexport const id = (): string => v7();\n", 'no-restricted-imports'],
     ['re-export of uuid', "export { v4 } from 'uuid';\n", 'no-restricted-imports'],
-    ['events node entry', "import { SAMPLE_PAYLOADS } from '@albergue/events/node';\nexport const x = SAMPLE_PAYLOADS;\n", 'no-restricted-imports'],
-    ['newEventId from events', "import { newEventId } from '@albergue/events';\nexport const id = (): string => newEventId();\n", 'no-restricted-imports'],
-    ['events namespace (reaches newEventId)', "import * as E from '@albergue/events';\nexport const id = (): string => E.newEventId();\n", 'no-restricted-imports'],
+    [
+      'events node entry',
+      "import { SAMPLE_PAYLOADS } from '@albergue/events/node';\nexport const x = SAMPLE_PAYLOADS;\n",
+      'no-restricted-imports',
+    ],
+    [
+      'newEventId from events',
+      "import { newEventId } from '@albergue/events';\nexport const id = (): string => newEventId();\n",
+      'no-restricted-imports',
+    ],
+    [
+      'events namespace (reaches newEventId)',
+      "import * as E from '@albergue/events';\nexport const id = (): string => E.newEventId();\n",
+      'no-restricted-imports',
+    ],
     ['node:crypto', "import { randomUUID } from 'node:crypto';\nexport const id = (): string => randomUUID();\n", 'no-restricted-imports'],
     ['dynamic import', "export const load = async (): Promise<unknown> => import('uuid');\n", 'no-restricted-syntax'],
     ['new Function', "export const f = new Function('return Date.now()') as () => number;\n", 'no-new-func'],
   ];
   for (const [name, code, rule] of cases) test(name, () => assertRefused(code, rule));
 
-  test('the pure kit @albergue/decider is held to the same rule', () => assertRefused('export const now = (): number => Date.now();\n', 'no-restricted-globals', 'packages/decider/src/probe.ts'));
+  test('the pure kit @albergue/decider is held to the same rule', () =>
+    assertRefused('export const now = (): number => Date.now();\n', 'no-restricted-globals', 'packages/decider/src/probe.ts'));
 });
 
 describe('domain rule: what stays allowed', () => {
@@ -83,11 +103,16 @@ describe('domain rule: what stays allowed', () => {
 
 describe('empty catch blocks (everywhere, not only domain/)', () => {
   const swallowing = 'export function f(g: () => void): void {\n  try {\n    g();\n  } catch {\n    // ignore\n  }\n}\n';
-  for (const file of ['services/booking/src/application/probe.ts', 'packages/messaging/src/probe.ts', 'services/booking/src/domain/probe.ts']) {
+  for (const file of [
+    'services/booking/src/application/probe.ts',
+    'packages/messaging/src/probe.ts',
+    'services/booking/src/domain/probe.ts',
+  ]) {
     test(`a catch that holds only a comment is refused in ${file}`, () => assertRefused(swallowing, 'no-restricted-syntax', file));
   }
   test('a catch that does something is allowed', async () => {
-    const handled = 'export function f(g: () => void): boolean {\n  try {\n    g();\n    return true;\n  } catch {\n    return false; // g failing means "no"\n  }\n}\n';
+    const handled =
+      'export function f(g: () => void): boolean {\n  try {\n    g();\n    return true;\n  } catch {\n    return false; // g failing means "no"\n  }\n}\n';
     assert.deepEqual(await problems(handled, 'services/booking/src/application/probe.ts'), []);
   });
 });

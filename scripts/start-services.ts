@@ -62,10 +62,16 @@ async function main(): Promise<void> {
     await healthy(`http://127.0.0.1:${process.env.BROKER_HTTP_PORT ?? '8090'}/health`, 'broker');
   }
   for (const s of services) {
-    run(s.name, `services/${s.name}/dist/main.js`, { DATABASE_URL: `${pgBase}/albergue_${s.name}`, REDIS_URL: redisUrl, MQTT_URL: mqttUrl });
+    run(s.name, `services/${s.name}/dist/main.js`, {
+      DATABASE_URL: `${pgBase}/albergue_${s.name}`,
+      REDIS_URL: redisUrl,
+      MQTT_URL: mqttUrl,
+    });
     await healthy(`http://127.0.0.1:${s.port}/health`, s.name);
   }
-  console.log(`\nAlbergue services are running, one process each (broker ${externalMqtt ? externalMqtt : mqttUrl}, Redis ${redisUrl}, Postgres ${pgBase}). A service that exits is restarted; Ctrl-C stops them.\n`);
+  console.log(
+    `\nAlbergue services are running, one process each (broker ${externalMqtt ? externalMqtt : mqttUrl}, Redis ${redisUrl}, Postgres ${pgBase}). A service that exits is restarted; Ctrl-C stops them.\n`,
+  );
 }
 
 main().catch((err: unknown) => {

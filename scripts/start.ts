@@ -51,7 +51,8 @@ async function main(): Promise<void> {
       const rt = await create(shared);
       services.push(rt);
       // A service missing from the declarations would have no MQTT account: say so instead of failing to connect.
-      if (!SYSTEM_DECLARATIONS.some((d) => d.service === rt.config.service)) throw new Error(`${rt.config.service} runs but is not in scripts/declarations.ts, so the broker has no account for it`);
+      if (!SYSTEM_DECLARATIONS.some((d) => d.service === rt.config.service))
+        throw new Error(`${rt.config.service} runs but is not in scripts/declarations.ts, so the broker has no account for it`);
     }
     // Every subscriber's session first, then publishing: nothing published at start-up is missed.
     for (const rt of services) await rt.startConsumers();

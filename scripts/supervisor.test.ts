@@ -27,10 +27,13 @@ test('a child that exits is restarted and the restart is logged; the others are 
     const first = sup.pids();
     assert.ok(alive(first.broker) && alive(first.booking));
     process.kill(first.broker!, 'SIGKILL');
-    const back = await waitFor(() => {
-      const pid = sup.pids().broker;
-      return pid !== undefined && pid !== first.broker && alive(pid) ? pid : undefined;
-    }, { timeoutMs: 10_000, message: 'the killed child to be started again' });
+    const back = await waitFor(
+      () => {
+        const pid = sup.pids().broker;
+        return pid !== undefined && pid !== first.broker && alive(pid) ? pid : undefined;
+      },
+      { timeoutMs: 10_000, message: 'the killed child to be started again' },
+    );
     assert.notEqual(back, first.broker);
     assert.equal(sup.pids().booking, first.booking, 'the other child kept running');
     assert.equal(sup.restartsOf('broker'), 1);
@@ -38,7 +41,10 @@ test('a child that exits is restarted and the restart is logged; the others are 
   } finally {
     await sup.stop();
   }
-  assert.ok(Object.values(sup.pids()).every((p) => !alive(p)), 'no child left after stop()');
+  assert.ok(
+    Object.values(sup.pids()).every((p) => !alive(p)),
+    'no child left after stop()',
+  );
 });
 
 test('a child that keeps exiting is restarted with a doubling, capped backoff', async () => {
@@ -57,8 +63,19 @@ test('a child that keeps exiting is restarted with a doubling, capped backoff', 
 test('stop() kills a child that ignores SIGTERM after the grace period and restarts nothing', async () => {
   const log: string[] = [];
   let output = '';
-  const sup = new Supervisor({ initialBackoffMs: 10, stopTimeoutMs: 300, log: (m) => log.push(m), output: (_n, chunk) => { output += chunk; } });
-  sup.start({ name: 'stubborn', command: process.execPath, args: ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); console.log('up')"] });
+  const sup = new Supervisor({
+    initialBackoffMs: 10,
+    stopTimeoutMs: 300,
+    log: (m) => log.push(m),
+    output: (_n, chunk) => {
+      output += chunk;
+    },
+  });
+  sup.start({
+    name: 'stubborn',
+    command: process.execPath,
+    args: ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); console.log('up')"],
+  });
   const pid = sup.pids().stubborn;
   // Its SIGTERM handler is installed once it prints.
   await waitFor(() => output.includes('up'), { timeoutMs: 10_000, message: 'the child to run' });
@@ -71,20 +88,34 @@ test('stop() kills a child that ignores SIGTERM after the grace period and resta
 
 for (const how of ['SIGINT', 'SIGTERM', 'Ctrl-C (SIGINT to the whole process group)'] as const) {
   test(`the supervisor process stops every child on ${how}, restarts none, and exits 0`, async () => {
-    const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'scripts/testing/supervise-fixture.ts'], { cwd: new URL('..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'scripts/testing/supervise-fixture.ts'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let out = '';
-    proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    proc.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    proc.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
     try {
-      const line = await waitFor(() => /PIDS (\{.*\})/.exec(out)?.[1], { timeoutMs: 20_000, message: `the fixture to start its children (${out})` });
+      const line = await waitFor(() => /PIDS (\{.*\})/.exec(out)?.[1], {
+        timeoutMs: 20_000,
+        message: `the fixture to start its children (${out})`,
+      });
       const pids = Object.values(JSON.parse(line) as Record<string, number>);
       assert.equal(pids.length, 2);
       assert.ok(pids.every(alive));
       if (how === 'SIGINT' || how === 'SIGTERM') process.kill(proc.pid!, how);
       else process.kill(-proc.pid!, 'SIGINT');
       assert.equal(await exited, 0);
-      assert.ok(pids.every((p) => !alive(p)), 'no child left');
+      assert.ok(
+        pids.every((p) => !alive(p)),
+        'no child left',
+      );
       assert.doesNotMatch(out, /restarting/);
     } finally {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');

@@ -75,7 +75,11 @@ export class Supervisor {
   }
 
   private spawn(s: Supervised): void {
-    const child = spawn(s.spec.command, [...s.spec.args], { cwd: s.spec.cwd, env: s.spec.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(s.spec.command, [...s.spec.args], {
+      cwd: s.spec.cwd,
+      env: s.spec.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     s.process = child;
     s.startedAt = Date.now();
     const out = this.o.output ?? ((name: string, chunk: string) => process.stdout.write(chunk.replace(/^(?=.)/gm, `${name.padEnd(9)}| `)));
@@ -99,7 +103,9 @@ export class Supervisor {
       s.quickExits = ran >= this.o.stableAfterMs ? 1 : s.quickExits + 1;
       const delay = Math.min(this.o.initialBackoffMs * 2 ** (s.quickExits - 1), this.o.maxBackoffMs);
       s.restarts++;
-      this.say(`${s.spec.name} exited (${signal ?? `code ${code}`}) after ${(ran / 1000).toFixed(1)} s; restarting in ${delay} ms (restart ${s.restarts})`);
+      this.say(
+        `${s.spec.name} exited (${signal ?? `code ${code}`}) after ${(ran / 1000).toFixed(1)} s; restarting in ${delay} ms (restart ${s.restarts})`,
+      );
       s.timer = setTimeout(() => {
         s.timer = undefined;
         if (!this.stopping) this.spawn(s);
@@ -118,7 +124,9 @@ export class Supervisor {
       const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), this.o.stopTimeoutMs); });
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), this.o.stopTimeoutMs);
+      });
       if ((await Promise.race([gone, late])) === 'late') {
         this.say(`${s.spec.name} did not stop within ${this.o.stopTimeoutMs} ms; killing it`);
         child.kill('SIGKILL');

@@ -22,7 +22,13 @@ function walk(dir, out) {
 }
 
 const files = ['packages', 'services', 'scripts', 'tests']
-  .flatMap((d) => { try { return walk(join(root, d), []); } catch { return []; } })
+  .flatMap((d) => {
+    try {
+      return walk(join(root, d), []);
+    } catch {
+      return [];
+    }
+  })
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 
@@ -31,14 +37,19 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const build = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+const build = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json'], {
+  cwd: root,
+  stdio: 'inherit',
+});
 if (build.status !== 0) {
   console.error('The build (tsc -b tsconfig.build.json) failed; no tests were run.');
   process.exit(build.status ?? 1);
 }
 
 const concurrency = process.env.TEST_CONCURRENCY ?? '1';
-const res = spawnSync(process.execPath, [
-  '--conditions=development', '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files,
-], { cwd: root, stdio: 'inherit' });
+const res = spawnSync(
+  process.execPath,
+  ['--conditions=development', '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { cwd: root, stdio: 'inherit' },
+);
 process.exit(res.status ?? 1);

@@ -21,7 +21,10 @@ interface BuildConfig {
 }
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
-const workspaces = ['packages', 'services'].flatMap((d) => readdirSync(join(root, d)).map((n) => join(d, n))).filter((w) => existsSync(join(root, w, 'package.json'))).sort();
+const workspaces = ['packages', 'services']
+  .flatMap((d) => readdirSync(join(root, d)).map((n) => join(d, n)))
+  .filter((w) => existsSync(join(root, w, 'package.json')))
+  .sort();
 const nameOf = new Map(workspaces.map((w) => [readJson<PackageJson>(join(root, w, 'package.json')).name, w]));
 
 function sourceFiles(dir: string, out: string[] = []): string[] {
@@ -43,7 +46,10 @@ function importsIn(text: string): string[] {
 const workspaceImports = (file: string) => importsIn(readFileSync(file, 'utf8'));
 
 // Tests, their helpers and the benches may use devDependencies; everything else runs in production.
-const isTestOnly = (file: string) => /\.test\.ts$|^bench\/|^tests\/|\/testdata\/|\/testing\/|testing\.ts$|test-databases\.ts$|\.contract\.ts$|contract-suite\.ts$|\.suite\.ts$|postgres-suite\.ts$|fixtures\.ts$/.test(file);
+const isTestOnly = (file: string) =>
+  /\.test\.ts$|^bench\/|^tests\/|\/testdata\/|\/testing\/|testing\.ts$|test-databases\.ts$|\.contract\.ts$|contract-suite\.ts$|\.suite\.ts$|postgres-suite\.ts$|fixtures\.ts$/.test(
+    file,
+  );
 
 test('every @albergue import is declared by the workspace that makes it (production code in dependencies)', () => {
   const problems: string[] = [];
@@ -56,28 +62,50 @@ test('every @albergue import is declared by the workspace that makes it (product
         if (!nameOf.has(dep)) problems.push(`${where}: ${dep} is no workspace`);
         else if (pkg.dependencies?.[dep]) continue;
         else if (pkg.devDependencies?.[dep] && isTestOnly(where)) continue;
-        else problems.push(`${where}: ${dep} is not in ${join(dir, 'package.json')} ${isTestOnly(where) ? 'dependencies or devDependencies' : 'dependencies'}`);
+        else
+          problems.push(
+            `${where}: ${dep} is not in ${join(dir, 'package.json')} ${isTestOnly(where) ? 'dependencies or devDependencies' : 'dependencies'}`,
+          );
       }
     }
   };
-  for (const w of workspaces) check(w, [...sourceFiles(join(root, w, 'src')), ...sourceFiles(join(root, w, 'scripts')), ...sourceFiles(join(root, w, 'bin'))]);
-  check('.', ['scripts', 'bench', 'tests'].flatMap((d) => sourceFiles(join(root, d))));
+  for (const w of workspaces)
+    check(w, [...sourceFiles(join(root, w, 'src')), ...sourceFiles(join(root, w, 'scripts')), ...sourceFiles(join(root, w, 'bin'))]);
+  check(
+    '.',
+    ['scripts', 'bench', 'tests'].flatMap((d) => sourceFiles(join(root, d))),
+  );
   assert.deepEqual(problems, []);
 });
 
 test('each build config references exactly the workspaces its package depends on, and the root build lists them all', () => {
-  const refsOf = (config: string) => (readJson<BuildConfig>(config).references ?? []).map((r) => relative(root, join(config, '..', r.path)).replace(/\/tsconfig\.build\.json$/, '')).sort();
+  const refsOf = (config: string) =>
+    (readJson<BuildConfig>(config).references ?? [])
+      .map((r) => relative(root, join(config, '..', r.path)).replace(/\/tsconfig\.build\.json$/, ''))
+      .sort();
   for (const w of workspaces) {
     const config = join(root, w, 'tsconfig.build.json');
     assert.ok(existsSync(config), `${w} has no tsconfig.build.json (copy one from packages/outbox)`);
     const pkg = readJson<PackageJson>(join(root, w, 'package.json'));
-    const deps = Object.keys(pkg.dependencies ?? {}).flatMap((d) => nameOf.get(d) ?? []).sort();
+    const deps = Object.keys(pkg.dependencies ?? {})
+      .flatMap((d) => nameOf.get(d) ?? [])
+      .sort();
     assert.deepEqual(refsOf(config), deps, `${w}/tsconfig.build.json references vs its package.json dependencies`);
   }
   const rootPkg = readJson<PackageJson>(join(root, 'package.json'));
-  const scriptDeps = Object.keys(rootPkg.dependencies ?? {}).flatMap((d) => nameOf.get(d) ?? []).sort();
-  assert.deepEqual(refsOf(join(root, 'scripts/tsconfig.build.json')), scriptDeps, 'scripts/tsconfig.build.json references vs the root package.json dependencies');
-  assert.deepEqual(refsOf(join(root, 'tsconfig.build.json')), [...workspaces, 'scripts'].sort(), 'tsconfig.build.json lists every workspace');
+  const scriptDeps = Object.keys(rootPkg.dependencies ?? {})
+    .flatMap((d) => nameOf.get(d) ?? [])
+    .sort();
+  assert.deepEqual(
+    refsOf(join(root, 'scripts/tsconfig.build.json')),
+    scriptDeps,
+    'scripts/tsconfig.build.json references vs the root package.json dependencies',
+  );
+  assert.deepEqual(
+    refsOf(join(root, 'tsconfig.build.json')),
+    [...workspaces, 'scripts'].sort(),
+    'tsconfig.build.json lists every workspace',
+  );
 });
 
 test('every package export has the source for TypeScript and tests and the build for plain node', () => {
@@ -86,8 +114,16 @@ test('every package export has the source for TypeScript and tests and the build
     for (const [path, target] of Object.entries(readJson<PackageJson>(join(root, w, 'package.json')).exports ?? {})) {
       const t = (typeof target === 'object' && target !== null ? target : {}) as Record<string, unknown>;
       const src = typeof t.types === 'string' ? t.types : '';
-      const ok = /^\.\/src\/.+\.ts$/.test(src) && existsSync(join(root, w, src)) && t.development === src && t.default === src.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js') && Object.keys(t).join() === 'types,development,default';
-      if (!ok) problems.push(`${w} exports["${path}"] must be { "types": "./src/x.ts", "development": "./src/x.ts", "default": "./dist/x.js" }, got ${JSON.stringify(target)}`);
+      const ok =
+        /^\.\/src\/.+\.ts$/.test(src) &&
+        existsSync(join(root, w, src)) &&
+        t.development === src &&
+        t.default === src.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js') &&
+        Object.keys(t).join() === 'types,development,default';
+      if (!ok)
+        problems.push(
+          `${w} exports["${path}"] must be { "types": "./src/x.ts", "development": "./src/x.ts", "default": "./dist/x.js" }, got ${JSON.stringify(target)}`,
+        );
     }
   }
   assert.deepEqual(problems, []);

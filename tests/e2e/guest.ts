@@ -38,38 +38,59 @@ export function reservation(albergueId: string, n: number, nights = 2, beds = 1)
 
 /** Waits until booking has heard of the albergue (it learns it from location's events only). */
 export async function waitUntilBookable(urls: Urls, albergueId: string): Promise<void> {
-  await waitFor(async () => (await http('GET', `${urls.booking}/albergues/${albergueId}/availability?from=${day(20)}&to=${day(21)}`)).status === 200, {
-    timeoutMs: 30_000,
-    message: `booking to learn albergue ${albergueId} from AlbergueRegistered`,
-  });
+  await waitFor(
+    async () => (await http('GET', `${urls.booking}/albergues/${albergueId}/availability?from=${day(20)}&to=${day(21)}`)).status === 200,
+    {
+      timeoutMs: 30_000,
+      message: `booking to learn albergue ${albergueId} from AlbergueRegistered`,
+    },
+  );
 }
 
 /** Reserve, wait for payment to initiate, pay with `card`; returns ids. */
-export async function reserveAndPay(urls: Urls, albergueId: string, n: number, card: string): Promise<{ bookingId: string; paymentId: string }> {
+export async function reserveAndPay(
+  urls: Urls,
+  albergueId: string,
+  n: number,
+  card: string,
+): Promise<{ bookingId: string; paymentId: string }> {
   const reserved = await http<{ booking_id: string; status: string }>('POST', `${urls.booking}/bookings`, reservation(albergueId, n));
   assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
   assert.equal(reserved.body.status, 'reserved');
   const bookingId = reserved.body.booking_id;
-  const payment = await waitFor(async () => {
-    const r = await http<{ payment_id: string; status: string }>('GET', `${urls.payment}/bookings/${bookingId}/payment`);
-    return r.status === 200 ? r.body : undefined;
-  }, { timeoutMs: 30_000, message: 'PaymentInitiated for the booking' });
+  const payment = await waitFor(
+    async () => {
+      const r = await http<{ payment_id: string; status: string }>('GET', `${urls.payment}/bookings/${bookingId}/payment`);
+      return r.status === 200 ? r.body : undefined;
+    },
+    { timeoutMs: 30_000, message: 'PaymentInitiated for the booking' },
+  );
   const charged = await http('POST', `${urls.payment}/payments/${payment.payment_id}/charge`, { payment_method: card });
   assert.equal(charged.status, 202, JSON.stringify(charged.body));
   return { bookingId, paymentId: payment.payment_id };
 }
 
 export async function waitForBookingStatus(urls: Urls, bookingId: string, status: string): Promise<Record<string, unknown>> {
-  return waitFor(async () => {
-    const r = await http<{ status: string }>('GET', `${urls.booking}/bookings/${bookingId}`);
-    return r.body.status === status ? (r.body) : undefined;
-  }, { timeoutMs: 30_000, message: `booking ${bookingId} to become ${status}` });
+  return waitFor(
+    async () => {
+      const r = await http<{ status: string }>('GET', `${urls.booking}/bookings/${bookingId}`);
+      return r.body.status === status ? r.body : undefined;
+    },
+    { timeoutMs: 30_000, message: `booking ${bookingId} to become ${status}` },
+  );
 }
 
 /** Every valid event on `filter`, as the read-only observer account sees it (`seen` grows live). */
-export async function observeEvents(brokerUrl: string, filter = 'albergue/#'): Promise<{ readonly seen: EventEnvelope[]; close(): Promise<void> }> {
+export async function observeEvents(
+  brokerUrl: string,
+  filter = 'albergue/#',
+): Promise<{ readonly seen: EventEnvelope[]; close(): Promise<void> }> {
   const seen: EventEnvelope[] = [];
-  const client = await mqtt.connectAsync(brokerUrl, { clientId: `albergue-observer-${uniqueName('e2e')}`, username: 'observer', password: 'observer-dev-password' });
+  const client = await mqtt.connectAsync(brokerUrl, {
+    clientId: `albergue-observer-${uniqueName('e2e')}`,
+    username: 'observer',
+    password: 'observer-dev-password',
+  });
   client.on('message', (_topic, payload) => {
     const r = parseEnvelope(payload);
     if (r.ok) seen.push(r.event);
@@ -82,7 +103,12 @@ export async function observeEvents(brokerUrl: string, filter = 'albergue/#'): P
 export async function registerAlbergue(urls: Urls, beds: number): Promise<string> {
   const id = uniqueName('alb').replace(/_/g, '-');
   const r = await http('POST', `${urls.location}/albergues`, {
-    albergue_id: id, name: `Albergue ${id}`, town: 'Sarria', location: { lat: 42.78, lon: -7.41 }, beds, nightly_price: { amount_minor: 1200, currency: 'EUR' },
+    albergue_id: id,
+    name: `Albergue ${id}`,
+    town: 'Sarria',
+    location: { lat: 42.78, lon: -7.41 },
+    beds,
+    nightly_price: { amount_minor: 1200, currency: 'EUR' },
   });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   await waitUntilBookable(urls, id);

@@ -75,11 +75,28 @@ describe('decisions not applied: logged and counted by the services', () => {
     const bookingId = uniqueName('bk-ghost');
     const paid = newEnvelope(PaymentConfirmed, { ...SAMPLE_PAYLOADS.PaymentConfirmed, booking_id: bookingId });
     await publish(paid, PaymentConfirmed.topic);
-    await waitFor(async () => (await counted(urls.booking, 'decision="ConfirmBooking",reason="booking_not_found"')) >= 1, { timeoutMs: 20_000, message: 'the counter on booking /metrics' });
+    await waitFor(async () => (await counted(urls.booking, 'decision="ConfirmBooking",reason="booking_not_found"')) >= 1, {
+      timeoutMs: 20_000,
+      message: 'the counter on booking /metrics',
+    });
     const line = await waitFor(() => logs.booking.lines.find((l) => l.booking_id === bookingId), { message: 'the log line' });
     assert.deepEqual(
-      { level: line.level, service: line.service, decision: line.decision, reason: line.reason, event_id: line.event_id, correlation_id: line.correlation_id },
-      { level: 40, service: 'booking', decision: 'ConfirmBooking', reason: 'booking_not_found', event_id: paid.event_id, correlation_id: paid.correlation_id },
+      {
+        level: line.level,
+        service: line.service,
+        decision: line.decision,
+        reason: line.reason,
+        event_id: line.event_id,
+        correlation_id: line.correlation_id,
+      },
+      {
+        level: 40,
+        service: 'booking',
+        decision: 'ConfirmBooking',
+        reason: 'booking_not_found',
+        event_id: paid.event_id,
+        correlation_id: paid.correlation_id,
+      },
     );
     assert.match(String(line.detail), new RegExp(`booking ${bookingId}, which does not exist`));
     assert.match(await (await fetch(`${urls.booking}/metrics`)).text(), /decisions_ignored_total\{[^}]*service="booking"[^}]*\} 1/);
@@ -92,7 +109,10 @@ describe('decisions not applied: logged and counted by the services', () => {
     const second = newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved, booking_id: bookingId });
     await publish(first, BookingReserved.topic);
     await publish(second, BookingReserved.topic);
-    await waitFor(async () => (await counted(urls.payment, 'decision="InitiatePayment",reason="already_initiated"')) >= 1, { timeoutMs: 20_000, message: 'the counter on payment /metrics' });
+    await waitFor(async () => (await counted(urls.payment, 'decision="InitiatePayment",reason="already_initiated"')) >= 1, {
+      timeoutMs: 20_000,
+      message: 'the counter on payment /metrics',
+    });
     const lines = await waitFor(() => {
       const found = logs.payment.lines.filter((l) => l.booking_id === bookingId && l.decision === 'InitiatePayment');
       return found.length > 0 ? found : undefined;

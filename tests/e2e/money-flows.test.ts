@@ -39,17 +39,20 @@ describe('money: charges, recovery and refunds with two payment instances', () =
   let failCallbacks = false;
   const deliveries = new Map<string, number[]>();
 
-  const find = (type: string, bookingId: string) => seen().filter((e) => e.event_type === type && (e.payload as { booking_id?: string }).booking_id === bookingId);
+  const find = (type: string, bookingId: string) =>
+    seen().filter((e) => e.event_type === type && (e.payload as { booking_id?: string }).booking_id === bookingId);
   const dbUrl = (db: string) => PG.replace(/\/[^/]*$/, `/${db}`);
-
 
   async function reserve(albergue: string, n: number): Promise<{ bookingId: string; paymentId: string; holdExpiresAt: string }> {
     const r = await http<{ booking_id: string; hold_expires_at: string }>('POST', `${urls.booking}/bookings`, reservation(albergue, n));
     assert.equal(r.status, 201, JSON.stringify(r.body));
-    const p = await waitFor(async () => {
-      const q = await http<{ payment_id: string }>('GET', `${urls.payment}/bookings/${r.body.booking_id}/payment`);
-      return q.status === 200 ? q.body : undefined;
-    }, { timeoutMs: 30_000, message: 'PaymentInitiated' });
+    const p = await waitFor(
+      async () => {
+        const q = await http<{ payment_id: string }>('GET', `${urls.payment}/bookings/${r.body.booking_id}/payment`);
+        return q.status === 200 ? q.body : undefined;
+      },
+      { timeoutMs: 30_000, message: 'PaymentInitiated' },
+    );
     return { bookingId: r.body.booking_id, paymentId: p.payment_id, holdExpiresAt: r.body.hold_expires_at };
   }
 
@@ -122,20 +125,32 @@ describe('money: charges, recovery and refunds with two payment instances', () =
     const statuses: number[] = [];
     for (let round = 0; round < 20; round++) {
       const { bookingId, paymentId } = await reserve(albergue, 1000 + round);
-      const [a, b] = await Promise.all([urls.payment, urls.paymentB].map((u) => http<{ provider_reference?: string }>('POST', `${u}/payments/${paymentId}/charge`, { payment_method: '4242424242424242' })));
+      const [a, b] = await Promise.all(
+        [urls.payment, urls.paymentB].map((u) =>
+          http<{ provider_reference?: string }>('POST', `${u}/payments/${paymentId}/charge`, { payment_method: '4242424242424242' }),
+        ),
+      );
       statuses.push(a!.status, b!.status);
       const accepted = [a!, b!].filter((r) => r.status === 202);
       assert.ok(accepted.length >= 1, `round ${round}: ${JSON.stringify([a, b])}`);
-      assert.ok([a!, b!].every((r) => r.status === 202 || r.status === 409), `round ${round}: ${JSON.stringify([a, b])}`);
+      assert.ok(
+        [a!, b!].every((r) => r.status === 202 || r.status === 409),
+        `round ${round}: ${JSON.stringify([a, b])}`,
+      );
       assert.equal(new Set(accepted.map((r) => r.body.provider_reference)).size, 1, `round ${round}: the same charge`);
       await waitForBookingStatus(urls, bookingId, 'confirmed');
       const charges = await paymentDb.query('SELECT 1 FROM sim_card_network_charges WHERE payment_id = $1', [paymentId]);
       assert.equal(charges.rowCount, 1, `round ${round}: one provider charge`);
-      const confirmed = await paymentDb.query(`SELECT 1 FROM outbox_events WHERE envelope->>'event_type' = 'PaymentConfirmed' AND envelope->>'aggregate_id' = $1`, [paymentId]);
+      const confirmed = await paymentDb.query(
+        `SELECT 1 FROM outbox_events WHERE envelope->>'event_type' = 'PaymentConfirmed' AND envelope->>'aggregate_id' = $1`,
+        [paymentId],
+      );
       assert.equal(confirmed.rowCount, 1, `round ${round}: one PaymentConfirmed`);
     }
     assert.equal(statuses.length, 40);
-    t.diagnostic(`answers: ${statuses.filter((s) => s === 202).length} × 202, ${statuses.filter((s) => s === 409).length} × 409 (charge_in_progress)`);
+    t.diagnostic(
+      `answers: ${statuses.filter((s) => s === 202).length} × 202, ${statuses.filter((s) => s === 409).length} × 409 (charge_in_progress)`,
+    );
   });
 
   test('callback delivery keeps failing → deliveries back off (never 0 ms apart) and the recovery sweep completes the payment', async () => {
@@ -152,7 +167,10 @@ describe('money: charges, recovery and refunds with two payment instances', () =
     }
     const times = deliveries.get(paymentId)!;
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    assert.ok(gaps.every((g) => g >= 70), `gaps between deliveries: ${gaps.join(', ')} ms`);
+    assert.ok(
+      gaps.every((g) => g >= 70),
+      `gaps between deliveries: ${gaps.join(', ')} ms`,
+    );
     assert.ok(gaps[1]! > gaps[0]!, `backing off: ${gaps.join(', ')} ms`);
     const attempt = await paymentDb.query<{ status: string }>('SELECT status FROM charge_attempts WHERE payment_id = $1', [paymentId]);
     assert.deepEqual(attempt.rows, [{ status: 'succeeded' }]);
@@ -160,17 +178,34 @@ describe('money: charges, recovery and refunds with two payment instances', () =
     const metrics = await Promise.all([urls.payment, urls.paymentB].map(async (u) => (await fetch(`${u}/metrics`)).text()));
     // The value of a series (`name`, with `label` among its labels when given); default labels vary.
     const value = (text: string, name: string, label = '') =>
-      Number(text.split('\n').find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label))?.split(' ').at(-1) ?? 0);
+      Number(
+        text
+          .split('\n')
+          .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label))
+          ?.split(' ')
+          .at(-1) ?? 0,
+      );
     assert.ok(value(metrics[1]!, 'payment_callback_delivery_failures_total') >= 2, metrics[1]);
-    assert.ok(metrics.some((m) => value(m, 'payment_charge_checks_total', 'result="settled"') >= 1), 'a sweep settled it');
+    assert.ok(
+      metrics.some((m) => value(m, 'payment_charge_checks_total', 'result="settled"') >= 1),
+      'a sweep settled it',
+    );
     assert.ok(metrics.every((m) => m.includes('payment_refunds_failed') && value(m, 'payment_refunds_failed') === 0));
   });
 
   test('a payment confirmed after the hold ended → the booking expires instead (ReservationExpired), payment refunds (PaymentRefunded), the booking stays expired', async () => {
     const albergue = await registerAlbergue(urls, 2);
     const { bookingId, paymentId, holdExpiresAt } = await reserve(albergue, 3000);
-    await waitFor(() => Date.now() > Date.parse(holdExpiresAt) + 100, { timeoutMs: HOLD_MS + 5000, intervalMs: 100, message: 'the hold to end' });
-    assert.equal((await http<{ status: string }>('GET', `${urls.booking}/bookings/${bookingId}`)).body.status, 'reserved', 'the expiry sweep has not run');
+    await waitFor(() => Date.now() > Date.parse(holdExpiresAt) + 100, {
+      timeoutMs: HOLD_MS + 5000,
+      intervalMs: 100,
+      message: 'the hold to end',
+    });
+    assert.equal(
+      (await http<{ status: string }>('GET', `${urls.booking}/bookings/${bookingId}`)).body.status,
+      'reserved',
+      'the expiry sweep has not run',
+    );
     const r = await http('POST', `${urls.payment}/payments/${paymentId}/charge`, { payment_method: '4242424242424242' });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     const refunded = await waitFor(() => find('PaymentRefunded', bookingId)[0], { timeoutMs: 30_000, message: 'PaymentRefunded on MQTT' });
@@ -180,14 +215,21 @@ describe('money: charges, recovery and refunds with two payment instances', () =
     assert.equal(expired.causation_id, confirmed.event_id, 'booking expired it when the late payment arrived');
     assert.deepEqual(refunded.payload, {
       ...(refunded.payload as object),
-      payment_id: paymentId, booking_id: bookingId, amount: 2400, currency: 'EUR', reason: 'booking_expired',
+      payment_id: paymentId,
+      booking_id: bookingId,
+      amount: 2400,
+      currency: 'EUR',
+      reason: 'booking_expired',
       provider_reference: (confirmed.payload as { provider_reference: string }).provider_reference,
     });
     assert.equal(refunded.correlation_id, confirmed.correlation_id, 'one flow');
     assert.equal(find('BookingConfirmed', bookingId).length, 0);
     assert.equal((await http<{ status: string }>('GET', `${urls.booking}/bookings/${bookingId}`)).body.status, 'expired');
     assert.equal((await http<{ status: string }>('GET', `${urls.payment}/payments/${paymentId}`)).body.status, 'refunded');
-    const charge = await paymentDb.query<{ refund_reference: string | null }>('SELECT refund_reference FROM sim_card_network_charges WHERE payment_id = $1', [paymentId]);
+    const charge = await paymentDb.query<{ refund_reference: string | null }>(
+      'SELECT refund_reference FROM sim_card_network_charges WHERE payment_id = $1',
+      [paymentId],
+    );
     assert.ok(charge.rows[0]?.refund_reference, 'the network refunded the charge');
     assert.deepEqual((await http<{ refunds: unknown[] }>('GET', `${urls.payment}/refunds?status=failed`)).body.refunds, []);
   });

@@ -13,7 +13,12 @@ import type { EventEnvelope } from '@albergue/events';
 import type { TestBroker } from '@albergue/messaging/testing';
 import { startMosquitto } from '@albergue/messaging/testing';
 import { migrate, OUTBOX_MIGRATIONS, PgDatabase } from '@albergue/outbox';
-import { initiatePaymentOnBookingReserved, PAYMENT_MIGRATIONS, PgPaymentRepository, SIMULATED_CARD_NETWORK_MIGRATIONS } from '@albergue/payment';
+import {
+  initiatePaymentOnBookingReserved,
+  PAYMENT_MIGRATIONS,
+  PgPaymentRepository,
+  SIMULATED_CARD_NETWORK_MIGRATIONS,
+} from '@albergue/payment';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
 
 import { observeEvents } from './guest.js';
@@ -59,10 +64,13 @@ describe('payment killed mid-charge', () => {
     proc.stdout?.on('data', (d: Buffer) => (child.output += d.toString()));
     proc.stderr?.on('data', (d: Buffer) => (child.output += d.toString()));
     children.push(child);
-    await waitFor(async () => {
-      if (proc.exitCode !== null) throw new Error(`payment exited: ${child.output}`);
-      return (await fetch(`${child.url}/health`).catch(() => undefined))?.status === 200;
-    }, { timeoutMs: 60_000, intervalMs: 100, message: `payment instance ${instance} to be ready` });
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`payment exited: ${child.output}`);
+        return (await fetch(`${child.url}/health`).catch(() => undefined))?.status === 200;
+      },
+      { timeoutMs: 60_000, intervalMs: 100, message: `payment instance ${instance} to be ready` },
+    );
     return child;
   }
 
@@ -93,24 +101,46 @@ describe('payment killed mid-charge', () => {
     // A payment to make (as BookingReserved would start it).
     const bookingId = uniqueName('bk');
     const reserved = newEnvelope(BookingReserved, {
-      booking_id: bookingId, albergue_id: 'alb-1', guest: { guest_id: 'g-1', name: 'Ana', email: 'ana@example.org', locale: 'es' },
-      check_in: '2030-06-01', check_out: '2030-06-02', beds: 1, total: { amount_minor: 1200, currency: 'EUR' }, hold_expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+      booking_id: bookingId,
+      albergue_id: 'alb-1',
+      guest: { guest_id: 'g-1', name: 'Ana', email: 'ana@example.org', locale: 'es' },
+      check_in: '2030-06-01',
+      check_out: '2030-06-02',
+      beds: 1,
+      total: { amount_minor: 1200, currency: 'EUR' },
+      hold_expires_at: new Date(Date.now() + 3_600_000).toISOString(),
     });
     const repo = new PgPaymentRepository(db);
-    await repo.transaction((tx) => initiatePaymentOnBookingReserved({ clock: { now: () => new Date() }, ids: newEventId, provider: { name: 'simulated-card-network' } }, tx, reserved));
-    const { rows: [payment] } = await db.query<{ payment_id: string }>('SELECT payment_id FROM payments WHERE booking_id = $1', [bookingId]);
+    await repo.transaction((tx) =>
+      initiatePaymentOnBookingReserved(
+        { clock: { now: () => new Date() }, ids: newEventId, provider: { name: 'simulated-card-network' } },
+        tx,
+        reserved,
+      ),
+    );
+    const {
+      rows: [payment],
+    } = await db.query<{ payment_id: string }>('SELECT payment_id FROM payments WHERE booking_id = $1', [bookingId]);
     assert.ok(payment);
 
     // The network answers the charge only after a minute: the process is killed before that.
     const first = await startPayment('crash-1', { PAYMENT_SIM_ANSWER_DELAY_MS: '60000' });
     const charging = fetch(`${first.url}/payments/${payment.payment_id}/charge`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ payment_method: '4242424242424242' }),
-    }).then((r) => r.status, (err: unknown) => err);
-    await waitFor(async () => {
-      const a = await db.query('SELECT 1 FROM charge_attempts WHERE payment_id = $1 AND status = $2', [payment.payment_id, 'pending']);
-      const c = await db.query('SELECT 1 FROM sim_card_network_charges WHERE payment_id = $1', [payment.payment_id]);
-      return a.rowCount === 1 && c.rowCount === 1;
-    }, { timeoutMs: 20_000, message: 'the attempt recorded and the charge taken' });
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ payment_method: '4242424242424242' }),
+    }).then(
+      (r) => r.status,
+      (err: unknown) => err,
+    );
+    await waitFor(
+      async () => {
+        const a = await db.query('SELECT 1 FROM charge_attempts WHERE payment_id = $1 AND status = $2', [payment.payment_id, 'pending']);
+        const c = await db.query('SELECT 1 FROM sim_card_network_charges WHERE payment_id = $1', [payment.payment_id]);
+        return a.rowCount === 1 && c.rowCount === 1;
+      },
+      { timeoutMs: 20_000, message: 'the attempt recorded and the charge taken' },
+    );
     first.proc.kill('SIGKILL');
     await once(first.proc, 'exit');
     assert.equal(first.proc.signalCode, 'SIGKILL');
@@ -121,14 +151,23 @@ describe('payment killed mid-charge', () => {
 
     // Restart (no client action follows): the recovery sweep finds the attempt and asks the network.
     await startPayment('crash-2', {});
-    const confirmed = await waitFor(() => seen().find((e) => e.event_type === 'PaymentConfirmed' && (e.payload as { payment_id: string }).payment_id === payment.payment_id), {
-      timeoutMs: 30_000, message: 'PaymentConfirmed published after the restart',
-    });
+    const confirmed = await waitFor(
+      () =>
+        seen().find((e) => e.event_type === 'PaymentConfirmed' && (e.payload as { payment_id: string }).payment_id === payment.payment_id),
+      {
+        timeoutMs: 30_000,
+        message: 'PaymentConfirmed published after the restart',
+      },
+    );
     assert.equal(confirmed.correlation_id, reserved.correlation_id);
     const after = await db.query<{ status: string }>('SELECT status FROM charge_attempts WHERE payment_id = $1', [payment.payment_id]);
     assert.deepEqual(after.rows, [{ status: 'succeeded' }]);
     const charges = await db.query('SELECT 1 FROM sim_card_network_charges WHERE payment_id = $1', [payment.payment_id]);
     assert.equal(charges.rowCount, 1, 'charged once');
-    assert.equal(seen().filter((e) => e.event_type === 'PaymentConfirmed' && (e.payload as { payment_id: string }).payment_id === payment.payment_id).length, 1);
+    assert.equal(
+      seen().filter((e) => e.event_type === 'PaymentConfirmed' && (e.payload as { payment_id: string }).payment_id === payment.payment_id)
+        .length,
+      1,
+    );
   });
 });

@@ -14,7 +14,10 @@ const root = new URL('../..', import.meta.url).pathname;
 
 function processesInGroup(pgid: number): number[] {
   const ps = spawnSync('ps', ['-o', 'pid=', '-g', String(pgid)], { encoding: 'utf8' });
-  return ps.stdout.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+  return ps.stdout
+    .split('\n')
+    .map((s) => Number(s.trim()))
+    .filter((n) => n > 0);
 }
 
 test('npm start: reserve, pay with a test card, booking confirmed; Ctrl-C leaves no process', { timeout: 180_000 }, async () => {
@@ -27,23 +30,42 @@ test('npm start: reserve, pay with a test card, booking confirmed; Ctrl-C leaves
     BROKER_MQTT_PORT: await freePort(),
     BROKER_WS_PORT: await freePort(),
   };
-  const env: Record<string, string | undefined> = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', PAYMENT_SIM_LATENCY_MS: '50', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    PAYMENT_SIM_LATENCY_MS: '50',
+    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+  };
   delete env.NODE_TEST_CONTEXT;
   for (const k of ['MQTT_URL', 'REDIS_URL', 'DATABASE_URL']) delete env[k];
   const child = spawn('npm', ['start'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   let exitCode: number | null | undefined;
   // npm itself dies of the SIGINT (as in a terminal); what counts is that the system below it stops cleanly.
-  child.stdout.once('close', () => { exitCode = child.exitCode; });
+  child.stdout.once('close', () => {
+    exitCode = child.exitCode;
+  });
   const pgid = child.pid!;
   try {
-    await waitFor(() => out.includes('Albergue is running'), { timeoutMs: 120_000, message: `npm start to report it is running; output so far:\n${out}` });
+    await waitFor(() => out.includes('Albergue is running'), {
+      timeoutMs: 120_000,
+      message: `npm start to report it is running; output so far:\n${out}`,
+    });
     assert.match(out, new RegExp(`location\\s+http://127.0.0.1:${ports.LOCATION_PORT}`));
     assert.match(out, /data: .*albergue-quickstart-/);
 
-    const urls = { location: `http://127.0.0.1:${ports.LOCATION_PORT}`, booking: `http://127.0.0.1:${ports.BOOKING_PORT}`, payment: `http://127.0.0.1:${ports.PAYMENT_PORT}` };
+    const urls = {
+      location: `http://127.0.0.1:${ports.LOCATION_PORT}`,
+      booking: `http://127.0.0.1:${ports.BOOKING_PORT}`,
+      payment: `http://127.0.0.1:${ports.PAYMENT_PORT}`,
+    };
     for (const url of Object.values(urls)) assert.equal((await http('GET', `${url}/health`)).status, 200);
     const albergues = await http<{ albergues: { albergue_id: string }[] }>('GET', `${urls.location}/albergues`);
     assert.equal(albergues.status, 200);
@@ -55,8 +77,16 @@ test('npm start: reserve, pay with a test card, booking confirmed; Ctrl-C leaves
     assert.equal(confirmed.payment_id, paymentId);
   } finally {
     process.kill(-pgid, 'SIGINT');
-    const stopped = await waitFor(() => exitCode !== undefined, { timeoutMs: 30_000 }).then(() => true, () => false);
-    const left = stopped ? await waitFor(() => processesInGroup(pgid).length === 0, { timeoutMs: 5_000 }).then(() => [], () => processesInGroup(pgid)) : processesInGroup(pgid);
+    const stopped = await waitFor(() => exitCode !== undefined, { timeoutMs: 30_000 }).then(
+      () => true,
+      () => false,
+    );
+    const left = stopped
+      ? await waitFor(() => processesInGroup(pgid).length === 0, { timeoutMs: 5_000 }).then(
+          () => [],
+          () => processesInGroup(pgid),
+        )
+      : processesInGroup(pgid);
     if (!stopped || left.length > 0) process.kill(-pgid, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
     assert.ok(stopped, `npm start did not stop on SIGINT:\n${out}`);

@@ -36,15 +36,24 @@ describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
   const find = (type: string, pred: (e: EventEnvelope) => boolean = () => true) => seen().find((e) => e.event_type === type && pred(e));
   const ofBooking = (bookingId: string) => (e: EventEnvelope) => (e.payload as { booking_id?: string }).booking_id === bookingId;
 
-
   before(async () => {
     await admin.connect();
     broker = await startMosquitto();
     ledger = new RedisDeliveryLedger({ url: REDIS, namespace: ledgerNamespace });
     observer = await observeEvents(broker.url);
 
-    const env = { ...process.env, BOOKING_HOLD_MS: '2000', BOOKING_EXPIRY_SWEEP_MS: '100', PAYMENT_SIM_LATENCY_MS: '20', PAYMENT_REFUND_SWEEP_MS: '200' };
-    for (const [name, create] of [['location', createLocationService], ['booking', createBookingService], ['payment', createPaymentService]] as const) {
+    const env = {
+      ...process.env,
+      BOOKING_HOLD_MS: '2000',
+      BOOKING_EXPIRY_SWEEP_MS: '100',
+      PAYMENT_SIM_LATENCY_MS: '20',
+      PAYMENT_REFUND_SWEEP_MS: '200',
+    };
+    for (const [name, create] of [
+      ['location', createLocationService],
+      ['booking', createBookingService],
+      ['payment', createPaymentService],
+    ] as const) {
       const db = uniqueName(`e2e_${name}`).toLowerCase();
       await admin.query(`CREATE DATABASE ${db}`);
       databases.push(db);
@@ -79,7 +88,8 @@ describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
     const confirmed = await waitFor(() => find('BookingConfirmed', ofBooking(bookingId)), { message: 'BookingConfirmed on MQTT' });
     const flow = eventsOf(confirmed.correlation_id);
     const byType = (t: string) => flow.find((e) => e.event_type === t)!;
-    for (const t of ['BookingReserved', 'PaymentInitiated', 'PaymentConfirmed', 'BookingConfirmed']) assert.ok(byType(t), `${t} missing from the flow ${confirmed.correlation_id}`);
+    for (const t of ['BookingReserved', 'PaymentInitiated', 'PaymentConfirmed', 'BookingConfirmed'])
+      assert.ok(byType(t), `${t} missing from the flow ${confirmed.correlation_id}`);
     const reserved = byType('BookingReserved');
     assert.equal(reserved.correlation_id, reserved.event_id, 'the flow starts with BookingReserved');
     assert.equal(byType('PaymentInitiated').causation_id, reserved.event_id);
@@ -116,12 +126,18 @@ describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
     const q = `${urls.booking}/albergues/${albergue}/availability?from=${day(20)}&to=${day(21)}`;
     const changed = await http('POST', `${urls.location}/albergues/${albergue}/capacity`, { beds: 9, effective_from: day(1) });
     assert.equal(changed.status, 200, JSON.stringify(changed.body));
-    await waitFor(async () => (await http<{ bookable_beds: number }>('GET', q)).body.bookable_beds === 9, { message: 'availability to show 9 beds' });
+    await waitFor(async () => (await http<{ bookable_beds: number }>('GET', q)).body.bookable_beds === 9, {
+      message: 'availability to show 9 beds',
+    });
   });
 
   test('50 concurrent reservations for 10 beds: exactly 10 succeed, the rest get 409 with the reason', async () => {
     const albergue = await registerAlbergue(urls, 10);
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => http<{ code?: string; detail?: string }>('POST', `${urls.booking}/bookings`, reservation(albergue, 100 + i))));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        http<{ code?: string; detail?: string }>('POST', `${urls.booking}/bookings`, reservation(albergue, 100 + i)),
+      ),
+    );
     const ok = results.filter((r) => r.status === 201);
     const refused = results.filter((r) => r.status === 409);
     assert.equal(ok.length, 10);
@@ -130,14 +146,24 @@ describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
       assert.equal(r.body.code, 'no_beds_left');
       assert.ok(r.body.detail && r.body.detail.length > 0);
     }
-    const avail = await http<{ bookable_beds: number }>('GET', `${urls.booking}/albergues/${albergue}/availability?from=${day(20)}&to=${day(22)}`);
+    const avail = await http<{ bookable_beds: number }>(
+      'GET',
+      `${urls.booking}/albergues/${albergue}/availability?from=${day(20)}&to=${day(22)}`,
+    );
     assert.equal(avail.body.bookable_beds, 0);
   });
 
   test('bad input gets 4xx with reasons; nothing is stored or published', async () => {
     // Counted per albergue: earlier tests' holds keep expiring (ReservationExpired) meanwhile.
     const albergue = await registerAlbergue(urls, 5);
-    const outboxBefore = Number((await services[1]!.db.query<{ n: string }>("SELECT count(*) AS n FROM outbox_events WHERE envelope->'payload'->>'albergue_id' = ANY($1)", [[albergue, 'no-such-albergue']])).rows[0]!.n);
+    const outboxBefore = Number(
+      (
+        await services[1]!.db.query<{ n: string }>(
+          "SELECT count(*) AS n FROM outbox_events WHERE envelope->'payload'->>'albergue_id' = ANY($1)",
+          [[albergue, 'no-such-albergue']],
+        )
+      ).rows[0]!.n,
+    );
     const base = reservation(albergue, 900);
     const cases: [unknown, RegExp][] = [
       [{ ...base, check_in: day(-3), check_out: day(-1) }, /in_past/],
@@ -153,9 +179,20 @@ describe('reservation value streams on Postgres, Redis and Mosquitto', () => {
       assert.match(r.body.code, code, what);
       assert.ok(r.body.detail.length > 0, what);
     }
-    const malformed = await fetch(`${urls.booking}/bookings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"albergue_id": ' });
+    const malformed = await fetch(`${urls.booking}/bookings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"albergue_id": ',
+    });
     assert.equal(malformed.status, 400);
-    const outboxAfter = Number((await services[1]!.db.query<{ n: string }>("SELECT count(*) AS n FROM outbox_events WHERE envelope->'payload'->>'albergue_id' = ANY($1)", [[albergue, 'no-such-albergue']])).rows[0]!.n);
+    const outboxAfter = Number(
+      (
+        await services[1]!.db.query<{ n: string }>(
+          "SELECT count(*) AS n FROM outbox_events WHERE envelope->'payload'->>'albergue_id' = ANY($1)",
+          [[albergue, 'no-such-albergue']],
+        )
+      ).rows[0]!.n,
+    );
     assert.equal(outboxAfter, outboxBefore, 'a refused request wrote an event');
   });
 });

@@ -33,7 +33,9 @@ interface Operation {
   parameters?: { in: string; name: string; required?: boolean; schema: Schema }[];
   requestBody?: { content: Record<string, { schema: Schema }> };
 }
-interface OpenApi { paths: Record<string, Record<string, Operation>> }
+interface OpenApi {
+  paths: Record<string, Record<string, Operation>>;
+}
 
 /** A value the schema accepts (the variants then break one string in it). */
 function sample(s: Schema): unknown {
@@ -93,11 +95,26 @@ const URL_VARIANTS = [
 ];
 const MARK = '"__BAD__"';
 
-interface Res { statusCode: number; headers: Record<string, string>; body: string; json<T>(): T }
+interface Res {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+  json<T>(): T;
+}
 
 /** A real HTTP request over loopback (the services listen on a free port each). */
-async function request(base: string, method: string, url: string, o: { headers?: Record<string, string>; payload?: string } = {}, auth: Record<string, string> = {}): Promise<Res> {
-  const r = await fetch(`${base}${url}`, { method, headers: { ...auth, ...o.headers }, ...(o.payload === undefined ? {} : { body: o.payload }) });
+async function request(
+  base: string,
+  method: string,
+  url: string,
+  o: { headers?: Record<string, string>; payload?: string } = {},
+  auth: Record<string, string> = {},
+): Promise<Res> {
+  const r = await fetch(`${base}${url}`, {
+    method,
+    headers: { ...auth, ...o.headers },
+    ...(o.payload === undefined ? {} : { body: o.payload }),
+  });
   const body = await r.text();
   return { statusCode: r.status, headers: Object.fromEntries(r.headers.entries()), body, json: <T>() => JSON.parse(body) as T };
 }
@@ -111,7 +128,11 @@ describe('every route from the OpenAPI documents of the running services: unstor
   before(async () => {
     const admin = new PgDatabase(PG_ADMIN_URL, { max: 1 });
     try {
-      for (const [name, create] of [['location', createLocationService], ['booking', createBookingService], ['payment', createPaymentService]] as const) {
+      for (const [name, create] of [
+        ['location', createLocationService],
+        ['booking', createBookingService],
+        ['payment', createPaymentService],
+      ] as const) {
         const db = uniqueName(`edges_${name}`).toLowerCase();
         await admin.exec(`CREATE DATABASE ${quoteIdent(db)}`);
         const url = new URL(PG_ADMIN_URL);
@@ -146,7 +167,10 @@ describe('every route from the OpenAPI documents of the running services: unstor
   test('NUL and lone surrogates in every body field, query and path parameter', async () => {
     let requests = 0;
     const routesSeen: string[] = [];
-    const targets = [...services.map((x) => ({ name: x.name, base: x.base, auth: {} })), { name: 'broker', base: broker!.httpUrl, auth: { authorization: `Bearer ${ADMIN_TOKEN}` } }];
+    const targets = [
+      ...services.map((x) => ({ name: x.name, base: x.base, auth: {} })),
+      { name: 'broker', base: broker!.httpUrl, auth: { authorization: `Bearer ${ADMIN_TOKEN}` } },
+    ];
     for (const { name, base, auth } of targets) {
       const doc = (await request(base, 'GET', '/openapi.json')).json<OpenApi>();
       const paths = Object.entries(doc.paths);
@@ -158,16 +182,24 @@ describe('every route from the OpenAPI documents of the running services: unstor
           const pathParams = params.filter((p) => p.in === 'path');
           const queryParams = params.filter((p) => p.in === 'query');
           const bodySchema = op.requestBody?.content['application/json']?.schema;
-          const body = bodySchema ? sample(bodySchema) as Record<string, unknown> : undefined;
+          const body = bodySchema ? (sample(bodySchema) as Record<string, unknown>) : undefined;
           const url = (pathValue: (n: string) => string, query: Record<string, string>) => {
             const p = template.replace(/\{([^}]+)\}/g, (_m, n: string) => pathValue(n));
-            const q = Object.entries(query).map(([k, v]) => `${encodeURIComponent(k)}=${v}`).join('&');
+            const q = Object.entries(query)
+              .map(([k, v]) => `${encodeURIComponent(k)}=${v}`)
+              .join('&');
             return q ? `${p}?${q}` : p;
           };
           const baseQuery = Object.fromEntries(queryParams.map((p) => [p.name, encodeURIComponent(String(sample(p.schema)))]));
           const send = async (u: string, payload?: string) => {
             requests++;
-            const res = await request(base, method.toUpperCase(), u, payload === undefined ? {} : { headers: { 'content-type': 'application/json' }, payload }, auth);
+            const res = await request(
+              base,
+              method.toUpperCase(),
+              u,
+              payload === undefined ? {} : { headers: { 'content-type': 'application/json' }, payload },
+              auth,
+            );
             const what = `${name} ${method.toUpperCase()} ${u} ${payload ?? ''}`.slice(0, 300);
             assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${what} → ${res.statusCode} ${res.body}`);
             try {
@@ -180,14 +212,26 @@ describe('every route from the OpenAPI documents of the running services: unstor
 
           for (const p of pathParams) {
             for (const v of URL_VARIANTS) {
-              const problem = await send(url((n) => (n === p.name ? v.raw : 'x1'), baseQuery), bodyText);
-              assert.ok(problem.errors?.some((e) => e.path.startsWith('/params')), `${name} ${template} ${p.name} ${v.name}: ${JSON.stringify(problem)}`);
+              const problem = await send(
+                url((n) => (n === p.name ? v.raw : 'x1'), baseQuery),
+                bodyText,
+              );
+              assert.ok(
+                problem.errors?.some((e) => e.path.startsWith('/params')),
+                `${name} ${template} ${p.name} ${v.name}: ${JSON.stringify(problem)}`,
+              );
             }
           }
           for (const p of queryParams) {
             for (const v of URL_VARIANTS) {
-              const problem = await send(url(() => 'x1', { ...baseQuery, [p.name]: v.raw }), bodyText);
-              assert.ok(problem.errors?.some((e) => e.path === `/query/${p.name}` || e.path === '/params'), `${name} ${template} ?${p.name} ${v.name}: ${JSON.stringify(problem)}`);
+              const problem = await send(
+                url(() => 'x1', { ...baseQuery, [p.name]: v.raw }),
+                bodyText,
+              );
+              assert.ok(
+                problem.errors?.some((e) => e.path === `/query/${p.name}` || e.path === '/params'),
+                `${name} ${template} ?${p.name} ${v.name}: ${JSON.stringify(problem)}`,
+              );
             }
           }
           if (bodySchema && body) {
@@ -195,19 +239,35 @@ describe('every route from the OpenAPI documents of the running services: unstor
               for (const v of JSON_VARIANTS) {
                 const bad = structuredClone(body);
                 setAt(bad, field, '__BAD__');
-                const problem = await send(url(() => 'x1', baseQuery), JSON.stringify(bad).replace(MARK, v.json));
+                const problem = await send(
+                  url(() => 'x1', baseQuery),
+                  JSON.stringify(bad).replace(MARK, v.json),
+                );
                 const pointer = `/body/${field.join('/')}`;
-                assert.ok(problem.errors?.some((e) => e.path === pointer && e.code === v.code), `${name} ${template} ${pointer} ${v.name}: ${JSON.stringify(problem)}`);
+                assert.ok(
+                  problem.errors?.some((e) => e.path === pointer && e.code === v.code),
+                  `${name} ${template} ${pointer} ${v.name}: ${JSON.stringify(problem)}`,
+                );
               }
             }
             // A bad character in a field NAME is refused too.
-            const named = await send(url(() => 'x1', baseQuery), JSON.stringify({ ...body, __BAD__: 1 }).replace(MARK, '"k\\u0000"'));
+            const named = await send(
+              url(() => 'x1', baseQuery),
+              JSON.stringify({ ...body, __BAD__: 1 }).replace(MARK, '"k\\u0000"'),
+            );
             assert.ok(named.errors?.some((e) => e.code === 'nul_character'));
           }
         }
       }
     }
-    for (const expected of ['broker POST /api/mqtt/subscriptions', 'broker GET /api/mqtt/dlq/{topic}', 'booking POST /bookings', 'booking GET /albergues/{albergue_id}/availability', 'location POST /albergues', 'payment POST /payments/{payment_id}/charge']) {
+    for (const expected of [
+      'broker POST /api/mqtt/subscriptions',
+      'broker GET /api/mqtt/dlq/{topic}',
+      'booking POST /bookings',
+      'booking GET /albergues/{albergue_id}/availability',
+      'location POST /albergues',
+      'payment POST /payments/{payment_id}/charge',
+    ]) {
       assert.ok(routesSeen.includes(expected), `${expected} in ${routesSeen.join(', ')}`);
     }
     assert.ok(requests > 100, `only ${requests} requests`);
@@ -216,7 +276,8 @@ describe('every route from the OpenAPI documents of the running services: unstor
   test('framework errors on every route are problems: malformed JSON, media type, empty body, method', async () => {
     for (const { name, base } of services) {
       const doc = (await request(base, 'GET', '/openapi.json')).json<OpenApi>();
-      const inject = (o: { method: string; url: string; headers?: Record<string, string>; payload?: string }) => request(base, o.method, o.url, o);
+      const inject = (o: { method: string; url: string; headers?: Record<string, string>; payload?: string }) =>
+        request(base, o.method, o.url, o);
       for (const [template, ops] of Object.entries(doc.paths)) {
         const concrete = template.replace(/\{[^}]+\}/g, 'x1');
         for (const [method, op] of Object.entries(ops)) {
@@ -225,15 +286,49 @@ describe('every route from the OpenAPI documents of the running services: unstor
             const what = `${name} ${m} ${template}`;
             const bad = await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: '{"a":' });
             assert.equal(expectProblem(bad, 400).code, 'invalid_json', what);
-            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'text/plain' }, payload: 'hi' }), 415, 'unsupported_media_type');
-            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: '' }), 400, 'empty_body');
-            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ x: 'y'.repeat(70_000) }) }), 413, 'body_too_large');
-            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json', 'x-correlation-id': 'nope' }, payload: '{}' }), 400, 'invalid_request');
+            expectProblem(
+              await inject({ method: m, url: concrete, headers: { 'content-type': 'text/plain' }, payload: 'hi' }),
+              415,
+              'unsupported_media_type',
+            );
+            expectProblem(
+              await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: '' }),
+              400,
+              'empty_body',
+            );
+            expectProblem(
+              await inject({
+                method: m,
+                url: concrete,
+                headers: { 'content-type': 'application/json' },
+                payload: JSON.stringify({ x: 'y'.repeat(70_000) }),
+              }),
+              413,
+              'body_too_large',
+            );
+            expectProblem(
+              await inject({
+                method: m,
+                url: concrete,
+                headers: { 'content-type': 'application/json', 'x-correlation-id': 'nope' },
+                payload: '{}',
+              }),
+              400,
+              'invalid_request',
+            );
             // Nested 10,000 deep (20 KB, under the limit): a clear 400, no stack overflow.
             const deep = `{"x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
-            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: deep }), 400, 'invalid_request');
+            expectProblem(
+              await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: deep }),
+              400,
+              'invalid_request',
+            );
             const deepNul = `{"x":${'{"a":'.repeat(5_000)}"\\u0000"${'}'.repeat(5_000)}}`;
-            expectProblem(await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: deepNul }), 400, 'invalid_request');
+            expectProblem(
+              await inject({ method: m, url: concrete, headers: { 'content-type': 'application/json' }, payload: deepNul }),
+              400,
+              'invalid_request',
+            );
           }
           const other = method === 'get' ? 'DELETE' : 'PUT';
           if (!ops[other.toLowerCase()]) {

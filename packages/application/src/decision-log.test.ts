@@ -28,7 +28,10 @@ test('a decision not applied is logged with its reason and counted by decision a
   const log = decisionLog(logger, registry);
   const late = ignore('late_payment', 'payment p-1 settled after booking b-1 was expired');
   const out = ignoredOutcome(log, 'ConfirmBooking', late, { booking_id: 'b-1', event_id: 'e-1', correlation_id: 'c-1' });
-  assert.deepEqual(out, { status: 'ignored', ignored: { code: 'late_payment', reason: 'payment p-1 settled after booking b-1 was expired' } });
+  assert.deepEqual(out, {
+    status: 'ignored',
+    ignored: { code: 'late_payment', reason: 'payment p-1 settled after booking b-1 was expired' },
+  });
   ignoredOutcome(log, 'ConfirmBooking', ignore('amount_mismatch', 'wrong amount'));
   ignoredOutcome(log, 'ConfirmBooking', ignore('amount_mismatch', 'wrong amount again'));
   // A refused event is not applied either: its first reason is reported.
@@ -41,8 +44,24 @@ test('a decision not applied is logged with its reason and counted by decision a
   assert.equal(lines.length, 4);
   assert.equal(lines[0]!.level, 40, 'logged as a warning');
   assert.deepEqual(
-    { decision: lines[0]!.decision, reason: lines[0]!.reason, detail: lines[0]!.detail, booking_id: lines[0]!.booking_id, event_id: lines[0]!.event_id, correlation_id: lines[0]!.correlation_id, service: lines[0]!.service },
-    { decision: 'ConfirmBooking', reason: 'late_payment', detail: 'payment p-1 settled after booking b-1 was expired', booking_id: 'b-1', event_id: 'e-1', correlation_id: 'c-1', service: 'booking' },
+    {
+      decision: lines[0]!.decision,
+      reason: lines[0]!.reason,
+      detail: lines[0]!.detail,
+      booking_id: lines[0]!.booking_id,
+      event_id: lines[0]!.event_id,
+      correlation_id: lines[0]!.correlation_id,
+      service: lines[0]!.service,
+    },
+    {
+      decision: 'ConfirmBooking',
+      reason: 'late_payment',
+      detail: 'payment p-1 settled after booking b-1 was expired',
+      booking_id: 'b-1',
+      event_id: 'e-1',
+      correlation_id: 'c-1',
+      service: 'booking',
+    },
   );
 });
 
@@ -55,7 +74,10 @@ test('one counter per registry: a second decision log on the same registry share
 });
 
 test('ignoredOutcome without a wired log still answers ignored (unit tests)', () => {
-  assert.deepEqual(ignoredOutcome(undefined, 'ExpireReservation', ignore('hold_not_due', 'later')), { status: 'ignored', ignored: { code: 'hold_not_due', reason: 'later' } });
+  assert.deepEqual(ignoredOutcome(undefined, 'ExpireReservation', ignore('hold_not_due', 'later')), {
+    status: 'ignored',
+    ignored: { code: 'hold_not_due', reason: 'later' },
+  });
   // Misuse (an applied decision reported as ignored) is still a clear, counted reason, never a crash.
   assert.equal(ignoredOutcome(undefined, 'ExpireReservation', accept()).ignored.code, 'not_applied');
 });

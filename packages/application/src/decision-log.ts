@@ -27,14 +27,15 @@ export const DECISIONS_IGNORED_TOTAL = 'decisions_ignored_total';
 /** The adapter: a pino warning and the Prometheus counter, in the service's registry (one per registry). */
 export function decisionLog(logger: Logger, registry: Registry): DecisionLog {
   const existing = registry.getSingleMetric(DECISIONS_IGNORED_TOTAL);
-  const counter = existing instanceof Counter
-    ? (existing as Counter<'decision' | 'reason'>)
-    : new Counter({
-        name: DECISIONS_IGNORED_TOTAL,
-        help: 'Decisions that were not applied (deliberate no-ops, late, duplicate or mismatched messages), by decision and reason.',
-        labelNames: ['decision', 'reason'] as const,
-        registers: [registry],
-      });
+  const counter =
+    existing instanceof Counter
+      ? (existing as Counter<'decision' | 'reason'>)
+      : new Counter({
+          name: DECISIONS_IGNORED_TOTAL,
+          help: 'Decisions that were not applied (deliberate no-ops, late, duplicate or mismatched messages), by decision and reason.',
+          labelNames: ['decision', 'reason'] as const,
+          registers: [registry],
+        });
   return {
     ignored({ decision, ignored, refs }) {
       counter.inc({ decision, reason: ignored.code });
@@ -48,7 +49,12 @@ export function decisionLog(logger: Logger, registry: Registry): DecisionLog {
  * wired: every composition root wires one, unit tests may leave it out — and returns the handler
  * outcome that says so. Call it for a decision that was refused or accepted as a no-op.
  */
-export function ignoredOutcome(log: DecisionLog | undefined, name: string, decision: Decision<unknown>, refs?: IgnoredDecision['refs']): { readonly status: 'ignored'; readonly ignored: DomainError } {
+export function ignoredOutcome(
+  log: DecisionLog | undefined,
+  name: string,
+  decision: Decision<unknown>,
+  refs?: IgnoredDecision['refs'],
+): { readonly status: 'ignored'; readonly ignored: DomainError } {
   const ignored = notApplied(decision) ?? { code: 'not_applied', reason: `${name} was reported as not applied but applies` };
   log?.ignored(refs ? { decision: name, ignored, refs } : { decision: name, ignored });
   return { status: 'ignored', ignored };

@@ -6,9 +6,15 @@ import { SAMPLE_PAYLOADS } from '@albergue/events/node';
 import type { DecisionModel } from './save-decision.js';
 import { envelopeMapping, saveDecision } from './save-decision.js';
 
-type Ev = { readonly type: 'AlbergueRegistered'; readonly data: typeof SAMPLE_PAYLOADS.AlbergueRegistered } | { readonly type: 'AlbergueCapacityChanged'; readonly data: typeof SAMPLE_PAYLOADS.AlbergueCapacityChanged } | { readonly type: 'Internal'; readonly data: null };
+type Ev =
+  | { readonly type: 'AlbergueRegistered'; readonly data: typeof SAMPLE_PAYLOADS.AlbergueRegistered }
+  | { readonly type: 'AlbergueCapacityChanged'; readonly data: typeof SAMPLE_PAYLOADS.AlbergueCapacityChanged }
+  | { readonly type: 'Internal'; readonly data: null };
 const toPublic = envelopeMapping({ AlbergueRegistered, AlbergueCapacityChanged });
-const model: DecisionModel<number, Ev> = { evolve: (n) => n + 1, toEnvelope: (e, meta) => (e.type === 'Internal' ? undefined : toPublic(e, meta)) };
+const model: DecisionModel<number, Ev> = {
+  evolve: (n) => n + 1,
+  toEnvelope: (e, meta) => (e.type === 'Internal' ? undefined : toPublic(e, meta)),
+};
 const registered: Ev = { type: 'AlbergueRegistered', data: SAMPLE_PAYLOADS.AlbergueRegistered };
 const changed: Ev = { type: 'AlbergueCapacityChanged', data: SAMPLE_PAYLOADS.AlbergueCapacityChanged };
 const internal: Ev = { type: 'Internal', data: null };
@@ -52,11 +58,22 @@ test('no events, or a state the service does not store: nothing is written', asy
 
 test('a failing store writes no outbox row (the caller rolls the transaction back)', async () => {
   const o = outbox();
-  await assert.rejects(saveDecision(o.tx, model, 0, [registered], {}, () => Promise.reject(new Error('conflict'))), /conflict/);
+  await assert.rejects(
+    saveDecision(o.tx, model, 0, [registered], {}, () => Promise.reject(new Error('conflict'))),
+    /conflict/,
+  );
   assert.equal(o.rows.length, 0);
 });
 
 test('envelopeMapping: a key naming another definition is refused at once; the payload is validated', () => {
-  assert.throws(() => envelopeMapping({ AlbergueRegistered: BookingReserved }), /key AlbergueRegistered names the definition of BookingReserved/);
-  assert.throws(() => toPublic({ type: 'AlbergueCapacityChanged', data: { ...SAMPLE_PAYLOADS.AlbergueCapacityChanged, beds: -1 } }, { event_id: '0190a000-0000-7000-8000-000000000000', correlation_id: 'c', causation_id: 'c' }));
+  assert.throws(
+    () => envelopeMapping({ AlbergueRegistered: BookingReserved }),
+    /key AlbergueRegistered names the definition of BookingReserved/,
+  );
+  assert.throws(() =>
+    toPublic(
+      { type: 'AlbergueCapacityChanged', data: { ...SAMPLE_PAYLOADS.AlbergueCapacityChanged, beds: -1 } },
+      { event_id: '0190a000-0000-7000-8000-000000000000', correlation_id: 'c', causation_id: 'c' },
+    ),
+  );
 });

@@ -32,7 +32,9 @@ export type DomainEventOf<M extends Definitions> = {
  * The one `toEnvelope` of a service: maps each domain event `{ type, data }` to its definition's
  * envelope. Keyed by event name, so a domain event without a definition does not compile.
  */
-export function envelopeMapping<const M extends Definitions>(definitions: M): (event: DomainEventOf<M>, meta: EnvelopeMeta) => EventEnvelope {
+export function envelopeMapping<const M extends Definitions>(
+  definitions: M,
+): (event: DomainEventOf<M>, meta: EnvelopeMeta) => EventEnvelope {
   for (const [name, def] of Object.entries(definitions)) {
     if (def.name !== name) throw new Error(`envelopeMapping: key ${name} names the definition of ${def.name}`);
   }

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addDays, addMilliseconds, daysBetween, formatInstant, instantMs, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from './calendar.js';
+import {
+  addDays,
+  addMilliseconds,
+  daysBetween,
+  formatInstant,
+  instantMs,
+  isAtOrAfter,
+  isCalendarDate,
+  isInstant,
+  nightsOf,
+} from './calendar.js';
 
 // The arithmetic replaces Date inside domains: it must agree with Date wherever Date is right.
 test('dates agree with Date over four centuries of days, both directions', () => {
@@ -14,7 +24,18 @@ test('dates agree with Date over four centuries of days, both directions', () =>
 
 test('isCalendarDate: real dates only, leap years included', () => {
   for (const ok of ['2024-02-29', '2000-02-29', '2025-12-31', '0001-01-01']) assert.ok(isCalendarDate(ok), ok);
-  for (const bad of ['2025-02-29', '1900-02-29', '2025-02-30', '2025-13-01', '2025-00-10', '2025-1-01', '2025-01-01T00:00:00Z', '', ' 2025-01-01']) assert.ok(!isCalendarDate(bad), bad);
+  for (const bad of [
+    '2025-02-29',
+    '1900-02-29',
+    '2025-02-30',
+    '2025-13-01',
+    '2025-00-10',
+    '2025-1-01',
+    '2025-01-01T00:00:00Z',
+    '',
+    ' 2025-01-01',
+  ])
+    assert.ok(!isCalendarDate(bad), bad);
 });
 
 test('nightsOf: check-in included, check-out excluded; across a year end', () => {
@@ -24,16 +45,39 @@ test('nightsOf: check-in included, check-out excluded; across a year end', () =>
 });
 
 test('instants: parsed like Date.parse for RFC 3339, written like toISOString', () => {
-  const samples = ['2025-05-10T09:15:00.000Z', '2025-05-10T09:15:00Z', '2025-05-10t09:15:00z', '2025-05-10 09:15:00Z', '2025-05-10T11:15:00+02:00', '2025-05-10T04:45:00.5-04:30', '2025-01-01T00:00:00.9999Z', '2024-02-29T23:59:59.999Z', '1970-01-01T00:00:00.000Z', '1969-12-31T23:59:59.999Z'];
+  const samples = [
+    '2025-05-10T09:15:00.000Z',
+    '2025-05-10T09:15:00Z',
+    '2025-05-10t09:15:00z',
+    '2025-05-10 09:15:00Z',
+    '2025-05-10T11:15:00+02:00',
+    '2025-05-10T04:45:00.5-04:30',
+    '2025-01-01T00:00:00.9999Z',
+    '2024-02-29T23:59:59.999Z',
+    '1970-01-01T00:00:00.000Z',
+    '1969-12-31T23:59:59.999Z',
+  ];
   for (const s of samples) {
     assert.equal(instantMs(s), Date.parse(s), s);
     assert.equal(formatInstant(Date.parse(s)), new Date(Date.parse(s)).toISOString(), s);
   }
-  for (let ms = -2_000_000_000_000; ms < 4_000_000_000_000; ms += 987_654_321_123) assert.equal(formatInstant(ms), new Date(ms).toISOString());
+  for (let ms = -2_000_000_000_000; ms < 4_000_000_000_000; ms += 987_654_321_123)
+    assert.equal(formatInstant(ms), new Date(ms).toISOString());
 });
 
 test('instants: anything else is not one (hostile spellings)', () => {
-  for (const bad of ['not-a-time', '2025-05-10', '2025-02-30T00:00:00Z', '2025-05-10T24:00:00Z', '2025-05-10T09:60:00Z', '2025-05-10T09:00:00', '2025-05-10T09:00:00+02', '1 May 2025', '', '2025-05-10T09:00:00Z\n']) {
+  for (const bad of [
+    'not-a-time',
+    '2025-05-10',
+    '2025-02-30T00:00:00Z',
+    '2025-05-10T24:00:00Z',
+    '2025-05-10T09:60:00Z',
+    '2025-05-10T09:00:00',
+    '2025-05-10T09:00:00+02',
+    '1 May 2025',
+    '',
+    '2025-05-10T09:00:00Z\n',
+  ]) {
     assert.ok(!isInstant(bad), bad);
   }
   assert.equal(isAtOrAfter('not-a-time', '2025-05-10T09:00:00Z'), false);

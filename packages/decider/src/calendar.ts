@@ -84,7 +84,14 @@ export function nightsOf(checkIn: string, checkOut: string): string[] {
 export function instantMs(value: string): number | undefined {
   const m = INSTANT_RE.exec(value);
   if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   if (!validDate(year, month, day) || hour > 23 || minute > 59 || second > 59) return undefined;
   // Like Date.parse: the fraction counts to the millisecond (further digits are cut off).
   const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));

@@ -44,13 +44,15 @@ export function toCloudEvent(envelope: EventEnvelope, context: string): Albergue
  * `parseEnvelope` to validate and upcast it.
  */
 export function fromCloudEvent(ce: unknown): { ok: true; envelope: Record<string, unknown> } | { ok: false; problems: Problem[] } {
-  if (ce === null || typeof ce !== 'object' || Array.isArray(ce)) return { ok: false, problems: [{ path: '/', message: 'a CloudEvent must be a JSON object' }] };
+  if (ce === null || typeof ce !== 'object' || Array.isArray(ce))
+    return { ok: false, problems: [{ path: '/', message: 'a CloudEvent must be a JSON object' }] };
   const c = ce as Record<string, unknown>;
   const problems: Problem[] = [];
   if (c.specversion !== '1.0') problems.push({ path: '/specversion', message: 'must be "1.0"' });
   const topic = typeof c.type === 'string' ? parseTopic(c.type) : undefined;
   if (!topic) problems.push({ path: '/type', message: 'must be an Albergue topic like albergue.booking.v1.BookingReserved' });
-  if (topic && c.source !== `/albergue/${topic.context}`) problems.push({ path: '/source', message: `must be /albergue/${topic.context} for type ${String(c.type)}` });
+  if (topic && c.source !== `/albergue/${topic.context}`)
+    problems.push({ path: '/source', message: `must be /albergue/${topic.context} for type ${String(c.type)}` });
   for (const field of ['id', 'subject', 'time', 'correlationid', 'causationid', 'aggregatetype'] as const) {
     if (typeof c[field] !== 'string') problems.push({ path: `/${field}`, message: 'must be a string' });
   }

@@ -34,7 +34,10 @@ test('breaking changes are each reported with their path', () => {
   ];
   for (const [payload, re] of cases) {
     const problems = compareSchemas(eventSchema(v1), eventSchema(variant(payload)));
-    assert.ok(problems.some((p) => re.test(`${p.path}: ${p.message}`)), `${re} not in ${JSON.stringify(problems)}`);
+    assert.ok(
+      problems.some((p) => re.test(`${p.path}: ${p.message}`)),
+      `${re} not in ${JSON.stringify(problems)}`,
+    );
   }
 });
 
@@ -54,7 +57,11 @@ test('planSchemas writes additive changes and refuses breaking ones', () => {
 });
 
 function runCheck(dir: string) {
-  return spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'packages/events/scripts/schemas.ts', 'check', '--dir', dir], { encoding: 'utf8', cwd: new URL('../../..', import.meta.url).pathname });
+  return spawnSync(
+    process.execPath,
+    ['--conditions=development', '--import', 'tsx', 'packages/events/scripts/schemas.ts', 'check', '--dir', dir],
+    { encoding: 'utf8', cwd: new URL('../../..', import.meta.url).pathname },
+  );
 }
 
 test('npm run schemas:check exits 1 on a breaking change and 0 on an additive one', () => {
@@ -81,7 +88,9 @@ test('npm run schemas:check exits 1 on a breaking change and 0 on an additive on
     // cancelled_at is required in the definition, so this is "optional became required"/new required: breaking.
     assert.equal(ok.status, 1);
 
-    const withoutOptional = JSON.parse(readFileSync(join(SCHEMA_DIR, 'location/AlbergueCapacityChanged.v1.schema.json'), 'utf8')) as typeof published;
+    const withoutOptional = JSON.parse(
+      readFileSync(join(SCHEMA_DIR, 'location/AlbergueCapacityChanged.v1.schema.json'), 'utf8'),
+    ) as typeof published;
     delete withoutOptional.properties.payload.properties.previous_beds;
     writeFileSync(file, original);
     writeFileSync(join(dir, 'location/AlbergueCapacityChanged.v1.schema.json'), JSON.stringify(withoutOptional));

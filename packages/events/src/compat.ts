@@ -24,24 +24,35 @@ export function compareSchemas(published: unknown, proposed: unknown, path = '')
 
   const ta = typesOf(a);
   const tb = typesOf(b);
-  if (ta.join('|') !== tb.join('|')) out.push({ path: at, message: `type changed from ${ta.join('|') || 'any'} to ${tb.join('|') || 'any'}` });
-  if (JSON.stringify(a.const) !== JSON.stringify(b.const)) out.push({ path: at, message: `const changed from ${JSON.stringify(a.const)} to ${JSON.stringify(b.const)}` });
+  if (ta.join('|') !== tb.join('|'))
+    out.push({ path: at, message: `type changed from ${ta.join('|') || 'any'} to ${tb.join('|') || 'any'}` });
+  if (JSON.stringify(a.const) !== JSON.stringify(b.const))
+    out.push({ path: at, message: `const changed from ${JSON.stringify(a.const)} to ${JSON.stringify(b.const)}` });
   for (const k of ['format', 'pattern'] as const) {
     if (a[k] !== b[k]) out.push({ path: at, message: `${k} changed from ${String(a[k])} to ${String(b[k])}` });
   }
   if (Array.isArray(a.enum)) {
     const next = new Set(Array.isArray(b.enum) ? (b.enum as unknown[]).map((x) => JSON.stringify(x)) : []);
     for (const v of a.enum as unknown[]) {
-      if (!Array.isArray(b.enum) || !next.has(JSON.stringify(v))) out.push({ path: at, message: `enum value ${JSON.stringify(v)} removed` });
+      if (!Array.isArray(b.enum) || !next.has(JSON.stringify(v)))
+        out.push({ path: at, message: `enum value ${JSON.stringify(v)} removed` });
     }
   } else if (Array.isArray(b.enum)) {
     out.push({ path: at, message: 'enum added to a field that accepted any value' });
   }
   // Bounds that got tighter reject values that were valid before.
-  for (const [k, tighter] of [['minimum', (x: number, y: number) => y > x], ['maximum', (x: number, y: number) => y < x], ['minLength', (x: number, y: number) => y > x], ['maxLength', (x: number, y: number) => y < x], ['minItems', (x: number, y: number) => y > x], ['maxItems', (x: number, y: number) => y < x]] as const) {
+  for (const [k, tighter] of [
+    ['minimum', (x: number, y: number) => y > x],
+    ['maximum', (x: number, y: number) => y < x],
+    ['minLength', (x: number, y: number) => y > x],
+    ['maxLength', (x: number, y: number) => y < x],
+    ['minItems', (x: number, y: number) => y > x],
+    ['maxItems', (x: number, y: number) => y < x],
+  ] as const) {
     const x = a[k];
     const y = b[k];
-    if (typeof y === 'number' && (typeof x !== 'number' || tighter(x, y))) out.push({ path: at, message: `${k} tightened from ${String(x)} to ${y}` });
+    if (typeof y === 'number' && (typeof x !== 'number' || tighter(x, y)))
+      out.push({ path: at, message: `${k} tightened from ${String(x)} to ${y}` });
   }
 
   const pa = asSchema(a.properties) ?? {};
@@ -54,7 +65,8 @@ export function compareSchemas(published: unknown, proposed: unknown, path = '')
   for (const name of (b.required as string[] | undefined) ?? []) {
     if (!ra.has(name)) out.push({ path: `${path}/${name}`, message: name in pa ? 'optional field became required' : 'new required field' });
   }
-  if (a.additionalProperties !== false && b.additionalProperties === false) out.push({ path: at, message: 'no longer accepts additional fields' });
+  if (a.additionalProperties !== false && b.additionalProperties === false)
+    out.push({ path: at, message: 'no longer accepts additional fields' });
   if (a.items !== undefined) out.push(...compareSchemas(a.items, b.items, `${path}/items`));
   for (const k of ['anyOf', 'oneOf'] as const) {
     if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) out.push({ path: at, message: `${k} changed` });

@@ -6,11 +6,7 @@ import { eventTopic } from './topics.js';
  * One event type at one version, defined once: the catalog, JSON Schemas, AsyncAPI document,
  * validation and TypeScript types all derive from this.
  */
-export interface EventDefinition<
-  N extends string = string,
-  V extends number = number,
-  S extends TObject = TObject,
-> {
+export interface EventDefinition<N extends string = string, V extends number = number, S extends TObject = TObject> {
   readonly context: Context;
   readonly name: N;
   readonly version: V;

@@ -30,7 +30,10 @@ function graph(entry: string): { files: string[]; external: Set<string> } {
 
 test('the pure entry imports nothing from node: and neither the schema files nor the samples', () => {
   const { files, external } = graph('index.ts');
-  assert.deepEqual([...external].filter((s) => s.startsWith('node:') || ['fs', 'path'].includes(s)), []);
+  assert.deepEqual(
+    [...external].filter((s) => s.startsWith('node:') || ['fs', 'path'].includes(s)),
+    [],
+  );
   for (const f of ['schema-files.ts', 'samples.ts', 'compat.ts', 'node.ts']) assert.ok(!files.includes(f), `${f} reached from index.ts`);
   assert.ok(files.includes('definitions/index.ts') && files.includes('envelope.ts'));
   assert.equal('SAMPLE_PAYLOADS' in pure || 'SCHEMA_DIR' in pure || 'planSchemas' in pure, false);

@@ -16,7 +16,11 @@ test('newEnvelope starts a flow: UUIDv7 id, correlation = own id, aggregate id f
 
 test('withCorrelation: child inherits correlation and is caused by the parent', () => {
   const parent = reserved();
-  const child = newEnvelope(BookingConfirmed, { booking_id: 'bk-1', albergue_id: 'alb-1', payment_id: 'p-1', confirmed_at: new Date().toISOString() }, withCorrelation(parent));
+  const child = newEnvelope(
+    BookingConfirmed,
+    { booking_id: 'bk-1', albergue_id: 'alb-1', payment_id: 'p-1', confirmed_at: new Date().toISOString() },
+    withCorrelation(parent),
+  );
   assert.equal(child.correlation_id, parent.correlation_id);
   assert.equal(child.causation_id, parent.event_id);
   assert.notEqual(child.event_id, parent.event_id);
@@ -24,9 +28,15 @@ test('withCorrelation: child inherits correlation and is caused by the parent', 
 
 test('a created envelope is deeply frozen: mutation throws in strict mode', () => {
   const e = reserved();
-  assert.throws(() => { (e as { aggregate_id: string }).aggregate_id = 'x'; }, TypeError);
-  assert.throws(() => { (e.payload.guest as { name: string }).name = 'x'; }, TypeError);
-  assert.throws(() => { (e.payload.total as { amount_minor: number }).amount_minor = 1; }, TypeError);
+  assert.throws(() => {
+    (e as { aggregate_id: string }).aggregate_id = 'x';
+  }, TypeError);
+  assert.throws(() => {
+    (e.payload.guest as { name: string }).name = 'x';
+  }, TypeError);
+  assert.throws(() => {
+    (e.payload.total as { amount_minor: number }).amount_minor = 1;
+  }, TypeError);
 });
 
 test('newEnvelope refuses an invalid payload with every problem', () => {

@@ -25,7 +25,11 @@ export { formatProblems } from './validation.js';
 export const events = new EventRegistry(ALL_EVENTS, UPCASTERS);
 
 /** A new event of `def`, validated and deeply frozen; pass `withCorrelation(parent)` for a child event. */
-export function newEnvelope<D extends EventDefinition>(def: D, payload: Parameters<D['aggregateId']>[0], meta: EventMeta = {}): EventEnvelope<D['name'], Parameters<D['aggregateId']>[0], D['version']> {
+export function newEnvelope<D extends EventDefinition>(
+  def: D,
+  payload: Parameters<D['aggregateId']>[0],
+  meta: EventMeta = {},
+): EventEnvelope<D['name'], Parameters<D['aggregateId']>[0], D['version']> {
   return events.create(def, payload, meta);
 }
 

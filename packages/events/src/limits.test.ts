@@ -61,15 +61,23 @@ test('depth limit: exactly at the limit is accepted, one more is refused; the li
 
 test('brackets inside strings do not count as nesting', () => {
   const e = reserved();
-  const r = parseNeverThrows(JSON.stringify({ ...e, payload: { ...e.payload, guest: { ...e.payload.guest, name: '[[[[{{{{'.repeat(20) } } }));
+  const r = parseNeverThrows(
+    JSON.stringify({ ...e, payload: { ...e.payload, guest: { ...e.payload.guest, name: '[[[[{{{{'.repeat(20) } } }),
+  );
   assert.ok(r.ok, r.ok ? '' : r.reason);
 });
 
 test('NUL and lone surrogates anywhere in an event are refused with their path (text, keys, objects, newEnvelope)', () => {
   const e = reserved();
   const cases: [unknown, RegExp][] = [
-    [JSON.stringify({ ...e, payload: { ...e.payload, guest: { ...e.payload.guest, name: 'Ana\u0000' } } }), /^\/payload\/guest\/name: text contains the NUL character/],
-    [JSON.stringify({ ...e, payload: { ...e.payload, guest: { ...e.payload.guest, name: 'Ana\ud800' } } }), /^\/payload\/guest\/name: text contains a lone UTF-16 surrogate/],
+    [
+      JSON.stringify({ ...e, payload: { ...e.payload, guest: { ...e.payload.guest, name: 'Ana\u0000' } } }),
+      /^\/payload\/guest\/name: text contains the NUL character/,
+    ],
+    [
+      JSON.stringify({ ...e, payload: { ...e.payload, guest: { ...e.payload.guest, name: 'Ana\ud800' } } }),
+      /^\/payload\/guest\/name: text contains a lone UTF-16 surrogate/,
+    ],
     [JSON.stringify({ ...e, payload: { ...e.payload, guest: { ...e.payload.guest, name: '\udc00Ana' } } }), /lone UTF-16 surrogate/],
     [JSON.stringify({ ...e, aggregate_id: 'bk\u0000' }), /^\/aggregate_id: .*NUL/],
     [JSON.stringify({ ...e, payload: { ...e.payload, 'k\u0000': 1 } }), /^\/payload: field name .*NUL/],
@@ -84,8 +92,18 @@ test('NUL and lone surrogates anywhere in an event are refused with their path (
   // A well-formed surrogate pair (an emoji) is fine.
   assert.ok(parseNeverThrows(JSON.stringify({ ...e, payload: { ...e.payload, guest: { ...e.payload.guest, name: 'Ana 🥾' } } })).ok);
   // Refused at publish too.
-  assert.throws(() => newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved, booking_id: 'bk\u0000' }), /aggregate_id: text contains the NUL/);
-  assert.throws(() => newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved, guest: { ...SAMPLE_PAYLOADS.BookingReserved.guest, name: 'x\udbff' } }), /surrogate/);
+  assert.throws(
+    () => newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved, booking_id: 'bk\u0000' }),
+    /aggregate_id: text contains the NUL/,
+  );
+  assert.throws(
+    () =>
+      newEnvelope(BookingReserved, {
+        ...SAMPLE_PAYLOADS.BookingReserved,
+        guest: { ...SAMPLE_PAYLOADS.BookingReserved.guest, name: 'x\udbff' },
+      }),
+    /surrogate/,
+  );
 });
 
 test('object input: cycles, huge objects, non-JSON values, hostile getters and proxies are results, not throws', () => {
@@ -94,8 +112,20 @@ test('object input: cycles, huge objects, non-JSON values, hostile getters and p
   (cyclic.payload as Record<string, unknown>).self = cyclic;
   const wide = { ...e, payload: { ...e.payload, x: Array.from({ length: 100_000 }, () => 'abcdefgh') } };
   const getter = { ...e };
-  Object.defineProperty(getter, 'payload', { enumerable: true, get: () => { throw new Error('boom'); } });
-  const proxy = new Proxy({}, { ownKeys: () => { throw new Error('trap'); } });
+  Object.defineProperty(getter, 'payload', {
+    enumerable: true,
+    get: () => {
+      throw new Error('boom');
+    },
+  });
+  const proxy = new Proxy(
+    {},
+    {
+      ownKeys: () => {
+        throw new Error('trap');
+      },
+    },
+  );
   const cases: [unknown, RegExp][] = [
     [cyclic, /nested deeper/],
     [wide, /larger than the 262144-byte limit/],
@@ -115,8 +145,14 @@ test('object input: cycles, huge objects, non-JSON values, hostile getters and p
 
 test('property: parseEnvelope returns a result for arbitrary bytes, strings and JSON values (deep ones included)', () => {
   const valid = JSON.stringify(reserved());
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), (bytes) => void parseNeverThrows(bytes)), { numRuns: 300 });
-  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 2048 }), (s) => void parseNeverThrows(s)), { numRuns: 300 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 2048 }), (bytes) => void parseNeverThrows(bytes)),
+    { numRuns: 300 },
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 2048 }), (s) => void parseNeverThrows(s)),
+    { numRuns: 300 },
+  );
   // Mutations of a valid envelope: a slice, a spliced-in fragment.
   fc.assert(
     fc.property(fc.nat(valid.length), fc.nat(valid.length), fc.string({ unit: 'binary', maxLength: 64 }), (a, b, s) => {
@@ -124,27 +160,48 @@ test('property: parseEnvelope returns a result for arbitrary bytes, strings and 
     }),
     { numRuns: 300 },
   );
-  fc.assert(fc.property(fc.jsonValue({ maxDepth: 8 }), (v) => {
-    void parseNeverThrows(v);
-    void parseNeverThrows(JSON.stringify(v) ?? 'null');
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 8 }), (v) => {
+      void parseNeverThrows(v);
+      void parseNeverThrows(JSON.stringify(v) ?? 'null');
+    }),
+    { numRuns: 300 },
+  );
   // A valid envelope carrying an arbitrary (possibly very deep) value inside its payload.
   const e = reserved();
   fc.assert(
-    fc.property(fc.anything({ maxDepth: 6, withBigInt: true, withDate: true, withMap: true, withNullPrototype: true, withTypedArray: true, withSparseArray: true }), fc.integer({ min: 0, max: 5_000 }), (v, depth) => {
-      let deep: unknown = v;
-      for (let i = 0; i < depth; i++) deep = [deep];
-      const obj = { ...e, payload: { ...e.payload, extra: deep } };
-      const r = parseNeverThrows(obj);
-      // Envelope, payload, then `depth` arrays: past 64 levels it is refused whatever `v` is.
-      if (depth >= 63) assert.ok(!r.ok && /nested deeper/.test(r.reason), 'too deep is refused');
-      if (r.ok) assert.ok(Object.isFrozen(r.event.payload), 'an accepted event is frozen');
-      const text = (() => { try { return JSON.stringify(obj); } catch { return undefined; } })();
-      if (text !== undefined) {
-        const t = parseNeverThrows(text);
-        if (depth >= 63) assert.equal(t.ok, false);
-      }
-    }),
+    fc.property(
+      fc.anything({
+        maxDepth: 6,
+        withBigInt: true,
+        withDate: true,
+        withMap: true,
+        withNullPrototype: true,
+        withTypedArray: true,
+        withSparseArray: true,
+      }),
+      fc.integer({ min: 0, max: 5_000 }),
+      (v, depth) => {
+        let deep: unknown = v;
+        for (let i = 0; i < depth; i++) deep = [deep];
+        const obj = { ...e, payload: { ...e.payload, extra: deep } };
+        const r = parseNeverThrows(obj);
+        // Envelope, payload, then `depth` arrays: past 64 levels it is refused whatever `v` is.
+        if (depth >= 63) assert.ok(!r.ok && /nested deeper/.test(r.reason), 'too deep is refused');
+        if (r.ok) assert.ok(Object.isFrozen(r.event.payload), 'an accepted event is frozen');
+        const text = (() => {
+          try {
+            return JSON.stringify(obj);
+          } catch {
+            return undefined;
+          }
+        })();
+        if (text !== undefined) {
+          const t = parseNeverThrows(text);
+          if (depth >= 63) assert.equal(t.ok, false);
+        }
+      },
+    ),
     { numRuns: 200 },
   );
 });

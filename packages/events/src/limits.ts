@@ -24,7 +24,8 @@ const segment = (key: string): string => key.replaceAll('~', '~0').replaceAll('/
  */
 export function unstorableTextReason(s: string): string | undefined {
   if (s.includes('\u0000')) return 'contains the NUL character \\u0000, which cannot be stored';
-  if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed()) return 'contains a lone UTF-16 surrogate, which is not valid Unicode text';
+  if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed())
+    return 'contains a lone UTF-16 surrogate, which is not valid Unicode text';
   return undefined;
 }
 
@@ -101,7 +102,8 @@ export function jsonTextTooDeep(text: string, maxDepth = DEFAULT_MAX_DEPTH): boo
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {

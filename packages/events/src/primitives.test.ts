@@ -12,6 +12,11 @@ test('document numbers are masked to their last four characters', () => {
 });
 
 test('a DocumentValidated event refuses a full document number', () => {
-  assert.throws(() => newEnvelope(DocumentValidated, { ...SAMPLE_PAYLOADS.DocumentValidated, document_number_masked: '12345678Z' }), /document_number_masked/);
-  assert.ok(newEnvelope(DocumentValidated, { ...SAMPLE_PAYLOADS.DocumentValidated, document_number_masked: maskDocumentNumber('12345678Z') }));
+  assert.throws(
+    () => newEnvelope(DocumentValidated, { ...SAMPLE_PAYLOADS.DocumentValidated, document_number_masked: '12345678Z' }),
+    /document_number_masked/,
+  );
+  assert.ok(
+    newEnvelope(DocumentValidated, { ...SAMPLE_PAYLOADS.DocumentValidated, document_number_masked: maskDocumentNumber('12345678Z') }),
+  );
 });

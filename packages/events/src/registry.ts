@@ -31,7 +31,10 @@ export type ParseResult =
   | { readonly ok: false; readonly reason: string; readonly problems: readonly Problem[] };
 
 export class EventValidationError extends Error {
-  constructor(readonly problems: readonly Problem[], what: string) {
+  constructor(
+    readonly problems: readonly Problem[],
+    what: string,
+  ) {
     super(`${what}: ${formatProblems(problems)}`);
     this.name = 'EventValidationError';
   }
@@ -97,7 +100,11 @@ export class EventRegistry {
   }
 
   /** Builds a new, validated, deeply frozen envelope for `def`. Throws on an invalid payload (a bug). */
-  create<D extends EventDefinition>(def: D, payload: Parameters<D['aggregateId']>[0], meta: EventMeta = {}): EventEnvelope<D['name'], Parameters<D['aggregateId']>[0], D['version']> {
+  create<D extends EventDefinition>(
+    def: D,
+    payload: Parameters<D['aggregateId']>[0],
+    meta: EventMeta = {},
+  ): EventEnvelope<D['name'], Parameters<D['aggregateId']>[0], D['version']> {
     const eventId = meta.event_id ?? newEventId();
     const occurred = meta.occurred_at ?? new Date();
     const envelope = {
@@ -147,7 +154,12 @@ export class EventRegistry {
       }
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      return fail([{ path: '/', message: `envelope must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` }]);
+      return fail([
+        {
+          path: '/',
+          message: `envelope must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+        },
+      ]);
     }
     // Depth, size, plain JSON and storable text, checked without recursion before ajv,
     // structuredClone and deepFreeze (all recursive) touch the value. Parsed text whose depth was
@@ -171,7 +183,12 @@ export class EventRegistry {
     const target = options.targetVersion ?? this.latestVersion.get(env.event_type) ?? env.event_version;
     if (target === env.event_version) return { ok: true, event: deepFreeze(structuredCloneIfNeeded(env, input)) };
     if (target < env.event_version) {
-      return fail([{ path: '/event_version', message: `${env.event_type} v${env.event_version} is newer than this consumer reads (v${target}); upgrade the consumer` }]);
+      return fail([
+        {
+          path: '/event_version',
+          message: `${env.event_type} v${env.event_version} is newer than this consumer reads (v${target}); upgrade the consumer`,
+        },
+      ]);
     }
     return this.upcast(env, target, maxDepth);
   }
@@ -182,13 +199,23 @@ export class EventRegistry {
     while (current.event_version < target) {
       const u = this.upcasters.get(`${current.event_type}@${current.event_version}`);
       if (!u) {
-        return fail([{ path: '/event_version', message: `no upcaster for ${current.event_type} from v${current.event_version} to v${current.event_version + 1}` }]);
+        return fail([
+          {
+            path: '/event_version',
+            message: `no upcaster for ${current.event_type} from v${current.event_version} to v${current.event_version + 1}`,
+          },
+        ]);
       }
       let payload: Record<string, unknown>;
       try {
         payload = u.upcast(current.payload, current);
       } catch (err) {
-        return fail([{ path: '/payload', message: `upcaster v${current.event_version}→v${current.event_version + 1} failed: ${(err as Error).message}` }]);
+        return fail([
+          {
+            path: '/payload',
+            message: `upcaster v${current.event_version}→v${current.event_version + 1} failed: ${(err as Error).message}`,
+          },
+        ]);
       }
       current = { ...current, event_version: current.event_version + 1, payload };
     }

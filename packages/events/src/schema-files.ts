@@ -23,7 +23,9 @@ export interface SchemaPlan {
 
 function listJson(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.schema.json')).map((f) => f.split('\\').join('/'));
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.schema.json'))
+    .map((f) => f.split('\\').join('/'));
 }
 
 /** Compares what the definitions generate with the files in `dir` (the committed, published schemas). */
@@ -75,6 +77,7 @@ export function describePlan(plan: SchemaPlan, dir = SCHEMA_DIR): string {
     for (const p of b.problems) lines.push(`  ${p.path}: ${p.message}`);
   }
   for (const w of plan.writes) lines.push(`${w.status === 'new' ? 'new     ' : 'changed '} ${rel(w.file)}`);
-  for (const o of plan.orphans) lines.push(`orphan   ${rel(o)} (no definition generates it; published versions are never deleted by the tool)`);
+  for (const o of plan.orphans)
+    lines.push(`orphan   ${rel(o)} (no definition generates it; published versions are never deleted by the tool)`);
   return lines.join('\n');
 }

@@ -8,12 +8,23 @@ function plain(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value));
 }
 
-const ENVELOPE_FIELDS = ['event_id', 'event_type', 'event_version', 'aggregate_type', 'aggregate_id', 'occurred_at', 'correlation_id', 'causation_id', 'payload'] as const;
+const ENVELOPE_FIELDS = [
+  'event_id',
+  'event_type',
+  'event_version',
+  'aggregate_type',
+  'aggregate_id',
+  'occurred_at',
+  'correlation_id',
+  'causation_id',
+  'payload',
+] as const;
 
 function envelopeProperties(payload: unknown, pins: { event_type?: string; event_version?: number; aggregate_type?: string }) {
   return {
     event_id: { type: 'string', pattern: UUID_V7_PATTERN, description: 'Unique id of this event, a lowercase UUIDv7 (time-ordered).' },
-    event_type: pins.event_type === undefined ? { type: 'string', pattern: '^[A-Z][A-Za-z0-9]*$', maxLength: 100 } : { const: pins.event_type },
+    event_type:
+      pins.event_type === undefined ? { type: 'string', pattern: '^[A-Z][A-Za-z0-9]*$', maxLength: 100 } : { const: pins.event_type },
     event_version: pins.event_version === undefined ? { type: 'integer', minimum: 1 } : { const: pins.event_version },
     aggregate_type: pins.aggregate_type === undefined ? { type: 'string', minLength: 1, maxLength: 100 } : { const: pins.aggregate_type },
     aggregate_id: { type: 'string', minLength: 1, maxLength: 200 },

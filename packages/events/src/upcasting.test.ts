@@ -11,7 +11,12 @@ const GuestArrivedV1 = defineEvent({
   aggregateType: 'booking',
   description: 'test v1',
   aggregateId: (p) => p.booking_id,
-  payload: Type.Object({ booking_id: Type.String(), guest_name: Type.String(), check_in: Type.String({ format: 'date' }), check_out: Type.String({ format: 'date' }) }),
+  payload: Type.Object({
+    booking_id: Type.String(),
+    guest_name: Type.String(),
+    check_in: Type.String({ format: 'date' }),
+    check_out: Type.String({ format: 'date' }),
+  }),
 });
 const GuestArrivedV2 = defineEvent({
   context: 'booking',
@@ -20,7 +25,12 @@ const GuestArrivedV2 = defineEvent({
   aggregateType: 'booking',
   description: 'test v2',
   aggregateId: (p) => p.booking_id,
-  payload: Type.Object({ booking_id: Type.String(), given_name: Type.String(), family_name: Type.String(), nights: Type.Integer({ minimum: 1 }) }),
+  payload: Type.Object({
+    booking_id: Type.String(),
+    given_name: Type.String(),
+    family_name: Type.String(),
+    nights: Type.Integer({ minimum: 1 }),
+  }),
 });
 
 const upcastV1 = {
@@ -36,7 +46,12 @@ const upcastV1 = {
 test('a v2 consumer reads a v1 event through the upcaster chain', () => {
   const producer = new EventRegistry([GuestArrivedV1]);
   const consumer = new EventRegistry([GuestArrivedV1, GuestArrivedV2], [upcastV1]);
-  const old = producer.create(GuestArrivedV1, { booking_id: 'bk-1', guest_name: 'Ana María Peregrina', check_in: '2027-05-01', check_out: '2027-05-04' });
+  const old = producer.create(GuestArrivedV1, {
+    booking_id: 'bk-1',
+    guest_name: 'Ana María Peregrina',
+    check_in: '2027-05-01',
+    check_out: '2027-05-04',
+  });
   assert.equal(GuestArrivedV2.topic, 'albergue.booking.v2.GuestArrived');
 
   const r = consumer.parse(JSON.stringify(old));
@@ -67,12 +82,26 @@ test('a v1 consumer refuses a v2 event with a clear reason; a missing upcaster i
 });
 
 test('an upcaster that produces an invalid payload is an error result, not an exception', () => {
-  const bad = new EventRegistry([GuestArrivedV1, GuestArrivedV2], [{ eventType: 'GuestArrived', fromVersion: 1, upcast: () => ({ booking_id: 'x' }) }]);
+  const bad = new EventRegistry(
+    [GuestArrivedV1, GuestArrivedV2],
+    [{ eventType: 'GuestArrived', fromVersion: 1, upcast: () => ({ booking_id: 'x' }) }],
+  );
   const v1 = bad.create(GuestArrivedV1, { booking_id: 'bk-1', guest_name: 'Ana', check_in: '2027-05-01', check_out: '2027-05-02' });
   const r = bad.parse(JSON.stringify(v1));
   assert.equal(r.ok, false);
   if (!r.ok) assert.match(r.reason, /after upcasting from v1/);
-  const throwing = new EventRegistry([GuestArrivedV1, GuestArrivedV2], [{ eventType: 'GuestArrived', fromVersion: 1, upcast: () => { throw new Error('boom'); } }]);
+  const throwing = new EventRegistry(
+    [GuestArrivedV1, GuestArrivedV2],
+    [
+      {
+        eventType: 'GuestArrived',
+        fromVersion: 1,
+        upcast: () => {
+          throw new Error('boom');
+        },
+      },
+    ],
+  );
   const r3 = throwing.parse(JSON.stringify(v1));
   assert.equal(r3.ok, false);
   if (!r3.ok) assert.match(r3.reason, /upcaster v1→v2 failed: boom/);

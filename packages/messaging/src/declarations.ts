@@ -25,7 +25,8 @@ export interface SubscriptionDeclaration {
 
 export function declareService(d: ServiceDeclaration): ServiceDeclaration {
   for (const p of d.publishes) {
-    if (p.context !== d.context) throw new Error(`${d.service} declares ${p.topic}, which belongs to context ${p.context}, not ${d.context}`);
+    if (p.context !== d.context)
+      throw new Error(`${d.service} declares ${p.topic}, which belongs to context ${p.context}, not ${d.context}`);
   }
   return Object.freeze(d);
 }

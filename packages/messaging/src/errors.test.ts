@@ -12,10 +12,14 @@ test('PermanentError carries a snake_case reason code; it is recognised directly
   assert.equal(reversed.code, 'booking_cancelled');
   assert.equal(reversed.message, 'booking bk-1 is cancelled');
   assert.equal(new PermanentError('x', { reason: 'by_reason' }).reason, 'by_reason');
-  assert.deepEqual(permanentErrorOf(new Error('tx failed', { cause: e })), { code: 'unknown_booking', message: 'booking bk-9 does not exist' });
+  assert.deepEqual(permanentErrorOf(new Error('tx failed', { cause: e })), {
+    code: 'unknown_booking',
+    message: 'booking bk-9 does not exist',
+  });
   const foreign = Object.assign(new Error('other copy'), { permanent: true, code: 'rule_refused' });
   assert.deepEqual(permanentErrorOf(foreign), { code: 'rule_refused', message: 'other copy' });
-  for (const transient of [new Error('ECONNREFUSED'), 'a string', undefined, null, { permanent: 'yes' }]) assert.equal(permanentErrorOf(transient), undefined);
+  for (const transient of [new Error('ECONNREFUSED'), 'a string', undefined, null, { permanent: 'yes' }])
+    assert.equal(permanentErrorOf(transient), undefined);
 });
 
 test('a bad code never makes the constructor throw (that would turn poison into a transient failure): it is normalised', () => {

@@ -46,7 +46,11 @@ export interface PermanentErrorOptions {
 
 function toCode(raw: string): string {
   if (CODE.test(raw)) return raw;
-  const c = raw.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^[^a-z]+/, '').slice(0, 64);
+  const c = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .replace(/^[^a-z]+/, '')
+    .slice(0, 64);
   return c === '' ? 'permanent_error' : c;
 }
 

@@ -44,7 +44,9 @@ export function getOrCreateCounter<T extends string>(registry: Registry, config:
   const known = [...((existing as unknown as { labelNames?: readonly string[] }).labelNames ?? [])].sort();
   const wanted = [...(config.labelNames ?? [])].sort();
   if (known.join() !== wanted.join()) {
-    throw new Error(`metric ${config.name} is already registered on this registry with labels [${known.join(', ')}], not [${wanted.join(', ')}]`);
+    throw new Error(
+      `metric ${config.name} is already registered on this registry with labels [${known.join(', ')}], not [${wanted.join(', ')}]`,
+    );
   }
   return existing;
 }
@@ -55,7 +57,11 @@ export function getOrCreateCounter<T extends string>(registry: Registry, config:
  * publish path count into it.
  */
 export function eventsPublishedCounter(registry: Registry): Counter<'service' | 'topic'> {
-  return getOrCreateCounter(registry, { name: 'events_published_total', help: 'Events acknowledged by the broker (PUBACK).', labelNames: ['service', 'topic'] as const });
+  return getOrCreateCounter(registry, {
+    name: 'events_published_total',
+    help: 'Events acknowledged by the broker (PUBACK).',
+    labelNames: ['service', 'topic'] as const,
+  });
 }
 
 function getOrCreateGauge<T extends string>(registry: Registry, config: ConstructorParameters<typeof Gauge<T>>[0]): void {
@@ -65,7 +71,8 @@ function getOrCreateGauge<T extends string>(registry: Registry, config: Construc
 function getOrCreateHistogram<T extends string>(registry: Registry, config: ConstructorParameters<typeof Histogram<T>>[0]): Histogram<T> {
   const existing = registry.getSingleMetric(config.name);
   if (!existing) return new Histogram<T>({ ...config, registers: [registry] });
-  if (!(existing instanceof Histogram)) throw new Error(`metric ${config.name} is already registered on this registry as a ${existing.constructor.name}, not a Histogram`);
+  if (!(existing instanceof Histogram))
+    throw new Error(`metric ${config.name} is already registered on this registry as a ${existing.constructor.name}, not a Histogram`);
   return existing;
 }
 
@@ -80,10 +87,26 @@ export function messagingMetrics(registry: Registry): MessagingMetrics {
   const watched = new Set<WatchedStores>();
   const m: MessagingMetrics = {
     published: eventsPublishedCounter(registry),
-    processed: getOrCreateCounter(registry, { name: 'events_processed_total', help: 'Events handled successfully and acked in the ledger.', labelNames: LABELS }),
-    failed: getOrCreateCounter(registry, { name: 'events_failed_total', help: 'Handler attempts that failed (each retry counts).', labelNames: LABELS }),
-    deadLettered: getOrCreateCounter(registry, { name: 'dlq_total', help: 'Dead letters written, whatever made them (max attempts, lapsed last lease, permanent error, invalid or unrecordable message, HTTP nack).', labelNames: LABELS }),
-    duplicates: getOrCreateCounter(registry, { name: 'events_duplicate_total', help: 'Deliveries recognised as duplicates by event_id and skipped.', labelNames: LABELS }),
+    processed: getOrCreateCounter(registry, {
+      name: 'events_processed_total',
+      help: 'Events handled successfully and acked in the ledger.',
+      labelNames: LABELS,
+    }),
+    failed: getOrCreateCounter(registry, {
+      name: 'events_failed_total',
+      help: 'Handler attempts that failed (each retry counts).',
+      labelNames: LABELS,
+    }),
+    deadLettered: getOrCreateCounter(registry, {
+      name: 'dlq_total',
+      help: 'Dead letters written, whatever made them (max attempts, lapsed last lease, permanent error, invalid or unrecordable message, HTTP nack).',
+      labelNames: LABELS,
+    }),
+    duplicates: getOrCreateCounter(registry, {
+      name: 'events_duplicate_total',
+      help: 'Deliveries recognised as duplicates by event_id and skipped.',
+      labelNames: LABELS,
+    }),
     handlerSeconds: getOrCreateHistogram(registry, {
       name: 'event_handler_duration_seconds',
       help: 'Handler run time, by outcome (success / failure).',
@@ -113,7 +136,8 @@ export function messagingMetrics(registry: Registry): MessagingMetrics {
       this.reset();
       for (const w of watched) {
         if (!w.ledger) continue;
-        for (const [topic, n] of Object.entries(await w.ledger.depth(w.subscriber))) this.set({ service: w.service, subscriber: w.subscriber, topic }, n);
+        for (const [topic, n] of Object.entries(await w.ledger.depth(w.subscriber)))
+          this.set({ service: w.service, subscriber: w.subscriber, topic }, n);
       }
     },
   });
@@ -124,7 +148,8 @@ export function messagingMetrics(registry: Registry): MessagingMetrics {
     async collect() {
       this.reset();
       const stores = new Set([...watched].map((w) => w.breakers).filter((s) => s !== undefined));
-      for (const s of stores) for (const b of await s.list()) this.set({ subscriber: b.subscriber, topic: b.topic }, BREAKER_VALUE[b.state]);
+      for (const s of stores)
+        for (const b of await s.list()) this.set({ subscriber: b.subscriber, topic: b.topic }, BREAKER_VALUE[b.state]);
     },
   });
   byRegistry.set(registry, m);
@@ -146,7 +171,12 @@ const counted = new WeakMap<Registry, WeakMap<object, Set<string>>>();
  * permanent errors, the DLQ store's invalid and unrecordable messages), once each, however many
  * components of one process ask for it (a ledger and its DLQ store share one emitter).
  */
-export function countDeadLetters(registry: Registry, service: string, subscriber: string, sources: readonly (DeadLetterSource | undefined)[]): void {
+export function countDeadLetters(
+  registry: Registry,
+  service: string,
+  subscriber: string,
+  sources: readonly (DeadLetterSource | undefined)[],
+): void {
   const { deadLettered } = messagingMetrics(registry);
   let bySource = counted.get(registry);
   if (!bySource) {

@@ -120,7 +120,13 @@ UPDATE outbox_events SET claimed_by = NULL, claimed_until = NULL
  WHERE id = ANY($1::bigint[]) AND published_at IS NULL`;
 
 /** Claims up to `batchSize` rows among the oldest `window` and writes a lease on them (`claimed_by`, for `leaseMs`). */
-export async function claimWithLease(sql: SqlExecutor, batchSize: number, window: number, relayId: string, leaseMs: number): Promise<ClaimedRow[]> {
+export async function claimWithLease(
+  sql: SqlExecutor,
+  batchSize: number,
+  window: number,
+  relayId: string,
+  leaseMs: number,
+): Promise<ClaimedRow[]> {
   return (await sql.query<ClaimedRow>(LEASE_CLAIM_SQL, [batchSize, window, relayId, leaseMs])).rows;
 }
 
@@ -148,14 +154,22 @@ export interface RetryBackoff {
  * Writes a delivered batch back: published rows marked, failed ones scheduled for a retry with their
  * error, and — for a `leased` claim — the lease of rows held back released (locked ones just unlock).
  */
-export async function settleBatch(sql: SqlExecutor, { published, failed, heldBack }: Delivery, leased: boolean, retry: RetryBackoff): Promise<void> {
+export async function settleBatch(
+  sql: SqlExecutor,
+  { published, failed, heldBack }: Delivery,
+  leased: boolean,
+  retry: RetryBackoff,
+): Promise<void> {
   if (published.length > 0) {
     if (leased) await sql.query(MARK_PUBLISHED_SQL, [published.map((r) => r.id)]);
     else await markLockedPublished(sql, published);
   }
   if (failed.length > 0) {
     await sql.query(MARK_FAILED_SQL, [
-      failed.map((f) => f.row.id), failed.map((f) => f.error.message.slice(0, 1000)), retry.maxMs, retry.minMs,
+      failed.map((f) => f.row.id),
+      failed.map((f) => f.error.message.slice(0, 1000)),
+      retry.maxMs,
+      retry.minMs,
     ]);
   }
   if (leased && heldBack.length > 0) await sql.query(RELEASE_SQL, [heldBack.map((r) => r.id)]);

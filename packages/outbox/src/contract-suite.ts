@@ -27,7 +27,6 @@ export interface DatabaseHarness {
   cleanup(): Promise<void>;
 }
 
-
 let outbox: Outbox;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Retries due at once (the retry test), a dedup window long enough for the ledger to accept it. */
@@ -44,7 +43,9 @@ async function reserve(tx: SqlTransaction, events: readonly EventEnvelope[]): Pr
   for (const e of events) {
     await tx.query(
       `INSERT INTO bookings (id, version) VALUES ($1, 1)
-       ON CONFLICT (id) DO UPDATE SET version = bookings.version + 1`, [e.aggregate_id]);
+       ON CONFLICT (id) DO UPDATE SET version = bookings.version + 1`,
+      [e.aggregate_id],
+    );
   }
   await outbox.append(tx, events);
 }
@@ -62,7 +63,11 @@ export function outboxContract(h: DatabaseHarness): void {
   let broker: Awaited<ReturnType<typeof startBroker>>;
   const cleanups: (() => Promise<void>)[] = [];
 
-  async function relayOn(url: string, options: OutboxRelayOptions = {}, clientOpts: Parameters<typeof MqttPublisher.connect>[1] = {}): Promise<{ relay: OutboxRelay; transport: MqttPublisher; stop: () => Promise<void> }> {
+  async function relayOn(
+    url: string,
+    options: OutboxRelayOptions = {},
+    clientOpts: Parameters<typeof MqttPublisher.connect>[1] = {},
+  ): Promise<{ relay: OutboxRelay; transport: MqttPublisher; stop: () => Promise<void> }> {
     const transport = await MqttPublisher.connect(url, { clientId: uniqueName('relay'), ...clientOpts });
     const relay = new OutboxRelay(db, transport, { pollIntervalMs: 200, ...options });
     await relay.start();
@@ -84,7 +89,10 @@ export function outboxContract(h: DatabaseHarness): void {
     db = await h.open();
     outbox = new Outbox(db);
     const first = await migrate(db);
-    assert.deepEqual(first.applied, OUTBOX_MIGRATIONS.map((m) => m.version));
+    assert.deepEqual(
+      first.applied,
+      OUTBOX_MIGRATIONS.map((m) => m.version),
+    );
     await db.query('CREATE TABLE bookings (id text PRIMARY KEY, version integer NOT NULL)');
   });
 
@@ -107,9 +115,16 @@ export function outboxContract(h: DatabaseHarness): void {
   test(`${h.label}: metrics report backlog, lag and events_published_total`, async () => {
     const registry = new Registry();
     const published: string[] = [];
-    const relay = new OutboxRelay(db, {
-      publish: (batch) => { published.push(...batch.map((m) => m.eventId)); return Promise.resolve(batch.map(() => ({ ok: true as const }))); },
-    }, { metrics: registry });
+    const relay = new OutboxRelay(
+      db,
+      {
+        publish: (batch) => {
+          published.push(...batch.map((m) => m.eventId));
+          return Promise.resolve(batch.map(() => ({ ok: true as const })));
+        },
+      },
+      { metrics: registry },
+    );
     const events = [bookingEvent(uniqueName('bk')), bookingEvent(uniqueName('bk')), bookingEvent(uniqueName('bk'))];
     await db.transaction((tx) => reserve(tx, events));
     const metrics1 = await registry.metrics();
@@ -117,7 +132,10 @@ export function outboxContract(h: DatabaseHarness): void {
     const lag = Number(/^outbox_lag_seconds (\S+)$/m.exec(metrics1)?.[1]);
     assert.ok(lag > 0 && lag < 60, `lag ${lag}`);
     assert.equal((await relay.runOnce()).published, 3);
-    assert.deepEqual(published, events.map((e) => e.event_id));
+    assert.deepEqual(
+      published,
+      events.map((e) => e.event_id),
+    );
     const metrics2 = await registry.metrics();
     assert.match(metrics2, /^outbox_backlog 0$/m);
     assert.match(metrics2, /^outbox_lag_seconds 0$/m);
@@ -127,14 +145,23 @@ export function outboxContract(h: DatabaseHarness): void {
   test(`${h.label}: bad input is a clear error and rolls the command back`, async () => {
     const good = bookingEvent(uniqueName('bk'));
     const unknown = { ...good, event_type: 'NoSuchEvent' } as EventEnvelope;
-    await assert.rejects(db.transaction((tx) => reserve(tx, [unknown])), (err: unknown) => err instanceof OutboxError && /unknown type NoSuchEvent v1/.test(err.message));
-    await assert.rejects(db.transaction((tx) => outbox.append(tx, [{ ...good, event_id: 'nope' }])), /event_id "nope" is not a UUID/);
+    await assert.rejects(
+      db.transaction((tx) => reserve(tx, [unknown])),
+      (err: unknown) => err instanceof OutboxError && /unknown type NoSuchEvent v1/.test(err.message),
+    );
+    await assert.rejects(
+      db.transaction((tx) => outbox.append(tx, [{ ...good, event_id: 'nope' }])),
+      /event_id "nope" is not a UUID/,
+    );
     const rows = await db.query('SELECT 1 FROM bookings WHERE id = $1', [good.aggregate_id]);
     assert.equal(rows.rowCount, 0);
     // The same event twice is refused by the database (event_id is unique).
     await db.transaction((tx) => reserve(tx, [good]));
     await assert.rejects(db.transaction((tx) => outbox.append(tx, [good])));
-    await assert.rejects(runInbox(db, { subscriber: 's', eventId: 'x', topic: 't' }, () => Promise.resolve()), OutboxError);
+    await assert.rejects(
+      runInbox(db, { subscriber: 's', eventId: 'x', topic: 't' }, () => Promise.resolve()),
+      OutboxError,
+    );
     await db.query('UPDATE outbox_events SET published_at = now() WHERE published_at IS NULL');
   });
 
@@ -142,10 +169,13 @@ export function outboxContract(h: DatabaseHarness): void {
     const sub = await subscriber();
     const { stop } = await relayOn(broker.url);
     const rolledBack = bookingEvent(uniqueName('bk'));
-    await assert.rejects(db.transaction(async (tx) => {
-      await reserve(tx, [rolledBack]);
-      throw new Error('no beds left');
-    }), /no beds left/);
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await reserve(tx, [rolledBack]);
+        throw new Error('no beds left');
+      }),
+      /no beds left/,
+    );
     assert.equal((await db.query('SELECT 1 FROM outbox_events WHERE event_id = $1', [rolledBack.event_id])).rowCount, 0);
     assert.equal((await db.query('SELECT 1 FROM bookings WHERE id = $1', [rolledBack.aggregate_id])).rowCount, 0);
     const marker = bookingEvent(uniqueName('bk'));
@@ -173,7 +203,9 @@ export function outboxContract(h: DatabaseHarness): void {
     await second.stop();
     assert.equal(sub.ids().filter((id) => id === event.event_id).length, 1);
     const row = await db.query<{ published: boolean; attempts: number }>(
-      'SELECT published_at IS NOT NULL AS published, attempts FROM outbox_events WHERE event_id = $1', [event.event_id]);
+      'SELECT published_at IS NOT NULL AS published, attempts FROM outbox_events WHERE event_id = $1',
+      [event.event_id],
+    );
     assert.deepEqual(row.rows[0], { published: true, attempts: 0 });
   });
 
@@ -199,14 +231,20 @@ export function outboxContract(h: DatabaseHarness): void {
       await delay(250); // spread commands over the outage (pacing, not synchronisation)
     }
     const total = [...expected.values()].reduce((n, l) => n + l.length, 0);
-    await waitFor(async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_events WHERE attempts > 0 AND published_at IS NULL')).rows[0]!.n > 0,
-      { message: 'the relay to try and fail while the broker is away' });
+    await waitFor(
+      async () =>
+        (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_events WHERE attempts > 0 AND published_at IS NULL')).rows[0]!
+          .n > 0,
+      { message: 'the relay to try and fail while the broker is away' },
+    );
     const during = sub.received.filter((e) => expected.has(e.aggregate_id)).length;
     assert.equal(during, 0, 'nothing can arrive while the broker is unreachable');
 
     await proxy.restore();
-    await waitFor(() => sub.received.filter((e) => expected.has(e.aggregate_id)).length >= total,
-      { timeoutMs: 20_000, message: `all ${total} events after the broker returns` });
+    await waitFor(() => sub.received.filter((e) => expected.has(e.aggregate_id)).length >= total, {
+      timeoutMs: 20_000,
+      message: `all ${total} events after the broker returns`,
+    });
     await stop();
     await proxy.close();
     const mine = sub.received.filter((e) => expected.has(e.aggregate_id));
@@ -232,12 +270,21 @@ export function outboxContract(h: DatabaseHarness): void {
     assert.equal(sub.received.length, total, 'each event received once');
     const order = sub.orderByAggregate();
     for (const [a, ids] of expected) assert.deepEqual(order.get(a), ids, `order of ${a}`);
-    const perRelay = await Promise.all(registries.map(async (r) => {
-      const m = await r.getSingleMetric('events_published_total')!.get();
-      return m.values.reduce((n, v) => n + v.value, 0);
-    }));
-    assert.equal(perRelay.reduce((a, b) => a + b, 0), total);
-    if (db.driver === 'pg') assert.ok(perRelay.every((n) => n > 0), `every relay took a share: ${perRelay.join(', ')}`);
+    const perRelay = await Promise.all(
+      registries.map(async (r) => {
+        const m = await r.getSingleMetric('events_published_total')!.get();
+        return m.values.reduce((n, v) => n + v.value, 0);
+      }),
+    );
+    assert.equal(
+      perRelay.reduce((a, b) => a + b, 0),
+      total,
+    );
+    if (db.driver === 'pg')
+      assert.ok(
+        perRelay.every((n) => n > 0),
+        `every relay took a share: ${perRelay.join(', ')}`,
+      );
     const left = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_events WHERE published_at IS NULL');
     assert.equal(left.rows[0]!.n, 0);
   });
@@ -247,7 +294,10 @@ export function outboxContract(h: DatabaseHarness): void {
    * ledger, under a namespace of its own (deleted afterwards). `deliver` is what the transport does
    * with a message from the broker: record it in the ledger, lease it, dispatch it.
    */
-  async function inboxRig(effectTable: string, handler: (ctx: HandlerContext<typeof BookingReserved>, tx: SqlTransaction) => Promise<void>) {
+  async function inboxRig(
+    effectTable: string,
+    handler: (ctx: HandlerContext<typeof BookingReserved>, tx: SqlTransaction) => Promise<void>,
+  ) {
     const namespace = `${uniqueName('t_inbox')}:`;
     const ledger = new RedisDeliveryLedger({ url: REDIS_URL, namespace });
     const registry = new Registry();
@@ -269,7 +319,11 @@ export function outboxContract(h: DatabaseHarness): void {
     };
     const count = async (sql: string, params: unknown[]) => (await db.query<{ n: number }>(sql, params)).rows[0]!.n;
     return {
-      ledger, registry, sub, router, deliver,
+      ledger,
+      registry,
+      sub,
+      router,
+      deliver,
       /** The dedup keys the ledger keeps for this subscriber (`mqtt:processed:<subscriber>:<topic>`). */
       dedupKeys: () => ledger.conn.redis.keys(`${namespace}mqtt:processed:${sub}:*`),
       effects: (id: string) => count(`SELECT count(*)::int AS n FROM ${effectTable} WHERE event_id = $1`, [id]),
@@ -325,10 +379,20 @@ export function outboxContract(h: DatabaseHarness): void {
 
   test(`${h.label}: inbox — a failed effect records nothing; concurrent duplicates run the effect once`, async () => {
     const key = { subscriber: uniqueName('svc'), eventId: bookingEvent('x').event_id, topic: 'albergue.booking.v1.BookingReserved' };
-    await assert.rejects(runInbox(db, key, () => Promise.reject(new Error('smtp down'))), /smtp down/);
+    await assert.rejects(
+      runInbox(db, key, () => Promise.reject(new Error('smtp down'))),
+      /smtp down/,
+    );
     assert.equal((await db.query('SELECT 1 FROM inbox_events WHERE subscriber = $1', [key.subscriber])).rowCount, 0);
     let runs = 0;
-    const results = await Promise.all([1, 2, 3].map(() => runInbox(db, key, (tx) => { runs++; return tx.query('SELECT 1').then(() => runs); })));
+    const results = await Promise.all(
+      [1, 2, 3].map(() =>
+        runInbox(db, key, (tx) => {
+          runs++;
+          return tx.query('SELECT 1').then(() => runs);
+        }),
+      ),
+    );
     assert.equal(runs, 1);
     assert.deepEqual(results.map((r) => r.status).sort(), ['duplicate', 'duplicate', 'processed']);
   });

@@ -18,21 +18,36 @@ export function outboxMetrics(registry: Registry, db: SqlExecutor): OutboxMetric
   const read = async () => {
     const r = await db.query<{ lag: number | null; backlog: number }>(
       `SELECT extract(epoch FROM now() - min(created_at))::float8 AS lag, count(*)::int AS backlog
-         FROM outbox_events WHERE published_at IS NULL`);
+         FROM outbox_events WHERE published_at IS NULL`,
+    );
     return { lag: Math.max(0, r.rows[0]?.lag ?? 0), backlog: r.rows[0]?.backlog ?? 0 };
   };
-  getOrCreate(registry, 'outbox_lag_seconds', () => new Gauge({
-    name: 'outbox_lag_seconds',
-    help: 'Age of the oldest unpublished outbox row, in seconds (0 when the outbox is drained).',
-    registers: [registry],
-    async collect() { this.set((await read()).lag); },
-  }));
-  getOrCreate(registry, 'outbox_backlog', () => new Gauge({
-    name: 'outbox_backlog',
-    help: 'Outbox rows not yet published.',
-    registers: [registry],
-    async collect() { this.set((await read()).backlog); },
-  }));
+  getOrCreate(
+    registry,
+    'outbox_lag_seconds',
+    () =>
+      new Gauge({
+        name: 'outbox_lag_seconds',
+        help: 'Age of the oldest unpublished outbox row, in seconds (0 when the outbox is drained).',
+        registers: [registry],
+        async collect() {
+          this.set((await read()).lag);
+        },
+      }),
+  );
+  getOrCreate(
+    registry,
+    'outbox_backlog',
+    () =>
+      new Gauge({
+        name: 'outbox_backlog',
+        help: 'Outbox rows not yet published.',
+        registers: [registry],
+        async collect() {
+          this.set((await read()).backlog);
+        },
+      }),
+  );
   return { published };
 }
 

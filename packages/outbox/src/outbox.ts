@@ -52,7 +52,10 @@ export class Outbox {
   private notifyAgain = false;
   private lastNotifyAt = 0;
 
-  constructor(private readonly db: SqlDatabase, private readonly onNotifyError: (err: unknown) => void = () => undefined) {}
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly onNotifyError: (err: unknown) => void = () => undefined,
+  ) {}
 
   /**
    * Inserts the envelopes (in order) in `tx`. Throws `OutboxError` for an envelope that is not a
@@ -85,10 +88,13 @@ export class Outbox {
     this.notifyAgain = false;
     const send = (): void => {
       this.lastNotifyAt = Date.now();
-      this.db.query(NOTIFY_SQL, [OUTBOX_NOTIFY_CHANNEL]).catch(this.onNotifyError).finally(() => {
-        this.notifying = false;
-        if (this.notifyAgain) this.wakeRelays();
-      });
+      this.db
+        .query(NOTIFY_SQL, [OUTBOX_NOTIFY_CHANNEL])
+        .catch(this.onNotifyError)
+        .finally(() => {
+          this.notifying = false;
+          if (this.notifyAgain) this.wakeRelays();
+        });
     };
     const wait = this.lastNotifyAt + NOTIFY_MIN_GAP_MS - Date.now();
     if (wait <= 0) send();
@@ -102,11 +108,17 @@ function topicOf(e: EventEnvelope): string {
   const input = e as Partial<Record<keyof EventEnvelope, unknown>> | null | undefined;
   if (typeof input !== 'object' || input === null) throw new OutboxError('outbox.append: an envelope must be an object');
   if (!isUuid(input.event_id)) throw new OutboxError(`outbox.append: event_id ${JSON.stringify(input.event_id)} is not a UUID`);
-  if (typeof input.aggregate_type !== 'string' || input.aggregate_type === '') throw new OutboxError(`outbox.append: event ${input.event_id} has no aggregate_type`);
-  if (typeof input.aggregate_id !== 'string' || input.aggregate_id === '') throw new OutboxError(`outbox.append: event ${input.event_id} has no aggregate_id`);
-  const def = typeof input.event_type === 'string' && typeof input.event_version === 'number'
-    ? events.definition(input.event_type, input.event_version)
-    : undefined;
-  if (!def) throw new OutboxError(`outbox.append: event ${input.event_id} has unknown type ${String(input.event_type)} v${String(input.event_version)}`);
+  if (typeof input.aggregate_type !== 'string' || input.aggregate_type === '')
+    throw new OutboxError(`outbox.append: event ${input.event_id} has no aggregate_type`);
+  if (typeof input.aggregate_id !== 'string' || input.aggregate_id === '')
+    throw new OutboxError(`outbox.append: event ${input.event_id} has no aggregate_id`);
+  const def =
+    typeof input.event_type === 'string' && typeof input.event_version === 'number'
+      ? events.definition(input.event_type, input.event_version)
+      : undefined;
+  if (!def)
+    throw new OutboxError(
+      `outbox.append: event ${input.event_id} has unknown type ${String(input.event_type)} v${String(input.event_version)}`,
+    );
   return def.topic;
 }

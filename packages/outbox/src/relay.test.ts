@@ -16,7 +16,6 @@ let db: PgDatabase;
 let drop: () => Promise<void>;
 let outbox: Outbox;
 
-
 before(async () => {
   const t = await createTestDatabase('outbox_relay');
   drop = t.drop;
@@ -36,10 +35,12 @@ class ScriptedPublisher implements Publisher {
   constructor(private readonly failOnce = new Set<string>()) {}
   publish(batch: readonly OutgoingMessage[]): Promise<readonly PublishResult[]> {
     this.sent.push(...batch);
-    return Promise.resolve(batch.map((m): PublishResult => {
-      if (this.failOnce.delete(m.eventId)) return { ok: false, error: new Error('broker said no') };
-      return { ok: true };
-    }));
+    return Promise.resolve(
+      batch.map((m): PublishResult => {
+        if (this.failOnce.delete(m.eventId)) return { ok: false, error: new Error('broker said no') };
+        return { ok: true };
+      }),
+    );
   }
   ids(): string[] {
     return this.sent.map((m) => m.eventId);
@@ -63,7 +64,10 @@ test('a failed publish holds back its aggregate’s later rows; other aggregates
   assert.deepEqual(transport.ids(), [a1.event_id, b1.event_id, b2.event_id], 'a2 and a3 were never sent');
   // a1 backs off: nothing of aggregate a is claimable until it may be retried.
   assert.equal((await relay.runOnce()).claimed, 0);
-  const row = await db.query<{ attempts: number; last_error: string }>('SELECT attempts, last_error FROM outbox_events WHERE event_id = $1', [a1.event_id]);
+  const row = await db.query<{ attempts: number; last_error: string }>(
+    'SELECT attempts, last_error FROM outbox_events WHERE event_id = $1',
+    [a1.event_id],
+  );
   assert.deepEqual(row.rows[0], { attempts: 1, last_error: 'broker said no' });
   await waitFor(async () => (await relay.runOnce()).published === 3, { timeoutMs: 5000, message: 'the retry' });
   assert.deepEqual(transport.ids().slice(3), [a1.event_id, a2.event_id, a3.event_id]);
@@ -74,11 +78,19 @@ test('a relay that stalls mid-publish keeps its lease; after it expires another 
   const e = bookingEvent(uniqueName('c'));
   await db.transaction((tx) => outbox.append(tx, [e]));
   let release: (r: PublishResult[]) => void = () => undefined;
-  const stalled: Publisher = { publish: () => new Promise((resolve) => { release = resolve; }) };
+  const stalled: Publisher = {
+    publish: () =>
+      new Promise((resolve) => {
+        release = resolve;
+      }),
+  };
   const stuck = new OutboxRelay(db, stalled, { leaseMs: 500 });
   const stuckCycle = stuck.runOnce();
-  await waitFor(async () => (await db.query('SELECT 1 FROM outbox_events WHERE event_id = $1 AND claimed_by = $2', [e.event_id, stuck.relayId])).rowCount === 1,
-    { message: 'the stalled relay to hold the row' });
+  await waitFor(
+    async () =>
+      (await db.query('SELECT 1 FROM outbox_events WHERE event_id = $1 AND claimed_by = $2', [e.event_id, stuck.relayId])).rowCount === 1,
+    { message: 'the stalled relay to hold the row' },
+  );
   const transport = new ScriptedPublisher();
   const other = new OutboxRelay(db, transport);
   assert.equal((await other.runOnce()).claimed, 0, 'the lease is respected');
@@ -143,20 +155,31 @@ test('the Postgres loop (row locks, pipelined): a failed publish holds back its 
     await relay.stop();
   }
   const sent = transport.ids();
-  const of = (events: typeof a1[]) => sent.filter((id) => events.some((e) => e.event_id === id));
+  const of = (events: (typeof a1)[]) => sent.filter((id) => events.some((e) => e.event_id === id));
   assert.deepEqual(of([a1, a2, a3]), [a1.event_id, a1.event_id, a2.event_id, a3.event_id], 'a2 waits for the retried a1');
   assert.deepEqual(of([b1, b2]), [b1.event_id, b2.event_id]);
-  const row = await db.query<{ attempts: number; claimed_by: string | null }>('SELECT attempts, claimed_by FROM outbox_events WHERE event_id = $1', [a1.event_id]);
+  const row = await db.query<{ attempts: number; claimed_by: string | null }>(
+    'SELECT attempts, claimed_by FROM outbox_events WHERE event_id = $1',
+    [a1.event_id],
+  );
   assert.deepEqual(row.rows[0], { attempts: 1, claimed_by: null });
 });
 
 test('the loop claims its next batch while one is published, and never a row behind an unpublished one', async () => {
   const a = uniqueName('pa');
-  const [a1, x1, x2, a2, x3] = [bookingEvent(a), bookingEvent(uniqueName('px')), bookingEvent(uniqueName('px')), bookingEvent(a), bookingEvent(uniqueName('px'))];
+  const [a1, x1, x2, a2, x3] = [
+    bookingEvent(a),
+    bookingEvent(uniqueName('px')),
+    bookingEvent(uniqueName('px')),
+    bookingEvent(a),
+    bookingEvent(uniqueName('px')),
+  ];
   await db.transaction((tx) => outbox.append(tx, [a1, x1, x2, a2, x3]));
   const calls: string[][] = [];
   let open: () => void = () => undefined;
-  const gate = new Promise<void>((resolve) => { open = resolve; });
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
   const gated: Publisher = {
     publish: (batch) => {
       calls.push(batch.map((m) => m.eventId));
@@ -185,7 +208,14 @@ test('the Postgres loop holds rows by lock, not lease; a relay that hangs loses 
   await db.transaction((tx) => outbox.append(tx, [e]));
   let release: (r: PublishResult[]) => void = () => undefined;
   let calls = 0;
-  const stalled: Publisher = { publish: () => { calls++; return new Promise((resolve) => { release = resolve; }); } };
+  const stalled: Publisher = {
+    publish: () => {
+      calls++;
+      return new Promise((resolve) => {
+        release = resolve;
+      });
+    },
+  };
   const hung = new OutboxRelay(db, stalled, { leaseMs: 500, pollIntervalMs: 60_000 });
   await hung.start();
   const transport = new ScriptedPublisher();
@@ -210,17 +240,22 @@ test('a claim reads a bounded part of the backlog, even with statistics taken wh
   // cost a claim much more (the plan may differ between the two, e.g. after an autoanalyze).
   await db.exec('VACUUM ANALYZE outbox_events');
   const template = bookingEvent(uniqueName('s'));
-  const add = (n: number) => db.query(
-    `INSERT INTO outbox_events (event_id, topic, aggregate_type, aggregate_id, envelope)
+  const add = (n: number) =>
+    db.query(
+      `INSERT INTO outbox_events (event_id, topic, aggregate_type, aggregate_id, envelope)
      SELECT gen_random_uuid(), 'albergue.booking.v1.BookingReserved', 'booking', 'bk-' || (g % 1000), $1::jsonb
-       FROM generate_series(1, $2::int) g`, [JSON.stringify(template), n]);
+       FROM generate_series(1, $2::int) g`,
+      [JSON.stringify(template), n],
+    );
   const buffers = async (): Promise<number> => {
     let plan: unknown;
-    await db.transaction(async (tx) => {
-      const r = await tx.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${LOCK_CLAIM_SQL}`, [100, 400]);
-      plan = r.rows[0]!['QUERY PLAN'];
-      throw new Error('roll back the locks');
-    }).catch(() => undefined);
+    await db
+      .transaction(async (tx) => {
+        const r = await tx.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${LOCK_CLAIM_SQL}`, [100, 400]);
+        plan = r.rows[0]!['QUERY PLAN'];
+        throw new Error('roll back the locks');
+      })
+      .catch(() => undefined);
     const top = (plan as [{ Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number; 'Actual Rows': number } }])[0].Plan;
     assert.equal(top['Actual Rows'], 100);
     return top['Shared Hit Blocks'] + top['Shared Read Blocks'];

@@ -103,7 +103,11 @@ export class OutboxRelay {
   private readonly sleepers = new Set<() => void>();
   private unlisten: (() => Promise<void>) | undefined;
 
-  constructor(private readonly db: SqlDatabase, private readonly publisher: Publisher, options: OutboxRelayOptions = {}) {
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly publisher: Publisher,
+    options: OutboxRelayOptions = {},
+  ) {
     this.relayId = options.relayId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.batchSize = positive(options.batchSize ?? 500, 'batchSize');
     this.scanWindow = Math.max(this.batchSize, options.scanWindow ?? 8 * this.batchSize);
@@ -222,20 +226,26 @@ export class OutboxRelay {
       }
       this.notified = false;
       let onClaimed: (rows: number) => void = () => undefined;
-      const claimed = new Promise<number>((resolve) => { onClaimed = resolve; });
+      const claimed = new Promise<number>((resolve) => {
+        onClaimed = resolve;
+      });
       const running: Promise<void> = cycle((rows) => {
         window = rows >= this.batchSize ? small : this.scanWindow;
         onClaimed(rows);
-      }, window).then(
-        (r) => {
-          if (r.failed > 0) trouble ??= { report: r };
-          else if (r.claimed > 0 && !trouble) backoff = this.backoffMinMs;
-        },
-        (err: unknown) => { trouble ??= { err }; },
-      ).finally(() => {
-        cycles.delete(running);
-        onClaimed(-1); // the cycle failed before its claim finished
-      });
+      }, window)
+        .then(
+          (r) => {
+            if (r.failed > 0) trouble ??= { report: r };
+            else if (r.claimed > 0 && !trouble) backoff = this.backoffMinMs;
+          },
+          (err: unknown) => {
+            trouble ??= { err };
+          },
+        )
+        .finally(() => {
+          cycles.delete(running);
+          onClaimed(-1); // the cycle failed before its claim finished
+        });
       cycles.add(running);
       if ((await claimed) > 0) continue;
       await running; // nothing claimed (or the claim failed): this cycle is ending
@@ -257,7 +267,9 @@ export class OutboxRelay {
   private sleep(ms: number, wakeable: boolean): Promise<void> {
     if (!this.running) return Promise.resolve(); // stop() came while a cycle was running
     return new Promise<void>((resolve) => {
-      const waker = (): void => { if (wakeable || !this.running) done(); };
+      const waker = (): void => {
+        if (wakeable || !this.running) done();
+      };
       const done = (): void => {
         clearTimeout(timer);
         this.sleepers.delete(waker);

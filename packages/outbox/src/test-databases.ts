@@ -63,9 +63,13 @@ export async function openTestPglite(prefix: string): Promise<TestDatabase> {
 
 /** Real Postgres only: resolves once a session of this database waits on a lock. */
 export async function someoneWaitsForALock(db: SqlDatabase): Promise<void> {
-  await waitFor(async () => {
-    const { rows } = await db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
-    return (rows[0]?.n ?? 0) > 0;
-  }, { timeoutMs: 5000, message: 'a transaction to wait on a row lock' });
+  await waitFor(
+    async () => {
+      const { rows } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      return (rows[0]?.n ?? 0) > 0;
+    },
+    { timeoutMs: 5000, message: 'a transaction to wait on a row lock' },
+  );
 }

@@ -80,7 +80,9 @@ export async function startBroker(): Promise<{ url: string; port: number; close:
 }
 
 /** A TCP proxy to `targetPort`: `cut()` drops every connection and refuses new ones until `restore()`. */
-export async function startProxy(targetPort: number): Promise<{ url: string; cut: () => Promise<void>; restore: () => Promise<void>; close: () => Promise<void> }> {
+export async function startProxy(
+  targetPort: number,
+): Promise<{ url: string; cut: () => Promise<void>; restore: () => Promise<void>; close: () => Promise<void> }> {
   const port = await freePort();
   let server: Server | undefined;
   let sockets = new Set<Socket>();

@@ -13,13 +13,15 @@ import { PROBLEM_CONTENT_TYPE, ProblemDetails, pointerToken, printable, problem,
 export * from './problem.js';
 
 // ajv-formats is CommonJS with a default export; normalise the interop shape once.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule);
+const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
 
 /**
  * OpenAPI/Fastify `response` entries for error statuses: problem details as
  * `application/problem+json`. Spread into a route's `response` next to its success schema.
  */
-export function problemResponses(...statuses: readonly number[]): Record<number, { description: string; content: Record<string, { schema: typeof ProblemDetails }> }> {
+export function problemResponses(
+  ...statuses: readonly number[]
+): Record<number, { description: string; content: Record<string, { schema: typeof ProblemDetails }> }> {
   const out: Record<number, { description: string; content: Record<string, { schema: typeof ProblemDetails }> }> = {};
   for (const s of new Set([400, 413, 415, 500, ...statuses])) {
     out[s] = { description: DESCRIPTIONS[s] ?? 'Error (problem details)', content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemDetails } } };
@@ -71,7 +73,11 @@ export function domainProblem(errors: readonly DomainErrorLike[], mapping: Domai
 }
 
 /** Sends domain errors as one problem (see `domainProblem`). */
-export function sendErrors(reply: FastifyReply, mapping: DomainErrorMapping | ((code: string) => number), errors: readonly DomainErrorLike[]): FastifyReply {
+export function sendErrors(
+  reply: FastifyReply,
+  mapping: DomainErrorMapping | ((code: string) => number),
+  errors: readonly DomainErrorLike[],
+): FastifyReply {
   const m = typeof mapping === 'function' ? { statusOf: mapping } : mapping;
   return sendProblem(reply, domainProblem(errors, m));
 }
@@ -83,9 +89,18 @@ export function validationItems(errors: readonly ErrorObject[], context: string 
   const base = `/${PARTS[context ?? 'body'] ?? context ?? 'body'}`;
   return errors.map((v) => {
     const params = v.params as Record<string, unknown>;
-    if (v.keyword === 'required') return { path: `${base}${v.instancePath}/${pointerToken(String(params.missingProperty))}`, message: 'is required', code: 'required' };
-    if (v.keyword === 'additionalProperties') return { path: `${base}${v.instancePath}/${pointerToken(String(params.additionalProperty))}`, message: 'is not a known field', code: 'additionalProperties' };
-    const allowed = v.keyword === 'enum' && Array.isArray(params.allowedValues) ? `: ${params.allowedValues.map((x) => JSON.stringify(x)).join(', ')}` : '';
+    if (v.keyword === 'required')
+      return { path: `${base}${v.instancePath}/${pointerToken(String(params.missingProperty))}`, message: 'is required', code: 'required' };
+    if (v.keyword === 'additionalProperties')
+      return {
+        path: `${base}${v.instancePath}/${pointerToken(String(params.additionalProperty))}`,
+        message: 'is not a known field',
+        code: 'additionalProperties',
+      };
+    const allowed =
+      v.keyword === 'enum' && Array.isArray(params.allowedValues)
+        ? `: ${params.allowedValues.map((x) => JSON.stringify(x)).join(', ')}`
+        : '';
     return { path: `${base}${v.instancePath}`, message: `${v.message ?? v.keyword}${allowed}`, code: v.keyword };
   });
 }
@@ -104,28 +119,47 @@ export function problemOfError(err: FastifyError, req: FastifyRequest): ProblemB
   if (err.validation) {
     const items = validationItems(err.validation as ErrorObject[], err.validationContext);
     const body = (req as { body?: unknown }).body;
-    if (err.validationContext === 'body' && (body === undefined || body === null) && items.some((i) => i.path === '/body' && i.code === 'type')) {
-      return problem(400, 'empty_body', 'the request has no body; send a JSON object with content-type application/json', [{ path: '/body', message: 'is empty', code: 'empty_body' }]);
+    if (
+      err.validationContext === 'body' &&
+      (body === undefined || body === null) &&
+      items.some((i) => i.path === '/body' && i.code === 'type')
+    ) {
+      return problem(400, 'empty_body', 'the request has no body; send a JSON object with content-type application/json', [
+        { path: '/body', message: 'is empty', code: 'empty_body' },
+      ]);
     }
     return invalidRequest(items);
   }
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'invalid_json':
-      return problem(400, 'invalid_json', `the body is not valid JSON (${err.message}); send one JSON object`, [{ path: '/body', message: err.message, code: 'invalid_json' }]);
+      return problem(400, 'invalid_json', `the body is not valid JSON (${err.message}); send one JSON object`, [
+        { path: '/body', message: err.message, code: 'invalid_json' },
+      ]);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return problem(400, 'empty_body', 'the body is empty but content-type says JSON; send a JSON object', [{ path: '/body', message: 'is empty', code: 'empty_body' }]);
+      return problem(400, 'empty_body', 'the body is empty but content-type says JSON; send a JSON object', [
+        { path: '/body', message: 'is empty', code: 'empty_body' },
+      ]);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_TYPE':
-      return problem(415, 'unsupported_media_type', `content-type ${JSON.stringify(req.headers['content-type'] ?? '')} is not supported; send application/json`, [
-        { path: '/headers/content-type', message: 'must be application/json', code: 'unsupported_media_type' },
-      ]);
+      return problem(
+        415,
+        'unsupported_media_type',
+        `content-type ${JSON.stringify(req.headers['content-type'] ?? '')} is not supported; send application/json`,
+        [{ path: '/headers/content-type', message: 'must be application/json', code: 'unsupported_media_type' }],
+      );
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem(413, 'body_too_large', `the body is larger than this API accepts (${err.message})`, [{ path: '/body', message: 'is too large', code: 'body_too_large' }]);
+      return problem(413, 'body_too_large', `the body is larger than this API accepts (${err.message})`, [
+        { path: '/body', message: 'is too large', code: 'body_too_large' },
+      ]);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return problem(400, 'invalid_request', 'content-length does not match the body', [{ path: '/headers/content-length', message: 'does not match the body', code: 'invalid_content_length' }]);
+      return problem(400, 'invalid_request', 'content-length does not match the body', [
+        { path: '/headers/content-length', message: 'does not match the body', code: 'invalid_content_length' },
+      ]);
     case 'FST_ERR_BAD_URL':
-      return problem(400, 'invalid_request', 'the URL is not valid percent-encoded UTF-8', [{ path: '/params', message: 'is not valid percent-encoded UTF-8', code: 'bad_url' }]);
+      return problem(400, 'invalid_request', 'the URL is not valid percent-encoded UTF-8', [
+        { path: '/params', message: 'is not valid percent-encoded UTF-8', code: 'bad_url' },
+      ]);
     default:
       break;
   }
@@ -142,7 +176,14 @@ export function problemErrorHandler(err: FastifyError, req: FastifyRequest, repl
   const body = problemOfError(err, req);
   if (body) return sendProblem(reply, body);
   req.log.error({ err }, 'request failed');
-  return sendProblem(reply, problem(500, 'internal_error', 'the request could not be completed; it is safe to retry it (with the same Idempotency-Key for a command)'));
+  return sendProblem(
+    reply,
+    problem(
+      500,
+      'internal_error',
+      'the request could not be completed; it is safe to retry it (with the same Idempotency-Key for a command)',
+    ),
+  );
 }
 
 /**
@@ -162,7 +203,13 @@ export function strictValidatorCompiler(): (route: { schema: unknown }) => (data
         check.errors = validate.errors;
         return ok;
       }
-      const textErrors: ErrorObject[] = bad.map((b) => ({ instancePath: b.path, keyword: b.code, message: b.message, params: {}, schemaPath: '#' }));
+      const textErrors: ErrorObject[] = bad.map((b) => ({
+        instancePath: b.path,
+        keyword: b.code,
+        message: b.message,
+        params: {},
+        schemaPath: '#',
+      }));
       check.errors = [...(validate.errors ?? []), ...textErrors];
       return false;
     }) as ((data: unknown, ctx?: unknown) => boolean) & { errors?: ErrorObject[] | null | undefined; schemaEnv?: unknown };
@@ -198,7 +245,8 @@ export function badQueryEncoding(url: string): ProblemItem[] {
 export function useStrictValidation(app: FastifyInstance): void {
   app.addHook('onRequest', async (req, reply) => {
     const bad = badQueryEncoding(req.url);
-    if (bad.length > 0) return sendProblem(reply, problem(400, 'invalid_request', 'the query string is not valid percent-encoded UTF-8', bad));
+    if (bad.length > 0)
+      return sendProblem(reply, problem(400, 'invalid_request', 'the query string is not valid percent-encoded UTF-8', bad));
   });
   // The APIs speak JSON only: a text/plain body is a 415, not a string that fails "must be object".
   if (app.hasContentTypeParser('text/plain')) app.removeContentTypeParser('text/plain');

@@ -8,21 +8,28 @@ export const PROBLEM_TYPE_PREFIX = 'urn:albergue:problem:';
 
 /** One problem with the input: where (JSON Pointer into the request), what, and a machine code. */
 export const ProblemItem = Type.Object({
-  path: Type.String({ description: 'JSON Pointer into the request: /body/guest/email, /query/from, /params/booking_id, /headers/idempotency-key.' }),
+  path: Type.String({
+    description: 'JSON Pointer into the request: /body/guest/email, /query/from, /params/booking_id, /headers/idempotency-key.',
+  }),
   message: Type.String(),
-  code: Type.String({ description: 'The JSON Schema keyword (type, required, format, …) or a reason code (nul_character, lone_surrogate, …).' }),
+  code: Type.String({
+    description: 'The JSON Schema keyword (type, required, format, …) or a reason code (nul_character, lone_surrogate, …).',
+  }),
 });
 export type ProblemItem = Static<typeof ProblemItem>;
 
 /** The body of every error response (content-type application/problem+json). */
-export const ProblemDetails = Type.Object({
-  type: Type.String({ description: 'urn:albergue:problem:<code>' }),
-  title: Type.String({ description: 'Short summary of the kind of problem; the same for every occurrence of the code.' }),
-  status: Type.Integer({ description: 'The HTTP status code.' }),
-  detail: Type.String({ description: 'What went wrong in this request and what to do about it.' }),
-  code: Type.String({ description: 'snake_case machine code, e.g. no_beds_left.' }),
-  errors: Type.Optional(Type.Array(ProblemItem, { description: 'Every problem with the input (present for input problems).' })),
-}, { description: 'RFC 9457 problem details.' });
+export const ProblemDetails = Type.Object(
+  {
+    type: Type.String({ description: 'urn:albergue:problem:<code>' }),
+    title: Type.String({ description: 'Short summary of the kind of problem; the same for every occurrence of the code.' }),
+    status: Type.Integer({ description: 'The HTTP status code.' }),
+    detail: Type.String({ description: 'What went wrong in this request and what to do about it.' }),
+    code: Type.String({ description: 'snake_case machine code, e.g. no_beds_left.' }),
+    errors: Type.Optional(Type.Array(ProblemItem, { description: 'Every problem with the input (present for input problems).' })),
+  },
+  { description: 'RFC 9457 problem details.' },
+);
 export type ProblemDetails = Static<typeof ProblemDetails>;
 
 const TITLES: Record<string, string> = {
@@ -39,9 +46,18 @@ const TITLES: Record<string, string> = {
 };
 
 const STATUS_TITLES: Record<number, string> = {
-  400: 'Bad request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not found', 405: 'Method not allowed', 409: 'Conflict',
-  413: 'Request body too large', 415: 'Unsupported media type', 422: 'Unprocessable request', 429: 'Too many requests',
-  500: 'Internal error', 503: 'Service unavailable',
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  409: 'Conflict',
+  413: 'Request body too large',
+  415: 'Unsupported media type',
+  422: 'Unprocessable request',
+  429: 'Too many requests',
+  500: 'Internal error',
+  503: 'Service unavailable',
 };
 
 /** The title of a code: a fixed one for the framework's codes, else the code in words (no_beds_left → "No beds left"). */
@@ -91,9 +107,16 @@ export function unstorableText(s: string): { code: 'nul_character' | 'lone_surro
         i++;
         continue;
       }
-      return { code: 'lone_surrogate', message: `contains a lone surrogate (\\u${c.toString(16)}) at position ${i}; text must be valid Unicode` };
+      return {
+        code: 'lone_surrogate',
+        message: `contains a lone surrogate (\\u${c.toString(16)}) at position ${i}; text must be valid Unicode`,
+      };
     }
-    if (c >= 0xdc00 && c <= 0xdfff) return { code: 'lone_surrogate', message: `contains a lone surrogate (\\u${c.toString(16)}) at position ${i}; text must be valid Unicode` };
+    if (c >= 0xdc00 && c <= 0xdfff)
+      return {
+        code: 'lone_surrogate',
+        message: `contains a lone surrogate (\\u${c.toString(16)}) at position ${i}; text must be valid Unicode`,
+      };
   }
   return undefined;
 }

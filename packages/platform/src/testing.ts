@@ -65,7 +65,9 @@ export interface ProblemBodyShape {
  */
 export function expectProblem(res: ProblemResponseLike, status?: number, code?: string): ProblemBodyShape {
   const fail = (why: string): never => {
-    throw new Error(`not the expected problem (${why}): ${res.statusCode} ${JSON.stringify(res.headers['content-type'])} ${res.body.slice(0, 500)}`);
+    throw new Error(
+      `not the expected problem (${why}): ${res.statusCode} ${JSON.stringify(res.headers['content-type'])} ${res.body.slice(0, 500)}`,
+    );
   };
   if (status !== undefined && res.statusCode !== status) fail(`status ${res.statusCode}, expected ${status}`);
   if (!String(res.headers['content-type'] ?? '').startsWith('application/problem+json')) fail('content-type');
@@ -87,7 +89,8 @@ export function expectProblem(res: ProblemResponseLike, status?: number, code?: 
   if (body.errors !== undefined) {
     if (!Array.isArray(body.errors) || body.errors.length === 0) fail('errors is not a non-empty array');
     for (const e of body.errors) {
-      if (typeof e.path !== 'string' || !/^\/(body|query|params|headers)(\/|$)/.test(e.path)) fail(`errors[].path ${JSON.stringify(e.path)} is not a pointer into the request`);
+      if (typeof e.path !== 'string' || !/^\/(body|query|params|headers)(\/|$)/.test(e.path))
+        fail(`errors[].path ${JSON.stringify(e.path)} is not a pointer into the request`);
       if (typeof e.message !== 'string' || e.message.length === 0) fail('errors[].message');
       if (typeof e.code !== 'string' || e.code.length === 0) fail('errors[].code');
     }

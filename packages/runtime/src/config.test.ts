@@ -32,10 +32,19 @@ test('a per-service DATABASE_URL wins over the shared one; ports and URLs come f
 });
 
 test('configuration mistakes are errors that name the variable', () => {
-  assert.throws(() => serviceConfig('booking', 8102, { BOOKING_PORT: 'eighty' }), (e: Error) => e instanceof ConfigError && /BOOKING_PORT/.test(e.message));
+  assert.throws(
+    () => serviceConfig('booking', 8102, { BOOKING_PORT: 'eighty' }),
+    (e: Error) => e instanceof ConfigError && /BOOKING_PORT/.test(e.message),
+  );
   assert.throws(() => serviceConfig('booking', 8102, { BOOKING_PORT: '70000' }), /BOOKING_PORT=70000 is above the maximum/);
   assert.throws(() => serviceConfig('booking', 8102, { DATABASE_URL: 'mysql://x' }), /DATABASE_URL must use postgres:/);
   assert.throws(() => serviceConfig('booking', 8102, { MQTT_URL: 'not a url' }), /MQTT_URL="not a url" is not a URL/);
-  assert.throws(() => serviceConfig('booking', 8102, { NODE_ENV: 'production', DATABASE_URL: 'postgres://h/db' }), /set BOOKING_MQTT_PASSWORD or MQTT_PASSWORD/);
-  assert.throws(() => serviceConfig('booking', 8102, { NODE_ENV: 'production', MQTT_PASSWORD: 'p' }), /set BOOKING_DATABASE_URL or DATABASE_URL/);
+  assert.throws(
+    () => serviceConfig('booking', 8102, { NODE_ENV: 'production', DATABASE_URL: 'postgres://h/db' }),
+    /set BOOKING_MQTT_PASSWORD or MQTT_PASSWORD/,
+  );
+  assert.throws(
+    () => serviceConfig('booking', 8102, { NODE_ENV: 'production', MQTT_PASSWORD: 'p' }),
+    /set BOOKING_DATABASE_URL or DATABASE_URL/,
+  );
 });

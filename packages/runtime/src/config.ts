@@ -32,11 +32,16 @@ const upper = (service: string) => service.toUpperCase().replace(/[^A-Z0-9]/g, '
 export function serviceConfig(service: string, defaultPort: number, env: Env = process.env): ServiceConfig {
   const S = upper(service);
   const portVar = `${S}_PORT`;
-  const databaseUrl = envUrl(`${S}_DATABASE_URL`, ['postgres:', 'postgresql:'], env) ?? envUrl('DATABASE_URL', ['postgres:', 'postgresql:'], env);
+  const databaseUrl =
+    envUrl(`${S}_DATABASE_URL`, ['postgres:', 'postgresql:'], env) ?? envUrl('DATABASE_URL', ['postgres:', 'postgresql:'], env);
   const production = env.NODE_ENV === 'production';
   const password = envOptional(`${S}_MQTT_PASSWORD`, env) ?? envOptional('MQTT_PASSWORD', env);
-  if (production && password === undefined) throw new ConfigError(`${service}: set ${S}_MQTT_PASSWORD or MQTT_PASSWORD (development passwords are refused with NODE_ENV=production)`);
-  if (production && databaseUrl === undefined) throw new ConfigError(`${service}: set ${S}_DATABASE_URL or DATABASE_URL (embedded PGlite is for development)`);
+  if (production && password === undefined)
+    throw new ConfigError(
+      `${service}: set ${S}_MQTT_PASSWORD or MQTT_PASSWORD (development passwords are refused with NODE_ENV=production)`,
+    );
+  if (production && databaseUrl === undefined)
+    throw new ConfigError(`${service}: set ${S}_DATABASE_URL or DATABASE_URL (embedded PGlite is for development)`);
   return {
     service,
     host: envOptional('HOST', env) ?? '127.0.0.1',

@@ -61,7 +61,14 @@ test('/health: a CONNACK refusal makes the service not ready with the reason; it
     defaultPort: 0,
     migrations: [],
     logger: createLogger('payment', { level: 'silent' }),
-    config: { port: 0, databaseUrl: url.toString(), mqttUrl: broker.url, mqttUsername: 'payment', mqttPassword: 'right-password', redisUrl: undefined },
+    config: {
+      port: 0,
+      databaseUrl: url.toString(),
+      mqttUrl: broker.url,
+      mqttUsername: 'payment',
+      mqttPassword: 'right-password',
+      redisUrl: undefined,
+    },
   });
   runtime.on(BookingReserved, 'chargeOnBookingReserved', async () => Promise.resolve());
   const base = await runtime.start();
@@ -73,10 +80,15 @@ test('/health: a CONNACK refusal makes the service not ready with the reason; it
 
   refuse = true;
   broker.disconnectAll();
-  const down = await waitFor(async () => {
-    const h = await health();
-    return h.status === 503 && /connack refused/.test(h.body.checks.mqtt ?? '') && /connack refused/.test(h.body.checks.consumers ?? '') ? h : undefined;
-  }, { message: '/health not ready with the reason' });
+  const down = await waitFor(
+    async () => {
+      const h = await health();
+      return h.status === 503 && /connack refused/.test(h.body.checks.mqtt ?? '') && /connack refused/.test(h.body.checks.consumers ?? '')
+        ? h
+        : undefined;
+    },
+    { message: '/health not ready with the reason' },
+  );
   assert.equal(down.body.status, 'not_ready');
   assert.match(down.body.checks.mqtt!, /^down: connack refused: bad username or password/);
   assert.match(down.body.checks.consumers!, /^down: mqtt: connack refused: bad username or password/);

@@ -4,7 +4,15 @@ import swagger from '@fastify/swagger';
 import { newEventId } from '@albergue/events';
 import type { SqlDatabase } from '@albergue/outbox';
 import type { Logger } from '@albergue/platform';
-import { COMMAND_ID_HEADER, CORRELATION_ID_HEADER, isUuid, problem, problemErrorHandler, sendProblem, useStrictValidation } from '@albergue/platform/http';
+import {
+  COMMAND_ID_HEADER,
+  CORRELATION_ID_HEADER,
+  isUuid,
+  problem,
+  problemErrorHandler,
+  sendProblem,
+  useStrictValidation,
+} from '@albergue/platform/http';
 import type { Registry } from 'prom-client';
 import { Type } from '@sinclair/typebox';
 import type { IdempotencyStore } from './idempotency.js';
@@ -59,7 +67,9 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
     bodyLimit: o.bodyLimit ?? 64 * 1024,
     // The request id is the command id: a UUIDv7, unique across instances and restarts.
     genReqId: () => newEventId(),
-    frameworkErrors: (err, req, reply) => { problemErrorHandler(err, req, reply); },
+    frameworkErrors: (err, req, reply) => {
+      problemErrorHandler(err, req, reply);
+    },
   }) as unknown as FastifyInstance;
   useStrictValidation(app);
 
@@ -73,9 +83,15 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
     }
     if (!isUuid(raw)) {
       reply.header(CORRELATION_ID_HEADER, req.id);
-      return sendProblem(reply, problem(400, 'invalid_request', 'x-correlation-id must be a UUID (the correlation_id of the flow this request belongs to); leave it out to start a new flow', [
-        { path: `/headers/${CORRELATION_ID_HEADER}`, message: 'must be a UUID', code: 'format' },
-      ]));
+      return sendProblem(
+        reply,
+        problem(
+          400,
+          'invalid_request',
+          'x-correlation-id must be a UUID (the correlation_id of the flow this request belongs to); leave it out to start a new flow',
+          [{ path: `/headers/${CORRELATION_ID_HEADER}`, message: 'must be a UUID', code: 'format' }],
+        ),
+      );
     }
     reply.header(CORRELATION_ID_HEADER, raw.toLowerCase());
   });
@@ -90,8 +106,24 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
     if (schema && !schema.hide && schema.headers === undefined) {
       const command = o.idempotency !== undefined && methods.some((m) => m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS');
       schema.headers = Type.Object({
-        [CORRELATION_ID_HEADER]: Type.Optional(Type.String({ format: 'uuid', description: 'The flow (correlation_id) this request belongs to; left out, a command starts a new flow. Echoed in the response, with x-command-id.' })),
-        ...(command ? { [IDEMPOTENCY_KEY_HEADER]: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,255}$', description: 'Makes the command safe to retry: the same key and request return the stored response (24 h); another request with the key gets 422.' })) } : {}),
+        [CORRELATION_ID_HEADER]: Type.Optional(
+          Type.String({
+            format: 'uuid',
+            description:
+              'The flow (correlation_id) this request belongs to; left out, a command starts a new flow. Echoed in the response, with x-command-id.',
+          }),
+        ),
+        ...(command
+          ? {
+              [IDEMPOTENCY_KEY_HEADER]: Type.Optional(
+                Type.String({
+                  pattern: '^[\\x21-\\x7e]{1,255}$',
+                  description:
+                    'Makes the command safe to retry: the same key and request return the stored response (24 h); another request with the key gets 422.',
+                }),
+              ),
+            }
+          : {}),
       });
     }
   });
@@ -124,7 +156,10 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
     const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
     if (allowed.length > 0) {
       reply.header('allow', allowed.join(', '));
-      return sendProblem(reply, problem(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`));
+      return sendProblem(
+        reply,
+        problem(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`),
+      );
     }
     return sendProblem(reply, problem(404, 'not_found', `there is no route ${req.method} ${path}; see /openapi.json`));
   });
@@ -134,6 +169,15 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    p.then((v) => { clearTimeout(t); resolve(v); }, (e: unknown) => { clearTimeout(t); reject(e instanceof Error ? e : new Error(String(e))); });
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
   });
 }

@@ -14,10 +14,15 @@ import { buildServiceHttp } from './http.js';
 import { IDEMPOTENCY_MIGRATION } from './idempotency.js';
 import { UnitOfWorkDatabase } from './unit-of-work.js';
 
-interface Gate { open: () => void; wait: Promise<void> }
+interface Gate {
+  open: () => void;
+  wait: Promise<void>;
+}
 function gate(): Gate {
   let open!: () => void;
-  const wait = new Promise<void>((r) => { open = r; });
+  const wait = new Promise<void>((r) => {
+    open = r;
+  });
   return { open, wait };
 }
 
@@ -43,7 +48,13 @@ describe('Idempotency-Key on Postgres', () => {
     const plain = await openPool();
     const db = new UnitOfWorkDatabase(plain);
     const logger = createLogger('idem-test', { level: 'silent' });
-    const { app } = await buildServiceHttp({ service: 'idem-test', logger, metrics: createMetricsRegistry('idem-test'), checks: {}, idempotency: { db: plain, waitMs, leaseMs: 60_000 } });
+    const { app } = await buildServiceHttp({
+      service: 'idem-test',
+      logger,
+      metrics: createMetricsRegistry('idem-test'),
+      checks: {},
+      idempotency: { db: plain, waitMs, leaseMs: 60_000 },
+    });
     const handler = async (req: { body: unknown }) => {
       const { name } = req.body as { name: string };
       entered++;
@@ -54,16 +65,29 @@ describe('Idempotency-Key on Postgres', () => {
       if (name === 'fail') throw new Error('provider down');
       return { name, n: (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM effects WHERE name = $1', [name])).rows[0]!.n };
     };
-    app.post('/lease', { config: { idempotency: 'lease' }, schema: { body: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } } }, handler);
-    app.post('/tx', { schema: { body: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } } }, async (req, reply) => {
-      const r = await handler(req);
-      // A nested transaction that fails undoes only its own write.
-      await db.transaction(async (tx) => {
-        await tx.query('INSERT INTO effects (name, step) VALUES ($1, 3)', [r.name]);
-        throw new Error('undo me');
-      }).catch(() => undefined);
-      return reply.code(201).send(r);
-    });
+    app.post(
+      '/lease',
+      {
+        config: { idempotency: 'lease' },
+        schema: { body: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
+      },
+      handler,
+    );
+    app.post(
+      '/tx',
+      { schema: { body: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } } },
+      async (req, reply) => {
+        const r = await handler(req);
+        // A nested transaction that fails undoes only its own write.
+        await db
+          .transaction(async (tx) => {
+            await tx.query('INSERT INTO effects (name, step) VALUES ($1, 3)', [r.name]);
+            throw new Error('undo me');
+          })
+          .catch(() => undefined);
+        return reply.code(201).send(r);
+      },
+    );
     await app.ready();
     apps.push(app);
     return { app, db };
@@ -79,7 +103,10 @@ describe('Idempotency-Key on Postgres', () => {
   before(async () => {
     await admin(`CREATE DATABASE ${quoteIdent(name)}`);
     t.db = await openPool();
-    await migrate(t.db, [IDEMPOTENCY_MIGRATION, { version: 100, name: 'effects', sql: 'CREATE TABLE effects (name text NOT NULL, step int NOT NULL)' }]);
+    await migrate(t.db, [
+      IDEMPOTENCY_MIGRATION,
+      { version: 100, name: 'effects', sql: 'CREATE TABLE effects (name text NOT NULL, step int NOT NULL)' },
+    ]);
   });
   after(async () => {
     for (const a of apps) await a.close();
@@ -87,15 +114,24 @@ describe('Idempotency-Key on Postgres', () => {
     await admin(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
   });
 
-  const effects = async (name: string) => Number((await t.db.query<{ n: string }>('SELECT count(*) AS n FROM effects WHERE name = $1', [name])).rows[0]!.n);
+  const effects = async (name: string) =>
+    Number((await t.db.query<{ n: string }>('SELECT count(*) AS n FROM effects WHERE name = $1', [name])).rows[0]!.n);
   const call = (app: FastifyInstance, url: string, name: string, key?: string) =>
-    app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) }, payload: JSON.stringify({ name }) });
+    app.inject({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+      payload: JSON.stringify({ name }),
+    });
 
   test('two instances, one key, concurrently (transaction mode) → one effect, one answer', async () => {
     const [a, b] = [await instance(5_000), await instance(5_000)];
     const key = newEventId();
     const answers = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => call(i % 2 ? a.app : b.app, '/tx', 'tx-race', key)));
-    assert.deepEqual(answers.map((r) => r.statusCode), [201, 201, 201, 201, 201, 201]);
+    assert.deepEqual(
+      answers.map((r) => r.statusCode),
+      [201, 201, 201, 201, 201, 201],
+    );
     assert.equal(new Set(answers.map((r) => r.body)).size, 1);
     assert.equal(new Set(answers.map((r) => r.headers['x-command-id'])).size, 1);
     assert.equal(await effects('tx-race'), 2, 'steps 1 and 2 once; step 3 undone by its savepoint');
@@ -141,7 +177,10 @@ describe('Idempotency-Key on Postgres', () => {
     const { app } = await instance(1_000);
     const key = newEventId();
     expectProblem(await call(app, '/lease', 'fail', key), 500, 'internal_error');
-    assert.equal(Number((await t.db.query<{ n: string }>('SELECT count(*) AS n FROM idempotency_keys WHERE idempotency_key = $1', [key])).rows[0]!.n), 0);
+    assert.equal(
+      Number((await t.db.query<{ n: string }>('SELECT count(*) AS n FROM idempotency_keys WHERE idempotency_key = $1', [key])).rows[0]!.n),
+      0,
+    );
     expectProblem(await call(app, '/lease', 'fail', key), 500);
     assert.equal(await effects('fail'), 4, 'ran twice: nothing was stored for it');
   });
@@ -151,13 +190,19 @@ describe('Idempotency-Key on Postgres', () => {
     const key = newEventId();
     const first = await call(app, '/lease', 'crashed', key);
     // Make it look like the instance died mid-command: in flight, lease over.
-    await t.db.query(`UPDATE idempotency_keys SET state = 'in_flight', locked_until = now() - interval '1 second', response_status = NULL WHERE idempotency_key = $1`, [key]);
+    await t.db.query(
+      `UPDATE idempotency_keys SET state = 'in_flight', locked_until = now() - interval '1 second', response_status = NULL WHERE idempotency_key = $1`,
+      [key],
+    );
     const retry = await call(app, '/lease', 'crashed', key);
     assert.equal(retry.statusCode, 200);
     assert.equal(retry.headers['idempotent-replayed'], undefined);
     assert.notEqual(retry.body, first.body, 'ran again (the command itself must be idempotent)');
     // While a live lease is held, the key is not taken over.
-    await t.db.query(`UPDATE idempotency_keys SET state = 'in_flight', locked_until = now() + interval '1 hour' WHERE idempotency_key = $1`, [key]);
+    await t.db.query(
+      `UPDATE idempotency_keys SET state = 'in_flight', locked_until = now() + interval '1 hour' WHERE idempotency_key = $1`,
+      [key],
+    );
     expectProblem(await call(app, '/lease', 'crashed', key), 409, 'idempotency_key_in_use');
   });
 

@@ -100,14 +100,24 @@ type WithPending = FastifyRequest & { [kPending]?: Pending };
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
 const COMMAND_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Response headers that describe the connection or the bytes, not the answer. */
-const UNSTORED_HEADERS = new Set(['content-length', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'set-cookie', REPLAYED_HEADER]);
+const UNSTORED_HEADERS = new Set([
+  'content-length',
+  'date',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'set-cookie',
+  REPLAYED_HEADER,
+]);
 
 class KeyTaken extends Error {}
 class NotStored extends Error {}
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => { resolve = r; });
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 }
 
@@ -115,16 +125,25 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
 function canonical(value: unknown, depth = 0): string {
   if (depth > 64 || value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map((v) => canonical(v, depth + 1)).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v, depth + 1)}`).join(',')}}`;
 }
 
 export function requestFingerprint(method: string, url: string, body: unknown): string {
-  return createHash('sha256').update(JSON.stringify([method.toUpperCase(), url])).update('\n').update(canonical(body)).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([method.toUpperCase(), url]))
+    .update('\n')
+    .update(canonical(body))
+    .digest('hex');
 }
 
 export class IdempotencyStore {
-  constructor(private readonly db: SqlDatabase, private readonly ttlMs: number = DEFAULT_IDEMPOTENCY_TTL_MS) {}
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly ttlMs: number = DEFAULT_IDEMPOTENCY_TTL_MS,
+  ) {}
 
   /** The live (unexpired) row of `key`. */
   async find(key: string): Promise<KeyRow | undefined> {
@@ -212,15 +231,28 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
     return reply.send(row.response_body ?? '');
   };
 
-  const reused = (reply: FastifyReply): FastifyReply => sendProblem(reply, problem(422, 'idempotency_key_reused',
-    'this Idempotency-Key was used for another request (a different method, URL or body); use a new key for a new request',
-    [{ path: '/headers/idempotency-key', message: 'was used for another request', code: 'idempotency_key_reused' }]));
+  const reused = (reply: FastifyReply): FastifyReply =>
+    sendProblem(
+      reply,
+      problem(
+        422,
+        'idempotency_key_reused',
+        'this Idempotency-Key was used for another request (a different method, URL or body); use a new key for a new request',
+        [{ path: '/headers/idempotency-key', message: 'was used for another request', code: 'idempotency_key_reused' }],
+      ),
+    );
 
   const inUse = (reply: FastifyReply): FastifyReply => {
     reply.header('retry-after', '1');
-    return sendProblem(reply, problem(409, 'idempotency_key_in_use',
-      'a request with this Idempotency-Key is still in progress; retry it with the same key shortly to get its response',
-      [{ path: '/headers/idempotency-key', message: 'is in use by a request in progress', code: 'idempotency_key_in_use' }]));
+    return sendProblem(
+      reply,
+      problem(
+        409,
+        'idempotency_key_in_use',
+        'a request with this Idempotency-Key is still in progress; retry it with the same key shortly to get its response',
+        [{ path: '/headers/idempotency-key', message: 'is in use by a request in progress', code: 'idempotency_key_in_use' }],
+      ),
+    );
   };
 
   // Every response passes here: the command's stored answer is captured before it is written.
@@ -248,9 +280,12 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
       const raw = req.headers[IDEMPOTENCY_KEY_HEADER];
       if (raw === undefined) return handler.call(this, req, reply);
       if (typeof raw !== 'string' || !KEY_RE.test(raw)) {
-        return sendProblem(reply, problem(400, 'invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters (e.g. a UUID)', [
-          { path: '/headers/idempotency-key', message: 'must be 1 to 255 visible ASCII characters', code: 'invalid_idempotency_key' },
-        ]));
+        return sendProblem(
+          reply,
+          problem(400, 'invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters (e.g. a UUID)', [
+            { path: '/headers/idempotency-key', message: 'must be 1 to 255 visible ASCII characters', code: 'invalid_idempotency_key' },
+          ]),
+        );
       }
       const key = raw;
       const url = req.url;
@@ -280,7 +315,14 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
     };
   });
 
-  async function runInTransaction(self: FastifyInstance, handler: RouteHandlerMethod, req: FastifyRequest, reply: FastifyReply, key: string, fingerprint: string): Promise<FastifyReply> {
+  async function runInTransaction(
+    self: FastifyInstance,
+    handler: RouteHandlerMethod,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    key: string,
+    fingerprint: string,
+  ): Promise<FastifyReply> {
     const response = deferred<StoredResponse>();
     const durable = deferred<boolean>();
     const pending: Pending = { mode: 'transaction', key, finished: false, respond: response.resolve, durable: durable.promise };
@@ -297,7 +339,10 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
           handled.catch(() => undefined);
           const first = await Promise.race([
             response.promise.then((r) => ({ kind: 'response' as const, r })),
-            handled.then((value) => ({ kind: 'value' as const, value }), (error: unknown) => ({ kind: 'error' as const, error })),
+            handled.then(
+              (value) => ({ kind: 'value' as const, value }),
+              (error: unknown) => ({ kind: 'error' as const, error }),
+            ),
           ]);
           if (first.kind === 'error') throw first.error;
           if (first.kind === 'value' && first.value !== undefined && first.value !== reply) reply.send(first.value);
@@ -325,7 +370,14 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
     }
   }
 
-  async function runWithLease(self: FastifyInstance, handler: RouteHandlerMethod, req: FastifyRequest, reply: FastifyReply, key: string, fingerprint: string): Promise<FastifyReply> {
+  async function runWithLease(
+    self: FastifyInstance,
+    handler: RouteHandlerMethod,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    key: string,
+    fingerprint: string,
+  ): Promise<FastifyReply> {
     if (!(await store.claim(o.db, key, fingerprint, req.method, req.url, leaseMs))) throw new KeyTaken();
     const durable = deferred<boolean>();
     const pending: Pending = {
@@ -335,10 +387,13 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
       durable: durable.promise,
       respond: (r) => {
         const done = r.status >= 500 ? store.release(key) : store.complete(o.db, key, r);
-        done.then(() => durable.resolve(true), (err: unknown) => {
-          o.logger.warn({ err, idempotency_key: key }, 'could not store the response of an idempotent request; a retry runs it again');
-          durable.resolve(false);
-        });
+        done.then(
+          () => durable.resolve(true),
+          (err: unknown) => {
+            o.logger.warn({ err, idempotency_key: key }, 'could not store the response of an idempotent request; a retry runs it again');
+            durable.resolve(false);
+          },
+        );
       },
     };
     (req as WithPending)[kPending] = pending;
@@ -350,7 +405,9 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
     } catch (err) {
       if (!pending.finished) {
         pending.finished = true;
-        await store.release(key).catch((e: unknown) => o.logger.warn({ err: e, idempotency_key: key }, 'could not release an idempotency key'));
+        await store
+          .release(key)
+          .catch((e: unknown) => o.logger.warn({ err: e, idempotency_key: key }, 'could not release an idempotency key'));
       }
       throw err;
     }

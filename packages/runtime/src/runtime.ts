@@ -2,10 +2,27 @@ import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { EventDefinition } from '@albergue/events';
-import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger, Handler, HandlerContext, Messaging, ServiceDeclaration } from '@albergue/messaging';
+import type {
+  CircuitBreakerStore,
+  DeadLetterStore,
+  DeliveryLedger,
+  Handler,
+  HandlerContext,
+  Messaging,
+  ServiceDeclaration,
+} from '@albergue/messaging';
 import { MemoryDeliveryLedger, MqttPublisher, RedisDeliveryLedger, createMessaging, stableClientId } from '@albergue/messaging';
 import type { Migration, SqlDatabase, SqlTransaction } from '@albergue/outbox';
-import { OUTBOX_MIGRATIONS, Outbox, OutboxRelay, PgDatabase, PgliteDatabase, migrate, transactionOf, transactionalInbox } from '@albergue/outbox';
+import {
+  OUTBOX_MIGRATIONS,
+  Outbox,
+  OutboxRelay,
+  PgDatabase,
+  PgliteDatabase,
+  migrate,
+  transactionOf,
+  transactionalInbox,
+} from '@albergue/outbox';
 import type { Logger } from '@albergue/platform';
 import { createLogger, createMetricsRegistry, envInt, listenOrExplain } from '@albergue/platform';
 import type { ServiceConfig } from './config.js';
@@ -104,24 +121,26 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
   const outbox = new Outbox(db, (err) => logger.warn({ err }, 'outbox notify failed (the relay polls anyway)'));
 
   const ownsLedger = !o.ledger;
-  const bundle: LedgerBundle = o.ledger ?? ledgerBundle(config.redisUrl ? new RedisDeliveryLedger({ url: config.redisUrl }) : new MemoryDeliveryLedger());
+  const bundle: LedgerBundle =
+    o.ledger ?? ledgerBundle(config.redisUrl ? new RedisDeliveryLedger({ url: config.redisUrl }) : new MemoryDeliveryLedger());
   // From the service's env (not only process.env): two instances can then run in one process (tests).
   const instance = (o.env ?? process.env).INSTANCE_ID ?? '0';
   const mqtt = { url: config.mqttUrl, username: config.mqttUsername, password: config.mqttPassword };
 
-  const messaging: Messaging | undefined = o.declaration.subscribes.length > 0
-    ? createMessaging({
-        declaration: o.declaration,
-        mqtt,
-        instanceId: instance,
-        ledger: bundle.ledger,
-        deadLetters: bundle.deadLetters,
-        breakers: bundle.breakers,
-        logger,
-        metrics,
-        inbox: transactionalInbox(db, outbox),
-      })
-    : undefined;
+  const messaging: Messaging | undefined =
+    o.declaration.subscribes.length > 0
+      ? createMessaging({
+          declaration: o.declaration,
+          mqtt,
+          instanceId: instance,
+          ledger: bundle.ledger,
+          deadLetters: bundle.deadLetters,
+          breakers: bundle.breakers,
+          logger,
+          metrics,
+          inbox: transactionalInbox(db, outbox),
+        })
+      : undefined;
 
   let publisher: MqttPublisher | undefined;
   let relay: OutboxRelay | undefined;
@@ -151,7 +170,14 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
     waitMs: envInt('IDEMPOTENCY_WAIT_MS', 10_000, { min: 0 }, env),
     leaseMs: envInt('IDEMPOTENCY_LEASE_MS', 60_000, { min: 100 }, env),
   };
-  const { app: http, idempotency: keys } = await buildServiceHttp({ service, logger, metrics, checks, idempotency, ...(o.description ? { description: o.description } : {}) });
+  const { app: http, idempotency: keys } = await buildServiceHttp({
+    service,
+    logger,
+    metrics,
+    checks,
+    idempotency,
+    ...(o.description ? { description: o.description } : {}),
+  });
 
   const jobs: { name: string; intervalMs: number; job: () => Promise<unknown> }[] = [];
   const timers: NodeJS.Timeout[] = [];
@@ -160,7 +186,12 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
   let consuming = false;
   let closing: Promise<void> | undefined;
 
-  if (keys) jobs.push({ name: 'purge-idempotency-keys', intervalMs: envInt('IDEMPOTENCY_PURGE_MS', 60_000, { min: 50 }, env), job: () => keys.purgeExpired() });
+  if (keys)
+    jobs.push({
+      name: 'purge-idempotency-keys',
+      intervalMs: envInt('IDEMPOTENCY_PURGE_MS', 60_000, { min: 50 }, env),
+      job: () => keys.purgeExpired(),
+    });
 
   const runtime: ServiceRuntime = {
     config,
@@ -211,17 +242,28 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
         const t = setInterval(() => {
           if (busy || closing) return;
           busy = true;
-          const p = j.job().catch((err: unknown) => logger.error({ err, job: j.name }, 'background job failed')).finally(() => {
-            busy = false;
-            running.delete(p);
-          });
+          const p = j
+            .job()
+            .catch((err: unknown) => logger.error({ err, job: j.name }, 'background job failed'))
+            .finally(() => {
+              busy = false;
+              running.delete(p);
+            });
           running.add(p);
         }, j.intervalMs);
         timers.push(t);
       }
       if (ownsLedger) opened.unshift(() => bundle.ledger.close());
       const url = `http://${config.host}:${port}`;
-      logger.info({ url, database: config.databaseUrl ? 'postgres' : config.dataDir, mqtt: config.mqttUrl, ledger: config.redisUrl ? 'redis' : 'memory' }, `${service} started`);
+      logger.info(
+        {
+          url,
+          database: config.databaseUrl ? 'postgres' : config.dataDir,
+          mqtt: config.mqttUrl,
+          ledger: config.redisUrl ? 'redis' : 'memory',
+        },
+        `${service} started`,
+      );
       return url;
     },
     close() {

@@ -36,7 +36,9 @@ export function transactionScope(tx: SqlTransaction): TransactionScope {
   const scope: Scope = { tx, open: true, queue: Promise.resolve(), savepoints: 0 };
   return {
     run: (fn) => scopes.run(scope, fn),
-    close: () => { scope.open = false; },
+    close: () => {
+      scope.open = false;
+    },
   };
 }
 
@@ -84,7 +86,9 @@ async function nested<T>(s: Scope, fn: (tx: SqlTransaction) => Promise<T>): Prom
   const view: SqlTransaction = {
     query: (sql, params) => s.tx.query(sql, params),
     exec: (sql) => s.tx.exec(sql),
-    afterCommit: (f) => { later.push(f); },
+    afterCommit: (f) => {
+      later.push(f);
+    },
   };
   await s.tx.query(`SAVEPOINT ${name}`);
   let value: T;

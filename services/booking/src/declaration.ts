@@ -1,4 +1,13 @@
-import { AlbergueCapacityChanged, AlbergueRegistered, BookingCancelled, BookingConfirmed, BookingReserved, PaymentConfirmed, PaymentFailed, ReservationExpired } from '@albergue/events';
+import {
+  AlbergueCapacityChanged,
+  AlbergueRegistered,
+  BookingCancelled,
+  BookingConfirmed,
+  BookingReserved,
+  PaymentConfirmed,
+  PaymentFailed,
+  ReservationExpired,
+} from '@albergue/events';
 import { declareService } from '@albergue/messaging';
 
 /** What booking publishes and subscribes to: the runtime, the broker's ACL and the catalog read it. */

@@ -36,19 +36,28 @@ export async function createBookingService(o: BookingServiceOptions = {}): Promi
   });
   const clock = o.clock ?? systemClock;
   const decisions = decisionLog(rt.logger, rt.metrics);
-  const config: BookingConfig = { ...DEFAULT_BOOKING_CONFIG, holdMs: envInt('BOOKING_HOLD_MS', DEFAULT_BOOKING_CONFIG.holdMs, { min: 1000 }, env) };
+  const config: BookingConfig = {
+    ...DEFAULT_BOOKING_CONFIG,
+    holdMs: envInt('BOOKING_HOLD_MS', DEFAULT_BOOKING_CONFIG.holdMs, { min: 1000 }, env),
+  };
   const repo = new PgBookingRepository(rt.db, rt.outbox);
   const queries = new PgBookingQueries(rt.db);
 
-  rt.on(AlbergueRegistered, 'updateInventoryOnAlbergueRegistered', async (ctx, tx) => updateInventoryOnAlbergueRegistered(repo.forTransaction(tx), ctx.event));
-  rt.on(AlbergueCapacityChanged, 'updateInventoryOnCapacityChanged', async (ctx, tx) => updateInventoryOnCapacityChanged(repo.forTransaction(tx), ctx.event));
+  rt.on(AlbergueRegistered, 'updateInventoryOnAlbergueRegistered', async (ctx, tx) =>
+    updateInventoryOnAlbergueRegistered(repo.forTransaction(tx), ctx.event),
+  );
+  rt.on(AlbergueCapacityChanged, 'updateInventoryOnCapacityChanged', async (ctx, tx) =>
+    updateInventoryOnCapacityChanged(repo.forTransaction(tx), ctx.event),
+  );
   rt.on(PaymentConfirmed, 'confirmBookingOnPaymentConfirmed', async (ctx, tx) => {
     await confirmBookingOnPaymentConfirmed({ clock, decisions }, repo.forTransaction(tx), ctx.event);
   });
   rt.on(PaymentFailed, 'cancelBookingOnPaymentFailed', async (ctx, tx) => {
     await cancelBookingOnPaymentFailed({ clock, decisions }, repo.forTransaction(tx), ctx.event);
   });
-  rt.every('expire-reservations', envInt('BOOKING_EXPIRY_SWEEP_MS', 1000, { min: 50 }, env), () => expireDueReservations({ repo, clock, decisions }));
+  rt.every('expire-reservations', envInt('BOOKING_EXPIRY_SWEEP_MS', 1000, { min: 50 }, env), () =>
+    expireDueReservations({ repo, clock, decisions }),
+  );
 
   await rt.http.register(bookingRoutes({ repo, queries, clock, ids: uuidV7Ids, config }));
   return rt;

@@ -24,7 +24,10 @@ export class UsageError extends Error {}
 
 /** The broker answered with an error (an RFC 9457 problem): one line, exit code 1. */
 export class BrokerError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -58,9 +61,16 @@ export async function runCommand(argv: string[], options: CliOptions = {}): Prom
       allowPositionals: true,
       strict: true,
       options: {
-        url: { type: 'string' }, token: { type: 'string' },
-        id: { type: 'string', multiple: true }, subscriber: { type: 'string' }, offset: { type: 'string' }, limit: { type: 'string' },
-        'topic-filter': { type: 'string' }, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        id: { type: 'string', multiple: true },
+        subscriber: { type: 'string' },
+        offset: { type: 'string' },
+        limit: { type: 'string' },
+        'topic-filter': { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        yes: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (err) {
@@ -77,7 +87,10 @@ export async function runCommand(argv: string[], options: CliOptions = {}): Prom
     return v;
   };
   const api = (method: string, path: string, body?: unknown) => request(base, token, method, path, body, options.timeoutMs ?? 10_000);
-  const narrow = { ...(values.id ? { ids: values.id } : {}), ...(values.subscriber !== undefined ? { subscriber: values.subscriber } : {}) };
+  const narrow = {
+    ...(values.id ? { ids: values.id } : {}),
+    ...(values.subscriber !== undefined ? { subscriber: values.subscriber } : {}),
+  };
 
   switch (`${group} ${command ?? ''}`) {
     case 'dlq list':
@@ -85,7 +98,10 @@ export async function runCommand(argv: string[], options: CliOptions = {}): Prom
     case 'dlq show': {
       const topic = need('topic', rest[0]);
       if (values.id?.[0] !== undefined) {
-        return api('GET', `/api/mqtt/dlq/${seg(topic)}/${seg(values.id[0])}${values.subscriber !== undefined ? `?subscriber=${seg(values.subscriber)}` : ''}`);
+        return api(
+          'GET',
+          `/api/mqtt/dlq/${seg(topic)}/${seg(values.id[0])}${values.subscriber !== undefined ? `?subscriber=${seg(values.subscriber)}` : ''}`,
+        );
       }
       const q = new URLSearchParams();
       const offset = int('offset', values.offset);
@@ -135,7 +151,10 @@ async function request(base: string, token: string, method: string, path: string
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const why = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : cause?.code ?? cause?.message ?? (err as Error).message;
+    const why =
+      (err as Error).name === 'TimeoutError'
+        ? `no answer within ${timeoutMs} ms`
+        : (cause?.code ?? cause?.message ?? (err as Error).message);
     throw new BrokerUnreachableError(`no broker answers at ${base} (${why}); start one or set BROKER_URL / --url`);
   }
   const text = await res.text();
@@ -143,7 +162,9 @@ async function request(base: string, token: string, method: string, path: string
   try {
     json = text === '' ? undefined : JSON.parse(text);
   } catch {
-    throw new BrokerUnreachableError(`${base} answered ${res.status} with something that is not the broker's JSON; is BROKER_URL the broker's HTTP port?`);
+    throw new BrokerUnreachableError(
+      `${base} answered ${res.status} with something that is not the broker's JSON; is BROKER_URL the broker's HTTP port?`,
+    );
   }
   if (!res.ok) {
     const p = (json ?? {}) as { title?: string; detail?: string };

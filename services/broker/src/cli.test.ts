@@ -20,7 +20,8 @@ for (const mode of ['embedded', 'redis'] as const) {
     let redis: Awaited<ReturnType<typeof startRedisServer>> | undefined;
     let broker: RunningBroker;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const cli = (...args: string[]): Promise<any> => runCommand(args, { env: { BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: ADMIN_TOKEN } });
+    const cli = (...args: string[]): Promise<any> =>
+      runCommand(args, { env: { BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: ADMIN_TOKEN } });
     before(async () => {
       if (mode === 'redis') redis = await startRedisServer();
       broker = await startTestBroker({ wsPort: null, ...(redis ? { redisUrl: redis.url } : {}) });
@@ -32,7 +33,8 @@ for (const mode of ['embedded', 'redis'] as const) {
 
     test('dlq, circuits, subscriptions and retained commands', async () => {
       const reg = await fetch(`${broker.httpUrl}/api/mqtt/subscriptions`, {
-        method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
         body: JSON.stringify({ subscriber: 'reports', topic_filter: 'albergue/booking/#' }),
       });
       assert.equal(reg.status, 201);
@@ -47,7 +49,10 @@ for (const mode of ['embedded', 'redis'] as const) {
       assert.deepEqual((await cli('dlq', 'list')).topics, [{ topic: BOOKING_RESERVED, depth: 1 }]);
       const shown = await cli('dlq', 'show', BOOKING_RESERVED);
       assert.equal(shown.entries[0].reason, 'invalid_envelope');
-      assert.equal((await cli('dlq', 'show', BOOKING_RESERVED, '--id', (shown.entries as { id: string }[])[0]!.id)).body, '{"poison":true}');
+      assert.equal(
+        (await cli('dlq', 'show', BOOKING_RESERVED, '--id', (shown.entries as { id: string }[])[0]!.id)).body,
+        '{"poison":true}',
+      );
       const dry = await cli('dlq', 'replay', BOOKING_RESERVED, '--dry-run');
       assert.deepEqual([dry.dry_run, dry.invalid], [true, 1]);
       await assert.rejects(cli('dlq', 'purge', BOOKING_RESERVED), (e: Error) => e instanceof UsageError && /--yes/.test(e.message));
@@ -56,18 +61,29 @@ for (const mode of ['embedded', 'redis'] as const) {
       assert.ok(Array.isArray((await cli('circuits', 'list')).circuits));
       assert.equal((await cli('circuits', 'reset', 'reports', BOOKING_RESERVED)).status.state, 'closed');
 
-      assert.deepEqual(((await cli('subscriptions', 'list')).subscriptions as { subscriber: string }[]).map((s) => s.subscriber), ['reports']);
+      assert.deepEqual(
+        ((await cli('subscriptions', 'list')).subscriptions as { subscriber: string }[]).map((s) => s.subscriber),
+        ['reports'],
+      );
       assert.equal((await cli('subscriptions', 'delete', 'reports')).deleted.length, 1);
-      await assert.rejects(cli('subscriptions', 'delete', 'reports'), (e: Error) => e instanceof BrokerError && e.status === 404 && /no HTTP subscription/.test(e.message));
+      await assert.rejects(
+        cli('subscriptions', 'delete', 'reports'),
+        (e: Error) => e instanceof BrokerError && e.status === 404 && /no HTTP subscription/.test(e.message),
+      );
 
       assert.equal((await cli('retained', 'list', 'albergue/booking/#')).messages.length, 1);
       await assert.rejects(cli('retained', 'clear', BOOKING_RESERVED), (e: Error) => e instanceof UsageError && /--yes/.test(e.message));
-      assert.deepEqual((await cli('retained', 'clear', BOOKING_RESERVED, '--yes')).cleared, [{ topic: BOOKING_RESERVED, mqtt_topic: BOOKING_RESERVED_MQTT }]);
+      assert.deepEqual((await cli('retained', 'clear', BOOKING_RESERVED, '--yes')).cleared, [
+        { topic: BOOKING_RESERVED, mqtt_topic: BOOKING_RESERVED_MQTT },
+      ]);
       assert.deepEqual((await cli('retained', 'list', 'albergue/#')).messages, []);
 
       await assert.rejects(cli('dlq', 'frobnicate'), (e: Error) => e instanceof UsageError && /unknown command/.test(e.message));
       await assert.rejects(cli('dlq', 'list', '--bogus'), UsageError);
-      await assert.rejects(runCommand(['dlq', 'list'], { env: { BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: 'wrong-token-0123456789' } }), (e: Error) => e instanceof BrokerError && e.status === 401 && /BROKER_ADMIN_TOKEN/.test(e.message));
+      await assert.rejects(
+        runCommand(['dlq', 'list'], { env: { BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: 'wrong-token-0123456789' } }),
+        (e: Error) => e instanceof BrokerError && e.status === 401 && /BROKER_ADMIN_TOKEN/.test(e.message),
+      );
     });
   });
 }
@@ -76,16 +92,31 @@ test('the installed entry point: JSON out; one line and a non-zero exit when no 
   const broker = await startTestBroker({ wsPort: null });
   const dead = `http://127.0.0.1:${await freePort()}`;
   try {
-    const ok = await exec(process.execPath, [bin, 'dlq', 'list'], { env: { ...process.env, BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: ADMIN_TOKEN }, timeout: 30_000 });
+    const ok = await exec(process.execPath, [bin, 'dlq', 'list'], {
+      env: { ...process.env, BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: ADMIN_TOKEN },
+      timeout: 30_000,
+    });
     assert.deepEqual(JSON.parse(ok.stdout), { topics: [] });
-    const flags = await exec(process.execPath, [bin, '--url', broker.httpUrl, '--token', ADMIN_TOKEN, 'subscriptions', 'list'], { env: { ...process.env, BROKER_URL: dead }, timeout: 30_000 });
+    const flags = await exec(process.execPath, [bin, '--url', broker.httpUrl, '--token', ADMIN_TOKEN, 'subscriptions', 'list'], {
+      env: { ...process.env, BROKER_URL: dead },
+      timeout: 30_000,
+    });
     assert.deepEqual(JSON.parse(flags.stdout), { subscriptions: [] });
 
     for (const [env, pattern] of [
-      [{ BROKER_URL: dead, BROKER_ADMIN_TOKEN: ADMIN_TOKEN }, /^albergue-broker: no broker answers at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); start one or set BROKER_URL \/ --url$/],
-      [{ BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: 'wrong-token-0123456789' }, /^albergue-broker: 401 Unauthorized: .*BROKER_ADMIN_TOKEN/],
+      [
+        { BROKER_URL: dead, BROKER_ADMIN_TOKEN: ADMIN_TOKEN },
+        /^albergue-broker: no broker answers at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); start one or set BROKER_URL \/ --url$/,
+      ],
+      [
+        { BROKER_URL: broker.httpUrl, BROKER_ADMIN_TOKEN: 'wrong-token-0123456789' },
+        /^albergue-broker: 401 Unauthorized: .*BROKER_ADMIN_TOKEN/,
+      ],
     ] as const) {
-      const failed = await exec(process.execPath, [bin, 'circuits', 'list'], { env: { ...process.env, ...env }, timeout: 30_000 }).then(() => undefined, (e: { code: number; stdout: string; stderr: string }) => e);
+      const failed = await exec(process.execPath, [bin, 'circuits', 'list'], { env: { ...process.env, ...env }, timeout: 30_000 }).then(
+        () => undefined,
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
       assert.ok(failed, 'must fail');
       assert.equal(failed.code, 1);
       assert.equal(failed.stdout, '');
@@ -93,7 +124,10 @@ test('the installed entry point: JSON out; one line and a non-zero exit when no 
       assert.equal(lines.length, 1, failed.stderr);
       assert.match(lines[0]!, pattern);
     }
-    const usage = await exec(process.execPath, [bin, 'nope'], { timeout: 30_000 }).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    const usage = await exec(process.execPath, [bin, 'nope'], { timeout: 30_000 }).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
     assert.equal(usage?.code, 2);
   } finally {
     await broker.close();

@@ -16,10 +16,13 @@ export async function runBrokerProcess(declarations: readonly ServiceDeclaration
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'stopping broker');
-      broker.close().then(() => process.exit(0), (err: unknown) => {
-        logger.error({ err }, 'error while stopping');
-        process.exit(1);
-      });
+      broker.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'error while stopping');
+          process.exit(1);
+        },
+      );
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));

@@ -1,6 +1,13 @@
 import { connect as tcpConnect } from 'node:net';
 import { Redis } from 'ioredis';
-import type { CircuitBreakerStore, DeadLetterNotice, DeadLetterSource, DeadLetterStore, DeliveryLedger, ServiceDeclaration } from '@albergue/messaging';
+import type {
+  CircuitBreakerStore,
+  DeadLetterNotice,
+  DeadLetterSource,
+  DeadLetterStore,
+  DeliveryLedger,
+  ServiceDeclaration,
+} from '@albergue/messaging';
 import { DlqOperations, MemoryDeliveryLedger, RedisDeliveryLedger, messagingMetrics } from '@albergue/messaging';
 import type { Logger } from '@albergue/platform';
 import { createLogger, createMetricsRegistry, listenOrExplain } from '@albergue/platform';
@@ -87,8 +94,15 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   for (const account of acl.accounts()) {
     if (!options.users.has(account.username)) throw new Error(`no password configured for MQTT account "${account.username}"`);
   }
-  if (options.allowAnonymous) logger.warn('anonymous MQTT access is enabled (BROKER_ALLOW_ANONYMOUS=true): clients without credentials may read every event (observer rights, client ids albergue-anonymous-…)');
-  if (options.devCredentials?.length) logger.warn({ accounts: options.devCredentials }, 'MQTT accounts on development passwords (<username>-dev-password); set BROKER_PASSWORD_<USER> outside development');
+  if (options.allowAnonymous)
+    logger.warn(
+      'anonymous MQTT access is enabled (BROKER_ALLOW_ANONYMOUS=true): clients without credentials may read every event (observer rights, client ids albergue-anonymous-…)',
+    );
+  if (options.devCredentials?.length)
+    logger.warn(
+      { accounts: options.devCredentials },
+      'MQTT accounts on development passwords (<username>-dev-password); set BROKER_PASSWORD_<USER> outside development',
+    );
 
   const cleanups: (() => Promise<void>)[] = [];
   const closeAll = async () => {
@@ -112,8 +126,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       const r = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
       redis = r;
       // Reported by /health; without a listener ioredis prints every failed reconnection.
-      r.on('error', (err: Error) => { redisError = err.message; });
-      r.on('ready', () => { redisError = undefined; });
+      r.on('error', (err: Error) => {
+        redisError = err.message;
+      });
+      r.on('ready', () => {
+        redisError = undefined;
+      });
       cleanups.push(async () => void (await r.quit().catch(() => r.disconnect())));
       await r.connect();
       store = new RedisPublishedMessageStore(r);
@@ -129,8 +147,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       // The ledger's own connection, made here so its errors are handled and /health sees it.
       const c = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
       ledgerConn = c;
-      c.on('error', (err: Error) => { ledgerError = err.message; });
-      c.on('ready', () => { ledgerError = undefined; });
+      c.on('error', (err: Error) => {
+        ledgerError = err.message;
+      });
+      c.on('ready', () => {
+        ledgerError = undefined;
+      });
       cleanups.push(async () => void (await c.quit().catch(() => c.disconnect())));
     }
     const ledgerBundle = options.ledger ?? (ledgerConn !== undefined ? redisLedger(ledgerConn) : memoryLedger());
@@ -139,7 +161,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const registryMetrics = createMetricsRegistry('broker');
     const holder: { mqtt?: AedesBroker; consumers?: HttpConsumerFeed } = {};
     const dlq = new DlqOperations({ ledger: ledgerBundle.ledger, deadLetters: ledgerBundle.deadLetters });
-    const metrics = new BrokerMetrics(registryMetrics, { connectedClients: () => holder.mqtt?.connectedClients ?? 0, dlqDepth: () => ledgerBundle.deadLetters.topics() });
+    const metrics = new BrokerMetrics(registryMetrics, {
+      connectedClients: () => holder.mqtt?.connectedClients ?? 0,
+      dlqDepth: () => ledgerBundle.deadLetters.topics(),
+    });
     // dlq_total{service="broker", subscriber, topic}: every dead letter of the HTTP consumers, counted
     // where it is written (invalid envelope, max attempts, lapsed last lease, nack), one owner: messaging.
     const { deadLettered } = messagingMetrics(registryMetrics);
@@ -150,7 +175,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       if (!source.onDeadLetter || sources.has(identity)) continue;
       sources.add(identity);
       const off = source.onDeadLetter(countDeadLetter);
-      cleanups.push(() => { off(); return Promise.resolve(); });
+      cleanups.push(() => {
+        off();
+        return Promise.resolve();
+      });
     }
 
     const storage = options.redisUrl !== undefined ? await redisStorage(options.redisUrl, { logger }) : memoryStorage();
@@ -197,37 +225,54 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       if (redis !== undefined) {
         const storageHealth = storage.health();
         if (!storageHealth.ok) reasons.push(storageHealth.reason ?? 'Redis unavailable');
-        const apiUp = redis.status === 'ready' && (await Promise.race([store.ping(), new Promise<boolean>((r) => setTimeout(r, 1000, false).unref())]));
+        const apiUp =
+          redis.status === 'ready' && (await Promise.race([store.ping(), new Promise<boolean>((r) => setTimeout(r, 1000, false).unref())]));
         if (!apiUp) reasons.push(`Redis connection of the HTTP API ${redis.status}${redisError ? ` (${redisError})` : ''}`);
         const ledgerUp = ledgerConn === undefined || ledgerConn.status === 'ready';
-        if (!ledgerUp) reasons.push(`Redis connection of the delivery ledger ${ledgerConn?.status ?? ''}${ledgerError ? ` (${ledgerError})` : ''}`);
+        if (!ledgerUp)
+          reasons.push(`Redis connection of the delivery ledger ${ledgerConn?.status ?? ''}${ledgerError ? ` (${ledgerError})` : ''}`);
         redisState = storageHealth.ok && apiUp && ledgerUp ? 'up' : 'down';
       }
-      return { ready: reasons.length === 0, mqtt: mqttUp ? 'up' : 'down', redis: redisState, ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}) };
+      return {
+        ready: reasons.length === 0,
+        mqtt: mqttUp ? 'up' : 'down',
+        redis: redisState,
+        ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}),
+      };
     };
 
-    const app = await buildHttpApi({
-      adminToken: options.adminToken,
-      ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
-      publish: (input, o) => publishEvent({
-        store,
-        channel,
-        // Recorded for the HTTP consumers before the broker takes it (the 202 then means it is held).
-        mqtt: { publish: async (topic, payload, po) => {
-          await consumers.recordBeforeAck({ topic, payload, retain: po.retain });
-          await broker.publish(topic, payload, po);
-        } },
-      }, input, o),
-      retained: (filter) => broker.retained(filter),
-      clearRetained: (filter) => broker.clearRetained(filter),
-      consumers,
-      ledger: ledgerBundle.ledger,
-      receipts: new ReceiptSigner(options.adminToken),
-      dlq,
-      breakers: ledgerBundle.breakers,
-      health,
-      metrics,
-    }, logger);
+    const app = await buildHttpApi(
+      {
+        adminToken: options.adminToken,
+        ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
+        publish: (input, o) =>
+          publishEvent(
+            {
+              store,
+              channel,
+              // Recorded for the HTTP consumers before the broker takes it (the 202 then means it is held).
+              mqtt: {
+                publish: async (topic, payload, po) => {
+                  await consumers.recordBeforeAck({ topic, payload, retain: po.retain });
+                  await broker.publish(topic, payload, po);
+                },
+              },
+            },
+            input,
+            o,
+          ),
+        retained: (filter) => broker.retained(filter),
+        clearRetained: (filter) => broker.clearRetained(filter),
+        consumers,
+        ledger: ledgerBundle.ledger,
+        receipts: new ReceiptSigner(options.adminToken),
+        dlq,
+        breakers: ledgerBundle.breakers,
+        health,
+        metrics,
+      },
+      logger,
+    );
     cleanups.push(() => app.close());
     await app.ready();
     const httpPort = await listenOrExplain(app.server, options.httpPort ?? 8090, host, 'BROKER_HTTP_PORT');
@@ -252,13 +297,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
 /** The broker has no list of its own: a caller that passes none is told where the list comes from. */
 export function requireDeclarations(declarations: unknown): readonly ServiceDeclaration[] {
-  if (!Array.isArray(declarations)) throw new TypeError('the broker needs the declarations of the services it serves (ServiceDeclaration[]): the composition root passes them (scripts/declarations.ts)');
+  if (!Array.isArray(declarations))
+    throw new TypeError(
+      'the broker needs the declarations of the services it serves (ServiceDeclaration[]): the composition root passes them (scripts/declarations.ts)',
+    );
   return declarations as readonly ServiceDeclaration[];
 }
 
 /** Names an HTTP consumer may not take: every declared subscriber and service, and the MQTT accounts. */
 function reservedSubscriberNames(declarations: readonly ServiceDeclaration[]): Set<string> {
-  return new Set([...declarations.flatMap((d) => [d.service, ...d.subscribes.map((s) => s.subscriber ?? d.service)]), OBSERVER_ACCOUNT, ANONYMOUS_ACCOUNT]);
+  return new Set([
+    ...declarations.flatMap((d) => [d.service, ...d.subscribes.map((s) => s.subscriber ?? d.service)]),
+    OBSERVER_ACCOUNT,
+    ANONYMOUS_ACCOUNT,
+  ]);
 }
 
 function redisLedger(redis: Redis): LedgerBundle {

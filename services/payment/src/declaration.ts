@@ -1,4 +1,12 @@
-import { BookingCancelled, BookingReserved, PaymentConfirmed, PaymentFailed, PaymentInitiated, PaymentRefunded, ReservationExpired } from '@albergue/events';
+import {
+  BookingCancelled,
+  BookingReserved,
+  PaymentConfirmed,
+  PaymentFailed,
+  PaymentInitiated,
+  PaymentRefunded,
+  ReservationExpired,
+} from '@albergue/events';
 import { declareService } from '@albergue/messaging';
 
 /** What payment publishes and subscribes to: the runtime, the broker's ACL and the catalog read it. */

@@ -53,7 +53,8 @@ export interface PaymentService extends ServiceRuntime {
 export async function createPaymentService(o: PaymentServiceOptions = {}): Promise<PaymentService> {
   const env = o.env ?? process.env;
   const secret = envOptional('PAYMENT_CALLBACK_SECRET', env);
-  if (secret === undefined && env.NODE_ENV === 'production') throw new ConfigError('set PAYMENT_CALLBACK_SECRET (the development secret is refused with NODE_ENV=production)');
+  if (secret === undefined && env.NODE_ENV === 'production')
+    throw new ConfigError('set PAYMENT_CALLBACK_SECRET (the development secret is refused with NODE_ENV=production)');
   const callbackSecret = secret ?? DEV_CALLBACK_SECRET;
   const failurePercent = envInt('PAYMENT_SIM_FAILURE_PERCENT', 0, { min: 0, max: 100 }, env);
   const latencyMs = envInt('PAYMENT_SIM_LATENCY_MS', 200, { min: 0 }, env);
@@ -78,8 +79,17 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
     labelNames: ['final'] as const,
     registers: [rt.metrics],
   });
-  const callbackFailures = new Counter({ name: 'payment_callback_delivery_failures_total', help: 'Settlement callback deliveries of the simulated card network that failed.', registers: [rt.metrics] });
-  const reconciled = new Counter({ name: 'payment_charge_checks_total', help: 'Charge attempts checked with the provider by the recovery sweep, by result.', labelNames: ['result'] as const, registers: [rt.metrics] });
+  const callbackFailures = new Counter({
+    name: 'payment_callback_delivery_failures_total',
+    help: 'Settlement callback deliveries of the simulated card network that failed.',
+    registers: [rt.metrics],
+  });
+  const reconciled = new Counter({
+    name: 'payment_charge_checks_total',
+    help: 'Charge attempts checked with the provider by the recovery sweep, by result.',
+    labelNames: ['result'] as const,
+    registers: [rt.metrics],
+  });
   const repo = new PgPaymentRepository(rt.db, rt.outbox);
   new Gauge({
     name: 'payment_refunds_failed',
@@ -126,7 +136,13 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
     observer: {
       refundFailed(refund, err, final) {
         refundFailures.inc({ final: String(final) });
-        const fields = { err, refund_id: refund.refund_id, payment_id: refund.payment_id, provider_reference: refund.provider_reference, attempts: refund.attempts };
+        const fields = {
+          err,
+          refund_id: refund.refund_id,
+          payment_id: refund.payment_id,
+          provider_reference: refund.provider_reference,
+          attempts: refund.attempts,
+        };
         if (final) log.error(fields, 'refund failed and ran out of retries; listed at GET /refunds?status=failed for an operator');
         else log.warn({ ...fields, next_attempt_at: refund.next_attempt_at }, 'refund failed; retrying later');
       },
@@ -153,23 +169,30 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
       provider,
       decisions,
       policy: { baseDelayMs: reconcileAfterMs, abandonAfterMs },
-      onLookupError: (attempt, err) => log.warn({ err, attempt_id: attempt.attempt_id, payment_id: attempt.payment_id }, 'provider lookup failed; checking again later'),
+      onLookupError: (attempt, err) =>
+        log.warn({ err, attempt_id: attempt.attempt_id, payment_id: attempt.payment_id }, 'provider lookup failed; checking again later'),
     });
     for (const [result, n] of Object.entries(counts)) if (n > 0) reconciled.inc({ result }, n);
     if (counts.settled > 0 || counts.abandoned > 0) log.info(counts, 'charge attempts reconciled with the provider');
   });
 
-  await rt.http.register(paymentRoutes({
-    repo,
-    queries,
-    clock,
-    provider,
-    ids: uuidV7Ids,
-    decisions,
-    checkAfterMs: reconcileAfterMs,
-    onProviderError: (attempt, err) => log.warn({ err, attempt_id: attempt.attempt_id, payment_id: attempt.payment_id }, 'charge: the provider did not answer; the recovery sweep checks the attempt'),
-    callbackSecret,
-  }));
+  await rt.http.register(
+    paymentRoutes({
+      repo,
+      queries,
+      clock,
+      provider,
+      ids: uuidV7Ids,
+      decisions,
+      checkAfterMs: reconcileAfterMs,
+      onProviderError: (attempt, err) =>
+        log.warn(
+          { err, attempt_id: attempt.attempt_id, payment_id: attempt.payment_id },
+          'charge: the provider did not answer; the recovery sweep checks the attempt',
+        ),
+      callbackSecret,
+    }),
+  );
   await rt.http.register(refundRoutes(refundDeps));
 
   const start = rt.start.bind(rt);

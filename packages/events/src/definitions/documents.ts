@@ -33,7 +33,10 @@ export const DocumentRejected = defineEvent({
     guest_id: Id('Guest id.'),
     booking_id: Type.Optional(Id('Booking the document was submitted for.')),
     document_type: DocumentType,
-    reasons: Type.Array(Type.String({ pattern: '^[a-z][a-z0-9_]*$', maxLength: 64 }), { minItems: 1, description: 'Reason codes, e.g. checksum_mismatch, expired.' }),
+    reasons: Type.Array(Type.String({ pattern: '^[a-z][a-z0-9_]*$', maxLength: 64 }), {
+      minItems: 1,
+      description: 'Reason codes, e.g. checksum_mismatch, expired.',
+    }),
     rejected_at: Timestamp('When it was rejected.'),
   }),
 });

@@ -9,13 +9,20 @@ import type { DeadLetter, DeadLetterInput, DeadLetterNotice } from '../ports/led
 export const DEFAULT_MAX_DLQ_BODY_BYTES = 4 * 1024;
 
 const bytesOf = (body: string | Uint8Array): Buffer =>
-  typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  typeof body === 'string'
+    ? Buffer.from(body, 'utf8')
+    : Buffer.isBuffer(body)
+      ? body
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 
 /**
  * The body fields of a DLQ entry: at most `maxBytes` of the body (cut on a UTF-8 boundary, so the
  * prefix is valid text), with the full size and SHA-256 of what was received.
  */
-export function boundedBody(body: string | Uint8Array, maxBytes = DEFAULT_MAX_DLQ_BODY_BYTES): Pick<DeadLetter, 'body' | 'bodyBytes' | 'bodySha256' | 'bodyTruncated'> {
+export function boundedBody(
+  body: string | Uint8Array,
+  maxBytes = DEFAULT_MAX_DLQ_BODY_BYTES,
+): Pick<DeadLetter, 'body' | 'bodyBytes' | 'bodySha256' | 'bodyTruncated'> {
   const bytes = bytesOf(body);
   const bodySha256 = createHash('sha256').update(bytes).digest('hex');
   if (bytes.length <= maxBytes) {

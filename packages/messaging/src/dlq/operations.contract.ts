@@ -15,8 +15,16 @@ const reserved = (bookingId: string) => bookingReserved(bookingId);
 const invalidEntry = (topic: string, subscriber: string, id: string, body: string): DeadLetterInput => {
   const at = new Date().toISOString();
   return {
-    id, topic, subscriber, body, reason: 'invalid_envelope', attempts: 0,
-    errors: [{ attempt: 0, at, message: 'invalid' }], firstFailureAt: at, lastFailureAt: at, deadLetteredAt: at,
+    id,
+    topic,
+    subscriber,
+    body,
+    reason: 'invalid_envelope',
+    attempts: 0,
+    errors: [{ attempt: 0, at, message: 'invalid' }],
+    firstFailureAt: at,
+    lastFailureAt: at,
+    deadLetteredAt: at,
   };
 };
 
@@ -33,7 +41,10 @@ export function dlqOperationsContract(name: string, factory: LedgerFactory): voi
     /** Dead-letters `envelopes` for `sub` through the ledger (one failed attempt each). */
     async function deadLetter(sub: string, topic: string, envelopes: readonly EventEnvelope[]): Promise<void> {
       await f.ledger.register(sub, topic, fastPolicy({ maxAttempts: 1 }));
-      await f.ledger.record(sub, envelopes.map((e) => ({ topic, eventId: e.event_id, body: JSON.stringify(e) })));
+      await f.ledger.record(
+        sub,
+        envelopes.map((e) => ({ topic, eventId: e.event_id, body: JSON.stringify(e) })),
+      );
       const got = await f.ledger.lease(sub, envelopes.length);
       assert.equal(got.length, envelopes.length);
       for (const d of got) assert.equal(await f.ledger.nack(d, 'handler bug'), 'dead-lettered');
@@ -47,7 +58,12 @@ export function dlqOperationsContract(name: string, factory: LedgerFactory): voi
       await deadLetter(sub, topic, [e1, e2]);
       const garbage = invalidEntry(topic, sub, unique('bad'), 'not json {');
       await f.deadLetters.add(garbage);
-      const confirmed = newEnvelope(BookingConfirmed, { booking_id: 'bk-1', albergue_id: 'alb-1', payment_id: 'p-1', confirmed_at: new Date().toISOString() });
+      const confirmed = newEnvelope(BookingConfirmed, {
+        booking_id: 'bk-1',
+        albergue_id: 'alb-1',
+        payment_id: 'p-1',
+        confirmed_at: new Date().toISOString(),
+      });
       const misplaced = invalidEntry(topic, sub, confirmed.event_id, JSON.stringify(confirmed));
       await f.deadLetters.add(misplaced);
 
@@ -74,7 +90,13 @@ export function dlqOperationsContract(name: string, factory: LedgerFactory): voi
 
       // Replay one by id: back in the ledger on attempt 1, without its old errors; gone from the DLQ.
       const one = await ops.replay(topic, { ids: [e1.event_id, 'no-such-id'] });
-      assert.deepEqual(one.entries.map((r) => [r.id, r.outcome]).sort(), [[e1.event_id, 'replayed'], ['no-such-id', 'not-found']].sort());
+      assert.deepEqual(
+        one.entries.map((r) => [r.id, r.outcome]).sort(),
+        [
+          [e1.event_id, 'replayed'],
+          ['no-such-id', 'not-found'],
+        ].sort(),
+      );
       assert.equal(one.notFound, 1);
       assert.equal(await f.deadLetters.get(topic, e1.event_id), undefined);
       const [d] = await f.ledger.lease(sub, 10);
@@ -106,7 +128,10 @@ export function dlqOperationsContract(name: string, factory: LedgerFactory): voi
       // Purge.
       assert.equal(await ops.purge(topic, { ids: [garbage.id] }), 1);
       assert.equal(await ops.purge(topic), 1);
-      assert.equal((await ops.topics()).some((t) => t.topic === topic), false);
+      assert.equal(
+        (await ops.topics()).some((t) => t.topic === topic),
+        false,
+      );
     });
 
     test('replay puts each entry back to its own subscriber; subscriber filter', async () => {
@@ -118,19 +143,41 @@ export function dlqOperationsContract(name: string, factory: LedgerFactory): voi
       await deadLetter(s2, topic, [e]);
       assert.equal((await f.deadLetters.list(topic)).filter((x) => x.id === e.event_id).length, 2);
       const r1 = await ops.replay(topic, { ids: [e.event_id], subscriber: s2 });
-      assert.deepEqual(r1.entries.map((r) => [r.subscriber, r.outcome]), [[s2, 'replayed']]);
+      assert.deepEqual(
+        r1.entries.map((r) => [r.subscriber, r.outcome]),
+        [[s2, 'replayed']],
+      );
       assert.deepEqual(await f.ledger.depth(s1), { [topic]: 0 });
       assert.deepEqual(await f.ledger.depth(s2), { [topic]: 1 });
       const r2 = await ops.replay(topic, { ids: [e.event_id] });
-      assert.deepEqual(r2.entries.map((r) => [r.subscriber, r.outcome]), [[s1, 'replayed']]);
+      assert.deepEqual(
+        r2.entries.map((r) => [r.subscriber, r.outcome]),
+        [[s1, 'replayed']],
+      );
       assert.deepEqual(await f.ledger.depth(s1), { [topic]: 1 });
       await f.ledger.ackMany([...(await f.ledger.lease(s1, 5)), ...(await f.ledger.lease(s2, 5))]);
     });
 
     test('replay upcasts old versions to validate them and records the original body', async () => {
       // A registry with an event at v1 and v2 and an upcaster between them (the real registry has only v1s).
-      const v1 = defineEvent({ context: 'booking', name: 'DlqProbe', version: 1, aggregateType: 'booking', description: 'test', aggregateId: (p) => p.id, payload: Type.Object({ id: Type.String() }, { additionalProperties: false }) });
-      const v2 = defineEvent({ context: 'booking', name: 'DlqProbe', version: 2, aggregateType: 'booking', description: 'test', aggregateId: (p) => p.id, payload: Type.Object({ id: Type.String(), note: Type.String() }, { additionalProperties: false }) });
+      const v1 = defineEvent({
+        context: 'booking',
+        name: 'DlqProbe',
+        version: 1,
+        aggregateType: 'booking',
+        description: 'test',
+        aggregateId: (p) => p.id,
+        payload: Type.Object({ id: Type.String() }, { additionalProperties: false }),
+      });
+      const v2 = defineEvent({
+        context: 'booking',
+        name: 'DlqProbe',
+        version: 2,
+        aggregateType: 'booking',
+        description: 'test',
+        aggregateId: (p) => p.id,
+        payload: Type.Object({ id: Type.String(), note: Type.String() }, { additionalProperties: false }),
+      });
       const registry = new EventRegistry([v1, v2], [{ eventType: 'DlqProbe', fromVersion: 1, upcast: (p) => ({ ...p, note: 'upcast' }) }]);
       const ops = new DlqOperations({ deadLetters: f.deadLetters, ledger: f.ledger, parse: (b, o) => registry.parse(b, o) });
       const old = registry.create(v1, { id: 'x1' });

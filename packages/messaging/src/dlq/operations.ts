@@ -114,7 +114,12 @@ export class DlqOperations {
     const checked: (ReplayEntryResult | { entry: DeadLetter })[] = [];
     for (const entry of entries) {
       if (entry.bodyTruncated) {
-        checked.push({ id: entry.id, subscriber: entry.subscriber, outcome: 'invalid', reason: `only the first ${Buffer.byteLength(entry.body)} of ${entry.bodyBytes} bytes were kept: not replayable` });
+        checked.push({
+          id: entry.id,
+          subscriber: entry.subscriber,
+          outcome: 'invalid',
+          reason: `only the first ${Buffer.byteLength(entry.body)} of ${entry.bodyBytes} bytes were kept: not replayable`,
+        });
         continue;
       }
       const parsed = this.parse(entry.body, { topic });
@@ -122,7 +127,11 @@ export class DlqOperations {
         checked.push({ id: entry.id, subscriber: entry.subscriber, outcome: 'invalid', reason: parsed.reason });
         continue;
       }
-      const item = { entry, eventId: parsed.event.event_id, ...(parsed.upcastedFrom !== undefined ? { upcastedFrom: parsed.upcastedFrom } : {}) };
+      const item = {
+        entry,
+        eventId: parsed.event.event_id,
+        ...(parsed.upcastedFrom !== undefined ? { upcastedFrom: parsed.upcastedFrom } : {}),
+      };
       const list = valid.get(entry.subscriber) ?? [];
       list.push(item);
       valid.set(entry.subscriber, list);
@@ -135,15 +144,29 @@ export class DlqOperations {
       if (dryRun) {
         // Detects a duplicate processed within the dedup window; one still pending in the ledger
         // shows as would-replay here and as duplicate in the real replay.
-        outcomes = await Promise.all(items.map(async (it) => ((await this.deps.ledger.isProcessed(subscriber, topic, it.eventId)) ? 'would-skip-duplicate' : 'would-replay')));
+        outcomes = await Promise.all(
+          items.map(async (it) =>
+            (await this.deps.ledger.isProcessed(subscriber, topic, it.eventId)) ? 'would-skip-duplicate' : 'would-replay',
+          ),
+        );
       } else {
-        const recorded = await this.deps.ledger.record(subscriber, items.map((it) => ({ topic, eventId: it.eventId, body: it.entry.body })));
+        const recorded = await this.deps.ledger.record(
+          subscriber,
+          items.map((it) => ({ topic, eventId: it.eventId, body: it.entry.body })),
+        );
         outcomes = recorded.map((r) => (r === 'recorded' ? 'replayed' : 'duplicate'));
-        await this.deps.deadLetters.remove(topic, items.map((it) => it.entry.id), subscriber);
+        await this.deps.deadLetters.remove(
+          topic,
+          items.map((it) => it.entry.id),
+          subscriber,
+        );
       }
       items.forEach((it, i) => {
         outcomeOf.set(it.entry, {
-          id: it.entry.id, subscriber, outcome: outcomes[i]!, eventId: it.eventId,
+          id: it.entry.id,
+          subscriber,
+          outcome: outcomes[i]!,
+          eventId: it.eventId,
           ...(it.upcastedFrom !== undefined ? { upcastedFrom: it.upcastedFrom } : {}),
         });
       });

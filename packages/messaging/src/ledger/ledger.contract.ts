@@ -8,7 +8,14 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@albergue/platform/testing';
 import type {
-  BreakerState, CircuitBreakerStore, DeadLetterInput, DeadLetterStore, Delivery, DeliveryLedger, IncomingMessage, SubscriptionPolicy,
+  BreakerState,
+  CircuitBreakerStore,
+  DeadLetterInput,
+  DeadLetterStore,
+  Delivery,
+  DeliveryLedger,
+  IncomingMessage,
+  SubscriptionPolicy,
 } from '../ports/ledger.js';
 import { DEFAULT_POLICY, redeliveryHorizonMs } from '../ports/ledger.js';
 import { backoffDelayMs, mergePolicy } from './policy.js';
@@ -38,13 +45,16 @@ export const topicB = 'albergue.payment.v1.PaymentConfirmed';
 
 /** A policy with timeouts short enough for tests; `over` replaces parts of it. */
 export function fastPolicy(over: Partial<SubscriptionPolicy> = {}): SubscriptionPolicy {
-  return mergePolicy({
-    maxAttempts: 3,
-    visibilityTimeoutMs: 5_000,
-    backoff: { initialMs: 10, maxMs: 100, multiplier: 2, jitter: 0 },
-    breaker: { failureThreshold: 1_000, windowMs: 10_000, openMs: 10_000 },
-    dedupWindowMs: 60_000,
-  }, over);
+  return mergePolicy(
+    {
+      maxAttempts: 3,
+      visibilityTimeoutMs: 5_000,
+      backoff: { initialMs: 10, maxMs: 100, multiplier: 2, jitter: 0 },
+      breaker: { failureThreshold: 1_000, windowMs: 10_000, openMs: 10_000 },
+      dedupWindowMs: 60_000,
+    },
+    over,
+  );
 }
 
 export const msg = (topic: string, eventId: string, body = `{"event_id":"${eventId}"}`): IncomingMessage => ({ topic, eventId, body });
@@ -63,8 +73,18 @@ async function clockPast(at: number, message: string): Promise<void> {
 const nextMillisecond = (): Promise<void> => clockPast(Date.now() + 1, 'the clock to move on');
 
 /** Waits until the breaker of `sub`/`topic` reports `state` (openMs elapsing, a failure trimmed, …). */
-async function breakerState(breakers: CircuitBreakerStore, sub: string, topic: string, state: BreakerState, timeoutMs = 5_000): Promise<void> {
-  await waitFor(async () => (await breakers.status(sub, topic)).state === state, { timeoutMs, intervalMs: 5, message: `breaker ${sub}/${topic} ${state}` });
+async function breakerState(
+  breakers: CircuitBreakerStore,
+  sub: string,
+  topic: string,
+  state: BreakerState,
+  timeoutMs = 5_000,
+): Promise<void> {
+  await waitFor(async () => (await breakers.status(sub, topic)).state === state, {
+    timeoutMs,
+    intervalMs: 5,
+    message: `breaker ${sub}/${topic} ${state}`,
+  });
 }
 
 /**
@@ -78,24 +98,36 @@ async function whileEarlier<T>(since: number, ms: number, probe: () => Promise<T
 }
 
 /** Leases until `pred` holds for the batch (or the deadline passes); returns that batch. */
-async function leaseUntil(ledger: DeliveryLedger, sub: string, max: number, pred: (d: Delivery[]) => boolean, timeoutMs = 3_000): Promise<Delivery[]> {
-  return waitFor(async () => {
-    const got = await ledger.lease(sub, max);
-    if (pred(got)) return got;
-    for (const d of got) await ledger.ack(d);
-    // waitFor reports the last error: what the last lease returned.
-    throw new Error(`last lease: ${got.map((d) => `${d.eventId}#${d.attempt}`).join(', ') || 'nothing'}`);
-  }, { timeoutMs, intervalMs: 10, message: `lease(${sub}) to return the expected batch` });
+async function leaseUntil(
+  ledger: DeliveryLedger,
+  sub: string,
+  max: number,
+  pred: (d: Delivery[]) => boolean,
+  timeoutMs = 3_000,
+): Promise<Delivery[]> {
+  return waitFor(
+    async () => {
+      const got = await ledger.lease(sub, max);
+      if (pred(got)) return got;
+      for (const d of got) await ledger.ack(d);
+      // waitFor reports the last error: what the last lease returned.
+      throw new Error(`last lease: ${got.map((d) => `${d.eventId}#${d.attempt}`).join(', ') || 'nothing'}`);
+    },
+    { timeoutMs, intervalMs: 10, message: `lease(${sub}) to return the expected batch` },
+  );
 }
 
 /** Leases until one delivery comes back (without acking anything it sees). */
 async function leaseOne(ledger: DeliveryLedger, sub: string, timeoutMs = 3_000): Promise<Delivery> {
   let overfull = 0;
-  const d = await waitFor(async () => {
-    const got = await ledger.lease(sub, 1);
-    overfull = Math.max(overfull, got.length);
-    return got[0];
-  }, { timeoutMs, intervalMs: 5, message: `something to lease for ${sub}` });
+  const d = await waitFor(
+    async () => {
+      const got = await ledger.lease(sub, 1);
+      overfull = Math.max(overfull, got.length);
+      return got[0];
+    },
+    { timeoutMs, intervalMs: 5, message: `something to lease for ${sub}` },
+  );
   assert.ok(overfull <= 1, `lease(${sub}, 1) returned ${overfull} deliveries`);
   return d;
 }
@@ -115,7 +147,11 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
     test('record is idempotent by event_id; after ack a redelivery within the dedup window is a duplicate', async () => {
       const sub = unique('s');
       await ledger.register(sub, topicA, fastPolicy());
-      assert.deepEqual(await ledger.record(sub, [msg(topicA, 'e1'), msg(topicA, 'e1'), msg(topicA, 'e2')]), ['recorded', 'duplicate', 'recorded']);
+      assert.deepEqual(await ledger.record(sub, [msg(topicA, 'e1'), msg(topicA, 'e1'), msg(topicA, 'e2')]), [
+        'recorded',
+        'duplicate',
+        'recorded',
+      ]);
       assert.deepEqual(await ledger.record(sub, [msg(topicA, 'e1', 'other body')]), ['duplicate']);
       assert.deepEqual(await ledger.depth(sub), { [topicA]: 2 });
 
@@ -146,11 +182,25 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
 
     test('the dedup window expires: the same event_id is recorded again afterwards', async () => {
       const sub = unique('s');
-      await ledger.register(sub, topicB, fastPolicy({ maxAttempts: 1, visibilityTimeoutMs: 200, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, dedupWindowMs: 300 }));
+      await ledger.register(
+        sub,
+        topicB,
+        fastPolicy({
+          maxAttempts: 1,
+          visibilityTimeoutMs: 200,
+          backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 },
+          dedupWindowMs: 300,
+        }),
+      );
       await ledger.record(sub, [msg(topicB, 'x')]);
       const t0 = Date.now();
       assert.equal(await ledger.ack((await ledger.lease(sub, 1))[0]!), 'acked');
-      await whileEarlier(t0, 300, () => ledger.record(sub, [msg(topicB, 'x')]), (r) => assert.deepEqual(r, ['duplicate']));
+      await whileEarlier(
+        t0,
+        300,
+        () => ledger.record(sub, [msg(topicB, 'x')]),
+        (r) => assert.deepEqual(r, ['duplicate']),
+      );
       await waitFor(async () => !(await ledger.isProcessed(sub, topicB, 'x')), { intervalMs: 10, message: 'the dedup window to expire' });
       assert.ok(Date.now() - t0 >= 290, `forgotten after ${Date.now() - t0} ms, within the 300 ms window`);
       assert.deepEqual(await ledger.record(sub, [msg(topicB, 'x')]), ['recorded']);
@@ -191,7 +241,10 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       await nextMillisecond();
       await ledger.record(sub, [msg(topicA, 'a2'), msg(topicB, 'b2')]);
       const first = await ledger.lease(sub, 2);
-      assert.deepEqual(first.map((d) => d.eventId), ['a1', 'b1']);
+      assert.deepEqual(
+        first.map((d) => d.eventId),
+        ['a1', 'b1'],
+      );
       const rest = await ledger.lease(sub, 10);
       assert.deepEqual(rest.map((d) => d.eventId).sort(), ['a2', 'b2']);
       assert.deepEqual(await ledger.lease(sub, 10), []);
@@ -205,7 +258,10 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       const peer = await f.peer();
       await ledger.register(sub, topicA, fastPolicy());
       const n = 120;
-      const outcomes = await ledger.record(sub, Array.from({ length: n }, (_, i) => msg(topicA, `m${i}`)));
+      const outcomes = await ledger.record(
+        sub,
+        Array.from({ length: n }, (_, i) => msg(topicA, `m${i}`)),
+      );
       assert.equal(outcomes.filter((o) => o === 'recorded').length, n);
       const seen = new Map<string, string>();
       const worker = async (who: string, l: DeliveryLedger) => {
@@ -235,7 +291,12 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       const tLease = Date.now();
       const first = (await ledger.lease(sub, 1))[0]!;
       assert.equal(first.attempt, 1);
-      await whileEarlier(tLease, 250, () => peer.ledger.lease(sub, 1), (got) => assert.deepEqual(got, [], 'leased, not available before the timeout'));
+      await whileEarlier(
+        tLease,
+        250,
+        () => peer.ledger.lease(sub, 1),
+        (got) => assert.deepEqual(got, [], 'leased, not available before the timeout'),
+      );
       const second = await leaseOne(peer.ledger, sub);
       assert.ok(Date.now() - tLease >= 250, 'not leased again before the visibility timeout');
       assert.equal(second.eventId, 'v1');
@@ -282,31 +343,54 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       assert.equal(e.id, 'hang');
       assert.equal(e.reason, 'visibility_timeout');
       assert.equal(e.attempts, 2);
-      assert.deepEqual(e.errors.map((x) => [x.attempt, x.message.replace(/ \(.*/, '')]), [[1, 'boom'], [2, 'visibility timeout expired']]);
+      assert.deepEqual(
+        e.errors.map((x) => [x.attempt, x.message.replace(/ \(.*/, '')]),
+        [
+          [1, 'boom'],
+          [2, 'visibility timeout expired'],
+        ],
+      );
       assert.deepEqual(await ledger.depth(sub), { [topicA]: 0 });
       await f.deadLetters.remove(topicA, ['hang'], sub);
     });
 
     test('nack schedules a retry after the backoff: not leasable before it elapses', async () => {
       const sub = unique('s');
-      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 5, backoff: { initialMs: 250, maxMs: 1_000, multiplier: 2, jitter: 0 } }));
+      await ledger.register(
+        sub,
+        topicA,
+        fastPolicy({ maxAttempts: 5, backoff: { initialMs: 250, maxMs: 1_000, multiplier: 2, jitter: 0 } }),
+      );
       await ledger.record(sub, [msg(topicA, 'r1')]);
       const d1 = (await ledger.lease(sub, 1))[0]!;
       const t0 = Date.now();
       assert.equal(await ledger.nack(d1, 'db down'), 'retry-scheduled');
       assert.equal(await ledger.ack(d1), 'stale', 'a nacked lease is over');
-      await whileEarlier(t0, 250, () => ledger.lease(sub, 1), (got) => assert.deepEqual(got, [], 'not due yet'));
+      await whileEarlier(
+        t0,
+        250,
+        () => ledger.lease(sub, 1),
+        (got) => assert.deepEqual(got, [], 'not due yet'),
+      );
       assert.deepEqual(await ledger.depth(sub), { [topicA]: 1 }, 'scheduled messages count in depth');
       // Polls from now on: the first lease that returns it must come after the backoff.
       const d2 = await leaseOne(ledger, sub);
       const waited = Date.now() - t0;
       assert.ok(waited >= 240, `leased again after ${waited} ms, before the 250 ms backoff`);
       assert.equal(d2.attempt, 2);
-      assert.deepEqual(d2.errors.map((e) => [e.attempt, e.message]), [[1, 'db down']]);
+      assert.deepEqual(
+        d2.errors.map((e) => [e.attempt, e.message]),
+        [[1, 'db down']],
+      );
       // The second failure doubles the delay (500 ms).
       const t1 = Date.now();
       assert.equal(await ledger.nack(d2, 'still down'), 'retry-scheduled');
-      await whileEarlier(t1, 500, () => ledger.lease(sub, 1), (got) => assert.deepEqual(got, [], 'the second backoff is longer'));
+      await whileEarlier(
+        t1,
+        500,
+        () => ledger.lease(sub, 1),
+        (got) => assert.deepEqual(got, [], 'the second backoff is longer'),
+      );
       const d3 = await leaseOne(ledger, sub);
       assert.ok(Date.now() - t1 >= 490, `second backoff was ${Date.now() - t1} ms`);
       assert.equal(d3.attempt, 3);
@@ -364,7 +448,14 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       assert.equal(e.body, body);
       assert.equal(e.reason, 'max_attempts');
       assert.equal(e.attempts, 3);
-      assert.deepEqual(e.errors.map((x) => [x.attempt, x.message]), [[1, 'failure 1'], [2, 'failure 2'], [3, 'failure 3']]);
+      assert.deepEqual(
+        e.errors.map((x) => [x.attempt, x.message]),
+        [
+          [1, 'failure 1'],
+          [2, 'failure 2'],
+          [3, 'failure 3'],
+        ],
+      );
       for (const x of e.errors) assert.match(x.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       assert.equal(e.firstFailureAt, e.errors[0]!.at);
       assert.equal(e.lastFailureAt, e.errors[2]!.at);
@@ -381,7 +472,10 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       const policy = fastPolicy({ maxAttempts: 10, breaker: { failureThreshold: 3, windowMs: 10_000, openMs: 500 } });
       await ledger.register(sub, topicA, policy);
       await ledger.register(sub, topicB, policy);
-      await ledger.record(sub, Array.from({ length: 6 }, (_, i) => msg(topicA, `a${i}`)));
+      await ledger.record(
+        sub,
+        Array.from({ length: 6 }, (_, i) => msg(topicA, `a${i}`)),
+      );
 
       // Two failures: still closed.
       for (const d of await ledger.lease(sub, 2)) await ledger.nack(d, 'downstream 503');
@@ -402,13 +496,32 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       // While open: topic A is held back (even past its backoff), topic B flows.
       await ledger.record(sub, [msg(topicB, 'b0'), msg(topicB, 'b1')]);
       await clockPast(openedAt + 4 * policy.backoff.initialMs, 'the retries of a0..a2 to be due (past their backoff)');
-      await whileEarlier(openedAt, 500, async () => {
-        const flowing = await ledger.lease(sub, 20);
-        await ledger.ackMany(flowing);
-        return flowing;
-      }, (flowing) => assert.deepEqual(flowing.map((d) => d.topic), [topicB, topicB]));
-      await whileEarlier(openedAt, 500, () => peer.ledger.lease(sub, 20), (got) => assert.deepEqual(got, []));
-      await whileEarlier(openedAt, 500, () => ledger.depth(sub), (depth) => assert.deepEqual(depth, { [topicA]: 6, [topicB]: 0 }, 'held, not lost'));
+      await whileEarlier(
+        openedAt,
+        500,
+        async () => {
+          const flowing = await ledger.lease(sub, 20);
+          await ledger.ackMany(flowing);
+          return flowing;
+        },
+        (flowing) =>
+          assert.deepEqual(
+            flowing.map((d) => d.topic),
+            [topicB, topicB],
+          ),
+      );
+      await whileEarlier(
+        openedAt,
+        500,
+        () => peer.ledger.lease(sub, 20),
+        (got) => assert.deepEqual(got, []),
+      );
+      await whileEarlier(
+        openedAt,
+        500,
+        () => ledger.depth(sub),
+        (depth) => assert.deepEqual(depth, { [topicA]: 6, [topicB]: 0 }, 'held, not lost'),
+      );
 
       // Half-open after openMs: exactly one probe, whichever instance asks first.
       await breakerState(f.breakers, sub, topicA, 'half-open');
@@ -420,8 +533,18 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       // The probe fails: open again.
       const reopenedAt = Date.now();
       assert.equal(await peer.ledger.nack(probe[0]!, 'still 503'), 'retry-scheduled');
-      await whileEarlier(reopenedAt, 500, () => f.breakers.status(sub, topicA), (s) => assert.equal(s.state, 'open'));
-      await whileEarlier(reopenedAt, 500, () => ledger.lease(sub, 20), (got) => assert.deepEqual(got, []));
+      await whileEarlier(
+        reopenedAt,
+        500,
+        () => f.breakers.status(sub, topicA),
+        (s) => assert.equal(s.state, 'open'),
+      );
+      await whileEarlier(
+        reopenedAt,
+        500,
+        () => ledger.lease(sub, 20),
+        (got) => assert.deepEqual(got, []),
+      );
 
       // The next probe succeeds: closed, the window cleared, everything flows.
       await breakerState(f.breakers, sub, topicA, 'half-open');
@@ -447,7 +570,11 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
 
     test('breaker: a probe whose lease lapses re-opens it; reset closes it', async () => {
       const sub = unique('s');
-      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 10, visibilityTimeoutMs: 250, breaker: { failureThreshold: 1, windowMs: 10_000, openMs: 100 } }));
+      await ledger.register(
+        sub,
+        topicA,
+        fastPolicy({ maxAttempts: 10, visibilityTimeoutMs: 250, breaker: { failureThreshold: 1, windowMs: 10_000, openMs: 100 } }),
+      );
       await ledger.record(sub, [msg(topicA, 'p1'), msg(topicA, 'p2')]);
       const [d] = await ledger.lease(sub, 1);
       await ledger.nack(d!, 'x');
@@ -469,28 +596,53 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
 
     test('breaker: failures outside the rolling window do not count', async () => {
       const sub = unique('s');
-      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 10, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, breaker: { failureThreshold: 2, windowMs: 600, openMs: 10_000 } }));
+      await ledger.register(
+        sub,
+        topicA,
+        fastPolicy({
+          maxAttempts: 10,
+          backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 },
+          breaker: { failureThreshold: 2, windowMs: 600, openMs: 10_000 },
+        }),
+      );
       await ledger.record(sub, [msg(topicA, 'w1'), msg(topicA, 'w2')]);
       const [w1] = await ledger.lease(sub, 1);
       const failedAt = Date.now();
       await ledger.nack(w1!, 'one');
       assert.equal((await f.breakers.status(sub, topicA)).failures, 1);
-      await waitFor(async () => (await f.breakers.status(sub, topicA)).failures === 0, { intervalMs: 10, message: 'the failure to leave the 600 ms window' });
+      await waitFor(async () => (await f.breakers.status(sub, topicA)).failures === 0, {
+        intervalMs: 10,
+        message: 'the failure to leave the 600 ms window',
+      });
       assert.ok(Date.now() - failedAt >= 600, `the failure left the window after ${Date.now() - failedAt} ms`);
       const next = await ledger.lease(sub, 2);
       assert.equal(next.length, 2);
-      await ledger.nack(next.find((d) => d.eventId === 'w1')!, 'two');
+      await ledger.nack(
+        next.find((d) => d.eventId === 'w1')!,
+        'two',
+      );
       const st = await f.breakers.status(sub, topicA);
       assert.equal(st.state, 'closed');
       assert.equal(st.failures, 1);
-      await ledger.nack(next.find((d) => d.eventId === 'w2')!, 'three');
+      await ledger.nack(
+        next.find((d) => d.eventId === 'w2')!,
+        'three',
+      );
       assert.equal((await f.breakers.status(sub, topicA)).state, 'open');
       assert.equal((await f.breakers.status(unique('nobody'), topicA)).state, 'closed', 'an unknown breaker is closed');
     });
 
     test('breaker: one message failing again and again counts once (poison is not an outage); distinct messages failing open it', async () => {
       const sub = unique('s');
-      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 5, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, breaker: { failureThreshold: 2, windowMs: 10_000, openMs: 10_000 } }));
+      await ledger.register(
+        sub,
+        topicA,
+        fastPolicy({
+          maxAttempts: 5,
+          backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 },
+          breaker: { failureThreshold: 2, windowMs: 10_000, openMs: 10_000 },
+        }),
+      );
       await ledger.record(sub, [msg(topicA, 'poison')]);
       for (let i = 1; i <= 5; i++) {
         const d = await leaseOne(ledger, sub);
@@ -513,10 +665,25 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
         if (n.subscriber === sub) notices.push(`${n.reason}:${n.id}`);
       });
       try {
-        await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 2, visibilityTimeoutMs: 200, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, breaker: { failureThreshold: 1, windowMs: 10_000, openMs: 10_000 } }));
+        await ledger.register(
+          sub,
+          topicA,
+          fastPolicy({
+            maxAttempts: 2,
+            visibilityTimeoutMs: 200,
+            backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 },
+            breaker: { failureThreshold: 1, windowMs: 10_000, openMs: 10_000 },
+          }),
+        );
         await ledger.record(sub, [msg(topicA, 'perm')]);
         const d = await leaseOne(ledger, sub);
-        assert.equal(await ledger.nack(d, 'permanent error (no_such_booking): booking bk-9 does not exist', { permanent: true, code: 'no_such_booking' }), 'dead-lettered');
+        assert.equal(
+          await ledger.nack(d, 'permanent error (no_such_booking): booking bk-9 does not exist', {
+            permanent: true,
+            code: 'no_such_booking',
+          }),
+          'dead-lettered',
+        );
         const st = await f.breakers.status(sub, topicA);
         assert.equal(st.state, 'closed', 'threshold 1, yet a permanent error opens nothing');
         assert.equal(st.failures, 0);
@@ -542,7 +709,18 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
         await f.breakers.reset(sub, topicA); // threshold 1: the transient failure opened it
         await ledger.nack(await leaseOne(ledger, sub), 'y');
         const now = new Date().toISOString();
-        const raw = { id: 'invalid-1', topic: topicA, subscriber: sub, body: 'garbage', reason: 'invalid_envelope' as const, attempts: 0, errors: [], firstFailureAt: now, lastFailureAt: now, deadLetteredAt: now };
+        const raw = {
+          id: 'invalid-1',
+          topic: topicA,
+          subscriber: sub,
+          body: 'garbage',
+          reason: 'invalid_envelope' as const,
+          attempts: 0,
+          errors: [],
+          firstFailureAt: now,
+          lastFailureAt: now,
+          deadLetteredAt: now,
+        };
         await f.deadLetters.add(raw);
         await f.deadLetters.add(raw); // the same bytes again: the same entry, not a second dead letter
         assert.deepEqual(notices, ['permanent_error:perm', 'visibility_timeout:lapse', 'max_attempts:max', 'invalid_envelope:invalid-1']);
@@ -553,7 +731,15 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
 
     test('half-open probe: a never-attempted message is chosen over one that already failed; a permanently failed probe frees the slot', async () => {
       const sub = unique('s');
-      await ledger.register(sub, topicA, fastPolicy({ maxAttempts: 10, backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 }, breaker: { failureThreshold: 2, windowMs: 10_000, openMs: 150 } }));
+      await ledger.register(
+        sub,
+        topicA,
+        fastPolicy({
+          maxAttempts: 10,
+          backoff: { initialMs: 0, maxMs: 0, multiplier: 1, jitter: 0 },
+          breaker: { failureThreshold: 2, windowMs: 10_000, openMs: 150 },
+        }),
+      );
       await ledger.record(sub, [msg(topicA, 'f1'), msg(topicA, 'f2')]);
       for (const d of await ledger.lease(sub, 2)) await ledger.nack(d, 'boom');
       assert.equal((await f.breakers.status(sub, topicA)).state, 'open');
@@ -591,7 +777,18 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       const t = `albergue.test.v1.${unique('B')}`;
       const now = new Date().toISOString();
       const big = 'é'.repeat(10_000); // 20,000 bytes of 2-byte characters
-      await f.deadLetters.add({ id: 'big', topic: t, subscriber: sub, body: big, reason: 'invalid_envelope', attempts: 0, errors: [], firstFailureAt: now, lastFailureAt: now, deadLetteredAt: now });
+      await f.deadLetters.add({
+        id: 'big',
+        topic: t,
+        subscriber: sub,
+        body: big,
+        reason: 'invalid_envelope',
+        attempts: 0,
+        errors: [],
+        firstFailureAt: now,
+        lastFailureAt: now,
+        deadLetteredAt: now,
+      });
       const e = await f.deadLetters.get(t, 'big', sub);
       assert.ok(e);
       assert.equal(e.bodyTruncated, true);
@@ -599,10 +796,25 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       assert.equal(e.bodySha256, createHash('sha256').update(big).digest('hex'));
       assert.ok(Buffer.byteLength(e.body) <= 4_096, `prefix of ${Buffer.byteLength(e.body)} bytes`);
       assert.ok(big.startsWith(e.body) && e.body.length === 2_048, 'cut on a character boundary');
-      assert.deepEqual((await f.deadLetters.list(t)).map((x) => x.body), [e.body], 'list returns the prefix only');
+      assert.deepEqual(
+        (await f.deadLetters.list(t)).map((x) => x.body),
+        [e.body],
+        'list returns the prefix only',
+      );
       // Bytes in, bytes measured.
       const bytes = Buffer.from([0xff, 0xfe, 0x00, 0x41]);
-      await f.deadLetters.add({ id: 'bin', topic: t, subscriber: sub, body: bytes, reason: 'invalid_envelope', attempts: 0, errors: [], firstFailureAt: now, lastFailureAt: now, deadLetteredAt: now });
+      await f.deadLetters.add({
+        id: 'bin',
+        topic: t,
+        subscriber: sub,
+        body: bytes,
+        reason: 'invalid_envelope',
+        attempts: 0,
+        errors: [],
+        firstFailureAt: now,
+        lastFailureAt: now,
+        deadLetteredAt: now,
+      });
       const b = await f.deadLetters.get(t, 'bin', sub);
       assert.equal(b?.bodyBytes, 4);
       assert.equal(b?.bodySha256, createHash('sha256').update(bytes).digest('hex'));
@@ -626,9 +838,15 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       const t2 = `albergue.test.v1.${unique('T')}`;
       const base = Date.parse('2026-01-01T00:00:00.000Z');
       const entry = (topic: string, id: string, subscriber: string, i: number): DeadLetterInput => ({
-        id, topic, subscriber, body: `{"n":${i}}`, reason: i % 2 ? 'invalid_envelope' : 'max_attempts', attempts: i,
+        id,
+        topic,
+        subscriber,
+        body: `{"n":${i}}`,
+        reason: i % 2 ? 'invalid_envelope' : 'max_attempts',
+        attempts: i,
         errors: [{ attempt: i, at: new Date(base + i).toISOString(), message: `err ${i}` }],
-        firstFailureAt: new Date(base + i).toISOString(), lastFailureAt: new Date(base + i).toISOString(),
+        firstFailureAt: new Date(base + i).toISOString(),
+        lastFailureAt: new Date(base + i).toISOString(),
         deadLetteredAt: new Date(base + 1_000 + i).toISOString(),
       });
       // Added out of order: listed by deadLetteredAt.
@@ -637,11 +855,23 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       await dl.add(entry(t2, 'z', 'svc', 0));
 
       const topics = (await dl.topics()).filter((t) => t.topic === t1 || t.topic === t2);
-      assert.deepEqual(topics, [{ topic: t1, depth: 6 }, { topic: t2, depth: 1 }].sort((a, b) => (a.topic < b.topic ? -1 : 1)));
+      assert.deepEqual(
+        topics,
+        [
+          { topic: t1, depth: 6 },
+          { topic: t2, depth: 1 },
+        ].sort((a, b) => (a.topic < b.topic ? -1 : 1)),
+      );
       const all = await dl.list(t1);
-      assert.deepEqual(all.map((e) => `${e.subscriber}/${e.id}`), ['svc/id0', 'svc/id1', 'svc/id2', 'svc/id3', 'svc/id4', 'other/id2']);
+      assert.deepEqual(
+        all.map((e) => `${e.subscriber}/${e.id}`),
+        ['svc/id0', 'svc/id1', 'svc/id2', 'svc/id3', 'svc/id4', 'other/id2'],
+      );
       assert.deepEqual(all[1], { ...entry(t1, 'id1', 'svc', 1), ...boundedBody('{"n":1}') });
-      assert.deepEqual((await dl.list(t1, { offset: 2, limit: 2 })).map((e) => e.id), ['id2', 'id3']);
+      assert.deepEqual(
+        (await dl.list(t1, { offset: 2, limit: 2 })).map((e) => e.id),
+        ['id2', 'id3'],
+      );
       assert.deepEqual(await dl.list(t1, { offset: 10 }), []);
       assert.deepEqual(await dl.list('albergue.none.v1.Nothing'), []);
 
@@ -655,16 +885,26 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
       assert.equal((await dl.list(t1)).length, 6);
       assert.equal((await dl.get(t1, 'id4', 'svc'))?.attempts, 9);
 
-      assert.equal(await dl.remove(t1, ['id2']), 2, 'every subscriber\'s entry of id2');
+      assert.equal(await dl.remove(t1, ['id2']), 2, "every subscriber's entry of id2");
       assert.equal(await dl.remove(t1, ['id0', 'missing'], 'other'), 0);
       assert.equal(await dl.remove(t1, ['id0'], 'svc'), 1);
-      assert.deepEqual((await dl.list(t1)).map((e) => e.id), ['id1', 'id3', 'id4']);
+      assert.deepEqual(
+        (await dl.list(t1)).map((e) => e.id),
+        ['id1', 'id3', 'id4'],
+      );
       assert.equal(await dl.remove(t1), 3);
       assert.deepEqual(await dl.list(t1), []);
-      assert.equal((await dl.topics()).some((t) => t.topic === t1), false, 'an emptied topic is not listed');
+      assert.equal(
+        (await dl.topics()).some((t) => t.topic === t1),
+        false,
+        'an emptied topic is not listed',
+      );
       assert.equal(await dl.remove(t1), 0);
       assert.equal(await dl.remove(t2, undefined, 'svc'), 1);
-      assert.equal((await dl.topics()).some((t) => t.topic === t2), false);
+      assert.equal(
+        (await dl.topics()).some((t) => t.topic === t2),
+        false,
+      );
     });
 
     test('depth and stale acks across subscribers and topics', async () => {

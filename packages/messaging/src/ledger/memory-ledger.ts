@@ -6,8 +6,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import type {
-  AckOutcome, AttemptError, BreakerStatus, CircuitBreakerStore, DeadLetter, DeadLetterInput, DeadLetterNotice, DeadLetterReason, DeadLetterStore,
-  Delivery, DeliveryLedger, IncomingMessage, NackOptions, NackOutcome, RecordOutcome, SubscriptionPolicy,
+  AckOutcome,
+  AttemptError,
+  BreakerStatus,
+  CircuitBreakerStore,
+  DeadLetter,
+  DeadLetterInput,
+  DeadLetterNotice,
+  DeadLetterReason,
+  DeadLetterStore,
+  Delivery,
+  DeliveryLedger,
+  IncomingMessage,
+  NackOptions,
+  NackOutcome,
+  RecordOutcome,
+  SubscriptionPolicy,
 } from '../ports/ledger.js';
 import { DEFAULT_MAX_DLQ_BODY_BYTES, DeadLetterEvents, boundedBody } from '../dlq/entries.js';
 import { DEFAULT_POLICY } from '../ports/ledger.js';
@@ -140,7 +154,8 @@ export class MemoryLedgerStore {
     const known = m.delete(field);
     m.set(field, entry);
     // A second `add` of the same entry (the same bytes redelivered) is not a second dead letter.
-    if (fresh || !known) this.deadLetterEvents.emit({ subscriber: entry.subscriber, topic: entry.topic, id: entry.id, reason: entry.reason });
+    if (fresh || !known)
+      this.deadLetterEvents.emit({ subscriber: entry.subscriber, topic: entry.topic, id: entry.id, reason: entry.reason });
   }
 }
 
@@ -425,7 +440,11 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
     const lease = e.lease!;
     e.lease = undefined;
     e.gen++;
-    e.errors.push({ attempt: e.attempts, at: iso(lease.expiresAt), message: `${VISIBILITY_TIMEOUT_ERROR} (not acked within ${t.policy.visibilityTimeoutMs} ms)` });
+    e.errors.push({
+      attempt: e.attempts,
+      at: iso(lease.expiresAt),
+      message: `${VISIBILITY_TIMEOUT_ERROR} (not acked within ${t.policy.visibilityTimeoutMs} ms)`,
+    });
     e.firstFailureAt ??= lease.expiresAt;
     const b = t.breaker;
     if (b.probe?.token === lease.token) {
@@ -440,24 +459,35 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
     t.ready.push({ key: lease.expiresAt, seq: this.store.nextSeq(), entry: e, gen: e.gen });
   }
 
-  private deadLetter(subscriber: string, topic: string, t: TopicState, e: Entry, reason: DeadLetterReason, now: number, code?: string): void {
+  private deadLetter(
+    subscriber: string,
+    topic: string,
+    t: TopicState,
+    e: Entry,
+    reason: DeadLetterReason,
+    now: number,
+    code?: string,
+  ): void {
     t.entries.delete(e.eventId);
     e.gen++;
     const last = e.errors[e.errors.length - 1];
     // A recorded envelope is kept whole (bounded by the envelope size limit): it can be replayed.
-    this.store.addDeadLetter({
-      id: e.eventId,
-      topic,
-      subscriber,
-      ...boundedBody(e.body, Number.MAX_SAFE_INTEGER),
-      reason,
-      ...(code !== undefined ? { code } : {}),
-      attempts: e.attempts,
-      errors: e.errors.slice(),
-      firstFailureAt: iso(e.firstFailureAt ?? now),
-      lastFailureAt: last?.at ?? iso(now),
-      deadLetteredAt: iso(now),
-    }, true);
+    this.store.addDeadLetter(
+      {
+        id: e.eventId,
+        topic,
+        subscriber,
+        ...boundedBody(e.body, Number.MAX_SAFE_INTEGER),
+        reason,
+        ...(code !== undefined ? { code } : {}),
+        attempts: e.attempts,
+        errors: e.errors.slice(),
+        firstFailureAt: iso(e.firstFailureAt ?? now),
+        lastFailureAt: last?.at ?? iso(now),
+        deadLetteredAt: iso(now),
+      },
+      true,
+    );
   }
 }
 

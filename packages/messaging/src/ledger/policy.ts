@@ -23,10 +23,14 @@ export function validatePolicy(subscriber: string, topic: string, p: Subscriptio
   if (!positiveInt(p.maxAttempts)) problems.push(`maxAttempts must be a positive integer (got ${p.maxAttempts})`);
   if (!positiveInt(p.visibilityTimeoutMs)) problems.push(`visibilityTimeoutMs must be a positive integer (got ${p.visibilityTimeoutMs})`);
   if (!nonNegative(p.backoff.initialMs)) problems.push(`backoff.initialMs must be ≥ 0 (got ${p.backoff.initialMs})`);
-  if (!nonNegative(p.backoff.maxMs) || p.backoff.maxMs < p.backoff.initialMs) problems.push(`backoff.maxMs must be ≥ backoff.initialMs (got ${p.backoff.maxMs})`);
-  if (!(Number.isFinite(p.backoff.multiplier) && p.backoff.multiplier >= 1)) problems.push(`backoff.multiplier must be ≥ 1 (got ${p.backoff.multiplier})`);
-  if (!(Number.isFinite(p.backoff.jitter) && p.backoff.jitter >= 0 && p.backoff.jitter <= 1)) problems.push(`backoff.jitter must be within 0..1 (got ${p.backoff.jitter})`);
-  if (!positiveInt(p.breaker.failureThreshold)) problems.push(`breaker.failureThreshold must be a positive integer (got ${p.breaker.failureThreshold})`);
+  if (!nonNegative(p.backoff.maxMs) || p.backoff.maxMs < p.backoff.initialMs)
+    problems.push(`backoff.maxMs must be ≥ backoff.initialMs (got ${p.backoff.maxMs})`);
+  if (!(Number.isFinite(p.backoff.multiplier) && p.backoff.multiplier >= 1))
+    problems.push(`backoff.multiplier must be ≥ 1 (got ${p.backoff.multiplier})`);
+  if (!(Number.isFinite(p.backoff.jitter) && p.backoff.jitter >= 0 && p.backoff.jitter <= 1))
+    problems.push(`backoff.jitter must be within 0..1 (got ${p.backoff.jitter})`);
+  if (!positiveInt(p.breaker.failureThreshold))
+    problems.push(`breaker.failureThreshold must be a positive integer (got ${p.breaker.failureThreshold})`);
   if (!positiveInt(p.breaker.windowMs)) problems.push(`breaker.windowMs must be a positive integer (got ${p.breaker.windowMs})`);
   if (!positiveInt(p.breaker.openMs)) problems.push(`breaker.openMs must be a positive integer (got ${p.breaker.openMs})`);
   if (!positiveInt(p.dedupWindowMs)) problems.push(`dedupWindowMs must be a positive integer (got ${p.dedupWindowMs})`);
@@ -35,8 +39,8 @@ export function validatePolicy(subscriber: string, topic: string, p: Subscriptio
   if (p.dedupWindowMs < horizon) {
     throw new PolicyError(
       `${where}: dedupWindowMs ${p.dedupWindowMs} ms is shorter than the redelivery horizon ` +
-      `(maxAttempts × backoff.maxMs + visibilityTimeoutMs = ${p.maxAttempts} × ${p.backoff.maxMs} + ${p.visibilityTimeoutMs} = ${horizon} ms); ` +
-      `a late redelivery could be processed twice. Set dedupWindowMs to at least ${horizon}.`,
+        `(maxAttempts × backoff.maxMs + visibilityTimeoutMs = ${p.maxAttempts} × ${p.backoff.maxMs} + ${p.visibilityTimeoutMs} = ${horizon} ms); ` +
+        `a late redelivery could be processed twice. Set dedupWindowMs to at least ${horizon}.`,
     );
   }
 }

@@ -56,9 +56,16 @@ describe('redis ledger: key layout, server-side dates, round trips', () => {
     await ledger.ack(d1!);
     await ledger.nack(d2!, 'boom'); // opens the breaker (threshold 1)
     await ledger.deadLetters.add({
-      id: 'bad-1', topic: topicB, subscriber: sub, body: '{', reason: 'invalid_envelope', attempts: 0,
+      id: 'bad-1',
+      topic: topicB,
+      subscriber: sub,
+      body: '{',
+      reason: 'invalid_envelope',
+      attempts: 0,
       errors: [{ attempt: 0, at: new Date().toISOString(), message: 'not JSON' }],
-      firstFailureAt: new Date().toISOString(), lastFailureAt: new Date().toISOString(), deadLetteredAt: new Date().toISOString(),
+      firstFailureAt: new Date().toISOString(),
+      lastFailureAt: new Date().toISOString(),
+      deadLetteredAt: new Date().toISOString(),
     });
 
     const keys: string[] = [];
@@ -91,7 +98,10 @@ describe('redis ledger: key layout, server-side dates, round trips', () => {
     const failuresTtl = await r.pttl(`${namespace}cb:${sub}:${topicA}:failures`);
     assert.ok(failuresTtl > 0 && failuresTtl <= policy.breaker.windowMs);
     assert.equal(await r.pttl(`${namespace}cb:${sub}:${topicA}`), -1);
-    assert.deepEqual(await r.hgetall(`${namespace}cb:${sub}:${topicA}`), { state: 'open', until: (await r.hget(`${namespace}cb:${sub}:${topicA}`, 'until'))! });
+    assert.deepEqual(await r.hgetall(`${namespace}cb:${sub}:${topicA}`), {
+      state: 'open',
+      until: (await r.hget(`${namespace}cb:${sub}:${topicA}`, 'until'))!,
+    });
     const entry = await r.hgetall(`${namespace}mqtt:ledger:${sub}:${topicA}:msg:k2`);
     assert.equal(entry.att, '1');
     assert.equal(JSON.parse(entry.errs!)[0].message, 'boom');
@@ -105,8 +115,16 @@ describe('redis ledger: key layout, server-side dates, round trips', () => {
   test('the Lua ISO-8601 formatter agrees with Date.prototype.toISOString', async () => {
     const samples = [0, 951_782_400_000, 951_868_799_999, 1_709_164_800_123, 4_107_542_400_000, Date.now()];
     for (let i = 0; i < 200; i++) samples.push(Math.floor(Math.random() * 4_102_444_800_000));
-    const out = (await r.eval(`${PRELUDE}\nlocal o = {}\nfor i = 2, #ARGV do o[#o + 1] = iso(tonumber(ARGV[i])) end\nreturn o`, 0, namespace, ...samples.map(String))) as string[];
-    assert.deepEqual(out, samples.map((ms) => new Date(ms).toISOString()));
+    const out = (await r.eval(
+      `${PRELUDE}\nlocal o = {}\nfor i = 2, #ARGV do o[#o + 1] = iso(tonumber(ARGV[i])) end\nreturn o`,
+      0,
+      namespace,
+      ...samples.map(String),
+    )) as string[];
+    assert.deepEqual(
+      out,
+      samples.map((ms) => new Date(ms).toISOString()),
+    );
   });
 
   test('record, lease and ackMany take one round trip per batch', async () => {

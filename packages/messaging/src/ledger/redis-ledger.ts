@@ -7,8 +7,22 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type {
-  AckOutcome, AttemptError, BreakerState, BreakerStatus, CircuitBreakerStore, DeadLetter, DeadLetterInput, DeadLetterNotice, DeadLetterStore, Delivery,
-  DeliveryLedger, IncomingMessage, NackOptions, NackOutcome, RecordOutcome, SubscriptionPolicy,
+  AckOutcome,
+  AttemptError,
+  BreakerState,
+  BreakerStatus,
+  CircuitBreakerStore,
+  DeadLetter,
+  DeadLetterInput,
+  DeadLetterNotice,
+  DeadLetterStore,
+  Delivery,
+  DeliveryLedger,
+  IncomingMessage,
+  NackOptions,
+  NackOutcome,
+  RecordOutcome,
+  SubscriptionPolicy,
 } from '../ports/ledger.js';
 import { DEFAULT_MAX_DLQ_BODY_BYTES, DeadLetterEvents, boundedBody, completeDeadLetter } from '../dlq/entries.js';
 import { DEFAULT_POLICY } from '../ports/ledger.js';
@@ -107,7 +121,8 @@ export class RedisDeliveryLedger implements DeliveryLedger {
     assertKeyPart('topic', topic);
     validatePolicy(subscriber, topic, policy);
     const c = this.conn;
-    await c.redis.multi()
+    await c.redis
+      .multi()
       .hset(c.key('mqtt:ledger', subscriber, 'policies'), topic, JSON.stringify(policy))
       .sadd(c.key('mqtt:ledger', subscriber, 'topics'), topic)
       .sadd(c.key('mqtt:ledger:subscribers'), subscriber)
@@ -168,12 +183,26 @@ export class RedisDeliveryLedger implements DeliveryLedger {
   }
 
   async nack(delivery: Delivery, error: string, options: NackOptions = {}): Promise<NackOutcome> {
-    const r = str(await this.conn.cmd.albergueLedgerNack(
-      this.conn.ns, delivery.subscriber, delivery.topic, delivery.eventId, delivery.leaseToken, error, Math.random(),
-      options.permanent ? '1' : '0', options.code ?? 'permanent_error',
-    )) as NackOutcome;
+    const r = str(
+      await this.conn.cmd.albergueLedgerNack(
+        this.conn.ns,
+        delivery.subscriber,
+        delivery.topic,
+        delivery.eventId,
+        delivery.leaseToken,
+        error,
+        Math.random(),
+        options.permanent ? '1' : '0',
+        options.code ?? 'permanent_error',
+      ),
+    ) as NackOutcome;
     if (r === 'dead-lettered') {
-      this.conn.deadLetterEvents.emit({ subscriber: delivery.subscriber, topic: delivery.topic, id: delivery.eventId, reason: options.permanent ? 'permanent_error' : 'max_attempts' });
+      this.conn.deadLetterEvents.emit({
+        subscriber: delivery.subscriber,
+        topic: delivery.topic,
+        id: delivery.eventId,
+        reason: options.permanent ? 'permanent_error' : 'max_attempts',
+      });
     }
     return r;
   }
@@ -217,7 +246,8 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     const c = this.conn;
     const field = `${entry.subscriber}:${entry.id}`;
     const at = Date.parse(entry.deadLetteredAt);
-    const res = await c.redis.multi()
+    const res = await c.redis
+      .multi()
       .hset(c.key('mqtt:dlq', entry.topic), field, JSON.stringify(entry))
       .zadd(c.key('mqtt:dlq', entry.topic, 'order'), Number.isNaN(at) ? Date.now() : at, field)
       .sadd(c.key('mqtt:dlq-topics'), entry.topic)
@@ -225,7 +255,8 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     const [err, created] = res?.[0] ?? [new Error('DLQ write was discarded'), 0];
     if (err) throw err;
     // HSET answers 1 for a new field: the same entry written again (same bytes redelivered) is not a new dead letter.
-    if (num(created) === 1) c.deadLetterEvents.emit({ subscriber: entry.subscriber, topic: entry.topic, id: entry.id, reason: entry.reason });
+    if (num(created) === 1)
+      c.deadLetterEvents.emit({ subscriber: entry.subscriber, topic: entry.topic, id: entry.id, reason: entry.reason });
   }
 
   get deadLetterEvents(): DeadLetterEvents {

@@ -133,7 +133,9 @@ end
  * Per topic of the batch: one ZMSCORE for the dedup check and one ZADD to the ready set; per
  * message only EXISTS and HSET.
  */
-export const RECORD = PRELUDE + lua`
+export const RECORD =
+  PRELUDE +
+  lua`
 local sub = ARGV[2]
 local default_json = ARGV[3]
 local n = tonumber(ARGV[4])
@@ -184,7 +186,9 @@ return out
  * lapsed last lease, then per delivery: topic, eventId, body, attempt, maxAttempts, token,
  * leaseExpiresAt, firstReceivedAt, errorsJson }.
  */
-export const LEASE = PRELUDE + lua`
+export const LEASE =
+  PRELUDE +
+  lua`
 local sub = ARGV[2]
 local max = tonumber(ARGV[3])
 local tokp = ARGV[4]
@@ -301,7 +305,9 @@ return out
  * ARGV: ns, n, then subscriber, topic, eventId, token × n → 1 acked / 0 stale each.
  * Per message one HMGET (the lease check); deletions and the dedup ZADD go per subscriber and topic.
  */
-export const ACK = PRELUDE + lua`
+export const ACK =
+  PRELUDE +
+  lua`
 local n = tonumber(ARGV[2])
 local now = now_ms()
 local groups, order = {}, {}
@@ -359,7 +365,9 @@ return out
  * 'retry-scheduled' | 'dead-lettered' | 'stale'. A permanent failure is dead-lettered at once and
  * is no breaker failure (a permanently failed probe frees the probe slot).
  */
-export const NACK = PRELUDE + lua`
+export const NACK =
+  PRELUDE +
+  lua`
 local sub, topic, id, token, message, r = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
 local permanent, code = ARGV[8] == '1', ARGV[9]
 local now = now_ms()
@@ -391,14 +399,18 @@ return 'retry-scheduled'
 `;
 
 /** ARGV: ns, subscriber, topic, eventId → 1 when processed within the dedup window. */
-export const IS_PROCESSED = PRELUDE + lua`
+export const IS_PROCESSED =
+  PRELUDE +
+  lua`
 local until_ms = redis.call('ZSCORE', k_processed(ARGV[2], ARGV[3]), ARGV[4])
 if until_ms and tonumber(until_ms) > now_ms() then return 1 end
 return 0
 `;
 
 /** ARGV: ns, subscriber → topic, count, topic, count, … */
-export const DEPTH = PRELUDE + lua`
+export const DEPTH =
+  PRELUDE +
+  lua`
 local sub = ARGV[2]
 local out = {}
 for _, topic in ipairs(redis.call('SMEMBERS', k_topics(sub))) do
@@ -412,7 +424,9 @@ return out
  * ARGV: ns, subscriber?, topic? → { now, then per breaker: subscriber, topic, state, failures, until }.
  * With no subscriber: every breaker of every known subscription.
  */
-export const BREAKERS = PRELUDE + lua`
+export const BREAKERS =
+  PRELUDE +
+  lua`
 local now = now_ms()
 local pairs_list = {}
 if ARGV[2] and ARGV[2] ~= '' then
@@ -447,7 +461,9 @@ return out
  * ARGV: ns, topic, subscriber ('' = any), n, ids… (n = -1: every entry) → how many removed.
  * DLQ fields are "<subscriber>:<id>"; subscriber names never contain ':'.
  */
-export const DLQ_REMOVE = PRELUDE + lua`
+export const DLQ_REMOVE =
+  PRELUDE +
+  lua`
 local topic, sub, n = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local hk, ok = k_dlq(topic), k_dlq_order(topic)
 local wanted = nil

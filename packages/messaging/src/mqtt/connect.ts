@@ -67,7 +67,8 @@ const lastProblem = new WeakMap<MqttClient, string>();
 /** Describes an mqtt.js error: a CONNACK refusal as `connack refused: <reason>`. */
 export function describeMqttError(err: Error): string {
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'number') return `connack refused: ${err.message.replace(/^Connection refused: /i, '').toLowerCase()} (return code ${code})`;
+  if (typeof code === 'number')
+    return `connack refused: ${err.message.replace(/^Connection refused: /i, '').toLowerCase()} (return code ${code})`;
   return err.message;
 }
 
@@ -75,7 +76,9 @@ export function describeMqttError(err: Error): string {
 export function mqttConnectionStatus(client: MqttClient): MqttConnectionStatus {
   if (client.connected) return { connected: true };
   const reason = lastProblem.get(client);
-  return reason !== undefined ? { connected: false, reason } : { connected: false, reason: client.reconnecting ? 'reconnecting' : 'disconnected' };
+  return reason !== undefined
+    ? { connected: false, reason }
+    : { connected: false, reason: client.reconnecting ? 'reconnecting' : 'disconnected' };
 }
 
 /** Remembers the last connection problem of `client` for `mqttConnectionStatus` (cleared on CONNACK). */

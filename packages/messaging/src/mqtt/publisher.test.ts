@@ -88,7 +88,11 @@ test('concurrent publish calls leave in call order, each through the shared wind
     const [r1, r2] = await Promise.all([publisher.publish(first), publisher.publish(second)]);
     assert.ok([...r1, ...r2].every((r) => r.ok));
     await waitFor(() => sub.ids.length >= 60, { message: 'all 60 messages on albergue/#' });
-    assert.deepEqual(sub.ids, [...first, ...second].map((m) => m.eventId), 'the second call queued behind the first');
+    assert.deepEqual(
+      sub.ids,
+      [...first, ...second].map((m) => m.eventId),
+      'the second call queued behind the first',
+    );
     assert.deepEqual(await publisher.publish([]), []);
   } finally {
     await publisher.close();
@@ -98,7 +102,12 @@ test('concurrent publish calls leave in call order, each through the shared wind
 
 test('a PUBACK that never comes fails the message after ackTimeoutMs, naming topic and event, and frees the window', async () => {
   const silent = await silentBroker(false);
-  const publisher = await MqttPublisher.connect(silent.url, { clientId: uniqueName('t'), window: 2, ackTimeoutMs: 200, reconnectPeriod: 0 });
+  const publisher = await MqttPublisher.connect(silent.url, {
+    clientId: uniqueName('t'),
+    window: 2,
+    ackTimeoutMs: 200,
+    reconnectPeriod: 0,
+  });
   try {
     const batch = Array.from({ length: 5 }, (_, i) => ({ topic: 'a.b', body: `m${i}`, eventId: `e${i}` }));
     const results = await publisher.publish(batch);
@@ -113,7 +122,10 @@ test('a PUBACK that never comes fails the message after ackTimeoutMs, naming top
       assert.match(err.message, /no PUBACK from the MQTT broker within 200 ms for a\.b \(event_id e\d\)/);
     });
     assert.equal(silent.publishes(), 5, 'each waited for a free slot, then was sent');
-    await assert.rejects(publishAll(publisher, batch.slice(0, 2)), (err: unknown) => err instanceof PublishManyError && err.failed === 2 && err.published === 0);
+    await assert.rejects(
+      publishAll(publisher, batch.slice(0, 2)),
+      (err: unknown) => err instanceof PublishManyError && err.failed === 2 && err.published === 0,
+    );
   } finally {
     await publisher.close();
     await silent.close();
@@ -148,13 +160,24 @@ test('a broker that sits on a PUBACK past the timeout: the message fails, later 
 
 test('a dropped connection fails the messages in flight; while disconnected messages fail at once', async () => {
   const dropping = await silentBroker(true);
-  const publisher = await MqttPublisher.connect(dropping.url, { clientId: uniqueName('t'), window: 3, ackTimeoutMs: 60_000, reconnectPeriod: 0 });
+  const publisher = await MqttPublisher.connect(dropping.url, {
+    clientId: uniqueName('t'),
+    window: 3,
+    ackTimeoutMs: 60_000,
+    reconnectPeriod: 0,
+  });
   try {
     const results = await publisher.publish(messages(4, uniqueName('d')));
     assert.ok(results.every((r) => !r.ok));
     const reasons = results.map((r) => (r.ok ? '' : r.error.message));
-    assert.ok(reasons.some((m) => /closed before PUBACK/.test(m)), reasons.join('; '));
-    assert.ok(reasons.every((m) => /closed before PUBACK|not connected/.test(m)), reasons.join('; '));
+    assert.ok(
+      reasons.some((m) => /closed before PUBACK/.test(m)),
+      reasons.join('; '),
+    );
+    assert.ok(
+      reasons.every((m) => /closed before PUBACK|not connected/.test(m)),
+      reasons.join('; '),
+    );
     const later = await publisher.publish(messages(1, uniqueName('d')));
     assert.match(later[0]!.ok ? '' : later[0]!.error.message, /not connected/);
   } finally {
@@ -186,7 +209,11 @@ test('after CONNACK refusals (a password wrong for a while) the publisher reconn
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const logged: string[] = [];
   const publisher = await MqttPublisher.connect(`mqtt://127.0.0.1:${port}`, {
-    clientId: uniqueName('outbox'), username: 'booking', password: 'right', reconnectPeriod: 50, clean: true,
+    clientId: uniqueName('outbox'),
+    username: 'booking',
+    password: 'right',
+    reconnectPeriod: 50,
+    clean: true,
     onConnectionError: (_err, description) => logged.push(description),
   });
   try {
@@ -203,7 +230,10 @@ test('after CONNACK refusals (a password wrong for a while) the publisher reconn
     refuse = false;
     await waitFor(() => publisher.status().connected, { message: 'reconnected by itself', timeoutMs: 5_000 });
     const results = await publisher.publish(messages(3, 'bk-back'));
-    assert.deepEqual(results.map((r) => r.ok), [true, true, true]);
+    assert.deepEqual(
+      results.map((r) => r.ok),
+      [true, true, true],
+    );
   } finally {
     await publisher.close();
     for (const s of sockets) s.destroy();
@@ -226,10 +256,16 @@ test('events_published_total has one owner: messaging get-or-creates it; a forei
   // Another component registered it first with other labels: refused, not silently reshaped.
   const foreign = createMetricsRegistry('t');
   new Counter({ name: 'events_published_total', help: 'other', labelNames: ['topic'], registers: [foreign] });
-  assert.throws(() => eventsPublishedCounter(foreign), /events_published_total is already registered on this registry with labels \[topic\], not \[service, topic\]/);
+  assert.throws(
+    () => eventsPublishedCounter(foreign),
+    /events_published_total is already registered on this registry with labels \[topic\], not \[service, topic\]/,
+  );
 
   // A different kind of metric under that name is a clear error, not a silent mix-up.
   const third = createMetricsRegistry('t');
   new Gauge({ name: 'events_published_total', help: 'wrong', registers: [third] });
-  assert.throws(() => eventsPublishedCounter(third), /events_published_total is already registered on this registry as a Gauge, not a Counter/);
+  assert.throws(
+    () => eventsPublishedCounter(third),
+    /events_published_total is already registered on this registry as a Gauge, not a Counter/,
+  );
 });

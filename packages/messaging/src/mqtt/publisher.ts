@@ -15,8 +15,14 @@ export interface MqttPublisherOptions {
 
 /** The broker did not acknowledge a QoS 1 publish in time. */
 export class PubackTimeoutError extends Error {
-  constructor(readonly topic: string, readonly eventId: string, readonly timeoutMs: number) {
-    super(`no PUBACK from the MQTT broker within ${timeoutMs} ms for ${topic} (event_id ${eventId}); the publish may still complete after a reconnect`);
+  constructor(
+    readonly topic: string,
+    readonly eventId: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `no PUBACK from the MQTT broker within ${timeoutMs} ms for ${topic} (event_id ${eventId}); the publish may still complete after a reconnect`,
+    );
     this.name = 'PubackTimeoutError';
   }
 }
@@ -56,7 +62,10 @@ export class MqttPublisher implements Publisher {
   /** Logical → MQTT topic. */
   private readonly mqttTopic = memoTopicForm(toMqttTopic, 10_000);
 
-  constructor(readonly client: MqttClient, options: MqttPublisherOptions = {}) {
+  constructor(
+    readonly client: MqttClient,
+    options: MqttPublisherOptions = {},
+  ) {
     this.window = Math.max(1, options.window ?? 100);
     this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
     client.on('close', () => {
@@ -67,7 +76,10 @@ export class MqttPublisher implements Publisher {
     });
     client.on('error', (err) => {
       const code = (err as { code?: unknown }).code;
-      this.lastProblem = typeof code === 'number' ? `connack refused: ${err.message.replace(/^Connection refused: /i, '').toLowerCase()} (return code ${code})` : err.message;
+      this.lastProblem =
+        typeof code === 'number'
+          ? `connack refused: ${err.message.replace(/^Connection refused: /i, '').toLowerCase()} (return code ${code})`
+          : err.message;
       options.onConnectionError?.(err, this.lastProblem);
     });
     client.on('connect', () => {
@@ -87,7 +99,12 @@ export class MqttPublisher implements Publisher {
    */
   static async connect(url: string, options: IClientOptions & MqttPublisherOptions = {}): Promise<MqttPublisher> {
     const { window, ackTimeoutMs, onConnectionError, ...clientOptions } = options;
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 1000, connectTimeout: 5000, reconnectOnConnackError: true, ...clientOptions });
+    const client = await mqtt.connectAsync(url, {
+      reconnectPeriod: 1000,
+      connectTimeout: 5000,
+      reconnectOnConnackError: true,
+      ...clientOptions,
+    });
     // Connection errors surface as failed publishes and in status(); an unhandled 'error' event must not crash us.
     client.on('error', () => undefined);
     return new MqttPublisher(client, {
@@ -187,14 +204,17 @@ export class MqttPublisher implements Publisher {
   private armTimer(): void {
     if (this.timer || this.inFlight.size === 0) return;
     const oldest = this.inFlight.values().next().value!;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const now = Date.now();
-      for (const p of this.inFlight) {
-        if (p.deadline > now) break;
-        this.finish(p, { ok: false, error: new PubackTimeoutError(p.message.topic, p.message.eventId, this.ackTimeoutMs) });
-      }
-      this.pump();
-    }, Math.max(0, oldest.deadline - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        const now = Date.now();
+        for (const p of this.inFlight) {
+          if (p.deadline > now) break;
+          this.finish(p, { ok: false, error: new PubackTimeoutError(p.message.topic, p.message.eventId, this.ackTimeoutMs) });
+        }
+        this.pump();
+      },
+      Math.max(0, oldest.deadline - Date.now()),
+    );
   }
 }

@@ -145,7 +145,10 @@ test('backpressure: a held ledger stops reads at the high-water mark, resumes be
   try {
     await subscriber.start();
     // The broker accepts every message (its PUBACKs to the publisher do not wait for the subscriber).
-    await publishAll(publisher, Array.from({ length: total }, (_, i) => toOutgoing(bookingReserved(`bk-${i}`))));
+    await publishAll(
+      publisher,
+      Array.from({ length: total }, (_, i) => toOutgoing(bookingReserved(`bk-${i}`))),
+    );
     await waitFor(() => subscriber.outstanding.paused, { message: 'reads paused at the high-water mark' });
     assert.equal(subscriber.stats.received, highWater, 'nothing read past the high-water mark while the ledger is held');
     assert.equal(subscriber.outstanding.messages, highWater);
@@ -208,7 +211,11 @@ test('batches written concurrently: PUBACKs still leave in arrival order when a 
     ledger.held = false;
     for (const release of ledger.gates) release();
     await waitFor(() => acked.length === 4, { message: '4 PUBACKs' });
-    assert.deepEqual(acked, events.map((e) => e.event_id), 'PUBACKs in arrival order');
+    assert.deepEqual(
+      acked,
+      events.map((e) => e.event_id),
+      'PUBACKs in arrival order',
+    );
   } finally {
     ledger.held = false;
     for (const release of ledger.gates) release();

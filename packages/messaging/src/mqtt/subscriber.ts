@@ -43,7 +43,12 @@ export interface MqttSubscriberOptions {
    * connection (the broker keeps the rest, TCP flow control holds it back) until they are down to
    * `lowWater` / `lowWaterBytes` (defaults: half of the high-water marks).
    */
-  readonly backpressure?: { readonly highWater?: number; readonly lowWater?: number; readonly highWaterBytes?: number; readonly lowWaterBytes?: number };
+  readonly backpressure?: {
+    readonly highWater?: number;
+    readonly lowWater?: number;
+    readonly highWaterBytes?: number;
+    readonly lowWaterBytes?: number;
+  };
   /** Where envelopes parsed at receipt are kept for the router of this process (skips a second parse). */
   readonly parsed?: ParsedEnvelopes;
   readonly logger?: Logger;
@@ -141,7 +146,10 @@ export class MqttSubscriber {
     }
     if (this.outstandingCount > 0 && now - this.lastProgressAt > stallAfterMs) {
       const secs = Math.round((now - this.lastProgressAt) / 1000);
-      return { ok: false, reason: `${this.options.subscriber}: ${this.outstandingCount} message(s) not recorded for ${secs} s${this.lastRecordError ? `: ${this.lastRecordError}` : ''}` };
+      return {
+        ok: false,
+        reason: `${this.options.subscriber}: ${this.outstandingCount} message(s) not recorded for ${secs} s${this.lastRecordError ? `: ${this.lastRecordError}` : ''}`,
+      };
     }
     return { ok: true };
   }
@@ -154,7 +162,11 @@ export class MqttSubscriber {
   async start(): Promise<void> {
     const { connection, logger } = this.options;
     // Dead letters written at receipt (invalid, unrecordable) count in dlq_total (once per process).
-    if (this.options.metrics) countDeadLetters(this.options.metrics, this.options.service, this.options.subscriber, [this.options.ledger, this.options.deadLetters]);
+    if (this.options.metrics)
+      countDeadLetters(this.options.metrics, this.options.service, this.options.subscriber, [
+        this.options.ledger,
+        this.options.deadLetters,
+      ]);
     this.client = await connectMqtt(connection, (client) => {
       interceptMessages(client, (packet, done) => this.receive(packet, done));
       client.on('connect', (connack) => {
@@ -164,12 +176,19 @@ export class MqttSubscriber {
       client.on('error', (err) => {
         const code = (err as { code?: unknown }).code;
         // A CONNACK refusal (bad credentials, not authorised, …): mqtt.js keeps reconnecting with backoff.
-        if (typeof code === 'number') logger?.warn({ err, client_id: connection.clientId, return_code: code }, 'mqtt connection refused by the broker; retrying with backoff');
+        if (typeof code === 'number')
+          logger?.warn(
+            { err, client_id: connection.clientId, return_code: code },
+            'mqtt connection refused by the broker; retrying with backoff',
+          );
         else logger?.warn({ err, client_id: connection.clientId }, 'mqtt error');
       });
       client.on('offline', () => logger?.warn({ client_id: connection.clientId }, 'mqtt offline, reconnecting'));
     });
-    const granted = await this.client.subscribeAsync(this.options.topics.map((t) => toMqttTopic(t.topic)), { qos: 1 });
+    const granted = await this.client.subscribeAsync(
+      this.options.topics.map((t) => toMqttTopic(t.topic)),
+      { qos: 1 },
+    );
     const refused = granted.filter((g) => g.qos !== 0 && g.qos !== 1 && g.qos !== 2);
     if (refused.length > 0) {
       await endMqtt(this.client);
@@ -201,7 +220,10 @@ export class MqttSubscriber {
   private pause(resume: () => void): void {
     if (this.held.length === 0) {
       this.stats.pauses++;
-      this.options.logger?.info({ subscriber: this.options.subscriber, outstanding: this.outstandingCount, bytes: this.outstandingBytes }, 'ledger behind: MQTT reads paused');
+      this.options.logger?.info(
+        { subscriber: this.options.subscriber, outstanding: this.outstandingCount, bytes: this.outstandingBytes },
+        'ledger behind: MQTT reads paused',
+      );
     }
     this.held.push(resume);
   }
@@ -231,7 +253,12 @@ export class MqttSubscriber {
         await previous;
         if (durable) this.ack(batch);
       })
-      .catch((err: unknown) => this.options.logger?.error({ err, subscriber: this.options.subscriber }, 'acking a recorded batch failed; the broker redelivers it'))
+      .catch((err: unknown) =>
+        this.options.logger?.error(
+          { err, subscriber: this.options.subscriber },
+          'acking a recorded batch failed; the broker redelivers it',
+        ),
+      )
       .finally(() => {
         this.batches.delete(p);
         for (const r of batch) this.outstandingBytes -= r.bytes;
@@ -262,7 +289,10 @@ export class MqttSubscriber {
           invalid = [];
         }
         if (valid.length > 0) {
-          const outcomes = await this.options.ledger.record(subscriber, valid.map((v) => v.message));
+          const outcomes = await this.options.ledger.record(
+            subscriber,
+            valid.map((v) => v.message),
+          );
           this.recorded(valid, outcomes);
           valid = [];
         }
@@ -272,7 +302,10 @@ export class MqttSubscriber {
         this.stats.recordFailures++;
         this.lastRecordError = errorText(err);
         const transient = isTransientLedgerError(err);
-        this.options.logger?.error({ err, subscriber, messages: valid.length + invalid.length, transient }, 'recording in the ledger failed; acks held, retrying');
+        this.options.logger?.error(
+          { err, subscriber, messages: valid.length + invalid.length, transient },
+          'recording in the ledger failed; acks held, retrying',
+        );
         if (this.closing) return false;
         if (!transient && valid.length > 0) valid = await this.isolate(valid, strikes);
         if (valid.length === 0 && invalid.length === 0) {
@@ -299,10 +332,16 @@ export class MqttSubscriber {
           retry.push(v);
           continue;
         }
-        unrecordable.push(rejectedMessage({
-          subscriber, topic: v.message.topic, body: v.raw, id: v.message.eventId, reason: 'unrecordable',
-          problems: [`the ledger refused to record it ${n} times: ${errorText(err)}`],
-        }));
+        unrecordable.push(
+          rejectedMessage({
+            subscriber,
+            topic: v.message.topic,
+            body: v.raw,
+            id: v.message.eventId,
+            reason: 'unrecordable',
+            problems: [`the ledger refused to record it ${n} times: ${errorText(err)}`],
+          }),
+        );
       }
     }
     if (unrecordable.length > 0) {
@@ -337,11 +376,15 @@ export class MqttSubscriber {
       const version = this.versions.get(topic);
       const parsed = parseEnvelope(body, version === undefined ? { topic } : { topic, targetVersion: version });
       if (parsed.ok) {
-        const message: IncomingMessage = Buffer.isBuffer(payload) ? { topic, eventId: parsed.event.event_id, body, bytes: payload } : { topic, eventId: parsed.event.event_id, body };
+        const message: IncomingMessage = Buffer.isBuffer(payload)
+          ? { topic, eventId: parsed.event.event_id, body, bytes: payload }
+          : { topic, eventId: parsed.event.event_id, body };
         valid.push({ message, event: parsed.event, raw: payload });
       } else {
         // The id comes from the bytes: the same garbage redelivered is the same entry.
-        invalid.push(rejectedMessage({ subscriber, topic, body: payload, problems: parsed.problems.map((p) => `${p.path}: ${p.message}`) }));
+        invalid.push(
+          rejectedMessage({ subscriber, topic, body: payload, problems: parsed.problems.map((p) => `${p.path}: ${p.message}`) }),
+        );
       }
     }
     return { valid, invalid };
@@ -352,7 +395,10 @@ export class MqttSubscriber {
     await Promise.all(entries.map((d) => deadLetters.add(d)));
     for (const d of entries) {
       if (d.reason === 'invalid_envelope') this.stats.invalid++;
-      this.options.logger?.warn({ subscriber, topic: d.topic, dlq_id: d.id, reason: d.reason, errors: d.errors.map((e) => e.message) }, 'message dead-lettered at receipt');
+      this.options.logger?.warn(
+        { subscriber, topic: d.topic, dlq_id: d.id, reason: d.reason, errors: d.errors.map((e) => e.message) },
+        'message dead-lettered at receipt',
+      );
     }
   }
 

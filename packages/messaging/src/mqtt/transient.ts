@@ -5,8 +5,20 @@
  * back the messages behind it.
  */
 const TRANSIENT_NAMES = new Set(['MaxRetriesPerRequestError', 'AbortError', 'TimeoutError']);
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'NR_CLOSED']);
-const TRANSIENT_MESSAGE = /connection is closed|stream isn't writeable|enableofflinequeue|command timed out|timed out|socket closed|unavailable|^(LOADING|BUSY|TRYAGAIN|READONLY|CLUSTERDOWN|MASTERDOWN|NOREPLICAS|OOM|MISCONF)\b/i;
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'NR_CLOSED',
+]);
+const TRANSIENT_MESSAGE =
+  /connection is closed|stream isn't writeable|enableofflinequeue|command timed out|timed out|socket closed|unavailable|^(LOADING|BUSY|TRYAGAIN|READONLY|CLUSTERDOWN|MASTERDOWN|NOREPLICAS|OOM|MISCONF)\b/i;
 
 export function isTransientLedgerError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;

@@ -26,7 +26,11 @@ export interface Publisher {
 }
 
 export class PublishManyError extends Error {
-  constructor(readonly published: number, readonly failed: number, readonly firstError: Error) {
+  constructor(
+    readonly published: number,
+    readonly failed: number,
+    readonly firstError: Error,
+  ) {
     super(`${failed} of ${published + failed} messages were not acknowledged: ${firstError.message}`);
     this.name = 'PublishManyError';
   }

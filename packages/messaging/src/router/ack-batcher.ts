@@ -37,7 +37,10 @@ export class AckBatcher {
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
 
-  constructor(private readonly ledger: DeliveryLedger, options: AckBatcherOptions | number = {}) {
+  constructor(
+    private readonly ledger: DeliveryLedger,
+    options: AckBatcherOptions | number = {},
+  ) {
     this.many = batchAcker(ledger);
     const o = typeof options === 'number' ? { maxBatch: options } : options;
     this.maxBatch = Math.max(1, o.maxBatch ?? 500);
@@ -65,13 +68,16 @@ export class AckBatcher {
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.inFlight++;
-      many.ackMany(batch.map((b) => b.d)).then(
-        (outcomes) => batch.forEach((b, i) => b.resolve(outcomes[i] ?? 'stale')),
-        (err: unknown) => batch.forEach((b) => b.reject(err)),
-      ).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
+      many
+        .ackMany(batch.map((b) => b.d))
+        .then(
+          (outcomes) => batch.forEach((b, i) => b.resolve(outcomes[i] ?? 'stale')),
+          (err: unknown) => batch.forEach((b) => b.reject(err)),
+        )
+        .finally(() => {
+          this.inFlight--;
+          this.pump();
+        });
     }
   }
 }

@@ -63,7 +63,13 @@ export class DeliveryContext implements HandlerContext {
   private aborted = false;
   private scratch: Map<string | symbol, unknown> | undefined;
 
-  constructor(private readonly host: ContextHost, event: EventEnvelope, readonly delivery: Delivery, readonly service: string, readonly handler: string) {
+  constructor(
+    private readonly host: ContextHost,
+    event: EventEnvelope,
+    readonly delivery: Delivery,
+    readonly service: string,
+    readonly handler: string,
+  ) {
     this.event = event as EnvelopeOf<EventDefinition>;
     this.subscriber = delivery.subscriber;
     this.topic = delivery.topic;
@@ -94,7 +100,11 @@ export class DeliveryContext implements HandlerContext {
     return (this.scratch ??= new Map());
   }
 
-  emit<E extends EventDefinition>(def: E, payload: PayloadOf<E>, meta: Omit<EventMeta, 'correlation_id' | 'causation_id'> = {}): EnvelopeOf<E> {
+  emit<E extends EventDefinition>(
+    def: E,
+    payload: PayloadOf<E>,
+    meta: Omit<EventMeta, 'correlation_id' | 'causation_id'> = {},
+  ): EnvelopeOf<E> {
     const child = newEnvelope(def, payload as never, withCorrelation(this.event, meta));
     this.emitted.push(child);
     return child as EnvelopeOf<E>;
@@ -110,7 +120,10 @@ export class DeliveryContext implements HandlerContext {
 }
 
 class ArgsHost implements ContextHost {
-  constructor(private readonly makeLog: () => Logger, private readonly onDuplicate: () => void) {}
+  constructor(
+    private readonly makeLog: () => Logger,
+    private readonly onDuplicate: () => void,
+  ) {}
 
   loggerOf(): Logger {
     return this.makeLog();

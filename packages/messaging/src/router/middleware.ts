@@ -40,7 +40,10 @@ export function metrics(registry: Registry): Middleware {
 }
 
 export class HandlerTimeoutError extends Error {
-  constructor(readonly handler: string, readonly timeoutMs: number) {
+  constructor(
+    readonly handler: string,
+    readonly timeoutMs: number,
+  ) {
     super(`handler ${handler} exceeded its ${timeoutMs} ms budget`);
     this.name = 'HandlerTimeoutError';
   }

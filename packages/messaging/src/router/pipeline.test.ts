@@ -74,7 +74,10 @@ test('ack batcher: the acks of one event-loop turn go out as one ackMany, each r
   };
   const topic = BookingReserved.topic;
   const events = Array.from({ length: 300 }, (_, i) => bookingReserved(`bk-a${i}`));
-  await ledger.record('s', events.map((e) => ({ topic, eventId: e.event_id, body: JSON.stringify(e) })));
+  await ledger.record(
+    's',
+    events.map((e) => ({ topic, eventId: e.event_id, body: JSON.stringify(e) })),
+  );
   const leased = await ledger.lease('s', 300);
   assert.equal(leased.length, 300);
   const stale = { ...leased[0]!, leaseToken: 'forged' };
@@ -85,7 +88,10 @@ test('ack batcher: the acks of one event-loop turn go out as one ackMany, each r
   assert.equal(outcomes[300], 'stale');
   // Split by maxBatch, with at most maxInFlight calls at once.
   const more = Array.from({ length: 5 }, (_, i) => bookingReserved(`bk-b${i}`));
-  await ledger.record('s', more.map((e) => ({ topic, eventId: e.event_id, body: JSON.stringify(e) })));
+  await ledger.record(
+    's',
+    more.map((e) => ({ topic, eventId: e.event_id, body: JSON.stringify(e) })),
+  );
   calls.length = 0;
   const small = new AckBatcher(ledger, { maxBatch: 2, maxInFlight: 1 });
   assert.deepEqual(await Promise.all((await ledger.lease('s', 5)).map((d) => small.ack(d))), ['acked', 'acked', 'acked', 'acked', 'acked']);

@@ -13,7 +13,12 @@ import { metrics } from './middleware.js';
 import { Router } from './router.js';
 
 const topic = BookingReserved.topic;
-const policy = { maxAttempts: 1, visibilityTimeoutMs: 5_000, backoff: { initialMs: 10, maxMs: 10, multiplier: 1, jitter: 0 }, dedupWindowMs: 60_000 };
+const policy = {
+  maxAttempts: 1,
+  visibilityTimeoutMs: 5_000,
+  backoff: { initialMs: 10, maxMs: 10, multiplier: 1, jitter: 0 },
+  dedupWindowMs: 60_000,
+};
 
 async function leaseOne(ledger: MemoryDeliveryLedger, sub: string) {
   const e = bookingReserved('bk-r');
@@ -29,12 +34,19 @@ test('timeout middleware fails a handler over its budget and aborts its signal; 
   const router = new Router({ service: 't', subscriber: 's', ledger, metrics: registry, policy });
   router.use(metrics(registry));
   let aborted = false;
-  router.on(BookingReserved, 'slowOnBookingReserved', async (ctx) => {
-    await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => {
-      aborted = true;
-      resolve();
-    }));
-  }, { timeoutMs: 50 });
+  router.on(
+    BookingReserved,
+    'slowOnBookingReserved',
+    async (ctx) => {
+      await new Promise<void>((resolve) =>
+        ctx.signal.addEventListener('abort', () => {
+          aborted = true;
+          resolve();
+        }),
+      );
+    },
+    { timeoutMs: 50 },
+  );
   await router.start();
   const outcome = await router.dispatch(await leaseOne(ledger, 's'));
   assert.equal(outcome, 'dead-lettered');
@@ -48,16 +60,25 @@ test('timeout middleware fails a handler over its budget and aborts its signal; 
 test('middleware runs outermost first; a handler that emits without a sink fails rather than dropping events', async () => {
   const ledger = new MemoryDeliveryLedger();
   const order: string[] = [];
-  const tag = (name: string): Middleware => (next) => async (ctx) => {
-    order.push(`${name}>`);
-    await next(ctx);
-    order.push(`<${name}`);
-  };
+  const tag =
+    (name: string): Middleware =>
+    (next) =>
+    async (ctx) => {
+      order.push(`${name}>`);
+      await next(ctx);
+      order.push(`<${name}`);
+    };
   const router = new Router({ service: 't', subscriber: 's', ledger, policy });
   router.use(tag('a'), tag('b'));
   router.on(BookingReserved, 'emitOnBookingReserved', (ctx) => {
     order.push('handler');
-    ctx.emit(PaymentInitiated, { payment_id: 'p', booking_id: 'b', amount: { amount_minor: 1, currency: 'EUR' }, provider: 'x', initiated_at: new Date().toISOString() });
+    ctx.emit(PaymentInitiated, {
+      payment_id: 'p',
+      booking_id: 'b',
+      amount: { amount_minor: 1, currency: 'EUR' },
+      provider: 'x',
+      initiated_at: new Date().toISOString(),
+    });
   });
   await router.start();
   assert.equal(await router.dispatch(await leaseOne(ledger, 's')), 'dead-lettered');
@@ -69,7 +90,12 @@ test('middleware runs outermost first; a handler that emits without a sink fails
 test('createConsumer refuses an undeclared handler and refuses to start with a declared one missing', async () => {
   const ledger = new MemoryDeliveryLedger();
   const consumer = createConsumer({
-    declaration: declareService({ service: 'payment', context: 'payment', publishes: [], subscribes: [{ event: BookingReserved, handler: 'initiatePaymentOnBookingReserved' }] }),
+    declaration: declareService({
+      service: 'payment',
+      context: 'payment',
+      publishes: [],
+      subscribes: [{ event: BookingReserved, handler: 'initiatePaymentOnBookingReserved' }],
+    }),
     mqtt: { url: 'mqtt://127.0.0.1:1' },
     ledger,
     deadLetters: ledger.deadLetters,

@@ -106,10 +106,21 @@ export class Router {
         const policy = mergePolicy(mergePolicy(DEFAULT_POLICY, this.options.policy), p.options.policy);
         const timeoutMs = p.options.timeoutMs ?? Math.floor(policy.visibilityTimeoutMs * 0.9);
         // A middleware may hand a copy of ctx down: only the router's own contexts can be aborted.
-        const chain = [...this.middleware, ...(p.options.middleware ?? []), timeout(timeoutMs, (ctx) => (ctx instanceof DeliveryContext ? ctx.abort() : undefined))];
+        const chain = [
+          ...this.middleware,
+          ...(p.options.middleware ?? []),
+          timeout(timeoutMs, (ctx) => (ctx instanceof DeliveryContext ? ctx.abort() : undefined)),
+        ];
         const fn = p.fn;
         const labels = { service: this.options.service, subscriber: this.subscriber, topic: p.def.topic };
-        this.byTopic.set(p.def.topic, { def: p.def, handler: p.handler, policy, timeoutMs, run: compose(chain, async (ctx) => fn(ctx)), labels });
+        this.byTopic.set(p.def.topic, {
+          def: p.def,
+          handler: p.handler,
+          policy,
+          timeoutMs,
+          run: compose(chain, async (ctx) => fn(ctx)),
+          labels,
+        });
       }
     }
     for (const r of this.byTopic.values()) await this.options.ledger.register(this.subscriber, r.def.topic, r.policy);
@@ -145,7 +156,8 @@ export class Router {
       ctx = new DeliveryContext(this.host, event, delivery, this.options.service, route.handler);
       await route.run(ctx);
       if (ctx.emitted.length > 0) {
-        if (!this.options.onEmitted) throw new Error(`handler ${route.handler} emitted ${ctx.emitted.length} event(s) but the consumer has no onEmitted sink`);
+        if (!this.options.onEmitted)
+          throw new Error(`handler ${route.handler} emitted ${ctx.emitted.length} event(s) but the consumer has no onEmitted sink`);
         await this.options.onEmitted(ctx.emitted, ctx);
       }
     } catch (err) {
@@ -156,16 +168,24 @@ export class Router {
     try {
       if (error === undefined) {
         const outcome = await this.acks.ack(delivery);
-        if (outcome === 'stale') this.loggerFor(delivery, ctx).warn('ack refused: the lease expired while the handler ran; another instance may handle it again');
+        if (outcome === 'stale')
+          this.loggerFor(delivery, ctx).warn('ack refused: the lease expired while the handler ran; another instance may handle it again');
         else this.metrics?.processed.inc(labels);
         return outcome;
       }
       this.metrics?.failed.inc(labels);
       const permanent = permanentErrorOf(error);
-      const message = permanent ? `permanent error (${permanent.code}): ${permanent.message}` : error instanceof Error ? error.message : JSON.stringify(error) ?? 'undefined';
+      const message = permanent
+        ? `permanent error (${permanent.code}): ${permanent.message}`
+        : error instanceof Error
+          ? error.message
+          : (JSON.stringify(error) ?? 'undefined');
       const outcome = await this.options.ledger.nack(delivery, message, permanent ? { permanent: true, code: permanent.code } : {});
       if (outcome === 'dead-lettered') {
-        this.loggerFor(delivery, ctx).error({ err: error, ...(permanent ? { code: permanent.code } : {}) }, permanent ? 'permanent error: dead-lettered at once' : 'retry budget exhausted: dead-lettered');
+        this.loggerFor(delivery, ctx).error(
+          { err: error, ...(permanent ? { code: permanent.code } : {}) },
+          permanent ? 'permanent error: dead-lettered at once' : 'retry budget exhausted: dead-lettered',
+        );
       }
       return outcome;
     } catch (err) {
@@ -177,13 +197,17 @@ export class Router {
 
   /** The handler's logger when there was a handler, else one bound to the delivery. */
   private loggerFor(delivery: Delivery, ctx: DeliveryContext | undefined): Logger {
-    return ctx ? ctx.log : this.log.child({ subscriber: this.subscriber, topic: delivery.topic, event_id: delivery.eventId, attempt: delivery.attempt });
+    return ctx
+      ? ctx.log
+      : this.log.child({ subscriber: this.subscriber, topic: delivery.topic, event_id: delivery.eventId, attempt: delivery.attempt });
   }
 }
 
 /** Logger and duplicate counter of the router's contexts (one object for all of them: no closures per delivery). */
 class RouterHost implements ContextHost {
-  constructor(private readonly router: { readonly log: Logger; readonly metrics: MessagingMetrics | undefined; readonly service: string }) {}
+  constructor(
+    private readonly router: { readonly log: Logger; readonly metrics: MessagingMetrics | undefined; readonly service: string },
+  ) {}
 
   loggerOf(ctx: HandlerContext): Logger {
     return this.router.log.child({

@@ -56,7 +56,11 @@ export class Worker {
   private lastLeaseOkAt = Date.now();
   private lastLeaseError: string | undefined;
 
-  constructor(private readonly router: Router, private readonly ledger: DeliveryLedger, private readonly options: WorkerOptions = {}) {
+  constructor(
+    private readonly router: Router,
+    private readonly ledger: DeliveryLedger,
+    private readonly options: WorkerOptions = {},
+  ) {
     this.concurrency = Math.max(1, options.concurrency ?? 32);
     this.maxSettling = Math.max(0, options.maxSettling ?? Math.max(256, 2 * this.concurrency));
     this.minIdleMs = options.minIdleMs ?? 5;
@@ -142,7 +146,10 @@ export class Worker {
   /** Not ok when leasing has failed for longer than `stallAfterMs` (nothing can be processed), with the error. */
   health(stallAfterMs: number, now = Date.now()): { readonly ok: boolean; readonly reason?: string } {
     if (this.lastLeaseError !== undefined && now - this.lastLeaseOkAt > stallAfterMs) {
-      return { ok: false, reason: `${this.router.subscriber}: cannot lease from the ledger for ${Math.round((now - this.lastLeaseOkAt) / 1000)} s: ${this.lastLeaseError}` };
+      return {
+        ok: false,
+        reason: `${this.router.subscriber}: cannot lease from the ledger for ${Math.round((now - this.lastLeaseOkAt) / 1000)} s: ${this.lastLeaseError}`,
+      };
     }
     return { ok: true };
   }

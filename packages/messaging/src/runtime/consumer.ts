@@ -119,7 +119,12 @@ export function createConsumer(o: ConsumerOptions): Consumer {
   });
   const registered = new Set<SubscriptionDeclaration>();
   const stallAfterMs = (): number =>
-    o.stallAfterMs ?? Math.max(0, ...router.routes().map((r) => r.policy.visibilityTimeoutMs), router.routes().length === 0 ? DEFAULT_POLICY.visibilityTimeoutMs : 0);
+    o.stallAfterMs ??
+    Math.max(
+      0,
+      ...router.routes().map((r) => r.policy.visibilityTimeoutMs),
+      router.routes().length === 0 ? DEFAULT_POLICY.visibilityTimeoutMs : 0,
+    );
   let unwatch: (() => void) | undefined;
 
   const consumer: Consumer = {
@@ -129,14 +134,18 @@ export function createConsumer(o: ConsumerOptions): Consumer {
     worker,
     on(def, handler, fn, options = {}) {
       const s = subscriptions.find((x) => x.event.topic === def.topic && x.handler === handler);
-      if (!s) throw new Error(`${decl.service} does not declare handler ${handler} for ${def.topic} (subscriber ${subscriber}); add it to the service declaration`);
+      if (!s)
+        throw new Error(
+          `${decl.service} does not declare handler ${handler} for ${def.topic} (subscriber ${subscriber}); add it to the service declaration`,
+        );
       router.on(def, handler, fn, { ...options, ...(s.policy ? { policy: s.policy } : {}) });
       registered.add(s);
       return consumer;
     },
     async start() {
       const missing = subscriptions.filter((s) => !registered.has(s));
-      if (missing.length > 0) throw new Error(`${decl.service}: declared handler(s) without implementation: ${missing.map((s) => s.handler).join(', ')}`);
+      if (missing.length > 0)
+        throw new Error(`${decl.service}: declared handler(s) without implementation: ${missing.map((s) => s.handler).join(', ')}`);
       await router.start();
       if (o.metrics) {
         // Invalid and unrecordable messages are written to the DLQ store (the same emitter as the ledger's in both adapters: counted once).
@@ -202,7 +211,10 @@ export function createMessaging(o: Omit<ConsumerOptions, 'subscriber'>): Messagi
       await Promise.all(consumers.map((c) => c.close()));
     },
     health() {
-      const reasons = consumers.map((c) => c.health()).filter((h) => !h.ok).map((h) => h.reason ?? 'not healthy');
+      const reasons = consumers
+        .map((c) => c.health())
+        .filter((h) => !h.ok)
+        .map((h) => h.reason ?? 'not healthy');
       return reasons.length === 0 ? { ok: true } : { ok: false, reason: reasons.join('; ') };
     },
   };

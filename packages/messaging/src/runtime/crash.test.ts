@@ -23,7 +23,15 @@ test('SIGKILL mid-handler → another instance handles the message after the vis
   const subscriber = uniqueName('crash');
   const visibilityMs = 1_500;
   const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', worker], {
-    env: { ...process.env, MQTT_URL: broker.url, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', LEDGER_NAMESPACE: namespace, SUBSCRIBER: subscriber, VISIBILITY_MS: String(visibilityMs), LOG_LEVEL: 'silent' },
+    env: {
+      ...process.env,
+      MQTT_URL: broker.url,
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      LEDGER_NAMESPACE: namespace,
+      SUBSCRIBER: subscriber,
+      VISIBILITY_MS: String(visibilityMs),
+      LOG_LEVEL: 'silent',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -37,7 +45,14 @@ test('SIGKILL mid-handler → another instance handles the message after the vis
       service: 'payment',
       context: 'payment',
       publishes: [],
-      subscribes: [{ event: BookingReserved, handler: 'crashOnBookingReserved', subscriber, policy: { visibilityTimeoutMs: visibilityMs, dedupWindowMs: 600_000 } }],
+      subscribes: [
+        {
+          event: BookingReserved,
+          handler: 'crashOnBookingReserved',
+          subscriber,
+          policy: { visibilityTimeoutMs: visibilityMs, dedupWindowMs: 600_000 },
+        },
+      ],
     }),
     subscriber,
     instanceId: 'survivor',

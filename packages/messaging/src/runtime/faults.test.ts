@@ -40,10 +40,19 @@ const policy = (over: Partial<SubscriptionPolicy> = {}): Partial<SubscriptionPol
 
 /** A valid BookingReserved whose payload carries one extra field nested `depth` levels deep. */
 function deepEnvelope(bookingId: string, depth: number): string {
-  return JSON.stringify(bookingReserved(bookingId)).replace('"payload":{', `"payload":{"x":${'{"a":'.repeat(depth)}{}${'}'.repeat(depth)},`);
+  return JSON.stringify(bookingReserved(bookingId)).replace(
+    '"payload":{',
+    `"payload":{"x":${'{"a":'.repeat(depth)}{}${'}'.repeat(depth)},`,
+  );
 }
 
-async function consumerOn(url: string, subscriber: string, stores: LedgerSet, handler: Handler<typeof BookingReserved>, extra: Partial<ConsumerOptions> & { policy?: Partial<SubscriptionPolicy> } = {}): Promise<Consumer> {
+async function consumerOn(
+  url: string,
+  subscriber: string,
+  stores: LedgerSet,
+  handler: Handler<typeof BookingReserved>,
+  extra: Partial<ConsumerOptions> & { policy?: Partial<SubscriptionPolicy> } = {},
+): Promise<Consumer> {
   const declaration = declareService({
     service: 'payment',
     context: 'payment',
@@ -51,7 +60,14 @@ async function consumerOn(url: string, subscriber: string, stores: LedgerSet, ha
     subscribes: [{ event: BookingReserved, handler: 'testOnBookingReserved', subscriber, policy: extra.policy ?? policy() }],
   });
   const { policy: _p, ...rest } = extra;
-  const c = createConsumer({ declaration, subscriber, mqtt: { url, reconnectMs: 50, maxReconnectMs: 200 }, ...stores, worker: { concurrency: 16, maxIdleMs: 20 }, ...rest });
+  const c = createConsumer({
+    declaration,
+    subscriber,
+    mqtt: { url, reconnectMs: 50, maxReconnectMs: 200 },
+    ...stores,
+    worker: { concurrency: 16, maxIdleMs: 20 },
+    ...rest,
+  });
   c.on(BookingReserved, 'testOnBookingReserved', handler);
   await c.start();
   return c;
@@ -86,7 +102,10 @@ for (const ledgerKind of ledgerKinds()) {
         // The same bytes again (a publisher retry): the same DLQ entry, not a second one.
         await publishAll(publisher, [{ topic, eventId: 'deep', body: deep }]);
         await publishAll(publisher, later.map(toOutgoing));
-        await waitFor(() => [...before, ...later].every((e) => effects.count(e.event_id) === 1), { message: 'every valid message before and after the deep one is handled', timeoutMs: 10_000 });
+        await waitFor(() => [...before, ...later].every((e) => effects.count(e.event_id) === 1), {
+          message: 'every valid message before and after the deep one is handled',
+          timeoutMs: 10_000,
+        });
         const entries = await ledger.deadLetters.list(topic);
         assert.equal(entries.length, 1);
         const e = entries[0]!;
@@ -115,14 +134,21 @@ for (const ledgerKind of ledgerKinds()) {
         const sub = uniqueName('poison');
         const poison = bookingReserved('bk-poison');
         let poisonAttempts = 0;
-        const c = await consumerOn(broker.url, sub, ledger, (ctx) => {
-          if (ctx.event.event_id === poison.event_id) {
-            poisonAttempts++;
-            if (kind === 'PermanentError') throw new PermanentError('booking bk-poison can never be charged', { code: 'uncharged_booking' });
-            throw new Error('bk-poison makes the handler crash');
-          }
-          effects.add(ctx.event.event_id);
-        }, { metrics });
+        const c = await consumerOn(
+          broker.url,
+          sub,
+          ledger,
+          (ctx) => {
+            if (ctx.event.event_id === poison.event_id) {
+              poisonAttempts++;
+              if (kind === 'PermanentError')
+                throw new PermanentError('booking bk-poison can never be charged', { code: 'uncharged_booking' });
+              throw new Error('bk-poison makes the handler crash');
+            }
+            effects.add(ctx.event.event_id);
+          },
+          { metrics },
+        );
         try {
           const valid = Array.from({ length: 100 }, (_, i) => bookingReserved(`bk-v${i}`));
           const started = Date.now();
@@ -133,7 +159,10 @@ for (const ledgerKind of ledgerKinds()) {
           // The poison's retry schedule (200 + 400 + 800 + 1600 ms) ends ~3 s after its first attempt:
           // the valid ones do not wait for it (nor for a breaker it might have opened).
           assert.ok(tookMs < 3_000, `valid messages took ${tookMs} ms`);
-          await waitFor(async () => (await ledger.deadLetters.list(topic)).length === 1, { message: 'the poison dead-lettered', timeoutMs: 10_000 });
+          await waitFor(async () => (await ledger.deadLetters.list(topic)).length === 1, {
+            message: 'the poison dead-lettered',
+            timeoutMs: 10_000,
+          });
           const [entry] = await ledger.deadLetters.list(topic);
           assert.equal(entry!.id, poison.event_id);
           assert.equal(entry!.reason, kind === 'PermanentError' ? 'permanent_error' : 'max_attempts');
@@ -150,21 +179,30 @@ for (const ledgerKind of ledgerKinds()) {
       });
     }
 
-    test('a real outage (the handler\'s database away for every message) still opens the breaker', async () => {
+    test("a real outage (the handler's database away for every message) still opens the breaker", async () => {
       const ledger = await startTestLedger(ledgerKind);
       const sub = uniqueName('outage');
       let databaseUp = false;
       const effects = new EffectCounter();
-      const c = await consumerOn(broker.url, sub, ledger, (ctx) => {
-        if (!databaseUp) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
-        effects.add(ctx.event.event_id);
-      }, { policy: policy({ breaker: { failureThreshold: 5, windowMs: 30_000, openMs: 500 } }) });
+      const c = await consumerOn(
+        broker.url,
+        sub,
+        ledger,
+        (ctx) => {
+          if (!databaseUp) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+          effects.add(ctx.event.event_id);
+        },
+        { policy: policy({ breaker: { failureThreshold: 5, windowMs: 30_000, openMs: 500 } }) },
+      );
       try {
         const events = Array.from({ length: 10 }, (_, i) => bookingReserved(`bk-o${i}`));
         await publishAll(publisher, events.map(toOutgoing));
         await waitFor(async () => (await ledger.breakers.status(sub, topic)).state === 'open', { message: 'breaker open' });
         databaseUp = true;
-        await waitFor(() => events.every((e) => effects.count(e.event_id) === 1), { message: 'all processed after the outage', timeoutMs: 15_000 });
+        await waitFor(() => events.every((e) => effects.count(e.event_id) === 1), {
+          message: 'all processed after the outage',
+          timeoutMs: 15_000,
+        });
         assert.equal((await ledger.breakers.status(sub, topic)).state, 'closed');
         assert.deepEqual(await ledger.deadLetters.list(topic), []);
       } finally {
@@ -184,7 +222,10 @@ class FaultyLedger extends MemoryDeliveryLedger {
     if (this.down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
     const bad = messages.find((m) => this.refuse.has(m.eventId));
     // What Redis answers for a script that fails on this message's data: the same every time.
-    if (bad) throw Object.assign(new Error(`ERR user_script:1: Script attempted to access nonexistent global variable (${bad.eventId})`), { name: 'ReplyError' });
+    if (bad)
+      throw Object.assign(new Error(`ERR user_script:1: Script attempted to access nonexistent global variable (${bad.eventId})`), {
+        name: 'ReplyError',
+      });
     return super.record(subscriber, messages);
   }
 }
@@ -208,13 +249,22 @@ describe('recording never stalls', () => {
     const sub = uniqueName('unrec');
     const bad = bookingReserved('bk-unrecordable');
     ledger.refuse.add(bad.event_id);
-    const c = await consumerOn(broker.url, sub, { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers }, (ctx) => void effects.add(ctx.event.event_id), { metrics, batch: { maxMessages: 50, maxDelayMs: 20 } });
+    const c = await consumerOn(
+      broker.url,
+      sub,
+      { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers },
+      (ctx) => void effects.add(ctx.event.event_id),
+      { metrics, batch: { maxMessages: 50, maxDelayMs: 20 } },
+    );
     try {
       const first = Array.from({ length: 30 }, (_, i) => bookingReserved(`bk-u${i}`));
       const later = Array.from({ length: 30 }, (_, i) => bookingReserved(`bk-l${i}`));
       await publishAll(publisher, [...first.slice(0, 15), bad, ...first.slice(15)].map(toOutgoing));
       await publishAll(publisher, later.map(toOutgoing));
-      await waitFor(() => [...first, ...later].every((e) => effects.count(e.event_id) === 1), { message: 'every other message handled', timeoutMs: 10_000 });
+      await waitFor(() => [...first, ...later].every((e) => effects.count(e.event_id) === 1), {
+        message: 'every other message handled',
+        timeoutMs: 10_000,
+      });
       await waitFor(async () => (await ledger.deadLetters.list(topic)).length === 1, { message: 'the refused one dead-lettered' });
       const [entry] = await ledger.deadLetters.list(topic);
       assert.equal(entry!.reason, 'unrecordable');
@@ -232,7 +282,13 @@ describe('recording never stalls', () => {
     const ledger = new FaultyLedger();
     const effects = new EffectCounter();
     const sub = uniqueName('stall');
-    const c = await consumerOn(broker.url, sub, { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers }, (ctx) => void effects.add(ctx.event.event_id), { stallAfterMs: 300 });
+    const c = await consumerOn(
+      broker.url,
+      sub,
+      { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers },
+      (ctx) => void effects.add(ctx.event.event_id),
+      { stallAfterMs: 300 },
+    );
     try {
       assert.deepEqual(c.health(), { ok: true });
       ledger.down = true;
@@ -240,14 +296,20 @@ describe('recording never stalls', () => {
       await publishAll(publisher, events.map(toOutgoing));
       await waitFor(() => c.transport.stats.recordFailures >= 2, { message: 'recording retried' });
       assert.equal(c.health().ok, true, 'not yet past the stall limit');
-      const h = await waitFor(() => {
-        const x = c.health();
-        return x.ok ? undefined : x;
-      }, { message: 'unhealthy after the stall limit' });
+      const h = await waitFor(
+        () => {
+          const x = c.health();
+          return x.ok ? undefined : x;
+        },
+        { message: 'unhealthy after the stall limit' },
+      );
       assert.match(h.reason ?? '', new RegExp(`${sub}: 5 message\\(s\\) not recorded for \\d+ s: connect ECONNREFUSED`));
       assert.deepEqual(await ledger.deadLetters.list(topic), [], 'a transient failure dead-letters nothing');
       ledger.down = false;
-      await waitFor(() => events.every((e) => effects.count(e.event_id) === 1), { message: 'all handled once the ledger is back', timeoutMs: 10_000 });
+      await waitFor(() => events.every((e) => effects.count(e.event_id) === 1), {
+        message: 'all handled once the ledger is back',
+        timeoutMs: 10_000,
+      });
       assert.deepEqual(c.health(), { ok: true });
     } finally {
       await c.close();
@@ -257,30 +319,36 @@ describe('recording never stalls', () => {
 
 /** A redis-server of this test's own on `port` (no persistence): it is killed and started again. */
 async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   probe.on('error', () => undefined);
   try {
-    await waitFor(async () => {
-      try {
-        if (probe.status !== 'ready') await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        probe.disconnect();
-        return false;
-      }
-    }, { message: `redis-server on ${port}` });
+    await waitFor(
+      async () => {
+        try {
+          if (probe.status !== 'ready') await probe.connect();
+          return (await probe.ping()) === 'PONG';
+        } catch {
+          probe.disconnect();
+          return false;
+        }
+      },
+      { message: `redis-server on ${port}` },
+    );
   } finally {
     probe.disconnect();
   }
   return child;
 }
 
-const stopRedis = (child: ChildProcess): Promise<void> => new Promise((resolve) => {
-  if (child.exitCode !== null || child.signalCode !== null) return resolve();
-  child.once('exit', () => resolve());
-  child.kill('SIGKILL');
-});
+const stopRedis = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
 
 test('Redis killed while messages arrive: real ioredis failures count as transient (nothing dead-lettered), health says why, all handled once Redis is back', async () => {
   const port = await freePort();
@@ -291,7 +359,13 @@ test('Redis killed while messages arrive: real ioredis failures count as transie
   ledger.conn.redis.on('error', () => undefined);
   const effects = new EffectCounter();
   const sub = uniqueName('restart');
-  const c = await consumerOn(broker.url, sub, { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers }, (ctx) => void effects.add(ctx.event.event_id), { stallAfterMs: 500 });
+  const c = await consumerOn(
+    broker.url,
+    sub,
+    { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers },
+    (ctx) => void effects.add(ctx.event.event_id),
+    { stallAfterMs: 500 },
+  );
   try {
     const first = Array.from({ length: 5 }, (_, i) => bookingReserved(`bk-r${i}`));
     await publishAll(publisher, first.map(toOutgoing));
@@ -299,14 +373,23 @@ test('Redis killed while messages arrive: real ioredis failures count as transie
     await stopRedis(redis);
     const during = Array.from({ length: 20 }, (_, i) => bookingReserved(`bk-d${i}`));
     await publishAll(publisher, during.map(toOutgoing));
-    await waitFor(() => c.transport.stats.recordFailures >= 4, { message: 'recording failed and was retried several times', timeoutMs: 15_000 });
-    const h = await waitFor(() => {
-      const x = c.health();
-      return x.ok ? undefined : x;
-    }, { message: 'not healthy while Redis is away', timeoutMs: 15_000 });
+    await waitFor(() => c.transport.stats.recordFailures >= 4, {
+      message: 'recording failed and was retried several times',
+      timeoutMs: 15_000,
+    });
+    const h = await waitFor(
+      () => {
+        const x = c.health();
+        return x.ok ? undefined : x;
+      },
+      { message: 'not healthy while Redis is away', timeoutMs: 15_000 },
+    );
     assert.match(h.reason ?? '', /not recorded for \d+ s|cannot lease/);
     redis = await startRedis(port);
-    await waitFor(() => during.every((e) => effects.count(e.event_id) === 1), { message: 'every message handled once Redis is back', timeoutMs: 20_000 });
+    await waitFor(() => during.every((e) => effects.count(e.event_id) === 1), {
+      message: 'every message handled once Redis is back',
+      timeoutMs: 20_000,
+    });
     assert.equal(c.transport.stats.unrecordable, 0, 'an outage never makes a message unrecordable');
     assert.deepEqual(await ledger.deadLetters.topics(), []);
     await waitFor(() => c.health().ok, { message: 'healthy again' });
@@ -336,17 +419,34 @@ test('the broker refuses the password for a while: the consumer logs each refusa
   const effects = new EffectCounter();
   const sub = uniqueName('connack');
   const warnings: string[] = [];
-  const logger = { child: () => logger, info: () => undefined, warn: (_o: unknown, msg?: string) => void warnings.push(msg ?? ''), error: () => undefined, debug: () => undefined, trace: () => undefined, fatal: () => undefined } as never;
-  const c = await consumerOn(broker.url, sub, { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers }, (ctx) => void effects.add(ctx.event.event_id), { mqtt: { url: broker.url, username: 'payment', password: 'right', reconnectMs: 50, maxReconnectMs: 200 }, logger });
+  const logger = {
+    child: () => logger,
+    info: () => undefined,
+    warn: (_o: unknown, msg?: string) => void warnings.push(msg ?? ''),
+    error: () => undefined,
+    debug: () => undefined,
+    trace: () => undefined,
+    fatal: () => undefined,
+  } as never;
+  const c = await consumerOn(
+    broker.url,
+    sub,
+    { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers },
+    (ctx) => void effects.add(ctx.event.event_id),
+    { mqtt: { url: broker.url, username: 'payment', password: 'right', reconnectMs: 50, maxReconnectMs: 200 }, logger },
+  );
   const pub = await connectMqtt({ url: broker.url, clientId: uniqueName('p'), clean: true, username: 'pub', password: 'right' });
   try {
     refuse = true;
     broker.disconnectAll();
     await waitFor(() => refusals >= 3, { message: 'three refused reconnects' });
-    const h = await waitFor(() => {
-      const x = c.health();
-      return x.ok ? undefined : x;
-    }, { message: 'health says why' });
+    const h = await waitFor(
+      () => {
+        const x = c.health();
+        return x.ok ? undefined : x;
+      },
+      { message: 'health says why' },
+    );
     assert.match(h.reason ?? '', /^mqtt: connack refused: bad username or password/);
     assert.ok(warnings.filter((w) => /refused by the broker/.test(w)).length >= 2, 'each refusal is logged');
     refuse = false;

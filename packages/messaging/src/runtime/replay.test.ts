@@ -30,12 +30,19 @@ for (const kind of ledgerKinds()) {
         service: 'payment',
         context: 'payment',
         publishes: [],
-        subscribes: [{
-          event: BookingReserved,
-          handler: 'replayOnBookingReserved',
-          subscriber,
-          policy: { maxAttempts: 2, backoff: { initialMs: 20, maxMs: 50, multiplier: 2, jitter: 0 }, visibilityTimeoutMs: 3_000, dedupWindowMs: 60_000 },
-        }],
+        subscribes: [
+          {
+            event: BookingReserved,
+            handler: 'replayOnBookingReserved',
+            subscriber,
+            policy: {
+              maxAttempts: 2,
+              backoff: { initialMs: 20, maxMs: 50, multiplier: 2, jitter: 0 },
+              visibilityTimeoutMs: 3_000,
+              dedupWindowMs: 60_000,
+            },
+          },
+        ],
       }),
       subscriber,
       mqtt: { url: broker.url },
@@ -52,15 +59,23 @@ for (const kind of ledgerKinds()) {
       const e = bookingReserved('bk-replay');
       await publishAll(publisher, [toOutgoing(e)]);
       await raw.publishAsync(toMqttTopic(topic), '{"garbage":true}', { qos: 1 });
-      await waitFor(async () => (await ledger.deadLetters.list(topic)).filter((d) => d.subscriber === subscriber).length === 2, { message: 'failed message and garbage dead-lettered' });
+      await waitFor(async () => (await ledger.deadLetters.list(topic)).filter((d) => d.subscriber === subscriber).length === 2, {
+        message: 'failed message and garbage dead-lettered',
+      });
       assert.equal(calls.length, 2);
 
       const dry = await ops.replay(topic, { subscriber, dryRun: true });
       assert.equal(dry.dryRun, true);
       assert.equal(dry.invalid, 1);
-      assert.deepEqual(dry.entries.filter((x) => x.id === e.event_id).map((x) => x.outcome), ['would-replay']);
+      assert.deepEqual(
+        dry.entries.filter((x) => x.id === e.event_id).map((x) => x.outcome),
+        ['would-replay'],
+      );
       assert.equal((await ledger.deadLetters.list(topic)).length, 2, 'a dry run changes nothing');
-      assert.equal(Object.values(await ledger.ledger.depth(subscriber)).reduce((a, b) => a + b, 0), 0);
+      assert.equal(
+        Object.values(await ledger.ledger.depth(subscriber)).reduce((a, b) => a + b, 0),
+        0,
+      );
 
       fixed = true;
       const real = await ops.replay(topic, { subscriber });
@@ -70,7 +85,11 @@ for (const kind of ledgerKinds()) {
       assert.deepEqual(calls.at(-1), { attempt: 1, ok: true });
       assert.equal(calls.length, 3);
       const left = await ledger.deadLetters.list(topic);
-      assert.deepEqual(left.map((d) => d.reason), ['invalid_envelope'], 'only the garbage stays');
+      assert.deepEqual(
+        left.map((d) => d.reason),
+        ['invalid_envelope'],
+        'only the garbage stays',
+      );
     } finally {
       await consumer.close();
       await endMqtt(raw);

@@ -52,7 +52,13 @@ for (const brokerKind of brokerKinds()) {
       });
 
       /** A consumer of BookingReserved for `subscriber` on `stores`; closed by `closeAll`. */
-      async function consumer(subscriber: string, stores: LedgerSet, handler: Handler<typeof BookingReserved>, policy = fast(), extra: { instanceId?: string; metrics?: ReturnType<typeof createMetricsRegistry> } = {}): Promise<Consumer> {
+      async function consumer(
+        subscriber: string,
+        stores: LedgerSet,
+        handler: Handler<typeof BookingReserved>,
+        policy = fast(),
+        extra: { instanceId?: string; metrics?: ReturnType<typeof createMetricsRegistry> } = {},
+      ): Promise<Consumer> {
         const declaration = declareService({
           service: 'payment',
           context: 'payment',
@@ -89,7 +95,9 @@ for (const brokerKind of brokerKinds()) {
           await consumer(sub, ledger, (ctx) => void effects.add(ctx.event.event_id), fast(), { metrics });
           const e = bookingReserved('bk-dup');
           for (let i = 0; i < 3; i++) await publishAll(publisher, [toOutgoing(e)]);
-          await waitFor(async () => (await metricValue(metrics, 'events_duplicate_total', { subscriber: sub })) === 2, { message: '2 duplicates counted' });
+          await waitFor(async () => (await metricValue(metrics, 'events_duplicate_total', { subscriber: sub })) === 2, {
+            message: '2 duplicates counted',
+          });
           await waitFor(async () => ledger.ledger.isProcessed(sub, topic, e.event_id), { message: 'processed' });
           assert.equal(effects.count(e.event_id), 1);
           assert.equal(await metricValue(metrics, 'events_processed_total', { subscriber: sub, topic }), 1);
@@ -104,14 +112,23 @@ for (const brokerKind of brokerKinds()) {
         const seen: { attempt: number; at: number }[] = [];
         const sub = uniqueName('retry');
         try {
-          await consumer(sub, ledger, (ctx) => {
-            seen.push({ attempt: ctx.attempt, at: Date.now() });
-            if (ctx.attempt < 3) throw new Error(`boom ${ctx.attempt}`);
-          }, fast(), { metrics });
+          await consumer(
+            sub,
+            ledger,
+            (ctx) => {
+              seen.push({ attempt: ctx.attempt, at: Date.now() });
+              if (ctx.attempt < 3) throw new Error(`boom ${ctx.attempt}`);
+            },
+            fast(),
+            { metrics },
+          );
           const e = bookingReserved('bk-retry');
           await publishAll(publisher, [toOutgoing(e)]);
           await waitFor(async () => ledger.ledger.isProcessed(sub, topic, e.event_id), { message: 'processed after retries' });
-          assert.deepEqual(seen.map((s) => s.attempt), [1, 2, 3]);
+          assert.deepEqual(
+            seen.map((s) => s.attempt),
+            [1, 2, 3],
+          );
           // Backoff 60 ms then 120 ms (jitter 0); allow for timer slack only upwards.
           assert.ok(seen[1]!.at - seen[0]!.at >= 55, `first backoff ${seen[1]!.at - seen[0]!.at} ms`);
           assert.ok(seen[2]!.at - seen[1]!.at >= 110, `second backoff ${seen[2]!.at - seen[1]!.at} ms`);
@@ -129,17 +146,28 @@ for (const brokerKind of brokerKinds()) {
         const sub = uniqueName('dead');
         let calls = 0;
         try {
-          await consumer(sub, ledger, (ctx) => {
-            calls++;
-            throw new Error(`always ${ctx.attempt}`);
-          }, fast({ maxAttempts: 3, backoff: { initialMs: 20, maxMs: 100, multiplier: 2, jitter: 0 } }), { metrics });
+          await consumer(
+            sub,
+            ledger,
+            (ctx) => {
+              calls++;
+              throw new Error(`always ${ctx.attempt}`);
+            },
+            fast({ maxAttempts: 3, backoff: { initialMs: 20, maxMs: 100, multiplier: 2, jitter: 0 } }),
+            { metrics },
+          );
           const e = bookingReserved('bk-dead');
           await publishAll(publisher, [toOutgoing(e)]);
-          const entry = await waitFor(async () => (await ledger.deadLetters.list(topic)).find((d) => d.subscriber === sub), { message: 'DLQ entry' });
+          const entry = await waitFor(async () => (await ledger.deadLetters.list(topic)).find((d) => d.subscriber === sub), {
+            message: 'DLQ entry',
+          });
           assert.equal(entry.id, e.event_id);
           assert.equal(entry.reason, 'max_attempts');
           assert.equal(entry.attempts, 3);
-          assert.deepEqual(entry.errors.map((x) => x.message), ['always 1', 'always 2', 'always 3']);
+          assert.deepEqual(
+            entry.errors.map((x) => x.message),
+            ['always 1', 'always 2', 'always 3'],
+          );
           assert.equal(JSON.parse(entry.body).event_id, e.event_id);
           assert.equal(calls, 3);
           assert.equal(await metricValue(metrics, 'dlq_total', { subscriber: sub }), 1);
@@ -163,15 +191,21 @@ for (const brokerKind of brokerKinds()) {
           const good = bookingReserved('bk-good');
           await publishAll(publisher, [toOutgoing(good)]);
           await waitFor(() => effects.count(good.event_id) === 1, { message: 'valid message processed' });
-          const dead = await waitFor(async () => {
-            const l = (await ledger.deadLetters.list(topic)).filter((d) => d.subscriber === sub);
-            return l.length === 2 ? l : undefined;
-          }, { message: '2 invalid envelopes dead-lettered' });
+          const dead = await waitFor(
+            async () => {
+              const l = (await ledger.deadLetters.list(topic)).filter((d) => d.subscriber === sub);
+              return l.length === 2 ? l : undefined;
+            },
+            { message: '2 invalid envelopes dead-lettered' },
+          );
           assert.ok(dead.every((d) => d.reason === 'invalid_envelope'));
           const errors = dead.flatMap((d) => d.errors.map((x) => x.message)).join('\n');
           assert.match(errors, /not JSON/);
           assert.match(errors, /\/payload/);
-          assert.ok(dead.some((d) => d.body === 'not json {'), 'the body is kept exactly as received');
+          assert.ok(
+            dead.some((d) => d.body === 'not json {'),
+            'the body is kept exactly as received',
+          );
           assert.equal(await metricValue(metrics, 'dlq_total', { subscriber: sub }), 2);
           assert.equal(effects.size, 1);
         } finally {
@@ -188,13 +222,23 @@ for (const brokerKind of brokerKinds()) {
         const calls: { id: string; attempt: number; at: number }[] = [];
         const openMs = 600;
         try {
-          await consumer(sub, ledger, (ctx) => {
-            calls.push({ id: ctx.event.event_id, attempt: ctx.attempt, at: Date.now() });
-            if (!healthy) throw new Error('downstream down');
-          }, fast({ breaker: { failureThreshold: 2, windowMs: 10_000, openMs }, backoff: { initialMs: 10, maxMs: 50, multiplier: 2, jitter: 0 } }));
+          await consumer(
+            sub,
+            ledger,
+            (ctx) => {
+              calls.push({ id: ctx.event.event_id, attempt: ctx.attempt, at: Date.now() });
+              if (!healthy) throw new Error('downstream down');
+            },
+            fast({
+              breaker: { failureThreshold: 2, windowMs: 10_000, openMs },
+              backoff: { initialMs: 10, maxMs: 50, multiplier: 2, jitter: 0 },
+            }),
+          );
           const [a, b] = [bookingReserved('bk-a'), bookingReserved('bk-b')];
           await publishAll(publisher, [a, b].map(toOutgoing));
-          await waitFor(async () => (await peer.breakers.status(sub, topic)).state === 'open', { message: 'breaker open, seen by the other instance' });
+          await waitFor(async () => (await peer.breakers.status(sub, topic)).state === 'open', {
+            message: 'breaker open, seen by the other instance',
+          });
           const openedAt = Date.now();
           const callsWhenOpened = calls.length;
           assert.equal(callsWhenOpened, 2);
@@ -203,12 +247,18 @@ for (const brokerKind of brokerKinds()) {
           await publishAll(publisher, [toOutgoing(c)]);
           await waitFor(async () => (await waiting(ledger, sub)) === 3, { message: '3 messages held' });
           healthy = true;
-          await waitFor(async () => (await peer.breakers.status(sub, topic)).state === 'closed', { timeoutMs: openMs + 5_000, message: 'breaker closed after a successful probe' });
+          await waitFor(async () => (await peer.breakers.status(sub, topic)).state === 'closed', {
+            timeoutMs: openMs + 5_000,
+            message: 'breaker closed after a successful probe',
+          });
           const probe = calls[callsWhenOpened]!;
           assert.ok(probe.at - openedAt >= openMs - 150, `probe ${probe.at - openedAt} ms after opening`);
           await waitFor(async () => (await waiting(ledger, sub)) === 0, { message: 'every held message processed' });
           // Held messages were not charged attempts: c ran once, on attempt 1.
-          assert.deepEqual(calls.filter((x) => x.id === c.event_id).map((x) => x.attempt), [1]);
+          assert.deepEqual(
+            calls.filter((x) => x.id === c.event_id).map((x) => x.attempt),
+            [1],
+          );
           for (const e of [a, b, c]) assert.ok(await peer.ledger.isProcessed(sub, topic, e.event_id));
         } finally {
           await closeAll(ledger);

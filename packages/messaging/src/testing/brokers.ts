@@ -91,15 +91,20 @@ export async function startMosquitto(): Promise<TestBroker> {
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => {
-    exited = true;
-    resolve();
-  }));
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   try {
-    await waitFor(async () => {
-      if (exited) throw new Error(`mosquitto exited: ${stderr.trim()}`);
-      return canConnect(port);
-    }, { timeoutMs: 5_000, message: `mosquitto listening on ${port}` });
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`mosquitto exited: ${stderr.trim()}`);
+        return canConnect(port);
+      },
+      { timeoutMs: 5_000, message: `mosquitto listening on ${port}` },
+    );
   } catch (err) {
     child.kill('SIGKILL');
     await exit;

@@ -56,7 +56,15 @@ export class EffectCounter {
  * The value of a metric in a prom-client registry for the given labels, summed (0 when absent).
  * Histogram series are read as `<name>_count` / `<name>_sum`.
  */
-export async function metricValue(registry: { getSingleMetric(name: string): { get(): Promise<{ values: { labels: Record<string, unknown>; value: number; metricName?: string }[] }> } | undefined }, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  registry: {
+    getSingleMetric(
+      name: string,
+    ): { get(): Promise<{ values: { labels: Record<string, unknown>; value: number; metricName?: string }[] }> } | undefined;
+  },
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const series = /_(count|sum)$/.exec(name);
   const metric = registry.getSingleMetric(name) ?? (series ? registry.getSingleMetric(name.slice(0, -series[0].length)) : undefined);
   if (!metric) return 0;

@@ -22,7 +22,10 @@ export class PgDatabase implements SqlDatabase {
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly connectionString: string, private readonly options: PgDatabaseOptions = {}) {
+  constructor(
+    private readonly connectionString: string,
+    private readonly options: PgDatabaseOptions = {},
+  ) {
     this.pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
     // An idle client that dies (server restart) must not crash the process; the pool replaces it.
     this.pool.on('error', (err) => options.logger?.warn({ err }, 'idle postgres connection failed'));
@@ -57,14 +60,20 @@ export class PgDatabase implements SqlDatabase {
           const r = await client.query<R>(sql, params as unknown[]);
           return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
         },
-        exec: async (sql: string) => { await client.query(sql); },
-        afterCommit: (f) => { committed.push(f); },
+        exec: async (sql: string) => {
+          await client.query(sql);
+        },
+        afterCommit: (f) => {
+          committed.push(f);
+        },
       };
       try {
         value = await fn(tx);
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => { broken = true; });
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
         throw err;
       }
     } finally {
@@ -103,7 +112,9 @@ export class PgDatabase implements SqlDatabase {
 
   private ensureListenClient(): Promise<pg.Client> {
     if (this.listenClient) return Promise.resolve(this.listenClient);
-    this.listenConnecting ??= this.connectListenClient().finally(() => { this.listenConnecting = undefined; });
+    this.listenConnecting ??= this.connectListenClient().finally(() => {
+      this.listenConnecting = undefined;
+    });
     return this.listenConnecting;
   }
 

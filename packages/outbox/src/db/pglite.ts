@@ -30,12 +30,16 @@ export class PgliteDatabase implements SqlDatabase {
     const committed: (() => void)[] = [];
     const value = await this.pg.transaction(async (t) => {
       const tx: SqlTransaction = {
-        afterCommit: (f) => { committed.push(f); },
+        afterCommit: (f) => {
+          committed.push(f);
+        },
         query: async <R extends Row = Row>(sql: string, params: readonly unknown[] = []) => {
           const r = await t.query<R>(sql, params as unknown[]);
           return { rows: r.rows, rowCount: Math.max(r.rows.length, r.affectedRows ?? 0) };
         },
-        exec: async (sql: string) => { await t.exec(sql); },
+        exec: async (sql: string) => {
+          await t.exec(sql);
+        },
       };
       return fn(tx);
     });

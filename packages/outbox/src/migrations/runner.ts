@@ -44,7 +44,8 @@ export async function migrate(db: SqlDatabase, migrations: readonly Migration[] 
       const sum = checksum(m.sql);
       const prior = done.get(m.version);
       if (prior !== undefined) {
-        if (prior !== sum) throw new MigrationError(`migration ${m.version} (${m.name}) was changed after it was applied; add a new migration instead`);
+        if (prior !== sum)
+          throw new MigrationError(`migration ${m.version} (${m.name}) was changed after it was applied; add a new migration instead`);
         skipped.push(m.version);
         continue;
       }

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import type { IgnoredDecision } from '@albergue/application';
 import { beforeEach, describe, test } from 'node:test';
 import type { EnvelopeOf } from '@albergue/events';
-import { AlbergueCapacityChanged, AlbergueRegistered, newEnvelope, PaymentConfirmed, PaymentFailed, withCorrelation } from '@albergue/events';
+import {
+  AlbergueCapacityChanged,
+  AlbergueRegistered,
+  newEnvelope,
+  PaymentConfirmed,
+  PaymentFailed,
+  withCorrelation,
+} from '@albergue/events';
 import { MemoryBookingStore } from '../adapters/memory/memory-booking-store.js';
 import { cancelBooking } from './cancel-booking.js';
 import { cancelBookingOnPaymentFailed } from './cancel-for-failed-payment.js';
@@ -25,8 +32,13 @@ let store: MemoryBookingStore;
 const deps = () => ({ repo: store, clock, ids, config });
 
 const registered = newEnvelope(AlbergueRegistered, {
-  albergue_id: 'alb-1', name: 'Albergue de Roncesvalles', town: 'Roncesvalles', route: 'Camino Francés',
-  location: { lat: 43.0093, lon: -1.3197 }, beds: 10, nightly_price: { amount_minor: 1400, currency: 'EUR' },
+  albergue_id: 'alb-1',
+  name: 'Albergue de Roncesvalles',
+  town: 'Roncesvalles',
+  route: 'Camino Francés',
+  location: { lat: 43.0093, lon: -1.3197 },
+  beds: 10,
+  nightly_price: { amount_minor: 1400, currency: 'EUR' },
 });
 
 const input = (over: Partial<ReserveBookingInput> = {}): ReserveBookingInput => ({
@@ -38,10 +50,22 @@ const input = (over: Partial<ReserveBookingInput> = {}): ReserveBookingInput => 
   ...over,
 });
 
-function paymentConfirmed(reserved: { event_id: string; correlation_id: string }, booking_id: string, amount_minor: number): EnvelopeOf<typeof PaymentConfirmed> {
-  return newEnvelope(PaymentConfirmed, {
-    payment_id: 'pay-1', booking_id, amount: { amount_minor, currency: 'EUR' }, provider_reference: 'sim_1', confirmed_at: clock.now().toISOString(),
-  }, withCorrelation(reserved));
+function paymentConfirmed(
+  reserved: { event_id: string; correlation_id: string },
+  booking_id: string,
+  amount_minor: number,
+): EnvelopeOf<typeof PaymentConfirmed> {
+  return newEnvelope(
+    PaymentConfirmed,
+    {
+      payment_id: 'pay-1',
+      booking_id,
+      amount: { amount_minor, currency: 'EUR' },
+      provider_reference: 'sim_1',
+      confirmed_at: clock.now().toISOString(),
+    },
+    withCorrelation(reserved),
+  );
 }
 
 beforeEach(async () => {
@@ -63,14 +87,20 @@ describe('booking application', () => {
     assert.equal(e.causation_id, 'req-1');
     const a = await getAvailability(store, 'alb-1', '2025-06-01', '2025-06-04');
     assert.ok(a.ok);
-    assert.deepEqual(a.value.nights.map((n) => n.available), [8, 8, 10]);
+    assert.deepEqual(
+      a.value.nights.map((n) => n.available),
+      [8, 8, 10],
+    );
     assert.equal(a.value.bookable_beds, 8);
   });
 
   test('bad input is refused before any I/O, with every reason; nothing stored or published', async () => {
     const r = await reserveBooking(deps(), input({ check_in: '2025-05-01', check_out: '2025-04-01', beds: 0 }));
     assert.ok(!r.ok);
-    assert.deepEqual(r.errors.map((e) => e.code), ['check_out_not_after_check_in', 'check_in_in_past', 'invalid_beds']);
+    assert.deepEqual(
+      r.errors.map((e) => e.code),
+      ['check_out_not_after_check_in', 'check_in_in_past', 'invalid_beds'],
+    );
     assert.equal(store.outbox.length, 0);
   });
 
@@ -82,7 +112,11 @@ describe('booking application', () => {
   });
 
   test('50 concurrent reservations for 10 beds → exactly 10 succeed, the rest no_beds_left; 0 left', async () => {
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => reserveBooking(deps(), input({ guest: { guest_id: `g-${i}`, name: 'P', email: `p${i}@example.org`, locale: 'en' } }))));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        reserveBooking(deps(), input({ guest: { guest_id: `g-${i}`, name: 'P', email: `p${i}@example.org`, locale: 'en' } })),
+      ),
+    );
     assert.equal(results.filter((r) => r.ok).length, 10);
     for (const r of results) if (!r.ok) assert.equal(r.errors[0].code, 'no_beds_left');
     const a = await getAvailability(store, 'alb-1', '2025-06-01', '2025-06-03');
@@ -111,9 +145,17 @@ describe('booking application', () => {
   test('PaymentFailed → BookingCancelled(payment_failed) and the beds are free again', async () => {
     const r = await reserveBooking(deps(), input({ beds: 10 }));
     assert.ok(r.ok);
-    const failed = newEnvelope(PaymentFailed, {
-      payment_id: 'pay-1', booking_id: r.value.booking_id, reason_code: 'card_declined', reason: 'declined', failed_at: clock.now().toISOString(),
-    }, withCorrelation(r.events[0]!));
+    const failed = newEnvelope(
+      PaymentFailed,
+      {
+        payment_id: 'pay-1',
+        booking_id: r.value.booking_id,
+        reason_code: 'card_declined',
+        reason: 'declined',
+        failed_at: clock.now().toISOString(),
+      },
+      withCorrelation(r.events[0]!),
+    );
     assert.equal((await store.transaction((tx) => cancelBookingOnPaymentFailed({ clock }, tx, failed))).status, 'applied');
     const view = await getBooking(store, r.value.booking_id);
     assert.equal(view?.status, 'cancelled');
@@ -142,11 +184,20 @@ describe('booking application', () => {
     await expireDueReservations({ repo: store, clock });
     const reported: IgnoredDecision[] = [];
     const paid = paymentConfirmed(r.events[0]!, r.value.booking_id, 1400 * 2);
-    const outcome = await store.transaction((tx) => confirmBookingOnPaymentConfirmed({ clock, decisions: { ignored: (x) => reported.push(x) } }, tx, paid));
+    const outcome = await store.transaction((tx) =>
+      confirmBookingOnPaymentConfirmed({ clock, decisions: { ignored: (x) => reported.push(x) } }, tx, paid),
+    );
     assert.equal(outcome.status === 'ignored' && outcome.ignored.code, 'late_payment');
-    assert.deepEqual(reported.map((x) => [x.decision, x.ignored.code, x.refs?.booking_id, x.refs?.event_id]), [['ConfirmBooking', 'late_payment', r.value.booking_id, paid.event_id]], 'reported, not dropped');
+    assert.deepEqual(
+      reported.map((x) => [x.decision, x.ignored.code, x.refs?.booking_id, x.refs?.event_id]),
+      [['ConfirmBooking', 'late_payment', r.value.booking_id, paid.event_id]],
+      'reported, not dropped',
+    );
     assert.equal((await getBooking(store, r.value.booking_id))?.status, 'expired');
-    assert.deepEqual(store.outbox.map((e) => e.event_type), ['BookingReserved', 'ReservationExpired']);
+    assert.deepEqual(
+      store.outbox.map((e) => e.event_type),
+      ['BookingReserved', 'ReservationExpired'],
+    );
   });
 
   test('PaymentConfirmed after the hold, before the expiry sweep ran: ReservationExpired (caused by the payment), beds freed, sweep then a no-op', async () => {
@@ -162,7 +213,10 @@ describe('booking application', () => {
     assert.equal(expired.causation_id, paid.event_id);
     assert.equal(expired.correlation_id, r.events[0]!.correlation_id);
     assert.deepEqual(await expireDueReservations({ repo: store, clock }), []);
-    assert.deepEqual(store.outbox.map((e) => e.event_type), ['BookingReserved', 'ReservationExpired']);
+    assert.deepEqual(
+      store.outbox.map((e) => e.event_type),
+      ['BookingReserved', 'ReservationExpired'],
+    );
     assert.ok((await reserveBooking(deps(), input({ beds: 10 }))).ok, 'the 10 beds are free again');
   });
 
@@ -180,13 +234,24 @@ describe('booking application', () => {
   });
 
   test('capacity change is reflected in availability; before registration it asks for a retry', async () => {
-    const changed = newEnvelope(AlbergueCapacityChanged, { albergue_id: 'alb-1', beds: 4, previous_beds: 10, effective_from: '2025-06-02' });
+    const changed = newEnvelope(AlbergueCapacityChanged, {
+      albergue_id: 'alb-1',
+      beds: 4,
+      previous_beds: 10,
+      effective_from: '2025-06-02',
+    });
     await store.transaction((tx) => updateInventoryOnCapacityChanged(tx, changed));
     const a = await getAvailability(store, 'alb-1', '2025-06-01', '2025-06-03');
     assert.ok(a.ok);
-    assert.deepEqual(a.value.nights.map((n) => n.capacity), [10, 4]);
+    assert.deepEqual(
+      a.value.nights.map((n) => n.capacity),
+      [10, 4],
+    );
     const early = newEnvelope(AlbergueCapacityChanged, { albergue_id: 'alb-2', beds: 4, effective_from: '2025-06-02' });
-    await assert.rejects(store.transaction((tx) => updateInventoryOnCapacityChanged(tx, early)), RetryLater);
+    await assert.rejects(
+      store.transaction((tx) => updateInventoryOnCapacityChanged(tx, early)),
+      RetryLater,
+    );
   });
 
   test('availability query validates its range and albergue', async () => {

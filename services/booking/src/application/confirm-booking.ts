@@ -22,12 +22,27 @@ export async function confirmBookingOnPaymentConfirmed(
   const p = envelope.payload;
   const command: ConfirmBooking = {
     type: 'ConfirmBooking',
-    data: { booking_id: p.booking_id, payment_id: p.payment_id, amount: p.amount, now: deps.clock.now().toISOString(), paid_at: p.confirmed_at },
+    data: {
+      booking_id: p.booking_id,
+      payment_id: p.payment_id,
+      amount: p.amount,
+      now: deps.clock.now().toISOString(),
+      paid_at: p.confirmed_at,
+    },
   };
   const existing = await tx.loadBooking(p.booking_id);
   const state = existing?.state ?? NO_BOOKING;
   const decision = decide(command, { booking: state });
-  if (!decision.ok || decision.ignored) return ignoredOutcome(deps.decisions, command.type, decision, { booking_id: p.booking_id, payment_id: p.payment_id, event_id: envelope.event_id, correlation_id: envelope.correlation_id });
-  const { envelopes } = await saveBookingDecision(tx, state, decision.events, { correlation_id: envelope.correlation_id, causation_id: envelope.event_id });
+  if (!decision.ok || decision.ignored)
+    return ignoredOutcome(deps.decisions, command.type, decision, {
+      booking_id: p.booking_id,
+      payment_id: p.payment_id,
+      event_id: envelope.event_id,
+      correlation_id: envelope.correlation_id,
+    });
+  const { envelopes } = await saveBookingDecision(tx, state, decision.events, {
+    correlation_id: envelope.correlation_id,
+    causation_id: envelope.event_id,
+  });
   return { status: 'applied', events: envelopes };
 }

@@ -25,7 +25,10 @@ export async function expireReservation(deps: ExpireDeps, bookingId: string): Pr
     const state = existing?.state ?? NO_BOOKING;
     const decision = decide(command, { booking: state });
     if (!decision.ok || decision.ignored) return ignoredOutcome(deps.decisions, command.type, decision, { booking_id: bookingId });
-    const { envelopes } = await saveBookingDecision(tx, state, decision.events, { correlation_id: existing?.correlation_id, causation_id: existing?.last_event_id });
+    const { envelopes } = await saveBookingDecision(tx, state, decision.events, {
+      correlation_id: existing?.correlation_id,
+      causation_id: existing?.last_event_id,
+    });
     return { status: 'applied', events: envelopes };
   });
 }

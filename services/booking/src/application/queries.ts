@@ -30,7 +30,8 @@ export type AvailabilityResult =
 
 /** Beds per night of an albergue over [from, to) — `to` is exclusive, like check_out. */
 export async function getAvailability(queries: BookingQueries, albergueId: string, from: string, to: string): Promise<AvailabilityResult> {
-  if (!isCalendarDate(from) || !isCalendarDate(to)) return { ok: false, errors: [{ code: 'invalid_range', reason: 'from and to must be dates (YYYY-MM-DD)' }] };
+  if (!isCalendarDate(from) || !isCalendarDate(to))
+    return { ok: false, errors: [{ code: 'invalid_range', reason: 'from and to must be dates (YYYY-MM-DD)' }] };
   const n = daysBetween(from, to);
   if (n < 1 || n > MAX_AVAILABILITY_NIGHTS) {
     return { ok: false, errors: [{ code: 'invalid_range', reason: `to must be 1 to ${MAX_AVAILABILITY_NIGHTS} days after from` }] };

@@ -57,7 +57,10 @@ export async function reserveBooking(deps: ReserveBookingDeps, input: ReserveBoo
     const state = existing?.state ?? NO_BOOKING;
     const decision = decide(command, { booking: state, inventory });
     if (!decision.ok) return decision;
-    const { envelopes, stored: record } = await saveBookingDecision(tx, state, decision.events, { causation_id: input.command_id, correlation_id: input.correlation_id });
+    const { envelopes, stored: record } = await saveBookingDecision(tx, state, decision.events, {
+      causation_id: input.command_id,
+      correlation_id: input.correlation_id,
+    });
     if (!record) throw new Error('ReserveBooking accepted without an event');
     return { ok: true, value: bookingView(record.state), events: envelopes };
   });

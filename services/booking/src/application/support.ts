@@ -14,7 +14,12 @@ const bookingModel = { evolve, toEnvelope: envelopeMapping({ BookingReserved, Bo
  * Evolves the booking through `events`, stores it, moves the albergue's occupancy and appends the
  * envelopes to the outbox, all in `tx`. Returns the envelopes (in order) and the new record.
  */
-export function saveBookingDecision(tx: BookingTransaction, before: BookingState, events: readonly BookingEvent[], causality: Causality): Promise<SavedDecision<BookingState, BookingRecord>> {
+export function saveBookingDecision(
+  tx: BookingTransaction,
+  before: BookingState,
+  events: readonly BookingEvent[],
+  causality: Causality,
+): Promise<SavedDecision<BookingState, BookingRecord>> {
   return saveDecision(tx, bookingModel, before, events, causality, async ({ after, correlation_id, last_event_id }) => {
     if (after.status === 'none' || correlation_id === undefined || last_event_id === undefined) return undefined;
     const record: BookingRecord = { state: after, correlation_id, last_event_id };

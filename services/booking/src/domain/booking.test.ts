@@ -15,7 +15,15 @@ const ALB = 'alb-roncesvalles';
 function albergue(beds = 10, price = 1400): AlbergueInventory {
   return evolveInventory(undefined, {
     type: 'AlbergueRegistered',
-    data: { albergue_id: ALB, name: 'Roncesvalles', town: 'Roncesvalles', route: 'Camino Francés', location: { lat: 43.0, lon: -1.3 }, beds, nightly_price: { amount_minor: price, currency: 'EUR' } },
+    data: {
+      albergue_id: ALB,
+      name: 'Roncesvalles',
+      town: 'Roncesvalles',
+      route: 'Camino Francés',
+      location: { lat: 43.0, lon: -1.3 },
+      beds,
+      nightly_price: { amount_minor: price, currency: 'EUR' },
+    },
   })!;
 }
 
@@ -24,7 +32,18 @@ const guest = { guest_id: 'g-1', name: 'Ana Peregrina', email: 'ana@example.org'
 function reserve(over: Partial<ReserveBooking['data']> = {}): ReserveBooking {
   return {
     type: 'ReserveBooking',
-    data: { booking_id: 'b-1', albergue_id: ALB, guest, check_in: '2025-06-01', check_out: '2025-06-03', beds: 2, now: NOW, today: TODAY, hold_ms: HOLD_MS, ...over },
+    data: {
+      booking_id: 'b-1',
+      albergue_id: ALB,
+      guest,
+      check_in: '2025-06-01',
+      check_out: '2025-06-03',
+      beds: 2,
+      now: NOW,
+      today: TODAY,
+      hold_ms: HOLD_MS,
+      ...over,
+    },
   };
 }
 
@@ -39,9 +58,18 @@ const reservation: Reservation = {
   hold_expires_at: '2025-05-10T09:15:00.000Z',
 };
 const reserved: BookingEvent = { type: 'BookingReserved', data: reservation };
-const confirmed: BookingEvent = { type: 'BookingConfirmed', data: { booking_id: 'b-1', albergue_id: ALB, payment_id: 'p-1', confirmed_at: '2025-05-10T09:05:00.000Z' } };
-const cancelled: BookingEvent = { type: 'BookingCancelled', data: { booking_id: 'b-1', albergue_id: ALB, reason: 'guest_request', cancelled_at: '2025-05-10T09:06:00.000Z' } };
-const expired: BookingEvent = { type: 'ReservationExpired', data: { booking_id: 'b-1', albergue_id: ALB, hold_expires_at: reservation.hold_expires_at, expired_at: '2025-05-10T09:16:00.000Z' } };
+const confirmed: BookingEvent = {
+  type: 'BookingConfirmed',
+  data: { booking_id: 'b-1', albergue_id: ALB, payment_id: 'p-1', confirmed_at: '2025-05-10T09:05:00.000Z' },
+};
+const cancelled: BookingEvent = {
+  type: 'BookingCancelled',
+  data: { booking_id: 'b-1', albergue_id: ALB, reason: 'guest_request', cancelled_at: '2025-05-10T09:06:00.000Z' },
+};
+const expired: BookingEvent = {
+  type: 'ReservationExpired',
+  data: { booking_id: 'b-1', albergue_id: ALB, hold_expires_at: reservation.hold_expires_at, expired_at: '2025-05-10T09:16:00.000Z' },
+};
 
 function given(history: readonly BookingEvent[], inventory: AlbergueInventory | null = albergue()) {
   return { when: (command: BookingCommand) => decide(command, { booking: replay(history), inventory: inventory ?? undefined }) };
@@ -61,21 +89,35 @@ function thenIgnored(d: BookingDecision, code: string): void {
 
 function thenRejected(d: BookingDecision, ...codes: string[]): string[] {
   assert.ok(!d.ok, `expected a rejection, got ${JSON.stringify(d)}`);
-  assert.deepEqual(d.errors.map((e) => e.code), codes);
+  assert.deepEqual(
+    d.errors.map((e) => e.code),
+    codes,
+  );
   for (const e of d.errors) assert.ok(e.reason.length > 0);
   return d.errors.map((e) => e.reason);
 }
 
-const cancel = (over: { guest_id?: string; today?: string } = {}): BookingCommand => ({ type: 'CancelBooking', data: { booking_id: 'b-1', guest_id: 'g-1', now: '2025-05-10T09:10:00.000Z', today: TODAY, ...over } });
+const cancel = (over: { guest_id?: string; today?: string } = {}): BookingCommand => ({
+  type: 'CancelBooking',
+  data: { booking_id: 'b-1', guest_id: 'g-1', now: '2025-05-10T09:10:00.000Z', today: TODAY, ...over },
+});
 const confirm = (over: { payment_id?: string; amount_minor?: number; now?: string } = {}): BookingCommand => ({
   type: 'ConfirmBooking',
-  data: { booking_id: 'b-1', payment_id: over.payment_id ?? 'p-1', amount: { amount_minor: over.amount_minor ?? 5600, currency: 'EUR' }, now: over.now ?? '2025-05-10T09:05:00.000Z' },
+  data: {
+    booking_id: 'b-1',
+    payment_id: over.payment_id ?? 'p-1',
+    amount: { amount_minor: over.amount_minor ?? 5600, currency: 'EUR' },
+    now: over.now ?? '2025-05-10T09:05:00.000Z',
+  },
 });
 const confirmPaidAt = (paid_at: string, now: string): BookingCommand => ({
   type: 'ConfirmBooking',
   data: { booking_id: 'b-1', payment_id: 'p-1', amount: { amount_minor: 5600, currency: 'EUR' }, now, paid_at },
 });
-const paymentFailed: BookingCommand = { type: 'CancelForFailedPayment', data: { booking_id: 'b-1', payment_id: 'p-1', now: '2025-05-10T09:07:00.000Z' } };
+const paymentFailed: BookingCommand = {
+  type: 'CancelForFailedPayment',
+  data: { booking_id: 'b-1', payment_id: 'p-1', now: '2025-05-10T09:07:00.000Z' },
+};
 const expire = (now: string): BookingCommand => ({ type: 'ExpireReservation', data: { booking_id: 'b-1', now } });
 
 // ── ReserveBooking ─────────────────────────────────────────────────────────────────────────────
@@ -120,7 +162,10 @@ describe('ReserveBooking', () => {
   test('every problem is listed at once', () => {
     const reasons = thenRejected(
       given([]).when(reserve({ check_in: '2025-05-01', check_out: '2025-04-30', beds: 0, guest: { ...guest, email: 'nope' } })),
-      'check_out_not_after_check_in', 'check_in_in_past', 'invalid_beds', 'invalid_guest',
+      'check_out_not_after_check_in',
+      'check_in_in_past',
+      'invalid_beds',
+      'invalid_guest',
     );
     assert.match(reasons.join(' | '), /check_out \(2025-04-30\) must be after check_in/);
   });
@@ -150,29 +195,39 @@ describe('ReserveBooking', () => {
   });
 
   test('a capacity change counts from its effective night on', () => {
-    const inv = evolveInventory(albergue(10), { type: 'AlbergueCapacityChanged', data: { albergue_id: ALB, beds: 0, effective_from: '2025-06-02' } })!;
+    const inv = evolveInventory(albergue(10), {
+      type: 'AlbergueCapacityChanged',
+      data: { albergue_id: ALB, beds: 0, effective_from: '2025-06-02' },
+    })!;
     thenRejected(given([], inv).when(reserve()), 'no_beds_left');
     assert.ok(given([], inv).when(reserve({ check_out: '2025-06-02' })).ok);
   });
 
   test('an existing booking id → rejected', () => {
-    for (const history of [[reserved], [reserved, confirmed], [reserved, expired]]) thenRejected(given(history).when(reserve()), 'booking_exists');
+    for (const history of [[reserved], [reserved, confirmed], [reserved, expired]])
+      thenRejected(given(history).when(reserve()), 'booking_exists');
   });
 });
 
 // ── CancelBooking (guest) ──────────────────────────────────────────────────────────────────────
 describe('CancelBooking', () => {
-  const byGuest: BookingEvent = { type: 'BookingCancelled', data: { booking_id: 'b-1', albergue_id: ALB, reason: 'guest_request', cancelled_at: '2025-05-10T09:10:00.000Z' } };
+  const byGuest: BookingEvent = {
+    type: 'BookingCancelled',
+    data: { booking_id: 'b-1', albergue_id: ALB, reason: 'guest_request', cancelled_at: '2025-05-10T09:10:00.000Z' },
+  };
 
   test('reserved → BookingCancelled(guest_request)', () => thenEvents(given([reserved]).when(cancel()), [byGuest]));
-  test('confirmed → BookingCancelled(guest_request) (payment refunds)', () => thenEvents(given([reserved, confirmed]).when(cancel()), [byGuest]));
+  test('confirmed → BookingCancelled(guest_request) (payment refunds)', () =>
+    thenEvents(given([reserved, confirmed]).when(cancel()), [byGuest]));
   test('no such booking → booking_not_found', () => void thenRejected(given([]).when(cancel()), 'booking_not_found'));
-  test('another guest → not_your_booking', () => void thenRejected(given([reserved]).when(cancel({ guest_id: 'g-2' })), 'not_your_booking'));
+  test('another guest → not_your_booking', () =>
+    void thenRejected(given([reserved]).when(cancel({ guest_id: 'g-2' })), 'not_your_booking'));
   test('cancelled or expired → booking_not_active', () => {
     thenRejected(given([reserved, cancelled]).when(cancel()), 'booking_not_active');
     thenRejected(given([reserved, expired]).when(cancel()), 'booking_not_active');
   });
-  test('on or after check-in day → stay_started', () => void thenRejected(given([reserved, confirmed]).when(cancel({ today: '2025-06-01' })), 'stay_started'));
+  test('on or after check-in day → stay_started', () =>
+    void thenRejected(given([reserved, confirmed]).when(cancel({ today: '2025-06-01' })), 'stay_started'));
 });
 
 // ── ConfirmBooking (PaymentConfirmed) ──────────────────────────────────────────────────────────
@@ -181,26 +236,40 @@ describe('ConfirmBooking', () => {
 
   test('reserved, decided after its hold ended but before the sweep expired it → ReservationExpired, not confirmed', () => {
     thenEvents(given([reserved]).when(confirm({ now: '2025-05-10T09:20:00.000Z' })), [
-      { type: 'ReservationExpired', data: { booking_id: 'b-1', albergue_id: ALB, hold_expires_at: reservation.hold_expires_at, expired_at: '2025-05-10T09:20:00.000Z' } },
+      {
+        type: 'ReservationExpired',
+        data: { booking_id: 'b-1', albergue_id: ALB, hold_expires_at: reservation.hold_expires_at, expired_at: '2025-05-10T09:20:00.000Z' },
+      },
     ]);
   });
   test('decided exactly at hold_expires_at → late (the hold is over at that instant)', () => {
     const d = given([reserved]).when(confirm({ now: reservation.hold_expires_at }));
     assert.ok(d.ok);
-    assert.deepEqual(d.events.map((e) => e.type), ['ReservationExpired']);
+    assert.deepEqual(
+      d.events.map((e) => e.type),
+      ['ReservationExpired'],
+    );
   });
   test('one millisecond before the hold ends → confirmed', () => {
-    thenEvents(given([reserved]).when(confirm({ now: '2025-05-10T09:14:59.999Z' })), [{ ...confirmed, data: { ...confirmed.data, confirmed_at: '2025-05-10T09:14:59.999Z' } }]);
+    thenEvents(given([reserved]).when(confirm({ now: '2025-05-10T09:14:59.999Z' })), [
+      { ...confirmed, data: { ...confirmed.data, confirmed_at: '2025-05-10T09:14:59.999Z' } },
+    ]);
   });
   test("paid (payment's confirmed_at) after the hold, though booking decides earlier by its clock → late", () => {
     const d = given([reserved]).when(confirmPaidAt('2025-05-10T09:15:00.001Z', '2025-05-10T09:14:00.000Z'));
     assert.ok(d.ok);
-    assert.deepEqual(d.events.map((e) => e.type), ['ReservationExpired']);
+    assert.deepEqual(
+      d.events.map((e) => e.type),
+      ['ReservationExpired'],
+    );
   });
   test('paid in time but the PaymentConfirmed arrives after the hold → late (the decision time counts too)', () => {
     const d = given([reserved]).when(confirmPaidAt('2025-05-10T09:10:00.000Z', '2025-05-10T09:15:30.000Z'));
     assert.ok(d.ok);
-    assert.deepEqual(d.events.map((e) => e.type), ['ReservationExpired']);
+    assert.deepEqual(
+      d.events.map((e) => e.type),
+      ['ReservationExpired'],
+    );
   });
   test('an unreadable paid_at is not trusted either way: decided by the clock', () => {
     thenEvents(given([reserved]).when(confirmPaidAt('not-a-time', '2025-05-10T09:05:00.000Z')), [confirmed]);
@@ -215,10 +284,14 @@ describe('ConfirmBooking', () => {
   });
 
   test('expired → late payment: no event, stays expired', () => thenIgnored(given([reserved, expired]).when(confirm()), 'late_payment'));
-  test('cancelled → late payment: no event, stays cancelled', () => thenIgnored(given([reserved, cancelled]).when(confirm()), 'late_payment'));
-  test('the same PaymentConfirmed twice → one BookingConfirmed', () => thenIgnored(given([reserved, confirmed]).when(confirm()), 'already_confirmed'));
-  test('a second payment on a confirmed booking → no event', () => thenIgnored(given([reserved, confirmed]).when(confirm({ payment_id: 'p-2' })), 'paid_twice'));
-  test('amount different from the total → not confirmed', () => thenIgnored(given([reserved]).when(confirm({ amount_minor: 100 })), 'amount_mismatch'));
+  test('cancelled → late payment: no event, stays cancelled', () =>
+    thenIgnored(given([reserved, cancelled]).when(confirm()), 'late_payment'));
+  test('the same PaymentConfirmed twice → one BookingConfirmed', () =>
+    thenIgnored(given([reserved, confirmed]).when(confirm()), 'already_confirmed'));
+  test('a second payment on a confirmed booking → no event', () =>
+    thenIgnored(given([reserved, confirmed]).when(confirm({ payment_id: 'p-2' })), 'paid_twice'));
+  test('amount different from the total → not confirmed', () =>
+    thenIgnored(given([reserved]).when(confirm({ amount_minor: 100 })), 'amount_mismatch'));
   test('unknown booking → no event', () => thenIgnored(given([]).when(confirm()), 'booking_not_found'));
 });
 
@@ -226,11 +299,19 @@ describe('ConfirmBooking', () => {
 describe('CancelForFailedPayment', () => {
   test('reserved → BookingCancelled(payment_failed)', () => {
     thenEvents(given([reserved]).when(paymentFailed), [
-      { type: 'BookingCancelled', data: { booking_id: 'b-1', albergue_id: ALB, reason: 'payment_failed', cancelled_at: '2025-05-10T09:07:00.000Z' } },
+      {
+        type: 'BookingCancelled',
+        data: { booking_id: 'b-1', albergue_id: ALB, reason: 'payment_failed', cancelled_at: '2025-05-10T09:07:00.000Z' },
+      },
     ]);
   });
   test('confirmed, cancelled or expired → no event', () => {
-    for (const history of [[reserved, confirmed], [reserved, cancelled], [reserved, expired]]) thenIgnored(given(history).when(paymentFailed), 'booking_not_reserved');
+    for (const history of [
+      [reserved, confirmed],
+      [reserved, cancelled],
+      [reserved, expired],
+    ])
+      thenIgnored(given(history).when(paymentFailed), 'booking_not_reserved');
   });
   test('unknown booking → no event', () => thenIgnored(given([]).when(paymentFailed), 'booking_not_found'));
 });
@@ -266,11 +347,20 @@ describe('evolve and occupancy', () => {
 
   test('beds are held while reserved or confirmed and released on cancel or expiry', () => {
     const r = replay([reserved]);
-    assert.deepEqual(occupancyChange(NO_BOOKING, r), [{ night: '2025-06-01', beds: 2 }, { night: '2025-06-02', beds: 2 }]);
+    assert.deepEqual(occupancyChange(NO_BOOKING, r), [
+      { night: '2025-06-01', beds: 2 },
+      { night: '2025-06-02', beds: 2 },
+    ]);
     const c = evolve(r, confirmed);
     assert.deepEqual(occupancyChange(r, c), []);
-    assert.deepEqual(occupancyChange(c, evolve(c, cancelled)), [{ night: '2025-06-01', beds: -2 }, { night: '2025-06-02', beds: -2 }]);
-    assert.deepEqual(occupancyChange(r, evolve(r, expired)), [{ night: '2025-06-01', beds: -2 }, { night: '2025-06-02', beds: -2 }]);
+    assert.deepEqual(occupancyChange(c, evolve(c, cancelled)), [
+      { night: '2025-06-01', beds: -2 },
+      { night: '2025-06-02', beds: -2 },
+    ]);
+    assert.deepEqual(occupancyChange(r, evolve(r, expired)), [
+      { night: '2025-06-01', beds: -2 },
+      { night: '2025-06-02', beds: -2 },
+    ]);
   });
 
   test('a hold that expires frees its beds for the next guest', () => {

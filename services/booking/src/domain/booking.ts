@@ -15,14 +15,7 @@
 // (or settles later) for a booking that ended (PaymentRefunded).
 // The same holds for a guest cancelling a confirmed booking: the beds are released and payment
 // refunds on BookingCancelled(guest_request).
-import type {
-  BookingCancelled,
-  BookingConfirmed,
-  BookingReserved,
-  DeepReadonly,
-  PayloadOf,
-  ReservationExpired,
-} from '@albergue/events';
+import type { BookingCancelled, BookingConfirmed, BookingReserved, DeepReadonly, PayloadOf, ReservationExpired } from '@albergue/events';
 import { LOCALE_PATTERN } from '@albergue/events';
 import { addDays, addMilliseconds, daysBetween, isAtOrAfter, isCalendarDate, isInstant, nightsOf } from '@albergue/decider';
 import type { AlbergueInventory, OccupancyDelta } from './inventory.js';
@@ -199,11 +192,20 @@ export function validateReservation(c: ReserveBooking['data']): DomainError<Book
   if (!isCalendarDate(c.check_out)) errors.push({ code: 'invalid_date', reason: `check_out "${c.check_out}" is not a date (YYYY-MM-DD)` });
   if (datesOk) {
     const nights = daysBetween(c.check_in, c.check_out);
-    if (nights < 1) errors.push({ code: 'check_out_not_after_check_in', reason: `check_out (${c.check_out}) must be after check_in (${c.check_in})` });
-    else if (nights > MAX_NIGHTS) errors.push({ code: 'too_many_nights', reason: `a booking covers at most ${MAX_NIGHTS} nights; ${c.check_in} to ${c.check_out} is ${nights}` });
-    if (c.check_in < c.today) errors.push({ code: 'check_in_in_past', reason: `check_in (${c.check_in}) is in the past (today is ${c.today})` });
+    if (nights < 1)
+      errors.push({ code: 'check_out_not_after_check_in', reason: `check_out (${c.check_out}) must be after check_in (${c.check_in})` });
+    else if (nights > MAX_NIGHTS)
+      errors.push({
+        code: 'too_many_nights',
+        reason: `a booking covers at most ${MAX_NIGHTS} nights; ${c.check_in} to ${c.check_out} is ${nights}`,
+      });
+    if (c.check_in < c.today)
+      errors.push({ code: 'check_in_in_past', reason: `check_in (${c.check_in}) is in the past (today is ${c.today})` });
     else if (daysBetween(c.today, c.check_in) > MAX_DAYS_AHEAD) {
-      errors.push({ code: 'check_in_too_far_ahead', reason: `reservations open at most ${MAX_DAYS_AHEAD} days ahead (until ${addDays(c.today, MAX_DAYS_AHEAD)})` });
+      errors.push({
+        code: 'check_in_too_far_ahead',
+        reason: `reservations open at most ${MAX_DAYS_AHEAD} days ahead (until ${addDays(c.today, MAX_DAYS_AHEAD)})`,
+      });
     }
   }
   if (!Number.isInteger(c.beds) || c.beds < 1 || c.beds > MAX_BEDS) {
@@ -214,9 +216,12 @@ export function validateReservation(c: ReserveBooking['data']): DomainError<Book
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(c.guest.email) || c.guest.email.length > 320) {
     errors.push({ code: 'invalid_guest', reason: `guest email "${c.guest.email}" is not an email address` });
   }
-  if (!LOCALE.test(c.guest.locale)) errors.push({ code: 'invalid_guest', reason: `guest locale "${c.guest.locale}" must look like "es" or "en-GB"` });
-  if (c.guest.guest_id.length < 1 || c.guest.guest_id.length > 128) errors.push({ code: 'invalid_guest', reason: 'guest_id must have 1 to 128 characters' });
-  if (!isInstant(c.now) || !Number.isInteger(c.hold_ms) || c.hold_ms <= 0) errors.push({ code: 'invalid_hold', reason: 'the hold needs a valid clock reading and a positive duration' });
+  if (!LOCALE.test(c.guest.locale))
+    errors.push({ code: 'invalid_guest', reason: `guest locale "${c.guest.locale}" must look like "es" or "en-GB"` });
+  if (c.guest.guest_id.length < 1 || c.guest.guest_id.length > 128)
+    errors.push({ code: 'invalid_guest', reason: 'guest_id must have 1 to 128 characters' });
+  if (!isInstant(c.now) || !Number.isInteger(c.hold_ms) || c.hold_ms <= 0)
+    errors.push({ code: 'invalid_hold', reason: 'the hold needs a valid clock reading and a positive duration' });
   return errors;
 }
 
@@ -230,9 +235,10 @@ function reserve(c: ReserveBooking['data'], booking: BookingState, inventory: Al
   const short = shortages(inventory, c);
   const [s0, ...sN] = short.map((n): DomainError<BookingErrorCode> => ({
     code: 'no_beds_left',
-    reason: n.available === 0
-      ? `no beds left at ${inventory.name} on the night of ${n.night}`
-      : `only ${n.available} of the ${c.beds} beds asked for are left at ${inventory.name} on the night of ${n.night}`,
+    reason:
+      n.available === 0
+        ? `no beds left at ${inventory.name} on the night of ${n.night}`
+        : `only ${n.available} of the ${c.beds} beds asked for are left at ${inventory.name} on the night of ${n.night}`,
   }));
   if (s0) return reject(s0, ...sN);
   const nights = daysBetween(c.check_in, c.check_out);
@@ -253,10 +259,14 @@ function reserve(c: ReserveBooking['data'], booking: BookingState, inventory: Al
 
 function cancelByGuest(c: CancelBooking['data'], booking: BookingState): BookingDecision {
   if (booking.status === 'none') return reject({ code: 'booking_not_found', reason: `booking ${c.booking_id} does not exist` });
-  if (booking.reservation.guest.guest_id !== c.guest_id) return reject({ code: 'not_your_booking', reason: `booking ${c.booking_id} belongs to another guest` });
+  if (booking.reservation.guest.guest_id !== c.guest_id)
+    return reject({ code: 'not_your_booking', reason: `booking ${c.booking_id} belongs to another guest` });
   if (!holdsBeds(booking)) return reject({ code: 'booking_not_active', reason: `booking ${c.booking_id} is already ${booking.status}` });
   if (c.today >= booking.reservation.check_in) {
-    return reject({ code: 'stay_started', reason: `booking ${c.booking_id} starts on ${booking.reservation.check_in}; it can no longer be cancelled` });
+    return reject({
+      code: 'stay_started',
+      reason: `booking ${c.booking_id} starts on ${booking.reservation.check_in}; it can no longer be cancelled`,
+    });
   }
   return accept<BookingEvent>({
     type: 'BookingCancelled',
@@ -277,10 +287,16 @@ function confirm(c: ConfirmBooking['data'], booking: BookingState): BookingDecis
     case 'confirmed':
       return booking.payment_id === c.payment_id
         ? ignore('already_confirmed', `booking ${c.booking_id} is already confirmed by payment ${c.payment_id}`)
-        : ignore('paid_twice', `booking ${c.booking_id} is already confirmed by payment ${booking.payment_id}; payment ${c.payment_id} does not change it`);
+        : ignore(
+            'paid_twice',
+            `booking ${c.booking_id} is already confirmed by payment ${booking.payment_id}; payment ${c.payment_id} does not change it`,
+          );
     case 'cancelled':
     case 'expired':
-      return ignore('late_payment', `payment ${c.payment_id} settled after booking ${c.booking_id} was ${booking.status}; the booking stays ${booking.status} and payment refunds it`);
+      return ignore(
+        'late_payment',
+        `payment ${c.payment_id} settled after booking ${c.booking_id} was ${booking.status}; the booking stays ${booking.status} and payment refunds it`,
+      );
     case 'reserved': {
       const hold = booking.reservation.hold_expires_at;
       const paidLate = c.paid_at !== undefined && isInstant(c.paid_at) && isAtOrAfter(c.paid_at, hold);
@@ -294,7 +310,10 @@ function confirm(c: ConfirmBooking['data'], booking: BookingState): BookingDecis
       const total = booking.reservation.total;
       if (c.amount.amount_minor !== total.amount_minor || c.amount.currency !== total.currency) {
         // Not confirmed: the hold then expires and payment refunds on ReservationExpired.
-        return ignore('amount_mismatch', `payment ${c.payment_id} is for ${c.amount.amount_minor} ${c.amount.currency}, booking ${c.booking_id} costs ${total.amount_minor} ${total.currency}`);
+        return ignore(
+          'amount_mismatch',
+          `payment ${c.payment_id} is for ${c.amount.amount_minor} ${c.amount.currency}, booking ${c.booking_id} costs ${total.amount_minor} ${total.currency}`,
+        );
       }
       return accept<BookingEvent>({
         type: 'BookingConfirmed',
@@ -307,8 +326,10 @@ function confirm(c: ConfirmBooking['data'], booking: BookingState): BookingDecis
 }
 
 function cancelForFailedPayment(c: CancelForFailedPayment['data'], booking: BookingState): BookingDecision {
-  if (booking.status === 'none') return ignore('booking_not_found', `payment ${c.payment_id} failed for booking ${c.booking_id}, which does not exist`);
-  if (booking.status !== 'reserved') return ignore('booking_not_reserved', `booking ${c.booking_id} is ${booking.status}; a failed payment does not change it`);
+  if (booking.status === 'none')
+    return ignore('booking_not_found', `payment ${c.payment_id} failed for booking ${c.booking_id}, which does not exist`);
+  if (booking.status !== 'reserved')
+    return ignore('booking_not_reserved', `booking ${c.booking_id} is ${booking.status}; a failed payment does not change it`);
   return accept<BookingEvent>({
     type: 'BookingCancelled',
     data: { booking_id: c.booking_id, albergue_id: booking.reservation.albergue_id, reason: 'payment_failed', cancelled_at: c.now },
@@ -316,12 +337,18 @@ function cancelForFailedPayment(c: CancelForFailedPayment['data'], booking: Book
 }
 
 function expire(c: ExpireReservation['data'], booking: BookingState): BookingDecision {
-  if (booking.status !== 'reserved') return ignore('booking_not_reserved', `booking ${c.booking_id} is ${booking.status}; nothing to expire`);
+  if (booking.status !== 'reserved')
+    return ignore('booking_not_reserved', `booking ${c.booking_id} is ${booking.status}; nothing to expire`);
   if (!isAtOrAfter(c.now, booking.reservation.hold_expires_at)) {
     return ignore('hold_not_due', `the hold on booking ${c.booking_id} lasts until ${booking.reservation.hold_expires_at}`);
   }
   return accept<BookingEvent>({
     type: 'ReservationExpired',
-    data: { booking_id: c.booking_id, albergue_id: booking.reservation.albergue_id, hold_expires_at: booking.reservation.hold_expires_at, expired_at: c.now },
+    data: {
+      booking_id: c.booking_id,
+      albergue_id: booking.reservation.albergue_id,
+      hold_expires_at: booking.reservation.hold_expires_at,
+      expired_at: c.now,
+    },
   });
 }

@@ -7,9 +7,20 @@ import { applyOccupancy, availabilityBetween, capacityOn, evolveInventory, short
 
 const registered = {
   type: 'AlbergueRegistered' as const,
-  data: { albergue_id: 'a1', name: 'Jesús y María', town: 'Pamplona', route: 'Camino Francés', location: { lat: 42.8, lon: -1.6 }, beds: 20, nightly_price: { amount_minor: 1300, currency: 'EUR' } },
+  data: {
+    albergue_id: 'a1',
+    name: 'Jesús y María',
+    town: 'Pamplona',
+    route: 'Camino Francés',
+    location: { lat: 42.8, lon: -1.6 },
+    beds: 20,
+    nightly_price: { amount_minor: 1300, currency: 'EUR' },
+  },
 };
-const change = (effective_from: string, beds: number) => ({ type: 'AlbergueCapacityChanged' as const, data: { albergue_id: 'a1', beds, effective_from } });
+const change = (effective_from: string, beds: number) => ({
+  type: 'AlbergueCapacityChanged' as const,
+  data: { albergue_id: 'a1', beds, effective_from },
+});
 
 function build(...facts: Parameters<typeof evolveInventory>[1][]): AlbergueInventory {
   const inv = facts.reduce<AlbergueInventory | undefined>(evolveInventory, undefined);
@@ -54,7 +65,10 @@ describe('inventory from location events', () => {
 
 describe('availability', () => {
   test('per night: capacity, taken, available', () => {
-    const inv = applyOccupancy(build(registered), [{ night: '2025-06-01', beds: 5 }, { night: '2025-06-02', beds: 20 }]);
+    const inv = applyOccupancy(build(registered), [
+      { night: '2025-06-01', beds: 5 },
+      { night: '2025-06-02', beds: 20 },
+    ]);
     assert.deepEqual(availabilityBetween(inv, '2025-06-01', '2025-06-04'), [
       { night: '2025-06-01', capacity: 20, taken: 5, available: 15 },
       { night: '2025-06-02', capacity: 20, taken: 20, available: 0 },
@@ -69,7 +83,10 @@ describe('availability', () => {
 
   test('shortages lists exactly the nights that cannot take the beds', () => {
     const inv = applyOccupancy(build(registered), [{ night: '2025-06-02', beds: 19 }]);
-    assert.deepEqual(shortages(inv, { check_in: '2025-06-01', check_out: '2025-06-04', beds: 2 }).map((n) => n.night), ['2025-06-02']);
+    assert.deepEqual(
+      shortages(inv, { check_in: '2025-06-01', check_out: '2025-06-04', beds: 2 }).map((n) => n.night),
+      ['2025-06-02'],
+    );
     assert.deepEqual(shortages(inv, { check_in: '2025-06-01', check_out: '2025-06-04', beds: 1 }), []);
   });
 });

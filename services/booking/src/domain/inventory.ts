@@ -103,7 +103,10 @@ export function availabilityBetween(inventory: AlbergueInventory, from: string, 
  * The nights of a stay that do not have `beds` free; empty when the stay fits. Pure, so the
  * Postgres adapter can run it inside the transaction that holds the inventory's locks.
  */
-export function shortages(inventory: AlbergueInventory, stay: { readonly check_in: string; readonly check_out: string; readonly beds: number }): NightAvailability[] {
+export function shortages(
+  inventory: AlbergueInventory,
+  stay: { readonly check_in: string; readonly check_out: string; readonly beds: number },
+): NightAvailability[] {
   return availabilityBetween(inventory, stay.check_in, stay.check_out).filter((n) => n.available < stay.beds);
 }
 

@@ -7,9 +7,20 @@ import { createBookingService } from '../service.js';
 import { PgBookingRepository } from '../adapters/postgres/pg-booking-repository.js';
 
 const rt = await createBookingService({ env: { LOG_LEVEL: 'silent' }, config: { databaseUrl: process.env.DATABASE_URL! } });
-await new PgBookingRepository(rt.db).transaction((tx) => updateInventoryOnAlbergueRegistered(tx, newEnvelope(AlbergueRegistered, {
-  albergue_id: 'alb-crash', name: 'Casa', town: 'Burgos', route: 'Camino Francés', location: { lat: 42.3, lon: -3.7 }, beds: 5, nightly_price: { amount_minor: 1000, currency: 'EUR' },
-})));
+await new PgBookingRepository(rt.db).transaction((tx) =>
+  updateInventoryOnAlbergueRegistered(
+    tx,
+    newEnvelope(AlbergueRegistered, {
+      albergue_id: 'alb-crash',
+      name: 'Casa',
+      town: 'Burgos',
+      route: 'Camino Francés',
+      location: { lat: 42.3, lon: -3.7 },
+      beds: 5,
+      nightly_price: { amount_minor: 1000, currency: 'EUR' },
+    }),
+  ),
+);
 if (process.env.CRASH_AFTER_COMMIT === '1') {
   // Runs after the idempotency hook (registered first), i.e. once the commit is done.
   rt.http.addHook('onSend', async (req, _reply, payload) => {

@@ -14,7 +14,8 @@ export const OBSERVER_ACCOUNT = 'observer';
 export function grantsFromDeclarations(declarations: readonly ServiceDeclaration[], options: { observer?: boolean } = {}): AccountGrant[] {
   const grants: AccountGrant[] = declarations.map((d) => {
     for (const p of d.publishes) {
-      if (p.context !== d.context) throw new Error(`${d.service} declares ${p.topic}, which belongs to context ${p.context}, not ${d.context}`);
+      if (p.context !== d.context)
+        throw new Error(`${d.service} declares ${p.topic}, which belongs to context ${p.context}, not ${d.context}`);
     }
     return {
       username: d.service,

@@ -48,7 +48,16 @@ test('client ids belong to the account with the longest matching prefix', async 
   assert.equal(clientIdOwner('albergue-payment-outbox-3', accounts), 'payment');
   assert.equal(clientIdOwner('albergue-pay-0', accounts), 'pay');
   assert.equal(clientIdOwner('albergue-observer-x', accounts), 'observer');
-  for (const id of ['albergue-payment-', 'albergue-payment', 'Albergue-payment-0', 'albergue-PAYMENT-0', 'payment-0', 'mqttjs_1234', '', 'xalbergue-payment-0']) {
+  for (const id of [
+    'albergue-payment-',
+    'albergue-payment',
+    'Albergue-payment-0',
+    'albergue-PAYMENT-0',
+    'payment-0',
+    'mqttjs_1234',
+    '',
+    'xalbergue-payment-0',
+  ]) {
     assert.equal(clientIdOwner(id, accounts), undefined, id);
   }
 });

@@ -90,7 +90,10 @@ export class HttpConsumerFeed {
     let n = 0;
     for (const s of all) {
       if (this.isReserved(s.subscriber)) {
-        this.deps.logger.warn({ subscriber: s.subscriber, topic_filter: s.filter }, 'stored HTTP subscription uses a declared subscriber\'s name: not applied; delete it (DELETE /api/mqtt/subscriptions/<subscriber>)');
+        this.deps.logger.warn(
+          { subscriber: s.subscriber, topic_filter: s.filter },
+          "stored HTTP subscription uses a declared subscriber's name: not applied; delete it (DELETE /api/mqtt/subscriptions/<subscriber>)",
+        );
         continue;
       }
       await this.activate(s);
@@ -105,15 +108,23 @@ export class HttpConsumerFeed {
 
   async register(input: RegisterInput): Promise<{ subscription: HttpSubscription; topics: string[] }> {
     if (!SUBSCRIBER_NAME.test(input.subscriber)) {
-      throw new SubscriptionError(`subscriber "${input.subscriber}" must match ${SUBSCRIBER_NAME.source} (lowercase letters, digits, _ . -)`);
+      throw new SubscriptionError(
+        `subscriber "${input.subscriber}" must match ${SUBSCRIBER_NAME.source} (lowercase letters, digits, _ . -)`,
+      );
     }
     if (this.isReserved(input.subscriber)) {
-      throw new SubscriptionConflictError(`"${input.subscriber}" is a declared subscriber (or an MQTT account); HTTP consumers need a name of their own`);
+      throw new SubscriptionConflictError(
+        `"${input.subscriber}" is a declared subscriber (or an MQTT account); HTTP consumers need a name of their own`,
+      );
     }
-    const filter = input.topicFilter.includes('/') || !input.topicFilter.startsWith('albergue.') ? input.topicFilter : toMqttTopic(input.topicFilter);
+    const filter =
+      input.topicFilter.includes('/') || !input.topicFilter.startsWith('albergue.') ? input.topicFilter : toMqttTopic(input.topicFilter);
     if (!isValidFilter(filter)) throw new SubscriptionError(`"${input.topicFilter}" is not a valid MQTT topic filter`);
     const topics = matchingTopics(filter);
-    if (topics.length === 0) throw new SubscriptionError(`topic filter "${filter}" matches no known event topic (e.g. albergue/booking/# or albergue/booking/v1/BookingReserved)`);
+    if (topics.length === 0)
+      throw new SubscriptionError(
+        `topic filter "${filter}" matches no known event topic (e.g. albergue/booking/# or albergue/booking/v1/BookingReserved)`,
+      );
     const existing = this.subscriptions.get(key(input.subscriber, filter));
     const subscription: HttpSubscription = {
       subscriber: input.subscriber,
@@ -125,7 +136,9 @@ export class HttpConsumerFeed {
       createdAt: existing?.createdAt ?? new Date().toISOString(),
     };
     if (subscription.maxRetryDelayMs < subscription.retryDelayMs) {
-      throw new SubscriptionError(`max_retry_delay_ms (${subscription.maxRetryDelayMs}) must be at least retry_delay_ms (${subscription.retryDelayMs})`);
+      throw new SubscriptionError(
+        `max_retry_delay_ms (${subscription.maxRetryDelayMs}) must be at least retry_delay_ms (${subscription.retryDelayMs})`,
+      );
     }
     await this.activate(subscription);
     await this.deps.registry.save(subscription);
@@ -146,7 +159,9 @@ export class HttpConsumerFeed {
    * see them). Returns what was deleted.
    */
   async unregister(subscriber: string, filter?: string): Promise<HttpSubscription[]> {
-    const stored = (await this.deps.registry.list()).filter((s) => s.subscriber === subscriber && (filter === undefined || s.filter === filter));
+    const stored = (await this.deps.registry.list()).filter(
+      (s) => s.subscriber === subscriber && (filter === undefined || s.filter === filter),
+    );
     for (const s of stored) {
       const k = key(s.subscriber, s.filter);
       const stop = this.active.get(k);
@@ -218,7 +233,9 @@ export class HttpConsumerFeed {
       this.deps.logger.warn({ subscriber, topic, dlq_id: entry.id, reason: parsed.reason }, 'invalid envelope sent to the DLQ');
       this.deps.onRecorded?.(topic, 'invalid');
     } else {
-      const [outcome] = await this.untilDone(topic, () => this.deps.ledger.record(subscriber, [{ topic, eventId: parsed.event.event_id, body }]));
+      const [outcome] = await this.untilDone(topic, () =>
+        this.deps.ledger.record(subscriber, [{ topic, eventId: parsed.event.event_id, body }]),
+      );
       this.deps.onRecorded?.(topic, outcome ?? 'recorded');
     }
     if (beforeAck) {
@@ -240,7 +257,11 @@ export class HttpConsumerFeed {
       } catch (err) {
         if (this.closed) throw err;
         this.deps.onRecordFailure?.(topic);
-        if (attempt === 1 || attempt % 20 === 0) this.deps.logger.error({ topic, attempt, err: (err as Error).message }, 'could not record a message for an HTTP consumer; holding it (not acknowledged) and retrying');
+        if (attempt === 1 || attempt % 20 === 0)
+          this.deps.logger.error(
+            { topic, attempt, err: (err as Error).message },
+            'could not record a message for an HTTP consumer; holding it (not acknowledged) and retrying',
+          );
         // Woken early by close(), so a held message never delays a shutdown.
         await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => undefined);
         if (this.closed) throw err;
@@ -261,7 +282,11 @@ function safeParse(body: string, topic: string): ParseResult {
 
 /** Logical topics of every known event whose MQTT topic the filter matches. */
 function matchingTopics(filter: string): string[] {
-  return events.definitions().map((d) => d.topic).filter((t) => topicMatches(filter, toMqttTopic(t))).sort();
+  return events
+    .definitions()
+    .map((d) => d.topic)
+    .filter((t) => topicMatches(filter, toMqttTopic(t)))
+    .sort();
 }
 
 function policyOf(s: HttpSubscription): SubscriptionPolicy {

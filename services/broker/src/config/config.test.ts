@@ -17,7 +17,10 @@ test('development defaults in the embedded mode, refused in production', () => {
   assert.deepEqual([o.mqttPort, o.wsPort, o.httpPort, o.redisUrl, o.allowAnonymous], [1884, 8884, 8090, undefined, false]);
   assert.equal(o.users.get('booking'), 'booking-dev-password');
   assert.equal(o.users.get('observer'), 'observer-dev-password');
-  assert.throws(() => fromEnv({ NODE_ENV: 'production' }), (e: Error) => e instanceof ConfigError && /BROKER_PASSWORD_LOCATION/.test(e.message));
+  assert.throws(
+    () => fromEnv({ NODE_ENV: 'production' }),
+    (e: Error) => e instanceof ConfigError && /BROKER_PASSWORD_LOCATION/.test(e.message),
+  );
 });
 
 test('no declarations, no broker: the caller is told that the composition root passes them', async () => {
@@ -26,8 +29,16 @@ test('no declarations, no broker: the caller is told that the composition root p
 });
 
 test('passwords from BROKER_USERS and BROKER_PASSWORD_<USER>; bad values name the variable', () => {
-  const o = fromEnv({ BROKER_USERS: '{"booking":"b-secret"}', BROKER_PASSWORD_PAYMENT: 'p-secret', BROKER_WS_PORT: 'off', BROKER_ADMIN_TOKEN: 'a-long-enough-admin-token' });
-  assert.deepEqual([o.users.get('booking'), o.users.get('payment'), o.wsPort, o.adminToken], ['b-secret', 'p-secret', null, 'a-long-enough-admin-token']);
+  const o = fromEnv({
+    BROKER_USERS: '{"booking":"b-secret"}',
+    BROKER_PASSWORD_PAYMENT: 'p-secret',
+    BROKER_WS_PORT: 'off',
+    BROKER_ADMIN_TOKEN: 'a-long-enough-admin-token',
+  });
+  assert.deepEqual(
+    [o.users.get('booking'), o.users.get('payment'), o.wsPort, o.adminToken],
+    ['b-secret', 'p-secret', null, 'a-long-enough-admin-token'],
+  );
   assert.throws(() => fromEnv({ BROKER_USERS: '{nope' }), /BROKER_USERS/);
   assert.throws(() => fromEnv({ BROKER_USERS: '{"mallory":"x"}' }), /mallory/);
   // An account exists only for a declared service: a password for one the system does not run is refused.
@@ -42,7 +53,10 @@ test('a port already taken is a clear error naming the variable, and nothing is 
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const taken = (blocker.address() as { port: number }).port;
   try {
-    await assert.rejects(startTestBroker({ mqttPort: taken }), (e: Error) => e instanceof ConfigError && /BROKER_MQTT_PORT/.test(e.message));
+    await assert.rejects(
+      startTestBroker({ mqttPort: taken }),
+      (e: Error) => e instanceof ConfigError && /BROKER_MQTT_PORT/.test(e.message),
+    );
     await assert.rejects(startTestBroker({ wsPort: taken }), /BROKER_WS_PORT/);
     await assert.rejects(startTestBroker({ httpPort: taken }), /BROKER_HTTP_PORT/);
   } finally {
@@ -59,7 +73,12 @@ describe('NODE_ENV=production refuses development and weak secrets, naming the v
     ...Object.fromEntries(accounts.map((a) => [passwordVar(a), strong(a)])),
     ...extra,
   });
-  const refused = (env: Record<string, string>, pattern: RegExp) => assert.throws(() => fromEnv(env), (e: Error) => e instanceof ConfigError && pattern.test(e.message), `expected ${pattern}`);
+  const refused = (env: Record<string, string>, pattern: RegExp) =>
+    assert.throws(
+      () => fromEnv(env),
+      (e: Error) => e instanceof ConfigError && pattern.test(e.message),
+      `expected ${pattern}`,
+    );
 
   test('a complete production configuration is accepted', () => {
     const o = fromEnv(prodEnv());
@@ -68,7 +87,8 @@ describe('NODE_ENV=production refuses development and weak secrets, naming the v
     assert.deepEqual(o.devCredentials, []);
     assert.equal(o.allowAnonymous, false);
   });
-  test('the development admin token, set explicitly', () => refused(prodEnv({ BROKER_ADMIN_TOKEN: DEV_ADMIN_TOKEN }), /BROKER_ADMIN_TOKEN.*development/));
+  test('the development admin token, set explicitly', () =>
+    refused(prodEnv({ BROKER_ADMIN_TOKEN: DEV_ADMIN_TOKEN }), /BROKER_ADMIN_TOKEN.*development/));
   test('a missing admin token', () => {
     const env = prodEnv();
     delete env.BROKER_ADMIN_TOKEN;
@@ -81,7 +101,10 @@ describe('NODE_ENV=production refuses development and weak secrets, naming the v
   });
   test('a development password, set explicitly through either variable', () => {
     refused(prodEnv({ BROKER_PASSWORD_PAYMENT: devPassword('payment') }), /BROKER_PASSWORD_PAYMENT.*development password/);
-    refused(prodEnv({ BROKER_USERS: JSON.stringify({ booking: devPassword('booking') }) }), /BROKER_USERS\.booking.*development password.*BROKER_PASSWORD_BOOKING/);
+    refused(
+      prodEnv({ BROKER_USERS: JSON.stringify({ booking: devPassword('booking') }) }),
+      /BROKER_USERS\.booking.*development password.*BROKER_PASSWORD_BOOKING/,
+    );
   });
   test('a missing password (the development default would apply)', () => {
     const env = prodEnv();
@@ -96,7 +119,10 @@ describe('NODE_ENV=production refuses development and weak secrets, naming the v
   });
   test('anonymous access unless enabled for production explicitly', () => {
     refused(prodEnv({ BROKER_ALLOW_ANONYMOUS: 'true' }), /BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION=true/);
-    refused(prodEnv({ BROKER_ALLOW_ANONYMOUS: 'true', BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION: 'yes' }), /BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION must be true or false/);
+    refused(
+      prodEnv({ BROKER_ALLOW_ANONYMOUS: 'true', BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION: 'yes' }),
+      /BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION must be true or false/,
+    );
     assert.equal(fromEnv(prodEnv({ BROKER_ALLOW_ANONYMOUS: 'true', BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION: 'true' })).allowAnonymous, true);
     assert.equal(fromEnv({ BROKER_ALLOW_ANONYMOUS: 'true' }).allowAnonymous, true);
   });

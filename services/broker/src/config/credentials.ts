@@ -48,27 +48,44 @@ export function loadCredentials(accounts: readonly string[], env: Env = process.
     const password = j ?? (env[passwordVar(account)] || undefined);
     const source = j !== undefined ? `BROKER_USERS.${account}` : passwordVar(account);
     if (password !== undefined && production) {
-      if (password === devPassword(account)) throw new ConfigError(`${source} is the development password of "${account}", which is refused with NODE_ENV=production: set ${passwordVar(account)} (or BROKER_USERS) to a secret of at least ${MIN_SECRET_LENGTH} characters`);
-      if ([...password].length < MIN_SECRET_LENGTH) throw new ConfigError(`${source} is shorter than ${MIN_SECRET_LENGTH} characters, which is refused with NODE_ENV=production: set ${passwordVar(account)} (or BROKER_USERS) to a longer secret`);
+      if (password === devPassword(account))
+        throw new ConfigError(
+          `${source} is the development password of "${account}", which is refused with NODE_ENV=production: set ${passwordVar(account)} (or BROKER_USERS) to a secret of at least ${MIN_SECRET_LENGTH} characters`,
+        );
+      if ([...password].length < MIN_SECRET_LENGTH)
+        throw new ConfigError(
+          `${source} is shorter than ${MIN_SECRET_LENGTH} characters, which is refused with NODE_ENV=production: set ${passwordVar(account)} (or BROKER_USERS) to a longer secret`,
+        );
     }
     if (password !== undefined) {
       users.set(account, password);
       continue;
     }
-    if (production) throw new ConfigError(`no password for MQTT account "${account}": set ${passwordVar(account)} or BROKER_USERS (development defaults are refused with NODE_ENV=production)`);
+    if (production)
+      throw new ConfigError(
+        `no password for MQTT account "${account}": set ${passwordVar(account)} or BROKER_USERS (development defaults are refused with NODE_ENV=production)`,
+      );
     users.set(account, devPassword(account));
     devDefaults.push(account);
   }
   for (const name of Object.keys(fromJson)) {
-    if (!accounts.includes(name)) throw new ConfigError(`BROKER_USERS has a password for "${name}", which is not a declared service or the observer (known: ${accounts.join(', ')})`);
+    if (!accounts.includes(name))
+      throw new ConfigError(
+        `BROKER_USERS has a password for "${name}", which is not a declared service or the observer (known: ${accounts.join(', ')})`,
+      );
   }
   const token = env.BROKER_ADMIN_TOKEN;
   if (token !== undefined && token !== '') {
     if ([...token].length < MIN_SECRET_LENGTH) throw new ConfigError(`BROKER_ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
-    if (/\s/.test(token)) throw new ConfigError('BROKER_ADMIN_TOKEN must not contain whitespace (it travels as Authorization: Bearer <token>)');
-    if (production && token === DEV_ADMIN_TOKEN) throw new ConfigError('BROKER_ADMIN_TOKEN is the documented development token, which is refused with NODE_ENV=production: set BROKER_ADMIN_TOKEN to a secret of your own');
+    if (/\s/.test(token))
+      throw new ConfigError('BROKER_ADMIN_TOKEN must not contain whitespace (it travels as Authorization: Bearer <token>)');
+    if (production && token === DEV_ADMIN_TOKEN)
+      throw new ConfigError(
+        'BROKER_ADMIN_TOKEN is the documented development token, which is refused with NODE_ENV=production: set BROKER_ADMIN_TOKEN to a secret of your own',
+      );
     return { users, devDefaults, adminToken: token, adminTokenIsDev: false };
   }
-  if (production) throw new ConfigError(`BROKER_ADMIN_TOKEN is required with NODE_ENV=production (a secret of at least ${MIN_SECRET_LENGTH} characters)`);
+  if (production)
+    throw new ConfigError(`BROKER_ADMIN_TOKEN is required with NODE_ENV=production (a secret of at least ${MIN_SECRET_LENGTH} characters)`);
   return { users, devDefaults, adminToken: DEV_ADMIN_TOKEN, adminTokenIsDev: true };
 }

@@ -19,13 +19,17 @@ export function brokerOptionsFromEnv(declarations: readonly ServiceDeclaration[]
   const accounts = [...requireDeclarations(declarations).map((d) => d.service), OBSERVER_ACCOUNT];
   const creds = loadCredentials(accounts, env);
   const anon = envOptional('BROKER_ALLOW_ANONYMOUS', env);
-  if (anon !== undefined && !['true', 'false'].includes(anon)) throw new ConfigError(`BROKER_ALLOW_ANONYMOUS must be true or false, got "${anon}"`);
+  if (anon !== undefined && !['true', 'false'].includes(anon))
+    throw new ConfigError(`BROKER_ALLOW_ANONYMOUS must be true or false, got "${anon}"`);
   const anonInProduction = envOptional('BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION', env);
-  if (anonInProduction !== undefined && !['true', 'false'].includes(anonInProduction)) throw new ConfigError(`BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION must be true or false, got "${anonInProduction}"`);
+  if (anonInProduction !== undefined && !['true', 'false'].includes(anonInProduction))
+    throw new ConfigError(`BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION must be true or false, got "${anonInProduction}"`);
   // Anonymous readers in production need a second, production-specific opt-in: a development
   // .env copied to production must not open the event stream.
   if (anon === 'true' && env.NODE_ENV === 'production' && anonInProduction !== 'true') {
-    throw new ConfigError('BROKER_ALLOW_ANONYMOUS=true is refused with NODE_ENV=production: unset it, or also set BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION=true to accept anonymous read access to every event (warned at every start)');
+    throw new ConfigError(
+      'BROKER_ALLOW_ANONYMOUS=true is refused with NODE_ENV=production: unset it, or also set BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION=true to accept anonymous read access to every event (warned at every start)',
+    );
   }
   const ws = envOptional('BROKER_WS_PORT', env);
   const redisUrl = envUrl('REDIS_URL', ['redis:', 'rediss:'], env);

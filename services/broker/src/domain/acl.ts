@@ -19,9 +19,16 @@ export class AccessControlList {
   constructor(grants: readonly AccountGrant[]) {
     for (const g of grants) {
       const existing = this.grants.get(g.username);
-      this.grants.set(g.username, existing
-        ? { username: g.username, publish: unique([...existing.publish, ...g.publish]), subscribe: unique([...existing.subscribe, ...g.subscribe]) }
-        : { username: g.username, publish: unique(g.publish), subscribe: unique(g.subscribe) });
+      this.grants.set(
+        g.username,
+        existing
+          ? {
+              username: g.username,
+              publish: unique([...existing.publish, ...g.publish]),
+              subscribe: unique([...existing.subscribe, ...g.subscribe]),
+            }
+          : { username: g.username, publish: unique(g.publish), subscribe: unique(g.subscribe) },
+      );
     }
   }
 

@@ -16,11 +16,21 @@ function port(name: string, v: string | undefined): number | undefined {
 }
 
 /** Runs the generator for `declarations` with `args` (the command line); a usage error sets exit code 2. */
-export async function runMosquittoConfigCli(declarations: readonly ServiceDeclaration[], args: string[] = process.argv.slice(2)): Promise<void> {
+export async function runMosquittoConfigCli(
+  declarations: readonly ServiceDeclaration[],
+  args: string[] = process.argv.slice(2),
+): Promise<void> {
   try {
     const { values } = parseArgs({
       args,
-      options: { out: { type: 'string' }, port: { type: 'string' }, 'ws-port': { type: 'string' }, host: { type: 'string' }, user: { type: 'string' }, 'max-packet-size': { type: 'string' } },
+      options: {
+        out: { type: 'string' },
+        port: { type: 'string' },
+        'ws-port': { type: 'string' },
+        host: { type: 'string' },
+        user: { type: 'string' },
+        'max-packet-size': { type: 'string' },
+      },
       strict: true,
     });
     if (values.out === undefined) throw new Error('--out <dir> is required');
@@ -30,15 +40,21 @@ export async function runMosquittoConfigCli(declarations: readonly ServiceDeclar
     const ws = port('ws-port', values['ws-port']);
     const rawMax = values['max-packet-size'] ?? process.env.BROKER_MAX_PACKET_SIZE;
     const maxPacketSize = rawMax === undefined || rawMax === '' ? undefined : Number(rawMax);
-    if (maxPacketSize !== undefined && (!Number.isInteger(maxPacketSize) || maxPacketSize < 1024 || maxPacketSize > 268_435_455)) throw new Error(`--max-packet-size / BROKER_MAX_PACKET_SIZE must be an integer from 1024 to 268435455, got "${rawMax}"`);
+    if (maxPacketSize !== undefined && (!Number.isInteger(maxPacketSize) || maxPacketSize < 1024 || maxPacketSize > 268_435_455))
+      throw new Error(`--max-packet-size / BROKER_MAX_PACKET_SIZE must be an integer from 1024 to 268435455, got "${rawMax}"`);
     const files = await writeMosquittoConfig({
-      outDir: values.out, grants, users: creds.users,
-      ...(p !== undefined ? { port: p } : {}), ...(ws !== undefined ? { wsPort: ws } : {}),
-      ...(values.host !== undefined ? { host: values.host } : {}), ...(values.user !== undefined ? { user: values.user } : {}),
+      outDir: values.out,
+      grants,
+      users: creds.users,
+      ...(p !== undefined ? { port: p } : {}),
+      ...(ws !== undefined ? { wsPort: ws } : {}),
+      ...(values.host !== undefined ? { host: values.host } : {}),
+      ...(values.user !== undefined ? { user: values.user } : {}),
       ...(maxPacketSize !== undefined ? { maxPacketSize } : {}),
     });
     console.log(`wrote ${files.conf}\n      ${files.passwd}\n      ${files.acl}\nrun: mosquitto -c ${files.conf}`);
-    if (creds.devDefaults.length > 0) console.warn(`warning: development passwords for ${creds.devDefaults.join(', ')} (set BROKER_PASSWORD_<USER> or BROKER_USERS)`);
+    if (creds.devDefaults.length > 0)
+      console.warn(`warning: development passwords for ${creds.devDefaults.join(', ')} (set BROKER_PASSWORD_<USER> or BROKER_USERS)`);
   } catch (err) {
     console.error(`broker:mosquitto-config: ${(err as Error).message}`);
     process.exitCode = 2;

@@ -13,7 +13,7 @@ export function mosquittoPasswordLine(username: string, password: string, salt: 
 
 /** Mosquitto ACL file: per user, `topic write` for each publication and `topic read` for each subscription; everything else is denied. */
 function mosquittoAclFile(grants: readonly AccountGrant[]): string {
-  const lines = ['# Generated from the services\' declarations (services/broker). Anything not listed is denied.', ''];
+  const lines = ["# Generated from the services' declarations (services/broker). Anything not listed is denied.", ''];
   for (const g of grants) {
     lines.push(`user ${g.username}`);
     const read = new Set(g.subscribe);
@@ -44,7 +44,9 @@ export interface MosquittoConfigOptions {
 }
 
 /** Writes mosquitto.conf, passwd and acl into outDir; returns their absolute paths. */
-export async function writeMosquittoConfig(o: MosquittoConfigOptions): Promise<{ conf: string; passwd: string; acl: string; dataDir: string }> {
+export async function writeMosquittoConfig(
+  o: MosquittoConfigOptions,
+): Promise<{ conf: string; passwd: string; acl: string; dataDir: string }> {
   const dir = resolve(o.outDir);
   const dataDir = join(dir, 'data');
   await mkdir(dataDir, { recursive: true });
@@ -53,7 +55,9 @@ export async function writeMosquittoConfig(o: MosquittoConfigOptions): Promise<{
   const conf = join(dir, 'mosquitto.conf');
   const missing = o.grants.filter((g) => !o.users.has(g.username)).map((g) => g.username);
   if (missing.length > 0) throw new Error(`no password for ${missing.join(', ')}`);
-  await writeFile(passwd, o.grants.map((g) => mosquittoPasswordLine(g.username, o.users.get(g.username)!)).join('\n') + '\n', { mode: 0o600 });
+  await writeFile(passwd, o.grants.map((g) => mosquittoPasswordLine(g.username, o.users.get(g.username)!)).join('\n') + '\n', {
+    mode: 0o600,
+  });
   await writeFile(acl, mosquittoAclFile(o.grants), { mode: 0o644 });
   await writeFile(conf, mosquittoConf({ ...o, passwd, acl, dataDir }), { mode: 0o644 });
   return { conf, passwd, acl, dataDir };

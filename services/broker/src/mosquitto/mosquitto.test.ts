@@ -22,14 +22,23 @@ let mosquitto: ChildProcess;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'albergue-mosquitto-'));
   const port = await freePort();
-  const files = await writeMosquittoConfig({ outDir: dir, grants: grantsFromDeclarations(TEST_DECLARATIONS), users: devUsers(), port, user: 'root' });
+  const files = await writeMosquittoConfig({
+    outDir: dir,
+    grants: grantsFromDeclarations(TEST_DECLARATIONS),
+    users: devUsers(),
+    port,
+    user: 'root',
+  });
   mosquitto = spawn('mosquitto', ['-c', files.conf], { stdio: 'ignore' });
   url = `mqtt://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    const c = await connectMqtt(url, asService('observer')).catch(() => undefined);
-    await closeMqtt(c);
-    return c !== undefined;
-  }, { timeoutMs: 10_000, message: 'mosquitto accepting connections' });
+  await waitFor(
+    async () => {
+      const c = await connectMqtt(url, asService('observer')).catch(() => undefined);
+      await closeMqtt(c);
+      return c !== undefined;
+    },
+    { timeoutMs: 10_000, message: 'mosquitto accepting connections' },
+  );
 });
 
 after(async () => {
@@ -43,12 +52,16 @@ after(async () => {
 
 test('password lines use the $7$ PBKDF2-SHA512 format that mosquitto_passwd writes', () => {
   const salt = Buffer.from('JOLhUtHZEAJueX0r', 'base64');
-  assert.equal(mosquittoPasswordLine('alice', 'secret', salt), 'alice:$7$101$JOLhUtHZEAJueX0r$ZlKtVdsxF7jamy6EtEgi3S6kOYmnu+oP2eMkfCx5gD3EFk5FP0cRAwQ2lVJkQnCgrsWnE/15awo/3Dt0Iw+qfQ==');
+  assert.equal(
+    mosquittoPasswordLine('alice', 'secret', salt),
+    'alice:$7$101$JOLhUtHZEAJueX0r$ZlKtVdsxF7jamy6EtEgi3S6kOYmnu+oP2eMkfCx5gD3EFk5FP0cRAwQ2lVJkQnCgrsWnE/15awo/3Dt0Iw+qfQ==',
+  );
 });
 
 test('the configuration sets the limits that never drop QoS 1 messages', async () => {
   const conf = await readFile(join(dir, 'mosquitto.conf'), 'utf8');
-  for (const line of ['max_queued_messages 0', 'max_inflight_messages 0', 'allow_anonymous false', 'persistence true']) assert.match(conf, new RegExp(`^${line}$`, 'm'));
+  for (const line of ['max_queued_messages 0', 'max_inflight_messages 0', 'allow_anonymous false', 'persistence true'])
+    assert.match(conf, new RegExp(`^${line}$`, 'm'));
 });
 
 test('Mosquitto refuses bad credentials and enforces the derived ACL', async () => {
@@ -67,7 +80,9 @@ test('Mosquitto refuses bad credentials and enforces the derived ACL', async () 
     payment = await connectMqtt(url, asService('payment'));
     const paymentSeen: string[] = [];
     payment.on('message', (topic) => paymentSeen.push(topic));
-    await payment.subscribeAsync({ 'albergue/booking/v1/BookingConfirmed': { qos: 1 }, [BOOKING_RESERVED_MQTT]: { qos: 1 } }).catch(() => undefined);
+    await payment
+      .subscribeAsync({ 'albergue/booking/v1/BookingConfirmed': { qos: 1 }, [BOOKING_RESERVED_MQTT]: { qos: 1 } })
+      .catch(() => undefined);
 
     // Mosquitto denies it and answers with a v5-style PUBACK (rc 135) that a 3.1.1 client takes as a
     // broken connection: the forger ends up acked or disconnected, never delivered.
@@ -101,7 +116,9 @@ test('no QoS 1 message is dropped: 3,000 queued for an offline persistent subscr
     booking = await connectMqtt(url, asService('booking'));
     const window = 200;
     for (let i = 0; i < N; i += window) {
-      await Promise.all(Array.from({ length: Math.min(window, N - i) }, (_, k) => booking!.publishAsync(BOOKING_RESERVED_MQTT, String(i + k), { qos: 1 })));
+      await Promise.all(
+        Array.from({ length: Math.min(window, N - i) }, (_, k) => booking!.publishAsync(BOOKING_RESERVED_MQTT, String(i + k), { qos: 1 })),
+      );
     }
 
     const got = new Set<string>();
@@ -131,9 +148,14 @@ test('Mosquitto disconnects a publish over max_packet_size and never delivers it
     big = await connectMqtt(url, asService('booking'));
     const outcome = await new Promise<string>((resolve) => {
       big!.once('close', () => resolve('closed'));
-      big!.publish(BOOKING_RESERVED_MQTT, Buffer.concat([Buffer.from('too-big!'), Buffer.alloc(DEFAULT_MAX_PACKET_SIZE)]), { qos: 1 }, (err) => {
-        if (!err) resolve('acked');
-      });
+      big!.publish(
+        BOOKING_RESERVED_MQTT,
+        Buffer.concat([Buffer.from('too-big!'), Buffer.alloc(DEFAULT_MAX_PACKET_SIZE)]),
+        { qos: 1 },
+        (err) => {
+          if (!err) resolve('acked');
+        },
+      );
     });
     assert.equal(outcome, 'closed');
     small = await connectMqtt(url, asService('booking'));

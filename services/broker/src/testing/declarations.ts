@@ -22,9 +22,24 @@ const handled = (events: readonly EventDefinition[]) => events.map((event) => ({
 
 export const TEST_DECLARATIONS: readonly ServiceDeclaration[] = [
   declareService({ service: 'location', context: 'location', publishes: [AlbergueRegistered, AlbergueCapacityChanged], subscribes: [] }),
-  declareService({ service: 'booking', context: 'booking', publishes: [BookingReserved, BookingConfirmed, BookingCancelled, ReservationExpired], subscribes: handled([AlbergueRegistered, PaymentConfirmed, PaymentFailed]) }),
-  declareService({ service: 'payment', context: 'payment', publishes: [PaymentInitiated, PaymentConfirmed, PaymentFailed], subscribes: handled([BookingReserved, BookingCancelled, ReservationExpired]) }),
-  declareService({ service: 'audit', context: 'audit', publishes: [AuditLogged], subscribes: handled(ALL_EVENTS.filter((e) => e.name !== AuditLogged.name)) }),
+  declareService({
+    service: 'booking',
+    context: 'booking',
+    publishes: [BookingReserved, BookingConfirmed, BookingCancelled, ReservationExpired],
+    subscribes: handled([AlbergueRegistered, PaymentConfirmed, PaymentFailed]),
+  }),
+  declareService({
+    service: 'payment',
+    context: 'payment',
+    publishes: [PaymentInitiated, PaymentConfirmed, PaymentFailed],
+    subscribes: handled([BookingReserved, BookingCancelled, ReservationExpired]),
+  }),
+  declareService({
+    service: 'audit',
+    context: 'audit',
+    publishes: [AuditLogged],
+    subscribes: handled(ALL_EVENTS.filter((e) => e.name !== AuditLogged.name)),
+  }),
 ];
 
 /** The test declaration of `service`. */

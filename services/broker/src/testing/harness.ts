@@ -24,7 +24,15 @@ export function devUsers(): Map<string, string> {
 
 /** A broker on free ports for the stand-in services of testing/declarations.ts. */
 export function startTestBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
-  return startBroker({ mqttPort: 0, wsPort: 0, httpPort: 0, users: devUsers(), adminToken: ADMIN_TOKEN, declarations: TEST_DECLARATIONS, ...options });
+  return startBroker({
+    mqttPort: 0,
+    wsPort: 0,
+    httpPort: 0,
+    users: devUsers(),
+    adminToken: ADMIN_TOKEN,
+    declarations: TEST_DECLARATIONS,
+    ...options,
+  });
 }
 
 export interface TestRedis {
@@ -45,31 +53,46 @@ export interface TestRedis {
 export async function startRedisServer(options: { appendonly?: boolean } = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'albergue-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.appendonly ? 'yes' : 'no'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    options.appendonly ? 'yes' : 'no',
+  ];
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
-  const kill = (signal: NodeJS.Signals = 'SIGTERM') => new Promise<void>((resolve) => {
-    const c = child;
-    if (!c || exited(c)) return resolve();
-    c.once('exit', () => resolve());
-    c.kill(signal);
-  });
+  const kill = (signal: NodeJS.Signals = 'SIGTERM') =>
+    new Promise<void>((resolve) => {
+      const c = child;
+      if (!c || exited(c)) return resolve();
+      c.once('exit', () => resolve());
+      c.kill(signal);
+    });
   const launch = async () => {
     child = spawn('redis-server', args, { stdio: 'ignore' });
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => undefined);
     try {
-      await waitFor(async () => {
-        try {
-          if (probe.status !== 'ready') await probe.connect();
-          // An AOF server answers LOADING while it replays its file.
-          return (await probe.ping()) === 'PONG';
-        } catch {
-          probe.disconnect();
-          return false;
-        }
-      }, { timeoutMs: 10_000, message: `redis-server on ${port}` });
+      await waitFor(
+        async () => {
+          try {
+            if (probe.status !== 'ready') await probe.connect();
+            // An AOF server answers LOADING while it replays its file.
+            return (await probe.ping()) === 'PONG';
+          } catch {
+            probe.disconnect();
+            return false;
+          }
+        },
+        { timeoutMs: 10_000, message: `redis-server on ${port}` },
+      );
     } finally {
       probe.disconnect();
     }
@@ -91,7 +114,11 @@ export async function startRedisServer(options: { appendonly?: boolean } = {}): 
  * Connects an MQTT 3.1.1 client; rejects with the broker's refusal. Pass `onMessage` to listen
  * before the CONNACK: a resumed session's queued messages can arrive in the same read.
  */
-export function connectMqtt(url: string, options: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer) => void): Promise<MqttClient> {
+export function connectMqtt(
+  url: string,
+  options: IClientOptions = {},
+  onMessage?: (topic: string, payload: Buffer) => void,
+): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
     if (onMessage) client.on('message', onMessage);
@@ -110,7 +137,12 @@ export function connectMqtt(url: string, options: IClientOptions = {}, onMessage
 
 /** Credentials of `service`, with a client id under its own prefix (`albergue-<service>-test-…`) unless `extra` sets one. */
 export function asService(service: string, extra: IClientOptions = {}): IClientOptions {
-  return { username: service, password: devPassword(service), clientId: `albergue-${service}-test-${randomBytes(4).toString('hex')}`, ...extra };
+  return {
+    username: service,
+    password: devPassword(service),
+    clientId: `albergue-${service}-test-${randomBytes(4).toString('hex')}`,
+    ...extra,
+  };
 }
 
 export async function closeMqtt(...clients: (MqttClient | undefined)[]): Promise<void> {

@@ -59,8 +59,16 @@ export function albergueQueriesContract(h: AlbergueStoreHarness): void {
 
     test('an albergue reads back as albergueView(state, today): beds follow the capacity schedule night by night', async () => {
       const r = albergue({
-        name: 'Albergue Municipal', town: 'Burgos', lon: -3.7061, beds: 150, registered_at: '2025-05-10T09:00:00.000Z',
-        capacity_changes: [{ effective_from: '2025-06-01', beds: 120 }, { effective_from: '2025-07-01', beds: 0 }, { effective_from: '2025-07-15', beds: 90 }],
+        name: 'Albergue Municipal',
+        town: 'Burgos',
+        lon: -3.7061,
+        beds: 150,
+        registered_at: '2025-05-10T09:00:00.000Z',
+        capacity_changes: [
+          { effective_from: '2025-06-01', beds: 120 },
+          { effective_from: '2025-07-01', beds: 0 },
+          { effective_from: '2025-07-15', beds: 90 },
+        ],
       });
       await store(r);
       for (const today of ['2025-05-31', '2025-06-01', '2025-06-30', '2025-07-01', '2025-07-14', '2025-07-15', '2030-01-01']) {
@@ -83,7 +91,10 @@ export function albergueQueriesContract(h: AlbergueStoreHarness): void {
     test('the view follows updates of the albergue', async () => {
       const r = albergue({ name: 'Cambia', town: 'Sarria', lon: -7.41, beds: 40 });
       await store(r);
-      const changed: AlbergueRecord = { state: { ...r.state, capacity_changes: [{ effective_from: '2025-05-10', beds: 25 }] }, last_event_id: newEventId() };
+      const changed: AlbergueRecord = {
+        state: { ...r.state, capacity_changes: [{ effective_from: '2025-05-10', beds: 25 }] },
+        last_event_id: newEventId(),
+      };
       await f.repo.transaction(async (tx) => {
         await tx.load(id(r));
         await tx.save(changed);
@@ -100,7 +111,8 @@ export function albergueQueriesContract(h: AlbergueStoreHarness): void {
       const portugues = albergue({ name: 'Albergue de Tui', town: 'Tui', route: 'Camino Portugués', lon: -8.6447 });
       await store(santiago, portugues, pamplonaB, leon, pamplonaA);
       const today = '2025-05-10';
-      const ids = async (filter: { route?: string; town?: string }) => (await f.queries.listAlbergues(filter, today)).map((v) => v.albergue_id);
+      const ids = async (filter: { route?: string; town?: string }) =>
+        (await f.queries.listAlbergues(filter, today)).map((v) => v.albergue_id);
       assert.deepEqual(await ids({}), [pamplonaA, pamplonaB, leon, santiago, portugues].map(id));
       assert.deepEqual(await ids({ route: 'Camino Francés' }), [pamplonaA, pamplonaB, leon, santiago].map(id));
       assert.deepEqual(await ids({ town: 'Pamplona' }), [pamplonaA, pamplonaB].map(id));

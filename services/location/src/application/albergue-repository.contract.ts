@@ -43,8 +43,14 @@ function registered(albergue_id = unique('alb'), beds = 20): AlbergueRecord {
     state: {
       status: 'registered',
       albergue: {
-        albergue_id, name: 'Albergue de Prueba', town: 'Sarria', route: 'Camino Francés', location: { lat: 42.7805, lon: -7.4141 },
-        beds, nightly_price: { amount_minor: 1200, currency: 'EUR' }, registered_at: '2025-05-10T09:00:00.000Z',
+        albergue_id,
+        name: 'Albergue de Prueba',
+        town: 'Sarria',
+        route: 'Camino Francés',
+        location: { lat: 42.7805, lon: -7.4141 },
+        beds,
+        nightly_price: { amount_minor: 1200, currency: 'EUR' },
+        registered_at: '2025-05-10T09:00:00.000Z',
       },
       capacity_changes: [],
     },
@@ -60,7 +66,9 @@ function withCapacity(r: AlbergueRecord, ...changes: { effective_from: string; b
 
 function gate(): { wait: Promise<void>; open: () => void } {
   let open = () => undefined as void;
-  const wait = new Promise<void>((resolve) => { open = resolve; });
+  const wait = new Promise<void>((resolve) => {
+    open = resolve;
+  });
   return { wait, open };
 }
 
@@ -69,15 +77,18 @@ function pausingRepo(inner: AlbergueRepository): { repo: AlbergueRepository; pau
   const paused = gate();
   const release = gate();
   const repo: AlbergueRepository = {
-    transaction: (work) => inner.transaction((tx) => work({
-      load: (id) => tx.load(id),
-      save: (record) => tx.save(record),
-      appendToOutbox: async (envelopes) => {
-        await tx.appendToOutbox(envelopes);
-        paused.open();
-        await release.wait;
-      },
-    })),
+    transaction: (work) =>
+      inner.transaction((tx) =>
+        work({
+          load: (id) => tx.load(id),
+          save: (record) => tx.save(record),
+          appendToOutbox: async (envelopes) => {
+            await tx.appendToOutbox(envelopes);
+            paused.open();
+            await release.wait;
+          },
+        }),
+      ),
   };
   return { repo, paused: paused.wait, release: release.open };
 }
@@ -86,7 +97,16 @@ const clock = { now: () => new Date('2025-05-10T09:00:00.000Z') };
 const config = { timeZone: 'Europe/Madrid' };
 
 function registration(albergue_id: string, name = 'Albergue de Sarria'): RegisterAlbergueInput {
-  return { albergue_id, name, town: 'Sarria', route: 'Camino Francés', location: { lat: 42.78, lon: -7.41 }, beds: 20, nightly_price: { amount_minor: 1200, currency: 'EUR' }, command_id: unique('req') };
+  return {
+    albergue_id,
+    name,
+    town: 'Sarria',
+    route: 'Camino Francés',
+    location: { lat: 42.78, lon: -7.41 },
+    beds: 20,
+    nightly_price: { amount_minor: 1200, currency: 'EUR' },
+    command_id: unique('req'),
+  };
 }
 
 export function albergueRepositoryContract(h: AlbergueStoreHarness): void {
@@ -120,12 +140,20 @@ export function albergueRepositoryContract(h: AlbergueStoreHarness): void {
 
       test('a unit of work that throws stores nothing: no albergue, no view, no outbox row', async () => {
         const r = registered();
-        const event = newEnvelope(AlbergueCapacityChanged, { albergue_id: r.state.albergue.albergue_id, beds: 3, previous_beds: 20, effective_from: '2025-06-01' });
-        await assert.rejects(f.repo.transaction(async (tx) => {
-          await tx.save(r);
-          await tx.appendToOutbox([event]);
-          throw new Error('validation failed late');
-        }), /validation failed late/);
+        const event = newEnvelope(AlbergueCapacityChanged, {
+          albergue_id: r.state.albergue.albergue_id,
+          beds: 3,
+          previous_beds: 20,
+          effective_from: '2025-06-01',
+        });
+        await assert.rejects(
+          f.repo.transaction(async (tx) => {
+            await tx.save(r);
+            await tx.appendToOutbox([event]);
+            throw new Error('validation failed late');
+          }),
+          /validation failed late/,
+        );
         assert.equal(await f.repo.transaction((tx) => tx.load(r.state.albergue.albergue_id)), undefined);
         assert.equal(await f.queries.findAlbergue(r.state.albergue.albergue_id, '2025-05-10'), undefined);
         assert.deepEqual(await f.outbox(), []);
@@ -133,7 +161,9 @@ export function albergueRepositoryContract(h: AlbergueStoreHarness): void {
 
       test('appendToOutbox keeps the order of the envelopes; an empty list appends nothing', async () => {
         const id = unique('alb');
-        const envelopes = [20, 10, 5].map((beds) => newEnvelope(AlbergueCapacityChanged, { albergue_id: id, beds, previous_beds: 30, effective_from: '2025-06-01' }));
+        const envelopes = [20, 10, 5].map((beds) =>
+          newEnvelope(AlbergueCapacityChanged, { albergue_id: id, beds, previous_beds: 30, effective_from: '2025-06-01' }),
+        );
         await f.inTransaction(async (tx) => {
           await tx.appendToOutbox([]);
           await tx.appendToOutbox(envelopes);
@@ -146,8 +176,14 @@ export function albergueRepositoryContract(h: AlbergueStoreHarness): void {
         const id = first.state.albergue.albergue_id;
         await f.repo.transaction((tx) => tx.save(first));
         const second = registered(id, 99);
-        await assert.rejects(f.inTransaction((tx) => tx.save(second)), AlbergueConflictError);
-        await assert.rejects(f.repo.transaction((tx) => tx.save(second)), AlbergueConflictError);
+        await assert.rejects(
+          f.inTransaction((tx) => tx.save(second)),
+          AlbergueConflictError,
+        );
+        await assert.rejects(
+          f.repo.transaction((tx) => tx.save(second)),
+          AlbergueConflictError,
+        );
         assert.deepEqual(await f.repo.transaction((tx) => tx.load(id)), first);
         assert.equal((await f.queries.findAlbergue(id, '2025-05-10'))?.beds, 20);
       });
@@ -208,7 +244,10 @@ export function albergueRepositoryContract(h: AlbergueStoreHarness): void {
         assert.ok(a.ok);
         assert.ok(!b.ok && b.errors[0].code === 'albergue_exists');
         assert.equal((await getAlbergue(deps(), id))?.name, 'The First');
-        assert.deepEqual((await f.outbox()).map((e) => e.event_type), ['AlbergueRegistered']);
+        assert.deepEqual(
+          (await f.outbox()).map((e) => e.event_type),
+          ['AlbergueRegistered'],
+        );
       });
 
       test('many registrations of one id at once → exactly one succeeds', async () => {
@@ -224,13 +263,21 @@ export function albergueRepositoryContract(h: AlbergueStoreHarness): void {
         const before = (await f.outbox()).length;
         const c = await changeCapacity(deps(), { albergue_id: 'burgos-casa-del-cubo', beds: 120, effective_from: '2025-06-01' });
         assert.ok(c.ok);
-        assert.deepEqual(c.events[0]?.payload, { albergue_id: 'burgos-casa-del-cubo', beds: 120, previous_beds: 150, effective_from: '2025-06-01' });
+        assert.deepEqual(c.events[0]?.payload, {
+          albergue_id: 'burgos-casa-del-cubo',
+          beds: 120,
+          previous_beds: 150,
+          effective_from: '2025-06-01',
+        });
         const again = await changeCapacity(deps(), { albergue_id: 'burgos-casa-del-cubo', beds: 120, effective_from: '2025-06-01' });
         assert.ok(again.ok && again.ignored?.code === 'capacity_unchanged');
         assert.equal((await f.outbox()).length, before + 1);
         const view = await getAlbergue(deps(), 'burgos-casa-del-cubo');
         assert.equal(view?.beds, 150);
-        assert.deepEqual(view.capacity_schedule, [{ effective_from: null, beds: 150 }, { effective_from: '2025-06-01', beds: 120 }]);
+        assert.deepEqual(view.capacity_schedule, [
+          { effective_from: null, beds: 150 },
+          { effective_from: '2025-06-01', beds: 120 },
+        ]);
         const today = await changeCapacity(deps(), { albergue_id: 'burgos-casa-del-cubo', beds: 140 });
         assert.ok(today.ok);
         assert.equal((await getAlbergue(deps(), 'burgos-casa-del-cubo'))?.beds, 140);
@@ -243,7 +290,10 @@ export function albergueRepositoryContract(h: AlbergueStoreHarness): void {
         assert.deepEqual(await seedAlbergues(deps()), []);
         assert.equal((await f.outbox()).length, CAMINO_FRANCES_SEED.length);
         const list = await listAlbergues(deps(), { route: 'Camino Francés' });
-        assert.deepEqual(list.map((a) => a.albergue_id), CAMINO_FRANCES_SEED.map((a) => a.albergue_id));
+        assert.deepEqual(
+          list.map((a) => a.albergue_id),
+          CAMINO_FRANCES_SEED.map((a) => a.albergue_id),
+        );
       });
     });
   });

@@ -37,7 +37,10 @@ export async function changeCapacity(
       deps.decisions?.ignored({ decision: command.type, ignored: decision.ignored, refs: { albergue_id: input.albergue_id } });
       return { ok: true, value: albergueView(existing.state, today), events: [], ignored: decision.ignored };
     }
-    const { envelopes, stored: record } = await saveAlbergueDecision(tx, state, decision.events, { causation_id: input.command_id, correlation_id: input.correlation_id });
+    const { envelopes, stored: record } = await saveAlbergueDecision(tx, state, decision.events, {
+      causation_id: input.command_id,
+      correlation_id: input.correlation_id,
+    });
     if (!record) throw new Error('ChangeCapacity accepted without an event');
     return { ok: true, value: albergueView(record.state, today), events: envelopes };
   });

@@ -30,16 +30,34 @@ describe('location application', () => {
   });
 
   test('register → AlbergueRegistered starting a flow; bad input → every reason, nothing published', async () => {
-    const r = await registerAlbergue(deps(), { name: 'Albergue Test', town: 'Sarria', route: 'Camino Francés', location: { lat: 42.78, lon: -7.41 }, beds: 20, nightly_price: { amount_minor: 1200, currency: 'EUR' }, command_id: 'req-1' });
+    const r = await registerAlbergue(deps(), {
+      name: 'Albergue Test',
+      town: 'Sarria',
+      route: 'Camino Francés',
+      location: { lat: 42.78, lon: -7.41 },
+      beds: 20,
+      nightly_price: { amount_minor: 1200, currency: 'EUR' },
+      command_id: 'req-1',
+    });
     assert.ok(r.ok);
     const e = r.events[0]!;
     assert.equal(e.event_type, 'AlbergueRegistered');
     assert.equal(e.correlation_id, e.event_id);
     assert.equal(e.causation_id, 'req-1');
     assert.equal(r.value.albergue_id, 'alb-1');
-    const bad = await registerAlbergue(deps(), { name: '', town: 'Sarria', route: 'Camino Francés', location: { lat: 95, lon: -7.41 }, beds: 0, nightly_price: { amount_minor: 1200, currency: 'EUR' } });
+    const bad = await registerAlbergue(deps(), {
+      name: '',
+      town: 'Sarria',
+      route: 'Camino Francés',
+      location: { lat: 95, lon: -7.41 },
+      beds: 0,
+      nightly_price: { amount_minor: 1200, currency: 'EUR' },
+    });
     assert.ok(!bad.ok);
-    assert.deepEqual(bad.errors.map((x) => x.code), ['invalid_name', 'invalid_coordinates', 'invalid_beds']);
+    assert.deepEqual(
+      bad.errors.map((x) => x.code),
+      ['invalid_name', 'invalid_coordinates', 'invalid_beds'],
+    );
     assert.equal(store.outbox.length, 1);
   });
 
@@ -48,15 +66,30 @@ describe('location application', () => {
     const before = store.outbox.length;
     const c = await changeCapacity(deps(), { albergue_id: 'burgos-casa-del-cubo', beds: 120, effective_from: '2025-06-01' });
     assert.ok(c.ok);
-    assert.deepEqual(c.events[0]?.payload, { albergue_id: 'burgos-casa-del-cubo', beds: 120, previous_beds: 150, effective_from: '2025-06-01' });
+    assert.deepEqual(c.events[0]?.payload, {
+      albergue_id: 'burgos-casa-del-cubo',
+      beds: 120,
+      previous_beds: 150,
+      effective_from: '2025-06-01',
+    });
     const reported: IgnoredDecision[] = [];
-    const again = await changeCapacity({ ...deps(), decisions: { ignored: (r) => reported.push(r) } }, { albergue_id: 'burgos-casa-del-cubo', beds: 120, effective_from: '2025-06-01' });
+    const again = await changeCapacity(
+      { ...deps(), decisions: { ignored: (r) => reported.push(r) } },
+      { albergue_id: 'burgos-casa-del-cubo', beds: 120, effective_from: '2025-06-01' },
+    );
     assert.ok(again.ok && again.ignored?.code === 'capacity_unchanged');
-    assert.deepEqual(reported.map((r) => [r.decision, r.ignored.code, r.refs?.albergue_id]), [['ChangeCapacity', 'capacity_unchanged', 'burgos-casa-del-cubo']], 'the no-op is reported');
+    assert.deepEqual(
+      reported.map((r) => [r.decision, r.ignored.code, r.refs?.albergue_id]),
+      [['ChangeCapacity', 'capacity_unchanged', 'burgos-casa-del-cubo']],
+      'the no-op is reported',
+    );
     assert.equal(store.outbox.length, before + 1);
     const view = await getAlbergue(deps(), 'burgos-casa-del-cubo');
     assert.equal(view?.beds, 150);
-    assert.deepEqual(view?.capacity_schedule, [{ effective_from: null, beds: 150 }, { effective_from: '2025-06-01', beds: 120 }]);
+    assert.deepEqual(view?.capacity_schedule, [
+      { effective_from: null, beds: 150 },
+      { effective_from: '2025-06-01', beds: 120 },
+    ]);
     const today = await changeCapacity(deps(), { albergue_id: 'burgos-casa-del-cubo', beds: 140 });
     assert.ok(today.ok);
     assert.equal(today.value.beds, 140);

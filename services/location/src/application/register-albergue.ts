@@ -43,7 +43,10 @@ export async function registerAlbergue(deps: RegisterAlbergueDeps, input: Regist
     const state = existing?.state ?? NO_ALBERGUE;
     const decision = decide(command, state);
     if (!decision.ok) return decision;
-    const { envelopes, stored: record } = await saveAlbergueDecision(tx, state, decision.events, { causation_id: input.command_id, correlation_id: input.correlation_id });
+    const { envelopes, stored: record } = await saveAlbergueDecision(tx, state, decision.events, {
+      causation_id: input.command_id,
+      correlation_id: input.correlation_id,
+    });
     if (!record) throw new Error('RegisterAlbergue accepted without an event');
     return { ok: true, value: albergueView(record.state, localDate(now, deps.config.timeZone)), events: envelopes };
   });

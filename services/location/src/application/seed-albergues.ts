@@ -14,7 +14,8 @@ export async function seedAlbergues(deps: RegisterAlbergueDeps, seed: readonly A
   for (const albergue of seed) {
     const r = await registerAlbergue(deps, albergue);
     if (r.ok) registered.push(albergue.albergue_id);
-    else if (r.errors[0].code !== 'albergue_exists') throw new Error(`seed albergue ${albergue.albergue_id} is invalid: ${r.errors.map((e) => e.reason).join('; ')}`);
+    else if (r.errors[0].code !== 'albergue_exists')
+      throw new Error(`seed albergue ${albergue.albergue_id} is invalid: ${r.errors.map((e) => e.reason).join('; ')}`);
   }
   return registered;
 }

@@ -13,7 +13,12 @@ const albergueModel = { evolve, toEnvelope: envelopeMapping({ AlbergueRegistered
  * flow of its own (correlation_id = its first event's id) unless the caller names the flow
  * (`correlation_id`, from the request's x-correlation-id), caused by the command id when given.
  */
-export function saveAlbergueDecision(tx: AlbergueTransaction, before: AlbergueState, events: readonly AlbergueEvent[], causality: Causality): Promise<SavedDecision<AlbergueState, AlbergueRecord>> {
+export function saveAlbergueDecision(
+  tx: AlbergueTransaction,
+  before: AlbergueState,
+  events: readonly AlbergueEvent[],
+  causality: Causality,
+): Promise<SavedDecision<AlbergueState, AlbergueRecord>> {
   return saveDecision(tx, albergueModel, before, events, causality, async ({ after, last_event_id }) => {
     if (after.status !== 'registered' || last_event_id === undefined) return undefined;
     const record: AlbergueRecord = { state: after, last_event_id };
@@ -32,7 +37,10 @@ export function albergueView(state: AlbergueRecord['state'], today: string): Alb
     location: { lat: a.location.lat, lon: a.location.lon },
     beds: bedsOn(state, today),
     nightly_price: { amount_minor: a.nightly_price.amount_minor, currency: a.nightly_price.currency },
-    capacity_schedule: [{ effective_from: null, beds: a.beds }, ...state.capacity_changes.map((c) => ({ effective_from: c.effective_from, beds: c.beds }))],
+    capacity_schedule: [
+      { effective_from: null, beds: a.beds },
+      ...state.capacity_changes.map((c) => ({ effective_from: c.effective_from, beds: c.beds })),
+    ],
   };
   return a.registered_at === undefined ? view : { ...view, registered_at: a.registered_at };
 }

@@ -9,16 +9,38 @@ const NOW = '2025-05-10T09:00:00.000Z';
 const registration = (over: Partial<RegisterAlbergue['data']> = {}): AlbergueCommand => ({
   type: 'RegisterAlbergue',
   data: {
-    albergue_id: 'burgos-casa-del-cubo', name: 'Casa del Cubo', town: 'Burgos', route: 'Camino Francés',
-    location: { lat: 42.3417, lon: -3.7061 }, beds: 150, nightly_price: { amount_minor: 1000, currency: 'EUR' }, now: NOW, ...over,
+    albergue_id: 'burgos-casa-del-cubo',
+    name: 'Casa del Cubo',
+    town: 'Burgos',
+    route: 'Camino Francés',
+    location: { lat: 42.3417, lon: -3.7061 },
+    beds: 150,
+    nightly_price: { amount_minor: 1000, currency: 'EUR' },
+    now: NOW,
+    ...over,
   },
 });
 const registered: AlbergueEvent = {
   type: 'AlbergueRegistered',
-  data: { albergue_id: 'burgos-casa-del-cubo', name: 'Casa del Cubo', town: 'Burgos', route: 'Camino Francés', location: { lat: 42.3417, lon: -3.7061 }, beds: 150, nightly_price: { amount_minor: 1000, currency: 'EUR' }, registered_at: NOW },
+  data: {
+    albergue_id: 'burgos-casa-del-cubo',
+    name: 'Casa del Cubo',
+    town: 'Burgos',
+    route: 'Camino Francés',
+    location: { lat: 42.3417, lon: -3.7061 },
+    beds: 150,
+    nightly_price: { amount_minor: 1000, currency: 'EUR' },
+    registered_at: NOW,
+  },
 };
-const changeCapacity = (beds: number, effective_from: string, today = '2025-05-10'): AlbergueCommand => ({ type: 'ChangeCapacity', data: { albergue_id: 'burgos-casa-del-cubo', beds, effective_from, today } });
-const changed = (beds: number, effective_from: string, previous_beds: number): AlbergueEvent => ({ type: 'AlbergueCapacityChanged', data: { albergue_id: 'burgos-casa-del-cubo', beds, previous_beds, effective_from } });
+const changeCapacity = (beds: number, effective_from: string, today = '2025-05-10'): AlbergueCommand => ({
+  type: 'ChangeCapacity',
+  data: { albergue_id: 'burgos-casa-del-cubo', beds, effective_from, today },
+});
+const changed = (beds: number, effective_from: string, previous_beds: number): AlbergueEvent => ({
+  type: 'AlbergueCapacityChanged',
+  data: { albergue_id: 'burgos-casa-del-cubo', beds, previous_beds, effective_from },
+});
 
 const given = (...history: AlbergueEvent[]) => ({ when: (c: AlbergueCommand) => decide(c, replay(history)) });
 function thenEvents(d: AlbergueDecision, expected: AlbergueEvent[]): void {
@@ -27,7 +49,10 @@ function thenEvents(d: AlbergueDecision, expected: AlbergueEvent[]): void {
 }
 function thenRejected(d: AlbergueDecision, ...codes: string[]): void {
   assert.ok(!d.ok, JSON.stringify(d));
-  assert.deepEqual(d.errors.map((e) => e.code), codes);
+  assert.deepEqual(
+    d.errors.map((e) => e.code),
+    codes,
+  );
 }
 
 describe('RegisterAlbergue', () => {
@@ -51,8 +76,14 @@ describe('RegisterAlbergue', () => {
     thenRejected(given().when(registration({ location: { lat: 0, lon: Number.NaN } })), 'invalid_coordinates');
   });
   test('every problem is listed at once', () => {
-    thenRejected(given().when(registration({ albergue_id: '', name: ' ', beds: 0, location: { lat: 100, lon: 200 } })),
-      'invalid_id', 'invalid_name', 'invalid_coordinates', 'invalid_coordinates', 'invalid_beds');
+    thenRejected(
+      given().when(registration({ albergue_id: '', name: ' ', beds: 0, location: { lat: 100, lon: 200 } })),
+      'invalid_id',
+      'invalid_name',
+      'invalid_coordinates',
+      'invalid_coordinates',
+      'invalid_beds',
+    );
   });
 });
 
@@ -60,7 +91,8 @@ describe('ChangeCapacity', () => {
   test('registered → AlbergueCapacityChanged with previous beds and effective_from', () => {
     thenEvents(given(registered).when(changeCapacity(120, '2025-06-01')), [changed(120, '2025-06-01', 150)]);
   });
-  test('0 beds closes it from that night', () => thenEvents(given(registered).when(changeCapacity(0, '2025-11-01')), [changed(0, '2025-11-01', 150)]));
+  test('0 beds closes it from that night', () =>
+    thenEvents(given(registered).when(changeCapacity(0, '2025-11-01')), [changed(0, '2025-11-01', 150)]));
   test('previous_beds follows the schedule', () => {
     thenEvents(given(registered, changed(120, '2025-06-01', 150)).when(changeCapacity(90, '2025-07-01')), [changed(90, '2025-07-01', 120)]);
   });
@@ -69,7 +101,8 @@ describe('ChangeCapacity', () => {
     thenRejected(given(registered).when(changeCapacity(10, '2025-05-09')), 'effective_from_in_past');
     assert.ok(given(registered).when(changeCapacity(10, '2025-05-10')).ok);
   });
-  test('bad beds and bad date listed together', () => thenRejected(given(registered).when(changeCapacity(-1, '2025-13-01')), 'invalid_beds', 'invalid_date'));
+  test('bad beds and bad date listed together', () =>
+    thenRejected(given(registered).when(changeCapacity(-1, '2025-13-01')), 'invalid_beds', 'invalid_date'));
   test('the same capacity again → no event', () => {
     const d = given(registered, changed(120, '2025-06-01', 150)).when(changeCapacity(120, '2025-06-01'));
     assert.ok(d.ok);
@@ -92,6 +125,9 @@ describe('seed data', () => {
     assert.equal(new Set(CAMINO_FRANCES_SEED.map((a) => a.albergue_id)).size, CAMINO_FRANCES_SEED.length);
     // West-bound along the way: longitude decreases from Roncesvalles to Santiago.
     const lons = CAMINO_FRANCES_SEED.map((a) => a.location.lon);
-    assert.deepEqual(lons, [...lons].sort((x, y) => y - x));
+    assert.deepEqual(
+      lons,
+      [...lons].sort((x, y) => y - x),
+    );
   });
 });

@@ -94,7 +94,13 @@ export function evolve(state: AlbergueState, event: AlbergueEvent): AlbergueStat
       if (state.status !== 'registered') return state;
       const from = event.data.effective_from;
       // A change applies from its night on: it replaces changes recorded for the same or later nights.
-      return { ...state, capacity_changes: [...state.capacity_changes.filter((c) => c.effective_from < from), { effective_from: from, beds: event.data.beds }] };
+      return {
+        ...state,
+        capacity_changes: [
+          ...state.capacity_changes.filter((c) => c.effective_from < from),
+          { effective_from: from, beds: event.data.beds },
+        ],
+      };
     }
     default:
       return assertNever(event);
@@ -123,19 +129,28 @@ function length(value: string, min: number, max: number): boolean {
 /** Every problem with a registration, all at once. */
 export function validateRegistration(c: RegisterAlbergue['data']): DomainError<AlbergueErrorCode>[] {
   const errors: DomainError<AlbergueErrorCode>[] = [];
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(c.albergue_id)) errors.push({ code: 'invalid_id', reason: 'albergue_id must be 1 to 128 letters, digits, "-" or "_"' });
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(c.albergue_id))
+    errors.push({ code: 'invalid_id', reason: 'albergue_id must be 1 to 128 letters, digits, "-" or "_"' });
   if (!length(c.name, 1, 200)) errors.push({ code: 'invalid_name', reason: 'name must have 1 to 200 characters' });
   if (!length(c.town, 1, 200)) errors.push({ code: 'invalid_town', reason: 'town must have 1 to 200 characters' });
-  if (!length(c.route, 1, 100)) errors.push({ code: 'invalid_route', reason: 'route must have 1 to 100 characters (e.g. "Camino Francés")' });
+  if (!length(c.route, 1, 100))
+    errors.push({ code: 'invalid_route', reason: 'route must have 1 to 100 characters (e.g. "Camino Francés")' });
   const { lat, lon } = c.location;
-  if (!Number.isFinite(lat) || lat < -90 || lat > 90) errors.push({ code: 'invalid_coordinates', reason: `latitude must be between -90 and 90, got ${lat}` });
-  if (!Number.isFinite(lon) || lon < -180 || lon > 180) errors.push({ code: 'invalid_coordinates', reason: `longitude must be between -180 and 180, got ${lon}` });
-  if (!Number.isInteger(c.beds) || c.beds < 1 || c.beds > MAX_BEDS) errors.push({ code: 'invalid_beds', reason: `beds must be a whole number from 1 to ${MAX_BEDS}, got ${c.beds}` });
+  if (!Number.isFinite(lat) || lat < -90 || lat > 90)
+    errors.push({ code: 'invalid_coordinates', reason: `latitude must be between -90 and 90, got ${lat}` });
+  if (!Number.isFinite(lon) || lon < -180 || lon > 180)
+    errors.push({ code: 'invalid_coordinates', reason: `longitude must be between -180 and 180, got ${lon}` });
+  if (!Number.isInteger(c.beds) || c.beds < 1 || c.beds > MAX_BEDS)
+    errors.push({ code: 'invalid_beds', reason: `beds must be a whole number from 1 to ${MAX_BEDS}, got ${c.beds}` });
   const price = c.nightly_price;
   if (!Number.isInteger(price.amount_minor) || price.amount_minor < 1 || price.amount_minor > MAX_NIGHTLY_PRICE_MINOR) {
-    errors.push({ code: 'invalid_price', reason: `nightly price must be a whole number of cents from 1 to ${MAX_NIGHTLY_PRICE_MINOR}, got ${price.amount_minor}` });
+    errors.push({
+      code: 'invalid_price',
+      reason: `nightly price must be a whole number of cents from 1 to ${MAX_NIGHTLY_PRICE_MINOR}, got ${price.amount_minor}`,
+    });
   }
-  if (!CURRENCY.test(price.currency)) errors.push({ code: 'invalid_price', reason: `currency must be an ISO 4217 code such as EUR, got "${price.currency}"` });
+  if (!CURRENCY.test(price.currency))
+    errors.push({ code: 'invalid_price', reason: `currency must be an ISO 4217 code such as EUR, got "${price.currency}"` });
   return errors;
 }
 
@@ -167,14 +182,18 @@ function register(c: RegisterAlbergue['data'], state: AlbergueState): AlbergueDe
 function changeCapacity(c: ChangeCapacity['data'], state: AlbergueState): AlbergueDecision {
   if (state.status !== 'registered') return reject({ code: 'albergue_not_found', reason: `albergue ${c.albergue_id} does not exist` });
   const errors: DomainError<AlbergueErrorCode>[] = [];
-  if (!Number.isInteger(c.beds) || c.beds < 0 || c.beds > MAX_BEDS) errors.push({ code: 'invalid_beds', reason: `beds must be a whole number from 0 to ${MAX_BEDS}, got ${c.beds}` });
-  if (!isCalendarDate(c.effective_from)) errors.push({ code: 'invalid_date', reason: `effective_from "${c.effective_from}" is not a date (YYYY-MM-DD)` });
-  else if (c.effective_from < c.today) errors.push({ code: 'effective_from_in_past', reason: `effective_from (${c.effective_from}) is in the past (today is ${c.today})` });
+  if (!Number.isInteger(c.beds) || c.beds < 0 || c.beds > MAX_BEDS)
+    errors.push({ code: 'invalid_beds', reason: `beds must be a whole number from 0 to ${MAX_BEDS}, got ${c.beds}` });
+  if (!isCalendarDate(c.effective_from))
+    errors.push({ code: 'invalid_date', reason: `effective_from "${c.effective_from}" is not a date (YYYY-MM-DD)` });
+  else if (c.effective_from < c.today)
+    errors.push({ code: 'effective_from_in_past', reason: `effective_from (${c.effective_from}) is in the past (today is ${c.today})` });
   const [first, ...more] = errors;
   if (first) return reject(first, ...more);
   const previous = bedsOn(state, c.effective_from);
   const laterChanges = state.capacity_changes.some((x) => x.effective_from > c.effective_from);
-  if (previous === c.beds && !laterChanges) return ignore('capacity_unchanged', `albergue ${c.albergue_id} already has ${c.beds} beds from ${c.effective_from}`);
+  if (previous === c.beds && !laterChanges)
+    return ignore('capacity_unchanged', `albergue ${c.albergue_id} already has ${c.beds} beds from ${c.effective_from}`);
   return accept<AlbergueEvent>({
     type: 'AlbergueCapacityChanged',
     data: { albergue_id: c.albergue_id, beds: c.beds, previous_beds: previous, effective_from: c.effective_from },

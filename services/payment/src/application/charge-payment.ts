@@ -31,7 +31,15 @@ export interface ChargeDeps {
 
 export const DEFAULT_CHECK_AFTER_MS = 10_000;
 
-type Started = { readonly kind: 'refused'; readonly error: DomainError } | { readonly kind: 'open'; readonly attempt: ChargeAttempt } | { readonly kind: 'new'; readonly attempt: ChargeAttempt; readonly booking_id: string; readonly amount: { readonly amount_minor: number; readonly currency: string } };
+type Started =
+  | { readonly kind: 'refused'; readonly error: DomainError }
+  | { readonly kind: 'open'; readonly attempt: ChargeAttempt }
+  | {
+      readonly kind: 'new';
+      readonly attempt: ChargeAttempt;
+      readonly booking_id: string;
+      readonly amount: { readonly amount_minor: number; readonly currency: string };
+    };
 
 /**
  * The guest pays an open payment. Money leaves only through a recorded attempt:
@@ -83,30 +91,59 @@ export async function chargePayment(deps: ChargeDeps, input: ChargePaymentInput)
     deps.onProviderError?.(attempt, err);
     return {
       ok: false,
-      errors: [{ code: 'provider_unavailable', reason: `the payment provider did not answer (attempt ${attempt.attempt_id}); the charge is checked with the provider automatically, do not pay again: poll the payment` }],
+      errors: [
+        {
+          code: 'provider_unavailable',
+          reason: `the payment provider did not answer (attempt ${attempt.attempt_id}); the charge is checked with the provider automatically, do not pay again: poll the payment`,
+        },
+      ],
     };
   }
   const recorded = await deps.repo.transaction(async (tx) => {
     const current = await tx.loadAttempt(attempt.attempt_id);
     // The settlement (callback) may already have closed it: keep what it recorded.
     if (!current || current.status !== 'pending') return current;
-    const next: ChargeAttempt = answer.status === 'accepted'
-      ? { ...current, status: 'accepted', provider_reference: answer.provider_reference }
-      : { ...current, status: 'rejected', reason_code: answer.reason_code };
+    const next: ChargeAttempt =
+      answer.status === 'accepted'
+        ? { ...current, status: 'accepted', provider_reference: answer.provider_reference }
+        : { ...current, status: 'rejected', reason_code: answer.reason_code };
     await tx.updateAttempt(next);
     return next;
   });
   if (answer.status === 'rejected') return { ok: false, errors: [{ code: 'payment_method_rejected', reason: answer.reason }] };
-  return { ok: true, value: { payment_id: attempt.payment_id, attempt_id: attempt.attempt_id, provider_reference: recorded?.provider_reference ?? answer.provider_reference, status: 'processing' }, events: [] };
+  return {
+    ok: true,
+    value: {
+      payment_id: attempt.payment_id,
+      attempt_id: attempt.attempt_id,
+      provider_reference: recorded?.provider_reference ?? answer.provider_reference,
+      status: 'processing',
+    },
+    events: [],
+  };
 }
 
 /** The answer for a request that found another request's attempt open. */
 function sameOutcome(open: ChargeAttempt): CommandResult<ChargeAccepted> {
   if (open.status === 'accepted' && open.provider_reference !== undefined) {
-    return { ok: true, value: { payment_id: open.payment_id, attempt_id: open.attempt_id, provider_reference: open.provider_reference, status: 'processing' }, events: [] };
+    return {
+      ok: true,
+      value: {
+        payment_id: open.payment_id,
+        attempt_id: open.attempt_id,
+        provider_reference: open.provider_reference,
+        status: 'processing',
+      },
+      events: [],
+    };
   }
   return {
     ok: false,
-    errors: [{ code: 'charge_in_progress', reason: `payment ${open.payment_id} is being charged (attempt ${open.attempt_id}); poll the payment instead of paying again` }],
+    errors: [
+      {
+        code: 'charge_in_progress',
+        reason: `payment ${open.payment_id} is being charged (attempt ${open.attempt_id}); poll the payment instead of paying again`,
+      },
+    ],
   };
 }

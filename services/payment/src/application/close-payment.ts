@@ -22,13 +22,26 @@ export interface CloseDeps {
  * no payment yet → remembered so that a late BookingReserved starts none. Runs in the caller's
  * (inbox) transaction.
  */
-async function closeFor(deps: CloseDeps, tx: PaymentTransaction, bookingId: string, because: BookingEnd, envelope: { readonly event_id: string; readonly correlation_id: string }): Promise<HandlerOutcome> {
+async function closeFor(
+  deps: CloseDeps,
+  tx: PaymentTransaction,
+  bookingId: string,
+  because: BookingEnd,
+  envelope: { readonly event_id: string; readonly correlation_id: string },
+): Promise<HandlerOutcome> {
   const existing = await tx.loadByBooking(bookingId);
   const state = existing?.state ?? NO_PAYMENT;
-  const command: CloseForEndedBooking = { type: 'CloseForEndedBooking', data: { booking_id: bookingId, because, now: deps.clock.now().toISOString() } };
+  const command: CloseForEndedBooking = {
+    type: 'CloseForEndedBooking',
+    data: { booking_id: bookingId, because, now: deps.clock.now().toISOString() },
+  };
   const decision = decide(command, state);
   if (!decision.ok || decision.ignored) {
-    return ignoredOutcome(deps.decisions, command.type, decision, { booking_id: bookingId, event_id: envelope.event_id, correlation_id: envelope.correlation_id });
+    return ignoredOutcome(deps.decisions, command.type, decision, {
+      booking_id: bookingId,
+      event_id: envelope.event_id,
+      correlation_id: envelope.correlation_id,
+    });
   }
   if (state.status === 'initiated' && decision.events.some((e) => e.type === 'PaymentVoided')) {
     const open = await tx.openAttempt(state.payment.payment_id);
@@ -43,11 +56,19 @@ async function closeFor(deps: CloseDeps, tx: PaymentTransaction, bookingId: stri
 }
 
 /** BookingCancelled (guest_request, payment_failed or admin) → close the booking's payment. */
-export function closePaymentOnBookingCancelled(deps: CloseDeps, tx: PaymentTransaction, envelope: EnvelopeOf<typeof BookingCancelled>): Promise<HandlerOutcome> {
+export function closePaymentOnBookingCancelled(
+  deps: CloseDeps,
+  tx: PaymentTransaction,
+  envelope: EnvelopeOf<typeof BookingCancelled>,
+): Promise<HandlerOutcome> {
   return closeFor(deps, tx, envelope.payload.booking_id, 'booking_cancelled', envelope);
 }
 
 /** ReservationExpired → close the booking's payment. */
-export function closePaymentOnReservationExpired(deps: CloseDeps, tx: PaymentTransaction, envelope: EnvelopeOf<typeof ReservationExpired>): Promise<HandlerOutcome> {
+export function closePaymentOnReservationExpired(
+  deps: CloseDeps,
+  tx: PaymentTransaction,
+  envelope: EnvelopeOf<typeof ReservationExpired>,
+): Promise<HandlerOutcome> {
   return closeFor(deps, tx, envelope.payload.booking_id, 'booking_expired', envelope);
 }

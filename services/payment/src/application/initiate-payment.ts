@@ -14,7 +14,12 @@ import { savePaymentDecision } from './support.js';
  * No provider call here: the guest pays through `chargePayment`.
  */
 export async function initiatePaymentOnBookingReserved(
-  deps: { readonly clock: Clock; readonly ids: IdGenerator; readonly provider: Pick<PaymentProvider, 'name'>; readonly decisions?: DecisionLog },
+  deps: {
+    readonly clock: Clock;
+    readonly ids: IdGenerator;
+    readonly provider: Pick<PaymentProvider, 'name'>;
+    readonly decisions?: DecisionLog;
+  },
   tx: PaymentTransaction,
   envelope: EnvelopeOf<typeof BookingReserved>,
 ): Promise<HandlerOutcome> {
@@ -23,12 +28,25 @@ export async function initiatePaymentOnBookingReserved(
   const state = existing?.state ?? NO_PAYMENT;
   const command: InitiatePayment = {
     type: 'InitiatePayment',
-    data: { payment_id: deps.ids(), booking_id: b.booking_id, amount: b.total, provider: deps.provider.name, now: deps.clock.now().toISOString() },
+    data: {
+      payment_id: deps.ids(),
+      booking_id: b.booking_id,
+      amount: b.total,
+      provider: deps.provider.name,
+      now: deps.clock.now().toISOString(),
+    },
   };
   const decision = decide(command, state);
   if (!decision.ok || decision.ignored) {
-    return ignoredOutcome(deps.decisions, command.type, decision, { booking_id: b.booking_id, event_id: envelope.event_id, correlation_id: envelope.correlation_id });
+    return ignoredOutcome(deps.decisions, command.type, decision, {
+      booking_id: b.booking_id,
+      event_id: envelope.event_id,
+      correlation_id: envelope.correlation_id,
+    });
   }
-  const { envelopes } = await savePaymentDecision(tx, state, decision.events, { correlation_id: envelope.correlation_id, causation_id: envelope.event_id });
+  const { envelopes } = await savePaymentDecision(tx, state, decision.events, {
+    correlation_id: envelope.correlation_id,
+    causation_id: envelope.event_id,
+  });
   return { status: 'applied', events: envelopes };
 }

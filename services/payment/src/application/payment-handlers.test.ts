@@ -14,7 +14,13 @@ import { PAYMENT_MIGRATIONS } from '../adapters/postgres/migrations.js';
 import { PgPaymentQueries } from '../adapters/postgres/pg-payment-queries.js';
 import { PgPaymentRepository } from '../adapters/postgres/pg-payment-repository.js';
 import type { SimulatedCardNetworkOptions } from '../adapters/provider/simulated-card-network.js';
-import { luhnValid, signCallback, SIMULATED_CARD_NETWORK_MIGRATIONS, SimulatedCardNetwork, verifyCallback } from '../adapters/provider/simulated-card-network.js';
+import {
+  luhnValid,
+  signCallback,
+  SIMULATED_CARD_NETWORK_MIGRATIONS,
+  SimulatedCardNetwork,
+  verifyCallback,
+} from '../adapters/provider/simulated-card-network.js';
 import { chargePayment, DEFAULT_CHECK_AFTER_MS } from './charge-payment.js';
 import { closePaymentOnBookingCancelled, closePaymentOnReservationExpired } from './close-payment.js';
 import { initiatePaymentOnBookingReserved } from './initiate-payment.js';
@@ -26,7 +32,9 @@ import { settlePayment } from './settle-payment.js';
 
 let nowMs = Date.parse('2025-05-10T09:00:00.000Z');
 const clock = { now: () => new Date(nowMs) };
-const advance = (ms: number) => { nowMs += ms; };
+const advance = (ms: number) => {
+  nowMs += ms;
+};
 
 let dbName = '';
 let admin: PgDatabase;
@@ -62,7 +70,9 @@ function setup(options: Partial<SimulatedCardNetworkOptions> = {}): void {
     schedule: (fn, ms) => {
       const t = { fn, ms };
       timers.push(t);
-      return () => { timers = timers.filter((x) => x !== t); };
+      return () => {
+        timers = timers.filter((x) => x !== t);
+      };
     },
     ...options,
   });
@@ -84,12 +94,30 @@ async function flush(): Promise<void> {
 let flow: ReturnType<typeof bookingFlow>;
 function bookingFlow() {
   const booking_id = uniqueName('bk');
-  const reserved = newEnvelope(BookingReserved, {
-    booking_id, albergue_id: 'alb-1', guest: { guest_id: 'g-1', name: 'Ana', email: 'ana@example.org', locale: 'es' },
-    check_in: '2025-06-01', check_out: '2025-06-03', beds: 2, total: { amount_minor: 5600, currency: 'EUR' }, hold_expires_at: '2025-05-10T09:15:00.000Z',
-  }, { causation_id: 'cmd-1' });
-  const expired = newEnvelope(ReservationExpired, { booking_id, albergue_id: 'alb-1', hold_expires_at: '2025-05-10T09:15:00.000Z', expired_at: '2025-05-10T09:16:00.000Z' }, withCorrelation(reserved));
-  const cancelled = newEnvelope(BookingCancelled, { booking_id, albergue_id: 'alb-1', reason: 'guest_request', cancelled_at: '2025-05-10T09:10:00.000Z' }, withCorrelation(reserved));
+  const reserved = newEnvelope(
+    BookingReserved,
+    {
+      booking_id,
+      albergue_id: 'alb-1',
+      guest: { guest_id: 'g-1', name: 'Ana', email: 'ana@example.org', locale: 'es' },
+      check_in: '2025-06-01',
+      check_out: '2025-06-03',
+      beds: 2,
+      total: { amount_minor: 5600, currency: 'EUR' },
+      hold_expires_at: '2025-05-10T09:15:00.000Z',
+    },
+    { causation_id: 'cmd-1' },
+  );
+  const expired = newEnvelope(
+    ReservationExpired,
+    { booking_id, albergue_id: 'alb-1', hold_expires_at: '2025-05-10T09:15:00.000Z', expired_at: '2025-05-10T09:16:00.000Z' },
+    withCorrelation(reserved),
+  );
+  const cancelled = newEnvelope(
+    BookingCancelled,
+    { booking_id, albergue_id: 'alb-1', reason: 'guest_request', cancelled_at: '2025-05-10T09:10:00.000Z' },
+    withCorrelation(reserved),
+  );
   return { booking_id, reserved, expired, cancelled };
 }
 
@@ -107,7 +135,12 @@ async function outbox(): Promise<EventEnvelope[]> {
 }
 const types = async () => (await outbox()).map((e) => e.event_type);
 const attemptsOf = async (paymentId: string) =>
-  (await db.query<{ attempt_id: string; status: string }>('SELECT attempt_id, status FROM charge_attempts WHERE payment_id = $1 ORDER BY created_at, attempt_id', [paymentId])).rows;
+  (
+    await db.query<{ attempt_id: string; status: string }>(
+      'SELECT attempt_id, status FROM charge_attempts WHERE payment_id = $1 ORDER BY created_at, attempt_id',
+      [paymentId],
+    )
+  ).rows;
 
 before(async () => {
   dbName = uniqueName('payment_app').toLowerCase();
@@ -132,7 +165,9 @@ after(async () => {
 });
 
 beforeEach(async () => {
-  await db.exec('TRUNCATE payments, payment_views, outbox_events, inbox_events, charge_attempts, refunds, sim_card_network_charges, sim_card_network_cancellations');
+  await db.exec(
+    'TRUNCATE payments, payment_views, outbox_events, inbox_events, charge_attempts, refunds, sim_card_network_charges, sim_card_network_cancellations',
+  );
   nowMs = Date.parse('2025-05-10T09:00:00.000Z');
   flow = bookingFlow();
   setup();
@@ -162,7 +197,10 @@ describe('payment application on Postgres', () => {
     };
     const charged = await chargePayment({ ...deps(), provider: spy }, { payment_id: paymentId, payment_method: '4242 4242 4242 4242' });
     assert.ok(charged.ok, JSON.stringify(charged));
-    assert.deepEqual(seenByProvider, { key: charged.value.attempt_id, attempts: [{ attempt_id: charged.value.attempt_id, status: 'pending' }] });
+    assert.deepEqual(seenByProvider, {
+      key: charged.value.attempt_id,
+      attempts: [{ attempt_id: charged.value.attempt_id, status: 'pending' }],
+    });
     assert.match(charged.value.attempt_id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/, 'a UUIDv7');
     assert.deepEqual(await attemptsOf(paymentId), [{ attempt_id: charged.value.attempt_id, status: 'accepted' }]);
     await flush();
@@ -176,7 +214,11 @@ describe('payment application on Postgres', () => {
     const again = await settlePayment({ ...deps(), decisions: { ignored: (r) => reported.push(r) } }, delivered[0]!);
     assert.ok(again.ok);
     assert.equal(again.events.length, 0);
-    assert.deepEqual(reported.map((r) => [r.decision, r.ignored.code, r.refs?.payment_id]), [['SettlePayment', 'already_settled', paymentId]], 'the repeated settlement is reported');
+    assert.deepEqual(
+      reported.map((r) => [r.decision, r.ignored.code, r.refs?.payment_id]),
+      [['SettlePayment', 'already_settled', paymentId]],
+      'the repeated settlement is reported',
+    );
     const twice = await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
     assert.ok(!twice.ok);
     assert.equal(twice.errors[0].code, 'payment_not_open');
@@ -187,14 +229,23 @@ describe('payment application on Postgres', () => {
       flow = bookingFlow();
       const paymentId = await initiate();
       // Each instance charges through its own pool (the network is shared, like the real one).
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-        chargePayment({ repo: i % 2 === 0 ? repo : repo2, clock, ids: newEventId, provider: network }, { payment_id: paymentId, payment_method: '4242424242424242' })));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          chargePayment(
+            { repo: i % 2 === 0 ? repo : repo2, clock, ids: newEventId, provider: network },
+            { payment_id: paymentId, payment_method: '4242424242424242' },
+          ),
+        ),
+      );
       const accepted = results.flatMap((r) => (r.ok ? [r.value] : []));
       const refused = results.flatMap((r) => (r.ok ? [] : r.errors.map((e) => e.code)));
       assert.ok(accepted.length >= 1, `round ${round}: nobody was accepted: ${JSON.stringify(refused)}`);
       assert.equal(new Set(accepted.map((a) => a.provider_reference)).size, 1, `round ${round}: one provider reference`);
       assert.equal(new Set(accepted.map((a) => a.attempt_id)).size, 1);
-      assert.ok(refused.every((c) => c === 'charge_in_progress'), `round ${round}: ${JSON.stringify(refused)}`);
+      assert.ok(
+        refused.every((c) => c === 'charge_in_progress'),
+        `round ${round}: ${JSON.stringify(refused)}`,
+      );
       assert.equal((await network.chargesOf(paymentId)).length, 1, `round ${round}: one provider charge`);
       assert.equal((await attemptsOf(paymentId)).length, 1);
       await flush();
@@ -202,14 +253,20 @@ describe('payment application on Postgres', () => {
     }
   });
 
-  for (const [card, code] of [['4000000000000002', 'card_declined'], ['4000000000009995', 'insufficient_funds']] as const) {
+  for (const [card, code] of [
+    ['4000000000000002', 'card_declined'],
+    ['4000000000009995', 'insufficient_funds'],
+  ] as const) {
     test(`card ${card} → PaymentFailed(${code}); the attempt is closed as failed`, async () => {
       const paymentId = await initiate();
       assert.ok((await chargePayment(deps(), { payment_id: paymentId, payment_method: card })).ok);
       await flush();
       assert.deepEqual(await types(), ['PaymentInitiated', 'PaymentFailed']);
       assert.equal(((await outbox())[1]?.payload as { reason_code: string }).reason_code, code);
-      assert.deepEqual((await attemptsOf(paymentId)).map((a) => a.status), ['failed']);
+      assert.deepEqual(
+        (await attemptsOf(paymentId)).map((a) => a.status),
+        ['failed'],
+      );
     });
   }
 
@@ -226,7 +283,10 @@ describe('payment application on Postgres', () => {
     const r = await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424241' });
     assert.ok(!r.ok);
     assert.equal(r.errors[0].code, 'payment_method_rejected');
-    assert.deepEqual((await attemptsOf(paymentId)).map((a) => a.status), ['rejected']);
+    assert.deepEqual(
+      (await attemptsOf(paymentId)).map((a) => a.status),
+      ['rejected'],
+    );
     assert.deepEqual(await network.chargesOf(paymentId), []);
     assert.ok((await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' })).ok);
   });
@@ -249,7 +309,10 @@ describe('payment application on Postgres', () => {
     // The open attempt is due at once: the sweep cancels the charge at the network (outside the
     // inbox transaction), then looks it up: failed, payment_cancelled.
     assert.equal((await reconcileChargeAttempts({ repo, clock, provider: network })).settled, 1);
-    assert.deepEqual((await attemptsOf(paymentId)).map((a) => a.status), ['failed']);
+    assert.deepEqual(
+      (await attemptsOf(paymentId)).map((a) => a.status),
+      ['failed'],
+    );
     await flush();
     assert.equal(delivered[0]?.outcome.status, 'failed');
     assert.deepEqual(await types(), ['PaymentInitiated']);
@@ -260,12 +323,20 @@ describe('payment application on Postgres', () => {
   test('crash after the attempt was recorded, before the answer: the recovery sweep asks the network by key and the payment settles by itself', async () => {
     const paymentId = await initiate();
     // The network takes the charge, then the merchant never hears back (its process died).
-    const crashing: Pick<PaymentProvider, 'charge'> = { charge: async (req) => { await network.charge(req); throw new Error('process killed'); } };
+    const crashing: Pick<PaymentProvider, 'charge'> = {
+      charge: async (req) => {
+        await network.charge(req);
+        throw new Error('process killed');
+      },
+    };
     deliverFails = true; // and the callback does not get through either
     const r = await chargePayment({ ...deps(), provider: crashing }, { payment_id: paymentId, payment_method: '4242424242424242' });
     assert.ok(!r.ok);
     assert.equal(r.errors[0].code, 'provider_unavailable');
-    assert.deepEqual((await attemptsOf(paymentId)).map((a) => a.status), ['pending']);
+    assert.deepEqual(
+      (await attemptsOf(paymentId)).map((a) => a.status),
+      ['pending'],
+    );
     // The guest pays again meanwhile: refused, nothing charged twice.
     const again = await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
     assert.ok(!again.ok);
@@ -277,10 +348,20 @@ describe('payment application on Postgres', () => {
     advance(DEFAULT_CHECK_AFTER_MS);
     assert.equal((await reconcileChargeAttempts(rdeps)).settled, 1);
     assert.deepEqual(await types(), ['PaymentInitiated', 'PaymentConfirmed']);
-    assert.deepEqual((await attemptsOf(paymentId)).map((a) => a.status), ['succeeded']);
+    assert.deepEqual(
+      (await attemptsOf(paymentId)).map((a) => a.status),
+      ['succeeded'],
+    );
     assert.equal((await network.chargesOf(paymentId)).length, 1);
     advance(DEFAULT_RECONCILE_POLICY.maxDelayMs);
-    assert.deepEqual(await reconcileChargeAttempts(rdeps), { settled: 0, processing: 0, abandoned: 0, not_received_yet: 0, lookup_failed: 0, gone: 0 });
+    assert.deepEqual(await reconcileChargeAttempts(rdeps), {
+      settled: 0,
+      processing: 0,
+      abandoned: 0,
+      not_received_yet: 0,
+      lookup_failed: 0,
+      gone: 0,
+    });
   });
 
   test('crash before the network received the charge: the sweep waits, then abandons the attempt; the guest may pay again', async () => {
@@ -292,7 +373,10 @@ describe('payment application on Postgres', () => {
     assert.equal((await reconcileChargeAttempts(rdeps)).not_received_yet, 1);
     advance(DEFAULT_RECONCILE_POLICY.abandonAfterMs);
     assert.equal((await reconcileChargeAttempts(rdeps)).abandoned, 1);
-    assert.deepEqual((await attemptsOf(paymentId)).map((a) => a.status), ['abandoned']);
+    assert.deepEqual(
+      (await attemptsOf(paymentId)).map((a) => a.status),
+      ['abandoned'],
+    );
     assert.ok((await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' })).ok);
     await flush();
     assert.deepEqual(await types(), ['PaymentInitiated', 'PaymentConfirmed']);
@@ -314,16 +398,23 @@ describe('payment application on Postgres', () => {
     advance(DEFAULT_CHECK_AFTER_MS);
     assert.equal((await reconcileChargeAttempts({ repo, clock, provider: network })).settled, 1);
     assert.deepEqual(await types(), ['PaymentInitiated', 'PaymentConfirmed']);
-    assert.ok(checkDelayMs(0, DEFAULT_RECONCILE_POLICY) > 0 && checkDelayMs(50, DEFAULT_RECONCILE_POLICY) === DEFAULT_RECONCILE_POLICY.maxDelayMs);
+    assert.ok(
+      checkDelayMs(0, DEFAULT_RECONCILE_POLICY) > 0 && checkDelayMs(50, DEFAULT_RECONCILE_POLICY) === DEFAULT_RECONCILE_POLICY.maxDelayMs,
+    );
   });
 
-  test('the callback and two instances\' recovery sweeps settling one charge at once → one PaymentConfirmed, the attempt closed once', async () => {
+  test("the callback and two instances' recovery sweeps settling one charge at once → one PaymentConfirmed, the attempt closed once", async () => {
     deliverFails = true;
     const paymentId = await initiate();
     const charged = await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
     assert.ok(charged.ok);
     advance(DEFAULT_CHECK_AFTER_MS);
-    const callback = { payment_id: paymentId, provider_reference: charged.value.provider_reference, idempotency_key: charged.value.attempt_id, outcome: { status: 'succeeded' as const } };
+    const callback = {
+      payment_id: paymentId,
+      provider_reference: charged.value.provider_reference,
+      idempotency_key: charged.value.attempt_id,
+      outcome: { status: 'succeeded' as const },
+    };
     const [a, b, c] = await Promise.all([
       reconcileChargeAttempts({ repo, clock, provider: network }),
       reconcileChargeAttempts({ repo: repo2, clock, provider: network }),
@@ -332,7 +423,10 @@ describe('payment application on Postgres', () => {
     assert.equal(a.settled + b.settled, 1, 'one sweep claimed the attempt');
     assert.ok(c.ok);
     assert.deepEqual(await types(), ['PaymentInitiated', 'PaymentConfirmed']);
-    assert.deepEqual((await attemptsOf(paymentId)).map((x) => x.status), ['succeeded']);
+    assert.deepEqual(
+      (await attemptsOf(paymentId)).map((x) => x.status),
+      ['succeeded'],
+    );
   });
 
   test('a charge still processing at the network: the sweep records it and checks again later, not at once', async () => {
@@ -358,7 +452,10 @@ describe('payment application on Postgres', () => {
     const refunded = (await outbox())[1]!;
     assert.equal((refunded.payload as { reason: string }).reason, 'booking_expired');
     assert.equal((await getPaymentOfBooking(queries, flow.booking_id))?.status, 'refunded');
-    assert.deepEqual((await network.chargesOf(paymentId)).map((c) => c.status), ['refunded']);
+    assert.deepEqual(
+      (await network.chargesOf(paymentId)).map((c) => c.status),
+      ['refunded'],
+    );
   });
 
   test('a second success on a confirmed payment (another charge) is refunded: PaymentRefunded(duplicate_charge); the payment stays confirmed', async () => {
@@ -366,7 +463,13 @@ describe('payment application on Postgres', () => {
     await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
     await flush();
     // A charge made outside our attempts (say, an old client talking to the network directly).
-    const stray = await network.charge({ idempotency_key: newEventId(), payment_id: paymentId, booking_id: flow.booking_id, amount: { amount_minor: 700, currency: 'EUR' }, payment_method: '4242424242424242' });
+    const stray = await network.charge({
+      idempotency_key: newEventId(),
+      payment_id: paymentId,
+      booking_id: flow.booking_id,
+      amount: { amount_minor: 700, currency: 'EUR' },
+      payment_method: '4242424242424242',
+    });
     assert.equal(stray.status, 'accepted');
     await flush();
     assert.equal(await refundPendingPayments({ repo, clock, provider: network }), 1);
@@ -374,9 +477,15 @@ describe('payment application on Postgres', () => {
     const refund = (await outbox())[2]!;
     assert.equal((refund.payload as { reason: string }).reason, 'duplicate_charge');
     assert.equal((refund.payload as { amount: number }).amount, 700, "the stray charge's own amount, as the network refunded it");
-    assert.equal((refund.payload as { provider_reference: string }).provider_reference, stray.status === 'accepted' ? stray.provider_reference : '');
+    assert.equal(
+      (refund.payload as { provider_reference: string }).provider_reference,
+      stray.status === 'accepted' ? stray.provider_reference : '',
+    );
     assert.equal((await getPaymentOfBooking(queries, flow.booking_id))?.status, 'confirmed');
-    assert.deepEqual((await network.chargesOf(paymentId)).map((c) => c.status), ['succeeded', 'refunded']);
+    assert.deepEqual(
+      (await network.chargesOf(paymentId)).map((c) => c.status),
+      ['succeeded', 'refunded'],
+    );
   });
 
   test('a refund that keeps failing: counted, retried with a bounded backoff, then parked as failed for an operator, who retries it', async () => {
@@ -387,7 +496,10 @@ describe('payment application on Postgres', () => {
     const failures: { attempts: number; final: boolean }[] = [];
     const policy = { maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 3000 };
     const broken = {
-      repo, clock, policy, random: () => 0.5,
+      repo,
+      clock,
+      policy,
+      random: () => 0.5,
       provider: { refund: () => Promise.reject(new Error('provider down')) },
       observer: { refundFailed: (r: Refund, _e: unknown, final: boolean) => void failures.push({ attempts: r.attempts, final }) },
     };
@@ -402,7 +514,12 @@ describe('payment application on Postgres', () => {
       advance(wait);
     }
     assert.deepEqual(waits, [1000, 2000, 3000], 'doubling, capped at maxDelayMs');
-    assert.deepEqual(failures, [{ attempts: 1, final: false }, { attempts: 2, final: false }, { attempts: 3, final: false }, { attempts: 4, final: true }]);
+    assert.deepEqual(failures, [
+      { attempts: 1, final: false },
+      { attempts: 2, final: false },
+      { attempts: 3, final: false },
+      { attempts: 4, final: true },
+    ]);
     const [parked] = await repo.listRefunds('failed', 10);
     assert.equal(parked?.payment_id, paymentId);
     assert.equal(parked.last_error, 'provider down');
@@ -423,7 +540,10 @@ describe('payment application on Postgres', () => {
     await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
     await flush();
     await repo.transaction((tx) => closePaymentOnBookingCancelled(deps(), tx, flow.cancelled));
-    const done = await Promise.all([refundPendingPayments({ repo, clock, provider: network }), refundPendingPayments({ repo: repo2, clock, provider: network })]);
+    const done = await Promise.all([
+      refundPendingPayments({ repo, clock, provider: network }),
+      refundPendingPayments({ repo: repo2, clock, provider: network }),
+    ]);
     assert.equal(done[0] + done[1], 1);
     assert.deepEqual(await types(), ['PaymentInitiated', 'PaymentConfirmed', 'PaymentRefunded']);
   });
@@ -439,7 +559,10 @@ describe('payment application on Postgres', () => {
     const r = await settlePayment(deps(), { payment_id: 'nope', provider_reference: 'x', outcome: { status: 'succeeded' } });
     assert.ok(!r.ok);
     assert.equal(r.errors[0].code, 'payment_not_found');
-    await assert.rejects(network.refund({ payment_id: 'nope', provider_reference: 'x', amount: { amount_minor: 1, currency: 'EUR' } }), /no charge/);
+    await assert.rejects(
+      network.refund({ payment_id: 'nope', provider_reference: 'x', amount: { amount_minor: 1, currency: 'EUR' } }),
+      /no charge/,
+    );
     await waitFor(() => true);
   });
 });

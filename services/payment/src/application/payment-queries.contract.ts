@@ -13,7 +13,13 @@ let counter = 0;
 const unique = (prefix: string) => `${prefix}-q${process.pid}-${++counter}`;
 
 function initiation(amount_minor = 5600): Initiation {
-  return { payment_id: unique('pay'), booking_id: unique('bk'), amount: { amount_minor, currency: 'EUR' }, provider: 'simulated-card-network', initiated_at: at(0) };
+  return {
+    payment_id: unique('pay'),
+    booking_id: unique('bk'),
+    amount: { amount_minor, currency: 'EUR' },
+    provider: 'simulated-card-network',
+    initiated_at: at(0),
+  };
 }
 
 const record = (state: PaymentRecord['state']): PaymentRecord => ({ state, correlation_id: newEventId(), last_event_id: newEventId() });
@@ -38,7 +44,13 @@ export function paymentQueriesContract(h: PaymentStoreHarness): void {
       add((payment) => ({ status: 'confirmed', payment, provider_reference: 'ref-1', confirmed_at: at(1) }));
       add((payment) => ({ status: 'failed', payment, reason_code: 'card_declined', reason: 'The card was declined.', failed_at: at(2) }));
       add((payment) => ({ status: 'voided', payment, because: 'booking_expired', voided_at: at(3) }));
-      add((payment) => ({ status: 'refund_pending', payment, provider_reference: 'ref-2', because: 'settled_after_failure', requested_at: at(4) }));
+      add((payment) => ({
+        status: 'refund_pending',
+        payment,
+        provider_reference: 'ref-2',
+        because: 'settled_after_failure',
+        requested_at: at(4),
+      }));
       add((payment) => ({ status: 'refunded', payment, provider_reference: 'ref-2', refund_reference: 'rf-1', refunded_at: at(5) }));
       for (const state of states) {
         assert.ok(state.status !== 'none' && state.status !== 'booking_ended');

@@ -11,7 +11,15 @@ import type { Initiation, PaymentState } from '../domain/payment.js';
 import { chargePayment } from './charge-payment.js';
 import { closePaymentOnBookingCancelled, closePaymentOnReservationExpired } from './close-payment.js';
 import { initiatePaymentOnBookingReserved } from './initiate-payment.js';
-import type { ChargeAttempt, PaymentQueries, PaymentRecord, PaymentRepository, PaymentTransaction, ProviderSettlement, Refund } from './ports.js';
+import type {
+  ChargeAttempt,
+  PaymentQueries,
+  PaymentRecord,
+  PaymentRepository,
+  PaymentTransaction,
+  ProviderSettlement,
+  Refund,
+} from './ports.js';
 import { PaymentConflictError } from './ports.js';
 import { reconcileChargeAttempts } from './reconcile-charges.js';
 import { refundPendingPayments } from './refund-payment.js';
@@ -56,7 +64,13 @@ let counter = 0;
 const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}`;
 
 function initiation(bookingId: string, paymentId: string): Initiation {
-  return { payment_id: paymentId, booking_id: bookingId, amount: { amount_minor: 5600, currency: 'EUR' }, provider: 'simulated-card-network', initiated_at: at(0) };
+  return {
+    payment_id: paymentId,
+    booking_id: bookingId,
+    amount: { amount_minor: 5600, currency: 'EUR' },
+    provider: 'simulated-card-network',
+    initiated_at: at(0),
+  };
 }
 
 function record(state: PaymentRecord['state'], correlation_id = newEventId()): PaymentRecord {
@@ -70,13 +84,30 @@ function initiated(bookingId = unique('bk'), paymentId = unique('pay')): Payment
 function refundRow(minute: number, over: Partial<Refund> = {}): Refund {
   const payment_id = unique('pay');
   return {
-    refund_id: unique('rf'), payment_id, booking_id: unique('bk'), provider_reference: `ref-${payment_id}`, amount: { amount_minor: 5600, currency: 'EUR' },
-    reason: 'booking_cancelled', status: 'pending', attempts: 0, next_attempt_at: at(minute), requested_at: at(minute), ...over,
+    refund_id: unique('rf'),
+    payment_id,
+    booking_id: unique('bk'),
+    provider_reference: `ref-${payment_id}`,
+    amount: { amount_minor: 5600, currency: 'EUR' },
+    reason: 'booking_cancelled',
+    status: 'pending',
+    attempts: 0,
+    next_attempt_at: at(minute),
+    requested_at: at(minute),
+    ...over,
   };
 }
 
 function attempt(paymentId: string, over: Partial<ChargeAttempt> = {}): ChargeAttempt {
-  return { attempt_id: unique('att'), payment_id: paymentId, status: 'pending', checks: 0, next_check_at: at(1), created_at: at(0), ...over };
+  return {
+    attempt_id: unique('att'),
+    payment_id: paymentId,
+    status: 'pending',
+    checks: 0,
+    next_check_at: at(1),
+    created_at: at(0),
+    ...over,
+  };
 }
 
 const bookingOf = (r: PaymentRecord) => (r.state.status === 'booking_ended' ? r.state.booking_id : r.state.payment.booking_id);
@@ -88,7 +119,9 @@ async function insert(repo: PaymentRepository, ...records: PaymentRecord[]): Pro
 
 function gate(): { wait: Promise<void>; open: () => void } {
   let open = () => undefined as void;
-  const wait = new Promise<void>((resolve) => { open = resolve; });
+  const wait = new Promise<void>((resolve) => {
+    open = resolve;
+  });
   return { wait, open };
 }
 
@@ -98,12 +131,30 @@ const clock = { now: () => new Date('2025-05-10T09:00:00.000Z') };
 
 function bookingFlow(amount_minor = 5600) {
   const booking_id = unique('bk');
-  const reserved = newEnvelope(BookingReserved, {
-    booking_id, albergue_id: 'alb-1', guest: { guest_id: 'g-1', name: 'Ana', email: 'ana@example.org', locale: 'es' },
-    check_in: '2025-06-01', check_out: '2025-06-03', beds: 2, total: { amount_minor, currency: 'EUR' }, hold_expires_at: '2025-05-10T09:15:00.000Z',
-  }, { causation_id: 'req-1' });
-  const expired = newEnvelope(ReservationExpired, { booking_id, albergue_id: 'alb-1', hold_expires_at: '2025-05-10T09:15:00.000Z', expired_at: '2025-05-10T09:16:00.000Z' }, withCorrelation(reserved));
-  const cancelled = newEnvelope(BookingCancelled, { booking_id, albergue_id: 'alb-1', reason: 'guest_request', cancelled_at: '2025-05-10T09:10:00.000Z' }, withCorrelation(reserved));
+  const reserved = newEnvelope(
+    BookingReserved,
+    {
+      booking_id,
+      albergue_id: 'alb-1',
+      guest: { guest_id: 'g-1', name: 'Ana', email: 'ana@example.org', locale: 'es' },
+      check_in: '2025-06-01',
+      check_out: '2025-06-03',
+      beds: 2,
+      total: { amount_minor, currency: 'EUR' },
+      hold_expires_at: '2025-05-10T09:15:00.000Z',
+    },
+    { causation_id: 'req-1' },
+  );
+  const expired = newEnvelope(
+    ReservationExpired,
+    { booking_id, albergue_id: 'alb-1', hold_expires_at: '2025-05-10T09:15:00.000Z', expired_at: '2025-05-10T09:16:00.000Z' },
+    withCorrelation(reserved),
+  );
+  const cancelled = newEnvelope(
+    BookingCancelled,
+    { booking_id, albergue_id: 'alb-1', reason: 'guest_request', cancelled_at: '2025-05-10T09:10:00.000Z' },
+    withCorrelation(reserved),
+  );
   return { booking_id, reserved, expired, cancelled };
 }
 
@@ -159,12 +210,17 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         },
         schedule: (fn) => {
           timers.push(fn);
-          return () => { timers = timers.filter((t) => t !== fn); };
+          return () => {
+            timers = timers.filter((t) => t !== fn);
+          };
         },
       });
     });
 
-    const types = async (bookingId: string) => (await f.outbox()).filter((e) => e.aggregate_id === bookingId || (e.payload as { booking_id?: string }).booking_id === bookingId).map((e) => e.event_type);
+    const types = async (bookingId: string) =>
+      (await f.outbox())
+        .filter((e) => e.aggregate_id === bookingId || (e.payload as { booking_id?: string }).booking_id === bookingId)
+        .map((e) => e.event_type);
 
     describe('the port', () => {
       test('save, then load by booking and by payment → the same record; unknown ids → undefined', async () => {
@@ -215,11 +271,14 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
       test('a unit of work that throws stores nothing: no record, no view, no outbox row', async () => {
         const r = initiated();
         const event = bookingFlow().reserved;
-        await assert.rejects(f.repo.transaction(async (tx) => {
-          await tx.save(r);
-          await tx.appendToOutbox([event]);
-          throw new Error('provider down');
-        }), /provider down/);
+        await assert.rejects(
+          f.repo.transaction(async (tx) => {
+            await tx.save(r);
+            await tx.appendToOutbox([event]);
+            throw new Error('provider down');
+          }),
+          /provider down/,
+        );
         assert.equal(await f.repo.transaction((tx) => tx.loadByBooking(bookingOf(r))), undefined);
         assert.equal(await f.queries.findPaymentOfBooking(bookingOf(r)), undefined);
         assert.deepEqual(await f.outbox(), []);
@@ -232,7 +291,10 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
           await tx.appendToOutbox([]);
           await tx.appendToOutbox(envelopes);
         });
-        assert.deepEqual((await f.outbox()).map((e) => e.event_id), envelopes.map((e) => e.event_id));
+        assert.deepEqual(
+          (await f.outbox()).map((e) => e.event_id),
+          envelopes.map((e) => e.event_id),
+        );
         assert.deepEqual((await f.outbox())[0], a.reserved);
       });
 
@@ -242,9 +304,18 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         assert.ok(original.state.status === 'initiated');
         const sameBooking = initiated(bookingOf(original));
         const samePayment = initiated(undefined, original.state.payment.payment_id);
-        await assert.rejects(f.handle(bookingFlow().reserved, (tx) => tx.save(sameBooking)), PaymentConflictError);
-        await assert.rejects(f.repo.transaction((tx) => tx.save(sameBooking)), PaymentConflictError);
-        await assert.rejects(f.repo.transaction((tx) => tx.save(samePayment)), PaymentConflictError);
+        await assert.rejects(
+          f.handle(bookingFlow().reserved, (tx) => tx.save(sameBooking)),
+          PaymentConflictError,
+        );
+        await assert.rejects(
+          f.repo.transaction((tx) => tx.save(sameBooking)),
+          PaymentConflictError,
+        );
+        await assert.rejects(
+          f.repo.transaction((tx) => tx.save(samePayment)),
+          PaymentConflictError,
+        );
         assert.deepEqual(await f.repo.transaction((tx) => tx.loadByBooking(bookingOf(original))), original);
         assert.equal(await f.repo.transaction((tx) => tx.loadByBooking(bookingOf(samePayment))), undefined);
         // Saving twice in one transaction updates the row it inserted.
@@ -263,19 +334,37 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         const notDue = refundRow(50);
         await f.repo.transaction(async (tx) => {
           for (const r of [late, early, middle, notDue]) assert.equal(await tx.requestRefund(r), true);
-          assert.equal(await tx.requestRefund({ ...early, refund_id: unique('rf') }), false, 'a second refund of the same charge is not recorded');
+          assert.equal(
+            await tx.requestRefund({ ...early, refund_id: unique('rf') }),
+            false,
+            'a second refund of the same charge is not recorded',
+          );
         });
         const now = new Date(at(40));
         const lease = new Date(at(45));
-        assert.deepEqual((await f.repo.claimRefundsDue(now, lease, 2)).map((r) => r.refund_id), [early.refund_id, middle.refund_id]);
-        assert.deepEqual((await f.repo.claimRefundsDue(now, lease, 10)).map((r) => r.refund_id), [late.refund_id], 'claimed ones are hidden until the lease ends');
-        assert.deepEqual((await f.repo.claimRefundsDue(new Date(at(46)), new Date(at(59)), 10)).map((r) => r.refund_id).sort(), [early.refund_id, middle.refund_id, late.refund_id].sort(), 'the lease ended; the one not due stays');
+        assert.deepEqual(
+          (await f.repo.claimRefundsDue(now, lease, 2)).map((r) => r.refund_id),
+          [early.refund_id, middle.refund_id],
+        );
+        assert.deepEqual(
+          (await f.repo.claimRefundsDue(now, lease, 10)).map((r) => r.refund_id),
+          [late.refund_id],
+          'claimed ones are hidden until the lease ends',
+        );
+        assert.deepEqual(
+          (await f.repo.claimRefundsDue(new Date(at(46)), new Date(at(59)), 10)).map((r) => r.refund_id).sort(),
+          [early.refund_id, middle.refund_id, late.refund_id].sort(),
+          'the lease ended; the one not due stays',
+        );
         await f.repo.transaction(async (tx) => {
           const r = await tx.loadRefund(middle.refund_id);
           assert.ok(r);
           await tx.updateRefund({ ...r, status: 'failed', attempts: 8, last_error: 'provider down', next_attempt_at: undefined });
         });
-        assert.deepEqual((await f.repo.listRefunds('failed', 10)).map((r) => [r.refund_id, r.attempts, r.last_error]), [[middle.refund_id, 8, 'provider down']]);
+        assert.deepEqual(
+          (await f.repo.listRefunds('failed', 10)).map((r) => [r.refund_id, r.attempts, r.last_error]),
+          [[middle.refund_id, 8, 'provider down']],
+        );
         assert.equal((await f.repo.listRefunds('pending', 10)).length, 3);
         assert.deepEqual(await f.repo.claimRefundsDue(new Date(at(50)), new Date(at(51)), 0), []);
       });
@@ -284,7 +373,10 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         const paymentId = unique('pay');
         const first = attempt(paymentId);
         await f.repo.transaction((tx) => tx.insertAttempt(first));
-        await assert.rejects(f.repo.transaction((tx) => tx.insertAttempt(attempt(paymentId))), PaymentConflictError);
+        await assert.rejects(
+          f.repo.transaction((tx) => tx.insertAttempt(attempt(paymentId))),
+          PaymentConflictError,
+        );
         await f.repo.transaction(async (tx) => {
           const open = await tx.openAttempt(paymentId);
           assert.equal(open?.attempt_id, first.attempt_id);
@@ -292,11 +384,24 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         });
         const second = attempt(paymentId, { next_check_at: at(5) });
         await f.repo.transaction((tx) => tx.insertAttempt(second));
-        assert.deepEqual((await f.repo.claimAttemptsToCheck(new Date(at(4)), new Date(at(30)), 10)).map((a) => a.attempt_id), []);
+        assert.deepEqual(
+          (await f.repo.claimAttemptsToCheck(new Date(at(4)), new Date(at(30)), 10)).map((a) => a.attempt_id),
+          [],
+        );
         const claimed = await f.repo.claimAttemptsToCheck(new Date(at(5)), new Date(at(30)), 10);
-        assert.deepEqual(claimed.map((a) => [a.attempt_id, a.next_check_at]), [[second.attempt_id, at(30)]]);
+        assert.deepEqual(
+          claimed.map((a) => [a.attempt_id, a.next_check_at]),
+          [[second.attempt_id, at(30)]],
+        );
         assert.deepEqual(await f.repo.claimAttemptsToCheck(new Date(at(6)), new Date(at(31)), 10), [], 'hidden while claimed');
-        await f.repo.transaction((tx) => tx.settleAttempts({ payment_id: paymentId, provider_reference: 'ref-x', idempotency_key: second.attempt_id, status: 'succeeded' }));
+        await f.repo.transaction((tx) =>
+          tx.settleAttempts({
+            payment_id: paymentId,
+            provider_reference: 'ref-x',
+            idempotency_key: second.attempt_id,
+            status: 'succeeded',
+          }),
+        );
         const settled = await f.repo.transaction((tx) => tx.loadAttempt(second.attempt_id));
         assert.equal(settled?.status, 'succeeded');
         assert.equal(settled.provider_reference, 'ref-x');
@@ -311,7 +416,10 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         await insert(f.repo, r);
         const inFirst = gate();
         const releaseFirst = gate();
-        const confirmed = record({ status: 'confirmed', payment: r.state.payment, provider_reference: 'ref', confirmed_at: at(1) }, r.correlation_id);
+        const confirmed = record(
+          { status: 'confirmed', payment: r.state.payment, provider_reference: 'ref', confirmed_at: at(1) },
+          r.correlation_id,
+        );
         const first = f.repo.transaction(async (tx) => {
           await tx.loadByPayment(paymentId);
           await tx.save(confirmed);
@@ -336,7 +444,11 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         assert.equal(e?.event_type, 'PaymentInitiated');
         assert.equal(e.correlation_id, reserved.correlation_id);
         assert.equal(e.causation_id, reserved.event_id);
-        assert.equal(await f.handle(reserved, (tx) => initiatePaymentOnBookingReserved(deps(), tx, reserved)), undefined, 'the inbox skips a redelivery');
+        assert.equal(
+          await f.handle(reserved, (tx) => initiatePaymentOnBookingReserved(deps(), tx, reserved)),
+          undefined,
+          'the inbox skips a redelivery',
+        );
         const copy = newEnvelope(BookingReserved, reserved.payload, { correlation_id: reserved.correlation_id });
         assert.equal((await f.handle(copy, (tx) => initiatePaymentOnBookingReserved(deps(), tx, copy)))?.status, 'ignored');
         assert.deepEqual(await types(booking_id), ['PaymentInitiated']);
@@ -405,7 +517,10 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         await chargePayment(deps(), { payment_id: paymentId, payment_method: '4242424242424242' });
         deliverFails = true;
         await flushOnce(); // settled at the network; the callback does not get through and is retried later
-        assert.deepEqual((await network.chargesOf(paymentId)).map((c) => c.status), ['succeeded']);
+        assert.deepEqual(
+          (await network.chargesOf(paymentId)).map((c) => c.status),
+          ['succeeded'],
+        );
         await f.handle(expired, (tx) => closePaymentOnReservationExpired(deps(), tx, expired));
         deliverFails = false;
         await flush();
@@ -414,13 +529,26 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         assert.equal(await refundPendingPayments(deps()), 1);
         assert.deepEqual(await types(booking_id), ['PaymentInitiated', 'PaymentRefunded']);
         const refunded = (await f.outbox()).at(-1)!;
-        assert.deepEqual({ ...(refunded.payload as object), refunded_at: undefined, refund_reference: undefined }, {
-          payment_id: paymentId, booking_id, amount: 5600, currency: 'EUR', reason: 'booking_expired', provider_reference: delivered[0]!.provider_reference, refunded_at: undefined, refund_reference: undefined,
-        });
+        assert.deepEqual(
+          { ...(refunded.payload as object), refunded_at: undefined, refund_reference: undefined },
+          {
+            payment_id: paymentId,
+            booking_id,
+            amount: 5600,
+            currency: 'EUR',
+            reason: 'booking_expired',
+            provider_reference: delivered[0]!.provider_reference,
+            refunded_at: undefined,
+            refund_reference: undefined,
+          },
+        );
         const view = await f.queries.findPayment(paymentId);
         assert.equal(view?.status, 'refunded');
         assert.ok(view.refund_reference);
-        assert.deepEqual((await network.chargesOf(paymentId)).map((c) => c.status), ['refunded']);
+        assert.deepEqual(
+          (await network.chargesOf(paymentId)).map((c) => c.status),
+          ['refunded'],
+        );
         assert.deepEqual(await f.repo.listRefunds('pending', 10), []);
       });
 
@@ -433,9 +561,16 @@ export function paymentRepositoryContract(h: PaymentStoreHarness): void {
         await flush();
         const outcome = await f.handle(cancelled, (tx) => closePaymentOnBookingCancelled(deps(), tx, cancelled));
         assert.ok(outcome?.status === 'applied' && outcome.refund_due === paymentId);
-        assert.deepEqual((await f.repo.listRefunds('pending', 10)).map((r) => r.payment_id), [paymentId]);
+        assert.deepEqual(
+          (await f.repo.listRefunds('pending', 10)).map((r) => r.payment_id),
+          [paymentId],
+        );
         const failures: boolean[] = [];
-        const broken = { ...deps(), provider: { refund: () => Promise.reject(new Error('provider down')) }, observer: { refundFailed: (_r: Refund, _e: unknown, final: boolean) => void failures.push(final) } };
+        const broken = {
+          ...deps(),
+          provider: { refund: () => Promise.reject(new Error('provider down')) },
+          observer: { refundFailed: (_r: Refund, _e: unknown, final: boolean) => void failures.push(final) },
+        };
         assert.equal(await refundPendingPayments(broken), 0);
         assert.deepEqual(failures, [false], 'the failure is reported, not swallowed');
         assert.equal((await f.queries.findPayment(paymentId))?.status, 'refund_pending');

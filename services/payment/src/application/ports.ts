@@ -113,7 +113,13 @@ export interface PaymentTransaction {
    * Closes the open attempts that carry this settlement (by idempotency key when the provider
    * echoes it, else by payment and provider reference, else the payment's only open attempt).
    */
-  settleAttempts(settlement: { readonly payment_id: string; readonly provider_reference: string; readonly idempotency_key?: string | undefined; readonly status: 'succeeded' | 'failed'; readonly reason_code?: string | undefined }): Promise<void>;
+  settleAttempts(settlement: {
+    readonly payment_id: string;
+    readonly provider_reference: string;
+    readonly idempotency_key?: string | undefined;
+    readonly status: 'succeeded' | 'failed';
+    readonly reason_code?: string | undefined;
+  }): Promise<void>;
   /** Records a refund to make; a second request for the same provider reference changes nothing. Returns whether it was new. */
   requestRefund(refund: Refund): Promise<boolean>;
   /** The refund with this id, locked until commit. */
@@ -166,7 +172,8 @@ export type ChargeAnswer =
   /** The request itself was refused (e.g. malformed card number): nothing was charged, the guest may try again. */
   | { readonly status: 'rejected'; readonly reason_code: string; readonly reason: string };
 
-export type SettlementOutcome = { readonly status: 'succeeded' } | { readonly status: 'failed'; readonly reason_code: string; readonly reason: string };
+export type SettlementOutcome =
+  { readonly status: 'succeeded' } | { readonly status: 'failed'; readonly reason_code: string; readonly reason: string };
 
 /** The provider's settlement callback (webhook body, once authenticated by the HTTP adapter). */
 export interface ProviderSettlement {
@@ -204,5 +211,9 @@ export interface PaymentProvider {
   lookup(idempotencyKey: string): Promise<ProviderCharge | undefined>;
   cancel(request: { readonly payment_id: string }): Promise<void>;
   /** `amount` in the answer: what the provider actually gave back (the charge's amount), when it says. */
-  refund(request: { readonly payment_id: string; readonly provider_reference: string; readonly amount: Money }): Promise<{ readonly refund_reference: string; readonly amount?: Money }>;
+  refund(request: {
+    readonly payment_id: string;
+    readonly provider_reference: string;
+    readonly amount: Money;
+  }): Promise<{ readonly refund_reference: string; readonly amount?: Money }>;
 }

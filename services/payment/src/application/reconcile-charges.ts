@@ -15,7 +15,12 @@ export interface ReconcilePolicy {
   readonly leaseMs: number;
 }
 
-export const DEFAULT_RECONCILE_POLICY: ReconcilePolicy = { baseDelayMs: 5_000, maxDelayMs: 5 * 60_000, abandonAfterMs: 60_000, leaseMs: 30_000 };
+export const DEFAULT_RECONCILE_POLICY: ReconcilePolicy = {
+  baseDelayMs: 5_000,
+  maxDelayMs: 5 * 60_000,
+  abandonAfterMs: 60_000,
+  leaseMs: 30_000,
+};
 
 export interface ReconcileDeps {
   readonly repo: PaymentRepository;
@@ -52,7 +57,12 @@ export async function reconcileAttempt(deps: ReconcileDeps, attempt: ChargeAttem
   }
   if (charge?.status === 'settled') {
     // The same path as the callback: idempotent, closes the attempt, refunds a success that settles nothing.
-    const r = await settlePayment(deps, { payment_id: attempt.payment_id, provider_reference: charge.provider_reference, idempotency_key: attempt.attempt_id, outcome: charge.outcome });
+    const r = await settlePayment(deps, {
+      payment_id: attempt.payment_id,
+      provider_reference: charge.provider_reference,
+      idempotency_key: attempt.attempt_id,
+      outcome: charge.outcome,
+    });
     if (!r.ok) {
       // The payment is gone (cannot happen while attempts reference it); keep the attempt visible but stop hammering.
       await reschedule(deps, attempt, policy, {});
@@ -78,12 +88,22 @@ export async function reconcileAttempt(deps: ReconcileDeps, attempt: ChargeAttem
   return 'not_received_yet';
 }
 
-async function reschedule(deps: ReconcileDeps, attempt: ChargeAttempt, policy: ReconcilePolicy, patch: Partial<Pick<ChargeAttempt, 'status' | 'provider_reference'>>): Promise<void> {
+async function reschedule(
+  deps: ReconcileDeps,
+  attempt: ChargeAttempt,
+  policy: ReconcilePolicy,
+  patch: Partial<Pick<ChargeAttempt, 'status' | 'provider_reference'>>,
+): Promise<void> {
   await deps.repo.transaction(async (tx) => {
     const current = await tx.loadAttempt(attempt.attempt_id);
     if (!current || (current.status !== 'pending' && current.status !== 'accepted')) return;
     const checks = current.checks + 1;
-    await tx.updateAttempt({ ...current, ...patch, checks, next_check_at: new Date(deps.clock.now().getTime() + checkDelayMs(checks, policy)).toISOString() });
+    await tx.updateAttempt({
+      ...current,
+      ...patch,
+      checks,
+      next_check_at: new Date(deps.clock.now().getTime() + checkDelayMs(checks, policy)).toISOString(),
+    });
   });
 }
 

@@ -67,7 +67,11 @@ export async function carryOutRefund(deps: RefundDeps, refundId: string): Promis
   const policy = policyOf(deps);
   let answer: { readonly refund_reference: string; readonly amount?: Money };
   try {
-    answer = await deps.provider.refund({ payment_id: refund.payment_id, provider_reference: refund.provider_reference, amount: refund.amount });
+    answer = await deps.provider.refund({
+      payment_id: refund.payment_id,
+      provider_reference: refund.provider_reference,
+      amount: refund.amount,
+    });
   } catch (err) {
     const recorded = await deps.repo.transaction(async (tx) => {
       const current = await tx.loadRefund(refundId);
@@ -96,22 +100,40 @@ export async function carryOutRefund(deps: RefundDeps, refundId: string): Promis
     const now = deps.clock.now().toISOString();
     // The provider's figure wins: a stray charge may not have been for the payment's amount.
     const amount = answer.amount ? { amount_minor: answer.amount.amount_minor, currency: answer.amount.currency } : current.amount;
-    const done: Refund = { ...current, amount, status: 'succeeded', refund_reference: answer.refund_reference, refunded_at: now, next_attempt_at: undefined };
+    const done: Refund = {
+      ...current,
+      amount,
+      status: 'succeeded',
+      refund_reference: answer.refund_reference,
+      refunded_at: now,
+      next_attempt_at: undefined,
+    };
     await tx.updateRefund(done);
     const record = await tx.loadByPayment(current.payment_id);
     const state = record?.state ?? NO_PAYMENT;
     const command: RecordRefund = {
       type: 'RecordRefund',
-      data: { payment_id: current.payment_id, provider_reference: current.provider_reference, refund_reference: answer.refund_reference, amount, reason: current.reason, now },
+      data: {
+        payment_id: current.payment_id,
+        provider_reference: current.provider_reference,
+        refund_reference: answer.refund_reference,
+        amount,
+        reason: current.reason,
+        now,
+      },
     };
     const decision = decide(command, state);
     let events = 0;
     if (record && decision.ok && !decision.ignored) {
-      const saved = await savePaymentDecision(tx, state, decision.events, { correlation_id: record.correlation_id, causation_id: record.last_event_id });
+      const saved = await savePaymentDecision(tx, state, decision.events, {
+        correlation_id: record.correlation_id,
+        causation_id: record.last_event_id,
+      });
       events = saved.envelopes.length;
     } else {
       const ignored = notApplied(decision);
-      if (ignored) deps.decisions?.ignored({ decision: command.type, ignored, refs: { refund_id: refundId, payment_id: current.payment_id } });
+      if (ignored)
+        deps.decisions?.ignored({ decision: command.type, ignored, refs: { refund_id: refundId, payment_id: current.payment_id } });
     }
     deps.observer?.refundSucceeded?.(done);
     return { status: 'succeeded', refund: done, events };

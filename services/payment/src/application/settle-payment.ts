@@ -19,7 +19,12 @@ export async function settlePayment(
 ): Promise<CommandResult<PaymentView | undefined>> {
   const command: SettlePayment = {
     type: 'SettlePayment',
-    data: { payment_id: settlement.payment_id, provider_reference: settlement.provider_reference, outcome: settlement.outcome, now: deps.clock.now().toISOString() },
+    data: {
+      payment_id: settlement.payment_id,
+      provider_reference: settlement.provider_reference,
+      outcome: settlement.outcome,
+      now: deps.clock.now().toISOString(),
+    },
   };
   return deps.repo.transaction(async (tx): Promise<CommandResult<PaymentView | undefined>> => {
     const record = await tx.loadByPayment(settlement.payment_id);
@@ -33,9 +38,17 @@ export async function settlePayment(
       status: settlement.outcome.status,
       reason_code: settlement.outcome.status === 'failed' ? settlement.outcome.reason_code : undefined,
     });
-    if (decision.ignored) deps.decisions?.ignored({ decision: command.type, ignored: decision.ignored, refs: { payment_id: settlement.payment_id, provider_reference: settlement.provider_reference } });
+    if (decision.ignored)
+      deps.decisions?.ignored({
+        decision: command.type,
+        ignored: decision.ignored,
+        refs: { payment_id: settlement.payment_id, provider_reference: settlement.provider_reference },
+      });
     if (!record || decision.events.length === 0) return { ok: true, value: record && paymentView(record.state), events: [] };
-    const saved = await savePaymentDecision(tx, state, decision.events, { correlation_id: record.correlation_id, causation_id: record.last_event_id });
+    const saved = await savePaymentDecision(tx, state, decision.events, {
+      correlation_id: record.correlation_id,
+      causation_id: record.last_event_id,
+    });
     return { ok: true, value: saved.after.status === 'none' ? undefined : paymentView(saved.after), events: saved.envelopes };
   });
 }

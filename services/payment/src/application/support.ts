@@ -12,7 +12,11 @@ export type HandlerOutcome = KitOutcome<{ readonly refund_due?: string }>;
 
 const toPublicEnvelope = envelopeMapping({ PaymentInitiated, PaymentConfirmed, PaymentFailed, PaymentRefunded });
 // The internal events (e.g. RefundRequested) live in the stored state only.
-const paymentModel = { evolve, toEnvelope: (event: PaymentEvent, meta: Parameters<typeof toPublicEnvelope>[1]) => (isPublic(event) ? toPublicEnvelope(event, meta) : undefined) };
+const paymentModel = {
+  evolve,
+  toEnvelope: (event: PaymentEvent, meta: Parameters<typeof toPublicEnvelope>[1]) =>
+    isPublic(event) ? toPublicEnvelope(event, meta) : undefined,
+};
 
 /**
  * Evolves the payment through `events`, stores it and appends its public events to the outbox, all
@@ -28,7 +32,11 @@ export async function savePaymentDecision(
 ): Promise<SavedDecision<PaymentState, PaymentRecord>> {
   return saveDecision(tx, paymentModel, before, events, causality, async ({ after, last_event_id }) => {
     if (after.status === 'none') return undefined;
-    const record: PaymentRecord = { state: after, correlation_id: causality.correlation_id, last_event_id: last_event_id ?? causality.causation_id };
+    const record: PaymentRecord = {
+      state: after,
+      correlation_id: causality.correlation_id,
+      last_event_id: last_event_id ?? causality.causation_id,
+    };
     await tx.save(record);
     for (const event of events) {
       if (event.type !== 'RefundRequested') continue;
@@ -57,7 +65,14 @@ export function refundDue(state: PaymentState): string | undefined {
 export function paymentView(state: PaymentRecord['state']): PaymentView | undefined {
   if (state.status === 'booking_ended') return undefined;
   const p = state.payment;
-  const base = { payment_id: p.payment_id, booking_id: p.booking_id, status: state.status, amount: { ...p.amount }, provider: p.provider, initiated_at: p.initiated_at };
+  const base = {
+    payment_id: p.payment_id,
+    booking_id: p.booking_id,
+    status: state.status,
+    amount: { ...p.amount },
+    provider: p.provider,
+    initiated_at: p.initiated_at,
+  };
   switch (state.status) {
     case 'initiated':
       return base;
@@ -70,7 +85,12 @@ export function paymentView(state: PaymentRecord['state']): PaymentView | undefi
     case 'refund_pending':
       return { ...base, provider_reference: state.provider_reference };
     case 'refunded':
-      return { ...base, provider_reference: state.provider_reference, refund_reference: state.refund_reference, refunded_at: state.refunded_at };
+      return {
+        ...base,
+        provider_reference: state.provider_reference,
+        refund_reference: state.refund_reference,
+        refunded_at: state.refunded_at,
+      };
     default:
       return assertNever(state);
   }

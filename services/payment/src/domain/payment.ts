@@ -44,16 +44,34 @@ export type PublicPaymentEvent =
   | { readonly type: 'PaymentRefunded'; readonly data: Refunded };
 /** Payment-internal facts (stored with the payment, not published). */
 export type InternalPaymentEvent =
-  | { readonly type: 'BookingEndedBeforePayment'; readonly data: { readonly booking_id: string; readonly because: BookingEnd; readonly at: string } }
-  | { readonly type: 'PaymentVoided'; readonly data: { readonly payment_id: string; readonly booking_id: string; readonly because: BookingEnd; readonly voided_at: string } }
+  | {
+      readonly type: 'BookingEndedBeforePayment';
+      readonly data: { readonly booking_id: string; readonly because: BookingEnd; readonly at: string };
+    }
+  | {
+      readonly type: 'PaymentVoided';
+      readonly data: { readonly payment_id: string; readonly booking_id: string; readonly because: BookingEnd; readonly voided_at: string };
+    }
   | {
       readonly type: 'RefundRequested';
-      readonly data: { readonly payment_id: string; readonly booking_id: string; readonly amount: Money; readonly provider_reference: string; readonly because: RefundCause; readonly requested_at: string };
+      readonly data: {
+        readonly payment_id: string;
+        readonly booking_id: string;
+        readonly amount: Money;
+        readonly provider_reference: string;
+        readonly because: RefundCause;
+        readonly requested_at: string;
+      };
     };
 export type PaymentEvent = PublicPaymentEvent | InternalPaymentEvent;
 
 export function isPublic(event: PaymentEvent): event is PublicPaymentEvent {
-  return event.type === 'PaymentInitiated' || event.type === 'PaymentConfirmed' || event.type === 'PaymentFailed' || event.type === 'PaymentRefunded';
+  return (
+    event.type === 'PaymentInitiated' ||
+    event.type === 'PaymentConfirmed' ||
+    event.type === 'PaymentFailed' ||
+    event.type === 'PaymentRefunded'
+  );
 }
 
 // ── State ──────────────────────────────────────────────────────────────────────────────────────
@@ -62,10 +80,28 @@ export type PaymentState =
   | { readonly status: 'booking_ended'; readonly booking_id: string; readonly because: BookingEnd }
   | { readonly status: 'initiated'; readonly payment: Initiation }
   | { readonly status: 'confirmed'; readonly payment: Initiation; readonly provider_reference: string; readonly confirmed_at: string }
-  | { readonly status: 'failed'; readonly payment: Initiation; readonly reason_code: string; readonly reason: string; readonly failed_at: string }
+  | {
+      readonly status: 'failed';
+      readonly payment: Initiation;
+      readonly reason_code: string;
+      readonly reason: string;
+      readonly failed_at: string;
+    }
   | { readonly status: 'voided'; readonly payment: Initiation; readonly because: BookingEnd; readonly voided_at: string }
-  | { readonly status: 'refund_pending'; readonly payment: Initiation; readonly provider_reference: string; readonly because: RefundCause; readonly requested_at: string }
-  | { readonly status: 'refunded'; readonly payment: Initiation; readonly provider_reference: string; readonly refund_reference: string; readonly refunded_at: string };
+  | {
+      readonly status: 'refund_pending';
+      readonly payment: Initiation;
+      readonly provider_reference: string;
+      readonly because: RefundCause;
+      readonly requested_at: string;
+    }
+  | {
+      readonly status: 'refunded';
+      readonly payment: Initiation;
+      readonly provider_reference: string;
+      readonly refund_reference: string;
+      readonly refunded_at: string;
+    };
 
 export type PaymentStatus = PaymentState['status'];
 export const NO_PAYMENT: PaymentState = { status: 'none' };
@@ -74,7 +110,13 @@ export const NO_PAYMENT: PaymentState = { status: 'none' };
 /** From BookingReserved. */
 export interface InitiatePayment {
   readonly type: 'InitiatePayment';
-  readonly data: { readonly payment_id: string; readonly booking_id: string; readonly amount: Money; readonly provider: string; readonly now: string };
+  readonly data: {
+    readonly payment_id: string;
+    readonly booking_id: string;
+    readonly amount: Money;
+    readonly provider: string;
+    readonly now: string;
+  };
 }
 /** The provider's callback (webhook): the outcome of the charge. */
 export interface SettlePayment {
@@ -82,7 +124,8 @@ export interface SettlePayment {
   readonly data: {
     readonly payment_id: string;
     readonly provider_reference: string;
-    readonly outcome: { readonly status: 'succeeded' } | { readonly status: 'failed'; readonly reason_code: string; readonly reason: string };
+    readonly outcome:
+      { readonly status: 'succeeded' } | { readonly status: 'failed'; readonly reason_code: string; readonly reason: string };
     readonly now: string;
   };
 }
@@ -130,24 +173,50 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
       return state.status === 'none' ? { status: 'initiated', payment: event.data } : state;
     case 'PaymentConfirmed':
       return state.status === 'initiated'
-        ? { status: 'confirmed', payment: state.payment, provider_reference: event.data.provider_reference, confirmed_at: event.data.confirmed_at }
+        ? {
+            status: 'confirmed',
+            payment: state.payment,
+            provider_reference: event.data.provider_reference,
+            confirmed_at: event.data.confirmed_at,
+          }
         : state;
     case 'PaymentFailed':
       return state.status === 'initiated'
-        ? { status: 'failed', payment: state.payment, reason_code: event.data.reason_code, reason: event.data.reason, failed_at: event.data.failed_at }
+        ? {
+            status: 'failed',
+            payment: state.payment,
+            reason_code: event.data.reason_code,
+            reason: event.data.reason,
+            failed_at: event.data.failed_at,
+          }
         : state;
     case 'BookingEndedBeforePayment':
       return state.status === 'none' ? { status: 'booking_ended', booking_id: event.data.booking_id, because: event.data.because } : state;
     case 'PaymentVoided':
-      return state.status === 'initiated' ? { status: 'voided', payment: state.payment, because: event.data.because, voided_at: event.data.voided_at } : state;
+      return state.status === 'initiated'
+        ? { status: 'voided', payment: state.payment, because: event.data.because, voided_at: event.data.voided_at }
+        : state;
     case 'RefundRequested':
       // A duplicate charge is refunded on the side: the payment keeps its status.
-      return event.data.because !== 'duplicate_charge' && (state.status === 'confirmed' || state.status === 'voided' || state.status === 'failed')
-        ? { status: 'refund_pending', payment: state.payment, provider_reference: event.data.provider_reference, because: event.data.because, requested_at: event.data.requested_at }
+      return event.data.because !== 'duplicate_charge' &&
+        (state.status === 'confirmed' || state.status === 'voided' || state.status === 'failed')
+        ? {
+            status: 'refund_pending',
+            payment: state.payment,
+            provider_reference: event.data.provider_reference,
+            because: event.data.because,
+            requested_at: event.data.requested_at,
+          }
         : state;
     case 'PaymentRefunded':
       return state.status === 'refund_pending' && state.provider_reference === event.data.provider_reference
-        ? { status: 'refunded', payment: state.payment, provider_reference: state.provider_reference, refund_reference: event.data.refund_reference, refunded_at: event.data.refunded_at }
+        ? {
+            status: 'refunded',
+            payment: state.payment,
+            provider_reference: state.provider_reference,
+            refund_reference: event.data.refund_reference,
+            refunded_at: event.data.refunded_at,
+          }
         : state;
     default:
       return assertNever(event);
@@ -167,7 +236,10 @@ export function chargeable(state: PaymentState): DomainError<'payment_not_found'
     case 'booking_ended':
       return { code: 'payment_not_found', reason: 'there is no payment to make' };
     case 'voided':
-      return { code: 'payment_not_open', reason: `the booking was ${state.because === 'booking_expired' ? 'not paid in time and expired' : 'cancelled'}; nothing to pay` };
+      return {
+        code: 'payment_not_open',
+        reason: `the booking was ${state.because === 'booking_expired' ? 'not paid in time and expired' : 'cancelled'}; nothing to pay`,
+      };
     default:
       return { code: 'payment_not_open', reason: `payment ${state.payment.payment_id} is already ${state.status}` };
   }
@@ -179,14 +251,20 @@ function initiate(c: InitiatePayment['data'], state: PaymentState): PaymentDecis
   switch (state.status) {
     case 'none':
       if (!Number.isInteger(c.amount.amount_minor) || c.amount.amount_minor <= 0) {
-        return reject({ code: 'invalid_amount', reason: `booking ${c.booking_id} has nothing to pay (${c.amount.amount_minor} ${c.amount.currency})` });
+        return reject({
+          code: 'invalid_amount',
+          reason: `booking ${c.booking_id} has nothing to pay (${c.amount.amount_minor} ${c.amount.currency})`,
+        });
       }
       return accept<PaymentEvent>({
         type: 'PaymentInitiated',
         data: { payment_id: c.payment_id, booking_id: c.booking_id, amount: c.amount, provider: c.provider, initiated_at: c.now },
       });
     case 'booking_ended':
-      return ignore('booking_ended', `booking ${c.booking_id} was already ${state.because === 'booking_expired' ? 'expired' : 'cancelled'}; no payment is started`);
+      return ignore(
+        'booking_ended',
+        `booking ${c.booking_id} was already ${state.because === 'booking_expired' ? 'expired' : 'cancelled'}; no payment is started`,
+      );
     default:
       return ignore('already_initiated', `booking ${c.booking_id} already has payment ${state.payment.payment_id}`);
   }
@@ -201,18 +279,37 @@ function settle(c: SettlePayment['data'], state: PaymentState): PaymentDecision 
   const refund = (because: RefundCause) =>
     accept<PaymentEvent>({
       type: 'RefundRequested',
-      data: { payment_id: p.payment_id, booking_id: p.booking_id, amount: p.amount, provider_reference: c.provider_reference, because, requested_at: c.now },
+      data: {
+        payment_id: p.payment_id,
+        booking_id: p.booking_id,
+        amount: p.amount,
+        provider_reference: c.provider_reference,
+        because,
+        requested_at: c.now,
+      },
     });
   switch (state.status) {
     case 'initiated':
       return c.outcome.status === 'succeeded'
         ? accept<PaymentEvent>({
             type: 'PaymentConfirmed',
-            data: { payment_id: p.payment_id, booking_id: p.booking_id, amount: p.amount, provider_reference: c.provider_reference, confirmed_at: c.now },
+            data: {
+              payment_id: p.payment_id,
+              booking_id: p.booking_id,
+              amount: p.amount,
+              provider_reference: c.provider_reference,
+              confirmed_at: c.now,
+            },
           })
         : accept<PaymentEvent>({
             type: 'PaymentFailed',
-            data: { payment_id: p.payment_id, booking_id: p.booking_id, reason_code: c.outcome.reason_code, reason: c.outcome.reason, failed_at: c.now },
+            data: {
+              payment_id: p.payment_id,
+              booking_id: p.booking_id,
+              reason_code: c.outcome.reason_code,
+              reason: c.outcome.reason,
+              failed_at: c.now,
+            },
           });
     case 'voided':
       // The charge was in flight when the booking ended: never confirm; give the money back.
@@ -273,7 +370,10 @@ function recordRefund(c: RecordRefund['data'], state: PaymentState): PaymentDeci
   }
   const ownCharge = state.status === 'refund_pending' && state.provider_reference === c.provider_reference;
   if (!ownCharge && c.reason !== 'duplicate_charge') {
-    return reject({ code: 'no_refund_pending', reason: `payment ${c.payment_id} has no refund pending for charge ${c.provider_reference}` });
+    return reject({
+      code: 'no_refund_pending',
+      reason: `payment ${c.payment_id} has no refund pending for charge ${c.provider_reference}`,
+    });
   }
   return accept<PaymentEvent>({
     type: 'PaymentRefunded',

@@ -20,7 +20,9 @@ const consumer = createConsumer({
     service: 'payment',
     context: 'payment',
     publishes: [],
-    subscribes: [{ event: BookingReserved, handler: 'crashOnBookingReserved', subscriber, policy: { visibilityTimeoutMs, dedupWindowMs: 600_000 } }],
+    subscribes: [
+      { event: BookingReserved, handler: 'crashOnBookingReserved', subscriber, policy: { visibilityTimeoutMs, dedupWindowMs: 600_000 } },
+    ],
   }),
   subscriber,
   instanceId: 'child',
@@ -28,9 +30,14 @@ const consumer = createConsumer({
   ledger,
   deadLetters: ledger.deadLetters,
 });
-consumer.on(BookingReserved, 'crashOnBookingReserved', async (ctx) => {
-  process.stdout.write(`handling ${ctx.event.event_id} attempt ${ctx.attempt}\n`);
-  await new Promise(() => undefined);
-}, { timeoutMs: 600_000 });
+consumer.on(
+  BookingReserved,
+  'crashOnBookingReserved',
+  async (ctx) => {
+    process.stdout.write(`handling ${ctx.event.event_id} attempt ${ctx.attempt}\n`);
+    await new Promise(() => undefined);
+  },
+  { timeoutMs: 600_000 },
+);
 await consumer.start();
 process.stdout.write('ready\n');

@@ -43,11 +43,25 @@ async function openService(kind: 'postgres' | 'pglite'): Promise<Harness> {
     const url = new URL(PG_ADMIN_URL);
     url.pathname = `/${name}`;
     const rt = await createBookingService({ env: silent.env, config: { databaseUrl: url.toString() } });
-    return { rt, close: async () => { await rt.http.close(); await rt.close(); await admin(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`); } };
+    return {
+      rt,
+      close: async () => {
+        await rt.http.close();
+        await rt.close();
+        await admin(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+      },
+    };
   }
   const dir = await mkdtemp(join(tmpdir(), 'booking-http-'));
   const rt = await createBookingService({ env: silent.env, config: { dataDir: join(dir, 'data') } });
-  return { rt, close: async () => { await rt.http.close(); await rt.close(); await rm(dir, { recursive: true, force: true }); } };
+  return {
+    rt,
+    close: async () => {
+      await rt.http.close();
+      await rt.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
@@ -59,19 +73,38 @@ for (const kind of ['postgres', 'pglite'] as const) {
     const guest = { guest_id: 'g-1', name: 'Ana', email: 'ana@example.org', locale: 'es' };
     const reservation = (n: number, beds = 1) => ({ albergue_id: albergue, guest, check_in: day(20 + n), check_out: day(21 + n), beds });
     const post = (body: unknown, headers: Record<string, string> = {}) =>
-      h.rt.http.inject({ method: 'POST', url: '/bookings', headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(body) });
+      h.rt.http.inject({
+        method: 'POST',
+        url: '/bookings',
+        headers: { 'content-type': 'application/json', ...headers },
+        payload: JSON.stringify(body),
+      });
     const count = async (sql: string, params: unknown[] = []) => Number((await h.rt.db.query<{ n: string }>(sql, params)).rows[0]!.n);
-    const outbox = async () => (await h.rt.db.query<{ envelope: EventEnvelope }>('SELECT envelope FROM outbox_events ORDER BY id')).rows.map((r) => r.envelope);
+    const outbox = async () =>
+      (await h.rt.db.query<{ envelope: EventEnvelope }>('SELECT envelope FROM outbox_events ORDER BY id')).rows.map((r) => r.envelope);
 
     before(async () => {
       h = await openService(kind);
       await h.rt.http.ready();
       const repo = new PgBookingRepository(h.rt.db);
-      await repo.transaction((tx) => updateInventoryOnAlbergueRegistered(tx, newEnvelope(AlbergueRegistered, {
-        albergue_id: albergue, name: 'Casa', town: 'Burgos', route: 'Camino Francés', location: { lat: 42.3, lon: -3.7 }, beds: 3, nightly_price: { amount_minor: 1000, currency: 'EUR' },
-      })));
+      await repo.transaction((tx) =>
+        updateInventoryOnAlbergueRegistered(
+          tx,
+          newEnvelope(AlbergueRegistered, {
+            albergue_id: albergue,
+            name: 'Casa',
+            town: 'Burgos',
+            route: 'Camino Francés',
+            location: { lat: 42.3, lon: -3.7 },
+            beds: 3,
+            nightly_price: { amount_minor: 1000, currency: 'EUR' },
+          }),
+        ),
+      );
     });
-    after(async () => { await h?.close(); });
+    after(async () => {
+      await h?.close();
+    });
 
     test('the same Idempotency-Key twice → one booking, the same response (status, body, command headers)', async () => {
       const key = newEventId();
@@ -80,21 +113,29 @@ for (const kind of ['postgres', 'pglite'] as const) {
       const second = await post(reservation(0), { 'idempotency-key': key });
       assert.equal(second.statusCode, 201, second.body);
       assert.equal(second.body, first.body);
-      for (const header of ['x-command-id', 'x-correlation-id', 'location', 'content-type']) assert.equal(second.headers[header], first.headers[header], header);
+      for (const header of ['x-command-id', 'x-correlation-id', 'location', 'content-type'])
+        assert.equal(second.headers[header], first.headers[header], header);
       assert.equal(second.headers['idempotent-replayed'], 'true');
       assert.equal(first.headers['idempotent-replayed'], undefined);
       const id = first.json<{ booking_id: string }>().booking_id;
       assert.equal(await count('SELECT count(*) AS n FROM bookings WHERE check_in = $1::date', [day(20)]), 1);
       assert.equal((await outbox()).filter((e) => (e.payload as { booking_id: string }).booking_id === id).length, 1);
       // Field order does not make another request.
-      const reordered = { beds: 1, check_out: day(21), check_in: day(20), guest: { locale: 'es', email: guest.email, name: guest.name, guest_id: guest.guest_id }, albergue_id: albergue };
+      const reordered = {
+        beds: 1,
+        check_out: day(21),
+        check_in: day(20),
+        guest: { locale: 'es', email: guest.email, name: guest.name, guest_id: guest.guest_id },
+        albergue_id: albergue,
+      };
       assert.equal((await post(reordered, { 'idempotency-key': key })).body, first.body);
     });
 
     test('the key, the booking, its event and the stored response commit in ONE transaction', async () => {
       const key = newEventId();
       // Storing the response fails (after the booking and its event were written): nothing stays.
-      await h.rt.db.exec(`CREATE OR REPLACE FUNCTION refuse_response() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no'; END $$ LANGUAGE plpgsql;
+      await h.rt.db
+        .exec(`CREATE OR REPLACE FUNCTION refuse_response() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no'; END $$ LANGUAGE plpgsql;
         CREATE TRIGGER refuse_response BEFORE UPDATE ON idempotency_keys FOR EACH ROW EXECUTE FUNCTION refuse_response();`);
       const eventsBefore = (await outbox()).length;
       try {
@@ -108,8 +149,12 @@ for (const kind of ['postgres', 'pglite'] as const) {
       // And when it commits, the key holds the exact response that was sent.
       const r = await post(reservation(1), { 'idempotency-key': key });
       assert.equal(r.statusCode, 201, r.body);
-      const row = (await h.rt.db.query<{ response_status: number; response_body: string; response_headers: Record<string, string> }>(
-        `SELECT response_status, response_body, response_headers FROM idempotency_keys WHERE idempotency_key = $1 AND state = 'done'`, [key])).rows[0];
+      const row = (
+        await h.rt.db.query<{ response_status: number; response_body: string; response_headers: Record<string, string> }>(
+          `SELECT response_status, response_body, response_headers FROM idempotency_keys WHERE idempotency_key = $1 AND state = 'done'`,
+          [key],
+        )
+      ).rows[0];
       assert.equal(row?.response_status, 201);
       assert.equal(row?.response_body, r.body);
       assert.equal(row?.response_headers['x-command-id'], r.headers['x-command-id']);
@@ -121,8 +166,16 @@ for (const kind of ['postgres', 'pglite'] as const) {
       assert.equal((await post(reservation(2), { 'idempotency-key': key })).statusCode, 201);
       const before = await count('SELECT count(*) AS n FROM bookings');
       const other = expectProblem(await post(reservation(2, 2), { 'idempotency-key': key }), 422, 'idempotency_key_reused');
-      assert.deepEqual(other.errors?.map((e) => e.path), ['/headers/idempotency-key']);
-      const elsewhere = await h.rt.http.inject({ method: 'POST', url: '/bookings/x/cancel', headers: { 'idempotency-key': key }, payload: { guest_id: 'g-1' } });
+      assert.deepEqual(
+        other.errors?.map((e) => e.path),
+        ['/headers/idempotency-key'],
+      );
+      const elsewhere = await h.rt.http.inject({
+        method: 'POST',
+        url: '/bookings/x/cancel',
+        headers: { 'idempotency-key': key },
+        payload: { guest_id: 'g-1' },
+      });
       expectProblem(elsewhere, 422, 'idempotency_key_reused');
       assert.equal(await count('SELECT count(*) AS n FROM bookings'), before);
     });
@@ -131,7 +184,10 @@ for (const kind of ['postgres', 'pglite'] as const) {
       const key = newEventId();
       const answers = await Promise.all(Array.from({ length: 8 }, () => post(reservation(3), { 'idempotency-key': key })));
       const statuses = answers.map((a) => a.statusCode);
-      assert.ok(statuses.every((s) => s === 201), statuses.join(','));
+      assert.ok(
+        statuses.every((s) => s === 201),
+        statuses.join(','),
+      );
       assert.equal(new Set(answers.map((a) => a.json<{ booking_id: string }>().booking_id)).size, 1);
       assert.equal(await count('SELECT count(*) AS n FROM bookings WHERE check_in = $1::date', [day(23)]), 1);
     });
@@ -148,15 +204,25 @@ for (const kind of ['postgres', 'pglite'] as const) {
       assert.equal(atLimit.statusCode, 201, atLimit.body);
       assert.equal((await post(reservation(12), { 'idempotency-key': longest })).headers['idempotent-replayed'], 'true');
       for (const bad of ['', 'x'.repeat(256), 'clé', 'two words']) {
-        const r = await h.rt.http.inject({ method: 'POST', url: '/bookings', headers: { 'content-type': 'application/json', 'idempotency-key': bad }, payload: JSON.stringify(reservation(5)) });
-        assert.deepEqual(expectProblem(r, 400, 'invalid_request').errors?.map((e) => e.path), ['/headers/idempotency-key'], JSON.stringify(bad));
+        const r = await h.rt.http.inject({
+          method: 'POST',
+          url: '/bookings',
+          headers: { 'content-type': 'application/json', 'idempotency-key': bad },
+          payload: JSON.stringify(reservation(5)),
+        });
+        assert.deepEqual(
+          expectProblem(r, 400, 'invalid_request').errors?.map((e) => e.path),
+          ['/headers/idempotency-key'],
+          JSON.stringify(bad),
+        );
       }
     });
 
     test('a failed command leaves no key: the retry with the same key runs it', async () => {
       const key = newEventId();
       // The booking insert fails with a server error inside the command's transaction.
-      await h.rt.db.exec(`CREATE OR REPLACE FUNCTION refuse_booking() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$ LANGUAGE plpgsql;
+      await h.rt.db
+        .exec(`CREATE OR REPLACE FUNCTION refuse_booking() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$ LANGUAGE plpgsql;
         CREATE TRIGGER refuse_booking BEFORE INSERT ON bookings FOR EACH ROW EXECUTE FUNCTION refuse_booking();`);
       try {
         expectProblem(await post(reservation(6), { 'idempotency-key': key }), 500, 'internal_error');
@@ -193,7 +259,9 @@ for (const kind of ['postgres', 'pglite'] as const) {
       assert.equal(event.correlation_id, flow.toLowerCase());
 
       const fresh = await post(reservation(10));
-      const freshEvent = (await outbox()).find((e) => (e.payload as { booking_id: string }).booking_id === fresh.json<{ booking_id: string }>().booking_id)!;
+      const freshEvent = (await outbox()).find(
+        (e) => (e.payload as { booking_id: string }).booking_id === fresh.json<{ booking_id: string }>().booking_id,
+      )!;
       assert.equal(freshEvent.causation_id, fresh.headers['x-command-id']);
       assert.equal(freshEvent.correlation_id, freshEvent.event_id, 'a new flow starts with its first event');
       assert.equal(fresh.headers['x-correlation-id'], freshEvent.correlation_id);
@@ -204,7 +272,10 @@ for (const kind of ['postgres', 'pglite'] as const) {
       assert.ok(get.headers['x-correlation-id']);
       for (const bad of ['req-1', 'not-a-uuid', `${newEventId()}x`]) {
         const refused = await post(reservation(11), { 'x-correlation-id': bad });
-        assert.deepEqual(expectProblem(refused, 400, 'invalid_request').errors?.map((e) => e.path), ['/headers/x-correlation-id']);
+        assert.deepEqual(
+          expectProblem(refused, 400, 'invalid_request').errors?.map((e) => e.path),
+          ['/headers/x-correlation-id'],
+        );
       }
       assert.equal(await count('SELECT count(*) AS n FROM bookings WHERE check_in = $1::date', [day(31)]), 0);
     });
@@ -226,10 +297,14 @@ describe('a crash after the commit, before the response is sent (real Postgres, 
   const children: ChildProcess[] = [];
 
   async function child(crash: boolean): Promise<{ base: string; proc: ChildProcess }> {
-    const proc = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', new URL('../../testdata/crash-child.ts', import.meta.url).pathname], {
-      env: { ...process.env, DATABASE_URL: url.toString(), CRASH_AFTER_COMMIT: crash ? '1' : '0', LOG_LEVEL: 'silent' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const proc = spawn(
+      process.execPath,
+      ['--conditions=development', '--import', 'tsx', new URL('../../testdata/crash-child.ts', import.meta.url).pathname],
+      {
+        env: { ...process.env, DATABASE_URL: url.toString(), CRASH_AFTER_COMMIT: crash ? '1' : '0', LOG_LEVEL: 'silent' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     children.push(proc);
     let out = '';
     const base = await new Promise<string>((resolve, reject) => {
@@ -237,21 +312,35 @@ describe('a crash after the commit, before the response is sent (real Postgres, 
       proc.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         const m = /listening (\S+)/.exec(out);
-        if (m) { clearTimeout(t); resolve(m[1]!); }
+        if (m) {
+          clearTimeout(t);
+          resolve(m[1]!);
+        }
       });
-      proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`child exited ${code}: ${out}`)); });
+      proc.once('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`child exited ${code}: ${out}`));
+      });
     });
     return { base, proc };
   }
 
-  before(async () => { await admin(`CREATE DATABASE ${quoteIdent(name)}`); });
+  before(async () => {
+    await admin(`CREATE DATABASE ${quoteIdent(name)}`);
+  });
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await admin(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
   });
 
   test('the retry with the same key gets the stored answer; one booking', async () => {
-    const body = JSON.stringify({ albergue_id: 'alb-crash', guest: { guest_id: 'g-9', name: 'Ana', email: 'ana@example.org', locale: 'es' }, check_in: day(30), check_out: day(31), beds: 1 });
+    const body = JSON.stringify({
+      albergue_id: 'alb-crash',
+      guest: { guest_id: 'g-9', name: 'Ana', email: 'ana@example.org', locale: 'es' },
+      check_in: day(30),
+      check_out: day(31),
+      beds: 1,
+    });
     const headers = { 'content-type': 'application/json', 'idempotency-key': newEventId() };
     const doomed = await child(true);
     const exited = new Promise((r) => doomed.proc.once('exit', r));
@@ -268,9 +357,20 @@ describe('a crash after the commit, before the response is sent (real Postgres, 
       const db = new PgDatabase(url.toString(), { max: 1 });
       try {
         const rows = (await db.query<{ booking_id: string }>('SELECT booking_id FROM bookings')).rows;
-        assert.deepEqual(rows.map((r) => r.booking_id), [booking.booking_id]);
-        const events = (await db.query<{ causation_id: string }>(`SELECT envelope->>'causation_id' AS causation_id FROM outbox_events WHERE envelope->>'event_type' = 'BookingReserved'`)).rows;
-        assert.deepEqual(events.map((e) => e.causation_id), [retry.headers.get('x-command-id')], 'the stored command id is the event\'s cause');
+        assert.deepEqual(
+          rows.map((r) => r.booking_id),
+          [booking.booking_id],
+        );
+        const events = (
+          await db.query<{ causation_id: string }>(
+            `SELECT envelope->>'causation_id' AS causation_id FROM outbox_events WHERE envelope->>'event_type' = 'BookingReserved'`,
+          )
+        ).rows;
+        assert.deepEqual(
+          events.map((e) => e.causation_id),
+          [retry.headers.get('x-command-id')],
+          "the stored command id is the event's cause",
+        );
       } finally {
         await db.close();
       }

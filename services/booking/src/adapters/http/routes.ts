@@ -83,63 +83,96 @@ export function bookingRoutes(deps: BookingHttpDeps): FastifyPluginAsync {
   return (app) => {
     useStrictValidation(app);
 
-    app.post<{ Body: ReserveBody }>('/bookings', {
-      schema: {
-        tags: ['bookings'],
-        summary: 'Reserve beds (held until paid or the hold expires)',
-        body: S.ReserveBody,
-        response: { 201: S.BookingView, ...errors },
+    app.post<{ Body: ReserveBody }>(
+      '/bookings',
+      {
+        schema: {
+          tags: ['bookings'],
+          summary: 'Reserve beds (held until paid or the hold expires)',
+          body: S.ReserveBody,
+          response: { 201: S.BookingView, ...errors },
+        },
       },
-    }, async (req, reply) => {
-      const r = await reserveBooking(deps, { ...req.body, ...commandOf(req) });
-      if (!r.ok) return sendErrors(reply, { statusOf, pathOf: reservationPathOf }, r.errors);
-      return reportFlow(reply, r.events).code(201).header('location', `/bookings/${r.value.booking_id}`).send(r.value);
-    });
-
-    app.post<{ Params: Static<typeof S.BookingParams>; Body: CancelBody }>('/bookings/:booking_id/cancel', {
-      schema: {
-        tags: ['bookings'],
-        summary: 'Cancel a booking (by its guest, before the check-in day)',
-        params: S.BookingParams,
-        body: S.CancelBody,
-        response: { 200: S.BookingView, ...errors },
+      async (req, reply) => {
+        const r = await reserveBooking(deps, { ...req.body, ...commandOf(req) });
+        if (!r.ok) return sendErrors(reply, { statusOf, pathOf: reservationPathOf }, r.errors);
+        return reportFlow(reply, r.events).code(201).header('location', `/bookings/${r.value.booking_id}`).send(r.value);
       },
-    }, async (req, reply) => {
-      // A cancellation continues the booking's flow (its correlation_id), whatever x-correlation-id says.
-      const r = await cancelBooking(deps, { booking_id: req.params.booking_id, guest_id: req.body.guest_id, command_id: req.id });
-      if (!r.ok) return sendErrors(reply, { statusOf, pathOf: cancelPathOf }, r.errors);
-      return reportFlow(reply, r.events).send(r.value);
-    });
+    );
 
-    app.get<{ Params: Static<typeof S.BookingParams> }>('/bookings/:booking_id', {
-      schema: { tags: ['bookings'], summary: 'A booking', params: S.BookingParams, response: { 200: S.BookingView, ...problemResponses(404) } },
-    }, async (req, reply) => {
-      const view = await getBooking(deps.queries, req.params.booking_id);
-      if (!view) {
-        return sendProblem(reply, problem(404, 'booking_not_found', `booking ${req.params.booking_id} does not exist`, [
-          { path: '/params/booking_id', message: 'no booking has this id', code: 'booking_not_found' },
-        ]));
-      }
-      return reply.send(view);
-    });
-
-    app.get<{ Params: Static<typeof S.GuestParams> }>('/guests/:guest_id/bookings', {
-      schema: { tags: ['bookings'], summary: "A guest's bookings, newest check-in first", params: S.GuestParams, response: { 200: S.BookingList, ...problemResponses() } },
-    }, async (req) => ({ bookings: await getGuestBookings(deps.queries, req.params.guest_id) }));
-
-    app.get<{ Params: Static<typeof S.AlbergueParams>; Querystring: Static<typeof AvailabilityQuery> }>('/albergues/:albergue_id/availability', {
-      schema: {
-        tags: ['availability'],
-        summary: 'Beds per night of an albergue over [from, to)',
-        params: S.AlbergueParams,
-        querystring: S.AvailabilityQuery,
-        response: { 200: S.Availability, ...problemResponses(404) },
+    app.post<{ Params: Static<typeof S.BookingParams>; Body: CancelBody }>(
+      '/bookings/:booking_id/cancel',
+      {
+        schema: {
+          tags: ['bookings'],
+          summary: 'Cancel a booking (by its guest, before the check-in day)',
+          params: S.BookingParams,
+          body: S.CancelBody,
+          response: { 200: S.BookingView, ...errors },
+        },
       },
-    }, async (req, reply) => {
-      const r = await getAvailability(deps.queries, req.params.albergue_id, req.query.from, req.query.to);
-      if (!r.ok) return sendErrors(reply, { statusOf, pathOf: availabilityPathOf }, r.errors);
-      return reply.send(r.value);
-    });
+      async (req, reply) => {
+        // A cancellation continues the booking's flow (its correlation_id), whatever x-correlation-id says.
+        const r = await cancelBooking(deps, { booking_id: req.params.booking_id, guest_id: req.body.guest_id, command_id: req.id });
+        if (!r.ok) return sendErrors(reply, { statusOf, pathOf: cancelPathOf }, r.errors);
+        return reportFlow(reply, r.events).send(r.value);
+      },
+    );
+
+    app.get<{ Params: Static<typeof S.BookingParams> }>(
+      '/bookings/:booking_id',
+      {
+        schema: {
+          tags: ['bookings'],
+          summary: 'A booking',
+          params: S.BookingParams,
+          response: { 200: S.BookingView, ...problemResponses(404) },
+        },
+      },
+      async (req, reply) => {
+        const view = await getBooking(deps.queries, req.params.booking_id);
+        if (!view) {
+          return sendProblem(
+            reply,
+            problem(404, 'booking_not_found', `booking ${req.params.booking_id} does not exist`, [
+              { path: '/params/booking_id', message: 'no booking has this id', code: 'booking_not_found' },
+            ]),
+          );
+        }
+        return reply.send(view);
+      },
+    );
+
+    app.get<{ Params: Static<typeof S.GuestParams> }>(
+      '/guests/:guest_id/bookings',
+      {
+        schema: {
+          tags: ['bookings'],
+          summary: "A guest's bookings, newest check-in first",
+          params: S.GuestParams,
+          response: { 200: S.BookingList, ...problemResponses() },
+        },
+      },
+      async (req) => ({ bookings: await getGuestBookings(deps.queries, req.params.guest_id) }),
+    );
+
+    app.get<{ Params: Static<typeof S.AlbergueParams>; Querystring: Static<typeof AvailabilityQuery> }>(
+      '/albergues/:albergue_id/availability',
+      {
+        schema: {
+          tags: ['availability'],
+          summary: 'Beds per night of an albergue over [from, to)',
+          params: S.AlbergueParams,
+          querystring: S.AvailabilityQuery,
+          response: { 200: S.Availability, ...problemResponses(404) },
+        },
+      },
+      async (req, reply) => {
+        const r = await getAvailability(deps.queries, req.params.albergue_id, req.query.from, req.query.to);
+        if (!r.ok) return sendErrors(reply, { statusOf, pathOf: availabilityPathOf }, r.errors);
+        return reply.send(r.value);
+      },
+    );
     return Promise.resolve();
   };
 }

@@ -32,7 +32,11 @@ WHERE a.albergue_id = $1`;
  * The albergue's inventory with `taken` for every night asked (0 where no bed is held), or
  * undefined when booking does not know the albergue. Takes no lock itself.
  */
-export async function readInventory(db: SqlExecutor, albergueId: string, nights: readonly string[]): Promise<AlbergueInventory | undefined> {
+export async function readInventory(
+  db: SqlExecutor,
+  albergueId: string,
+  nights: readonly string[],
+): Promise<AlbergueInventory | undefined> {
   const { rows } = await db.query<InventoryRow>(INVENTORY_SQL, [albergueId, [...nights]]);
   const row = rows[0];
   if (!row) return undefined;

@@ -23,7 +23,10 @@ export class PgBookingRepository implements BookingRepository {
    * @param outbox the service's Outbox (share one per process: it coalesces the relay wake-ups);
    *   a new one on `db` by default.
    */
-  constructor(private readonly db: SqlDatabase, private readonly outbox: Outbox = new Outbox(db)) {}
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly outbox: Outbox = new Outbox(db),
+  ) {}
 
   transaction<T>(work: (tx: BookingTransaction) => Promise<T>): Promise<T> {
     return this.db.transaction((tx) => work(this.forTransaction(tx)));
@@ -56,7 +59,10 @@ export class PgBookingRepository implements BookingRepository {
 }
 
 class PgBookingTransaction implements BookingTransaction {
-  constructor(private readonly tx: SqlTransaction, private readonly outbox: Outbox) {}
+  constructor(
+    private readonly tx: SqlTransaction,
+    private readonly outbox: Outbox,
+  ) {}
 
   async loadBooking(bookingId: string): Promise<BookingRecord | undefined> {
     const { rows } = await this.tx.query<BookingRow>(
@@ -85,8 +91,19 @@ class PgBookingTransaction implements BookingTransaction {
          check_in = EXCLUDED.check_in, check_out = EXCLUDED.check_out, beds = EXCLUDED.beds,
          hold_expires_at = EXCLUDED.hold_expires_at, state = EXCLUDED.state,
          correlation_id = EXCLUDED.correlation_id, last_event_id = EXCLUDED.last_event_id, updated_at = now()`,
-      [r.booking_id, r.albergue_id, r.guest.guest_id, s.status, r.check_in, r.check_out, r.beds, r.hold_expires_at,
-        JSON.stringify(s), record.correlation_id, record.last_event_id],
+      [
+        r.booking_id,
+        r.albergue_id,
+        r.guest.guest_id,
+        s.status,
+        r.check_in,
+        r.check_out,
+        r.beds,
+        r.hold_expires_at,
+        JSON.stringify(s),
+        record.correlation_id,
+        record.last_event_id,
+      ],
     );
   }
 

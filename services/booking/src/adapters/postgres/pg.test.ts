@@ -18,8 +18,12 @@ const get = (): PgHarness => {
   return h;
 };
 
-before(async () => { h = await openPgHarness(20); });
-after(async () => { await h?.close(); });
+before(async () => {
+  h = await openPgHarness(20);
+});
+after(async () => {
+  await h?.close();
+});
 
 bookingRepositoryContract('pg', get);
 bookingQueriesContract('pg', get);
@@ -28,13 +32,16 @@ pgAdapterSuite('pg', get);
 /** A gate a transaction waits on, so a test can hold it open. */
 function gate(): { wait: Promise<void>; open: () => void } {
   let open = (): void => undefined;
-  const wait = new Promise<void>((resolve) => { open = resolve; });
+  const wait = new Promise<void>((resolve) => {
+    open = resolve;
+  });
   return { wait, open };
 }
 
 async function lockWaiters(db: PgHarness['db']): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+  );
   return rows[0]?.n ?? 0;
 }
 

@@ -13,8 +13,12 @@ const get = (): PgHarness => {
   return h;
 };
 
-before(async () => { h = await openPgliteHarness(); });
-after(async () => { await h?.close(); });
+before(async () => {
+  h = await openPgliteHarness();
+});
+after(async () => {
+  await h?.close();
+});
 
 bookingRepositoryContract('pglite', get);
 bookingQueriesContract('pglite', get);

@@ -27,7 +27,8 @@ function harness(db: SqlDatabase, remove: () => Promise<void>): PgHarness {
     db,
     repo: new PgBookingRepository(db),
     queries: new PgBookingQueries(db),
-    outbox: async () => (await db.query<{ envelope: EventEnvelope }>('SELECT envelope FROM outbox_events ORDER BY id')).rows.map((r) => r.envelope),
+    outbox: async () =>
+      (await db.query<{ envelope: EventEnvelope }>('SELECT envelope FROM outbox_events ORDER BY id')).rows.map((r) => r.envelope),
     close: async () => {
       await db.close();
       await remove();

@@ -31,33 +31,65 @@ export function bookingQueriesContract(label: string, get: HarnessSource): void 
       const [toConfirm, toCancel, toExpire, stays] = [await reserve(1), await reserve(2), await reserve(3), await reserve(4)];
       const reservedAt = clock.now().toISOString();
       const base: Omit<BookingView, 'status' | 'booking_id' | 'beds' | 'total'> = {
-        albergue_id: alb, guest: g, check_in: clock.inDays(10), check_out: clock.inDays(12), nights: 2,
+        albergue_id: alb,
+        guest: g,
+        check_in: clock.inDays(10),
+        check_out: clock.inDays(12),
+        nights: 2,
         hold_expires_at: new Date(clock.now().getTime() + HOLD_MS).toISOString(),
       };
-      const view = (r: typeof toConfirm, beds: number) => ({ ...base, booking_id: r.value.booking_id, beds, total: { amount_minor: 2800 * beds, currency: 'EUR' } });
+      const view = (r: typeof toConfirm, beds: number) => ({
+        ...base,
+        booking_id: r.value.booking_id,
+        beds,
+        total: { amount_minor: 2800 * beds, currency: 'EUR' },
+      });
 
       clock.advance(60_000);
       const reservedEvent = (await eventsOf(h, [toConfirm.value.booking_id]))[0];
       assert.ok(reservedEvent);
-      const paid = newEnvelope(PaymentConfirmed, {
-        payment_id: 'pay-7', booking_id: toConfirm.value.booking_id, amount: { amount_minor: 2800, currency: 'EUR' },
-        provider_reference: 'sim_7', confirmed_at: clock.now().toISOString(),
-      }, withCorrelation(reservedEvent));
+      const paid = newEnvelope(
+        PaymentConfirmed,
+        {
+          payment_id: 'pay-7',
+          booking_id: toConfirm.value.booking_id,
+          amount: { amount_minor: 2800, currency: 'EUR' },
+          provider_reference: 'sim_7',
+          confirmed_at: clock.now().toISOString(),
+        },
+        withCorrelation(reservedEvent),
+      );
       await h.repo.transaction((tx) => confirmBookingOnPaymentConfirmed({ clock }, tx, paid));
       const confirmedAt = clock.now().toISOString();
-      assert.ok((await cancelBooking({ repo: h.repo, clock, config: CONFIG }, { booking_id: toCancel.value.booking_id, guest_id: g.guest_id })).ok);
+      assert.ok(
+        (await cancelBooking({ repo: h.repo, clock, config: CONFIG }, { booking_id: toCancel.value.booking_id, guest_id: g.guest_id })).ok,
+      );
       clock.advance(HOLD_MS);
       assert.equal((await expireReservation({ repo: h.repo, clock }, toExpire.value.booking_id)).status, 'applied');
 
-      assert.deepEqual(await h.queries.findBooking(toConfirm.value.booking_id), { ...view(toConfirm, 1), status: 'confirmed', payment_id: 'pay-7', confirmed_at: confirmedAt });
-      assert.deepEqual(await h.queries.findBooking(toCancel.value.booking_id), { ...view(toCancel, 2), status: 'cancelled', cancel_reason: 'guest_request', cancelled_at: confirmedAt });
-      assert.deepEqual(await h.queries.findBooking(toExpire.value.booking_id), { ...view(toExpire, 3), status: 'expired', expired_at: clock.now().toISOString() });
+      assert.deepEqual(await h.queries.findBooking(toConfirm.value.booking_id), {
+        ...view(toConfirm, 1),
+        status: 'confirmed',
+        payment_id: 'pay-7',
+        confirmed_at: confirmedAt,
+      });
+      assert.deepEqual(await h.queries.findBooking(toCancel.value.booking_id), {
+        ...view(toCancel, 2),
+        status: 'cancelled',
+        cancel_reason: 'guest_request',
+        cancelled_at: confirmedAt,
+      });
+      assert.deepEqual(await h.queries.findBooking(toExpire.value.booking_id), {
+        ...view(toExpire, 3),
+        status: 'expired',
+        expired_at: clock.now().toISOString(),
+      });
       assert.deepEqual(await h.queries.findBooking(stays.value.booking_id), { ...view(stays, 4), status: 'reserved' });
       assert.ok(reservedAt < confirmedAt);
       assert.equal(await h.queries.findBooking(uniqueName('nope')), undefined);
     });
 
-    test('bookingsOfGuest: only that guest\'s bookings, newest check-in first; none for an unknown guest', async () => {
+    test("bookingsOfGuest: only that guest's bookings, newest check-in first; none for an unknown guest", async () => {
       const h = get();
       const clock = testClock();
       const alb = await registerAlbergue(h, 10);
@@ -69,7 +101,10 @@ export function bookingQueriesContract(label: string, get: HarnessSource): void 
       }
       assert.ok((await reserveBooking(deps, stay(clock, alb))).ok);
       const mine = await getGuestBookings(h.queries, g.guest_id);
-      assert.deepEqual(mine.map((v) => v.check_in), [...checkIns].sort().reverse());
+      assert.deepEqual(
+        mine.map((v) => v.check_in),
+        [...checkIns].sort().reverse(),
+      );
       assert.ok(mine.every((v) => v.guest.guest_id === g.guest_id));
       assert.deepEqual(await h.queries.bookingsOfGuest(uniqueName('nobody')), []);
     });
@@ -80,15 +115,22 @@ export function bookingQueriesContract(label: string, get: HarnessSource): void 
       const alb = await registerAlbergue(h, 8);
       const from = clock.inDays(10);
       const to = addDays(from, 5);
-      const r = await reserveBooking(reserveDeps(h, clock), stay(clock, alb, { check_in: addDays(from, 1), check_out: addDays(from, 4), beds: 3 }));
+      const r = await reserveBooking(
+        reserveDeps(h, clock),
+        stay(clock, alb, { check_in: addDays(from, 1), check_out: addDays(from, 4), beds: 3 }),
+      );
       assert.ok(r.ok);
-      const change = (beds: number, days: number) => newEnvelope(AlbergueCapacityChanged, { albergue_id: alb, beds, effective_from: addDays(from, days) });
+      const change = (beds: number, days: number) =>
+        newEnvelope(AlbergueCapacityChanged, { albergue_id: alb, beds, effective_from: addDays(from, days) });
       await h.repo.transaction((tx) => updateInventoryOnCapacityChanged(tx, change(2, 3)));
       await h.repo.transaction((tx) => updateInventoryOnCapacityChanged(tx, change(12, 4)));
       const a = await getAvailability(h.queries, alb, from, to);
       assert.ok(a.ok);
       assert.deepEqual(a.value, {
-        albergue_id: alb, from, to, bookable_beds: 0,
+        albergue_id: alb,
+        from,
+        to,
+        bookable_beds: 0,
         nights: [
           { night: from, capacity: 8, taken: 0, available: 8 },
           { night: addDays(from, 1), capacity: 8, taken: 3, available: 5 },
@@ -98,7 +140,10 @@ export function bookingQueriesContract(label: string, get: HarnessSource): void 
         ],
       });
       const inv = await h.queries.inventory(alb, nightsOf(from, to));
-      assert.deepEqual(inv?.capacity_changes, [{ effective_from: addDays(from, 3), beds: 2 }, { effective_from: addDays(from, 4), beds: 12 }]);
+      assert.deepEqual(inv?.capacity_changes, [
+        { effective_from: addDays(from, 3), beds: 2 },
+        { effective_from: addDays(from, 4), beds: 12 },
+      ]);
       assert.deepEqual(await h.queries.inventory(alb, []), { ...inv, taken: {} });
       const unknown = await getAvailability(h.queries, uniqueName('nope'), from, to);
       assert.ok(!unknown.ok);

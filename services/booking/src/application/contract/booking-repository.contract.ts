@@ -36,16 +36,23 @@ function firstEvent(r: Reserved) {
 }
 
 function paymentConfirmed(clock: TestClock, r: Reserved, amount_minor = r.value.total.amount_minor): EnvelopeOf<typeof PaymentConfirmed> {
-  return newEnvelope(PaymentConfirmed, {
-    payment_id: uniqueName('pay'), booking_id: r.value.booking_id, amount: { amount_minor, currency: 'EUR' },
-    provider_reference: 'sim_1', confirmed_at: clock.now().toISOString(),
-  }, withCorrelation(firstEvent(r)));
+  return newEnvelope(
+    PaymentConfirmed,
+    {
+      payment_id: uniqueName('pay'),
+      booking_id: r.value.booking_id,
+      amount: { amount_minor, currency: 'EUR' },
+      provider_reference: 'sim_1',
+      confirmed_at: clock.now().toISOString(),
+    },
+    withCorrelation(firstEvent(r)),
+  );
 }
 
 export function bookingRepositoryContract(label: string, get: HarnessSource): void {
   describe(`${label}: BookingRepository contract`, () => {
     // ── The port itself ─────────────────────────────────────────────────────────────────────────
-    test('transaction: returns the work\'s value on commit; a throw rolls back every write and is rethrown', async () => {
+    test("transaction: returns the work's value on commit; a throw rolls back every write and is rethrown", async () => {
       const h = get();
       const clock = testClock();
       const alb = await registerAlbergue(h, 10);
@@ -56,25 +63,31 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       const before = await h.queries.inventory(alb, [night]);
       const ghost = uniqueName('alb');
       const ghostEvent = paymentConfirmed(clock, r);
-      await assert.rejects(h.repo.transaction(async (tx) => {
-        const inv = await tx.loadInventory(alb, [night]);
-        assert.ok(inv);
-        await tx.saveAlbergue({ ...inv, name: 'renamed', beds: 99, capacity_changes: [{ effective_from: night, beds: 20 }] });
-        await tx.saveAlbergue({ ...inv, albergue_id: ghost, taken: {} });
-        await tx.adjustOccupancy(alb, [{ night, beds: 3 }]);
-        const booking = await tx.loadBooking(r.value.booking_id);
-        assert.ok(booking);
-        await tx.saveBooking({ ...booking, last_event_id: 'changed' });
-        await tx.appendToOutbox([paymentConfirmed(clock, r), ghostEvent]);
-        throw new Boom('rolled back');
-      }), Boom);
+      await assert.rejects(
+        h.repo.transaction(async (tx) => {
+          const inv = await tx.loadInventory(alb, [night]);
+          assert.ok(inv);
+          await tx.saveAlbergue({ ...inv, name: 'renamed', beds: 99, capacity_changes: [{ effective_from: night, beds: 20 }] });
+          await tx.saveAlbergue({ ...inv, albergue_id: ghost, taken: {} });
+          await tx.adjustOccupancy(alb, [{ night, beds: 3 }]);
+          const booking = await tx.loadBooking(r.value.booking_id);
+          assert.ok(booking);
+          await tx.saveBooking({ ...booking, last_event_id: 'changed' });
+          await tx.appendToOutbox([paymentConfirmed(clock, r), ghostEvent]);
+          throw new Boom('rolled back');
+        }),
+        Boom,
+      );
       assert.ok(!(await h.outbox()).some((e) => e.event_id === ghostEvent.event_id), 'outbox rolled back');
       assert.deepEqual(await h.queries.inventory(alb, [night]), before, `${label}: inventory unchanged`);
       assert.equal(await h.queries.inventory(ghost, []), undefined);
       await h.repo.transaction(async (tx) => {
         assert.equal((await tx.loadBooking(r.value.booking_id))?.last_event_id, firstEvent(r).event_id);
       });
-      assert.deepEqual((await eventsOf(h, [r.value.booking_id])).map((e) => e.event_type), ['BookingReserved']);
+      assert.deepEqual(
+        (await eventsOf(h, [r.value.booking_id])).map((e) => e.event_type),
+        ['BookingReserved'],
+      );
     });
 
     test('loadBooking: the saved record comes back as it was saved; an unknown id is undefined', async () => {
@@ -98,7 +111,12 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       assert.ok(confirmed);
       await h.repo.transaction(async (tx) => {
         assert.deepEqual(await tx.loadBooking(r.value.booking_id), {
-          state: { status: 'confirmed', reservation: reserved.payload, payment_id: paid.payload.payment_id, confirmed_at: clock.now().toISOString() },
+          state: {
+            status: 'confirmed',
+            reservation: reserved.payload,
+            payment_id: paid.payload.payment_id,
+            confirmed_at: clock.now().toISOString(),
+          },
           correlation_id: reserved.correlation_id,
           last_event_id: confirmed.event_id,
         });
@@ -112,21 +130,42 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       const [n1, n2, n3] = [clock.inDays(10), clock.inDays(11), clock.inDays(12)] as const;
       await h.repo.transaction(async (tx) => {
         assert.equal(await tx.loadInventory(uniqueName('nope'), [n1]), undefined);
-        await tx.adjustOccupancy(alb, [{ night: n1, beds: 2 }, { night: n2, beds: 1 }]);
+        await tx.adjustOccupancy(alb, [
+          { night: n1, beds: 2 },
+          { night: n2, beds: 1 },
+        ]);
       });
-      const schedule = [{ effective_from: n2, beds: 4 }, { effective_from: n3, beds: 6 }];
+      const schedule = [
+        { effective_from: n2, beds: 4 },
+        { effective_from: n3, beds: 6 },
+      ];
       await h.repo.transaction(async (tx) => {
         const inv = await tx.loadInventory(alb, [n1, n2, n3]);
         assert.deepEqual(inv, {
-          albergue_id: alb, name: 'Albergue Jesús y María', nightly_price: { amount_minor: 1400, currency: 'EUR' },
-          beds: 10, capacity_changes: [], taken: { [n1]: 2, [n2]: 1, [n3]: 0 },
+          albergue_id: alb,
+          name: 'Albergue Jesús y María',
+          nightly_price: { amount_minor: 1400, currency: 'EUR' },
+          beds: 10,
+          capacity_changes: [],
+          taken: { [n1]: 2, [n2]: 1, [n3]: 0 },
         });
-        await tx.saveAlbergue({ ...inv, name: 'Albergue Jesús y María (Pamplona)', beds: 12, nightly_price: { amount_minor: 1500, currency: 'EUR' }, capacity_changes: schedule, taken: {} });
+        await tx.saveAlbergue({
+          ...inv,
+          name: 'Albergue Jesús y María (Pamplona)',
+          beds: 12,
+          nightly_price: { amount_minor: 1500, currency: 'EUR' },
+          capacity_changes: schedule,
+          taken: {},
+        });
       });
       const read = await h.repo.transaction((tx) => tx.loadInventory(alb, [n2]));
       assert.deepEqual(read, {
-        albergue_id: alb, name: 'Albergue Jesús y María (Pamplona)', nightly_price: { amount_minor: 1500, currency: 'EUR' },
-        beds: 12, capacity_changes: schedule, taken: { [n2]: 1 },
+        albergue_id: alb,
+        name: 'Albergue Jesús y María (Pamplona)',
+        nightly_price: { amount_minor: 1500, currency: 'EUR' },
+        beds: 12,
+        capacity_changes: schedule,
+        taken: { [n2]: 1 },
       });
       // The schedule is replaced as a whole.
       await h.repo.transaction(async (tx) => {
@@ -145,9 +184,25 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       const clock = testClock();
       const alb = await registerAlbergue(h, 10);
       const [n1, n2, n3] = [clock.inDays(10), clock.inDays(11), clock.inDays(12)] as const;
-      await h.repo.transaction((tx) => tx.adjustOccupancy(alb, [{ night: n1, beds: 3 }, { night: n2, beds: 3 }]));
-      await h.repo.transaction((tx) => tx.adjustOccupancy(alb, [{ night: n2, beds: 2 }, { night: n3, beds: 1 }, { night: n3, beds: 1 }]));
-      await h.repo.transaction((tx) => tx.adjustOccupancy(alb, [{ night: n1, beds: -3 }, { night: n2, beds: -1 }]));
+      await h.repo.transaction((tx) =>
+        tx.adjustOccupancy(alb, [
+          { night: n1, beds: 3 },
+          { night: n2, beds: 3 },
+        ]),
+      );
+      await h.repo.transaction((tx) =>
+        tx.adjustOccupancy(alb, [
+          { night: n2, beds: 2 },
+          { night: n3, beds: 1 },
+          { night: n3, beds: 1 },
+        ]),
+      );
+      await h.repo.transaction((tx) =>
+        tx.adjustOccupancy(alb, [
+          { night: n1, beds: -3 },
+          { night: n2, beds: -1 },
+        ]),
+      );
       await h.repo.transaction((tx) => tx.adjustOccupancy(alb, []));
       assert.deepEqual((await h.queries.inventory(alb, [n1, n2, n3]))?.taken, { [n1]: 0, [n2]: 4, [n3]: 2 });
     });
@@ -161,9 +216,15 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       const a = paymentConfirmed(clock, r);
       const b = paymentConfirmed(clock, r);
       const c = paymentConfirmed(clock, r);
-      await h.repo.transaction(async (tx) => { await tx.appendToOutbox([a, b]); await tx.appendToOutbox([c]); });
+      await h.repo.transaction(async (tx) => {
+        await tx.appendToOutbox([a, b]);
+        await tx.appendToOutbox([c]);
+      });
       const ids = (await h.outbox()).map((e) => e.event_id);
-      assert.deepEqual(ids.filter((id) => [a, b, c].some((e) => e.event_id === id)), [a.event_id, b.event_id, c.event_id]);
+      assert.deepEqual(
+        ids.filter((id) => [a, b, c].some((e) => e.event_id === id)),
+        [a.event_id, b.event_id, c.event_id],
+      );
     });
 
     test('dueHolds: reserved bookings whose hold has lapsed, oldest first, at most `limit`', async () => {
@@ -184,10 +245,17 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       assert.equal(r1?.state.status, 'reserved');
       const reserved1 = (await eventsOf(h, [first]))[0];
       assert.ok(reserved1 && reserved1.event_type === 'BookingReserved');
-      const paid = newEnvelope(PaymentConfirmed, {
-        payment_id: uniqueName('pay'), booking_id: first, amount: { amount_minor: 2800, currency: 'EUR' },
-        provider_reference: 'sim_1', confirmed_at: clock.now().toISOString(),
-      }, withCorrelation(reserved1));
+      const paid = newEnvelope(
+        PaymentConfirmed,
+        {
+          payment_id: uniqueName('pay'),
+          booking_id: first,
+          amount: { amount_minor: 2800, currency: 'EUR' },
+          provider_reference: 'sim_1',
+          confirmed_at: clock.now().toISOString(),
+        },
+        withCorrelation(reserved1),
+      );
       assert.equal((await h.repo.transaction((tx) => confirmBookingOnPaymentConfirmed({ clock }, tx, paid))).status, 'applied');
       // now = the 4th booking's time + 60 s: holds of the 1st..3rd (+15 min) lapsed at +15, +16, +17 min.
       const start = clock.now().getTime() - 4 * 60_000;
@@ -216,7 +284,10 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       assert.deepEqual(await getBooking(h.queries, r.value.booking_id), r.value);
       const a = await getAvailability(h.queries, alb, input.check_in, addDays(input.check_out, 1));
       assert.ok(a.ok);
-      assert.deepEqual(a.value.nights.map((n) => n.available), [8, 8, 10]);
+      assert.deepEqual(
+        a.value.nights.map((n) => n.available),
+        [8, 8, 10],
+      );
       assert.equal(a.value.bookable_beds, 8);
     });
 
@@ -230,9 +301,15 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       const g = guest();
       const tooMany = await reserveBooking(reserveDeps(h, clock), stay(clock, alb, { beds: 4, guest: g }));
       assert.ok(!tooMany.ok);
-      assert.deepEqual(tooMany.errors.map((e) => e.code), ['no_beds_left', 'no_beds_left']);
+      assert.deepEqual(
+        tooMany.errors.map((e) => e.code),
+        ['no_beds_left', 'no_beds_left'],
+      );
       assert.deepEqual(await h.queries.bookingsOfGuest(g.guest_id), []);
-      assert.deepEqual((await h.queries.inventory(alb, nightsOf(clock.inDays(10), clock.inDays(12))))?.taken, { [clock.inDays(10)]: 0, [clock.inDays(11)]: 0 });
+      assert.deepEqual((await h.queries.inventory(alb, nightsOf(clock.inDays(10), clock.inDays(12))))?.taken, {
+        [clock.inDays(10)]: 0,
+        [clock.inDays(11)]: 0,
+      });
     });
 
     test('PaymentConfirmed → BookingConfirmed (same flow, caused by the payment); the same message again changes nothing', async () => {
@@ -263,9 +340,17 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       const alb = await registerAlbergue(h, 10);
       const r = await reserveBooking(reserveDeps(h, clock), stay(clock, alb, { beds: 10 }));
       assertReserved(r);
-      const failed = newEnvelope(PaymentFailed, {
-        payment_id: 'pay-1', booking_id: r.value.booking_id, reason_code: 'card_declined', reason: 'declined', failed_at: clock.now().toISOString(),
-      }, withCorrelation(firstEvent(r)));
+      const failed = newEnvelope(
+        PaymentFailed,
+        {
+          payment_id: 'pay-1',
+          booking_id: r.value.booking_id,
+          reason_code: 'card_declined',
+          reason: 'declined',
+          failed_at: clock.now().toISOString(),
+        },
+        withCorrelation(firstEvent(r)),
+      );
       assert.equal((await h.repo.transaction((tx) => cancelBookingOnPaymentFailed({ clock }, tx, failed))).status, 'applied');
       const view = await getBooking(h.queries, r.value.booking_id);
       assert.equal(view?.status, 'cancelled');
@@ -295,7 +380,7 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       assert.equal(again.errors[0].code, 'booking_not_active');
     });
 
-    test('holds expire after their time (the flow\'s cause chain kept) and the beds are freed; a late payment then changes nothing', async () => {
+    test("holds expire after their time (the flow's cause chain kept) and the beds are freed; a late payment then changes nothing", async () => {
       const h = get();
       const clock = testClock();
       const alb = await registerAlbergue(h, 10);
@@ -312,7 +397,10 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       const late = await h.repo.transaction((tx) => confirmBookingOnPaymentConfirmed({ clock }, tx, paymentConfirmed(clock, r)));
       assert.equal(late.status === 'ignored' && late.ignored.code, 'late_payment');
       assert.equal((await getBooking(h.queries, r.value.booking_id))?.status, 'expired');
-      assert.deepEqual((await eventsOf(h, [r.value.booking_id])).map((e) => e.event_type), ['BookingReserved', 'ReservationExpired']);
+      assert.deepEqual(
+        (await eventsOf(h, [r.value.booking_id])).map((e) => e.event_type),
+        ['BookingReserved', 'ReservationExpired'],
+      );
       assertReserved(await reserveBooking(reserveDeps(h, clock), stay(clock, alb, { beds: 10 })));
     });
 
@@ -328,12 +416,24 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       await h.repo.transaction((tx) => updateInventoryOnCapacityChanged(tx, changed));
       const a = await getAvailability(h.queries, alb, n1, addDays(n2, 1));
       assert.ok(a.ok);
-      assert.deepEqual(a.value.nights.map((n) => [n.capacity, n.taken, n.available]), [[10, 6, 4], [4, 6, 0]]);
+      assert.deepEqual(
+        a.value.nights.map((n) => [n.capacity, n.taken, n.available]),
+        [
+          [10, 6, 4],
+          [4, 6, 0],
+        ],
+      );
       // The booking made before the cut stays, and can still be cancelled.
-      const c = await cancelBooking({ repo: h.repo, clock, config: CONFIG }, { booking_id: r.value.booking_id, guest_id: r.value.guest.guest_id });
+      const c = await cancelBooking(
+        { repo: h.repo, clock, config: CONFIG },
+        { booking_id: r.value.booking_id, guest_id: r.value.guest.guest_id },
+      );
       assert.ok(c.ok);
       const early = newEnvelope(AlbergueCapacityChanged, { albergue_id: uniqueName('alb'), beds: 4, effective_from: n2 });
-      await assert.rejects(h.repo.transaction((tx) => updateInventoryOnCapacityChanged(tx, early)), RetryLater);
+      await assert.rejects(
+        h.repo.transaction((tx) => updateInventoryOnCapacityChanged(tx, early)),
+        RetryLater,
+      );
       assert.equal(await h.queries.inventory(early.payload.albergue_id, []), undefined);
     });
 
@@ -351,14 +451,26 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       ]);
       const won = results.filter((r): r is Reserved => r.ok);
       assert.equal(won.length, 10);
-      for (const r of results) if (!r.ok) assert.deepEqual(r.errors.map((e) => e.code), ['no_beds_left']);
+      for (const r of results)
+        if (!r.ok)
+          assert.deepEqual(
+            r.errors.map((e) => e.code),
+            ['no_beds_left'],
+          );
       assert.equal(others.filter((r) => r.ok).length, 5);
       const a = await getAvailability(h.queries, alb, input.check_in, input.check_out);
       assert.ok(a.ok);
-      assert.deepEqual(a.value.nights.map((n) => [n.taken, n.available]), [[10, 0]]);
-      const outboxed = (await h.outbox()).filter((e) => e.event_type === 'BookingReserved' && won.some((w) => w.value.booking_id === e.aggregate_id));
+      assert.deepEqual(
+        a.value.nights.map((n) => [n.taken, n.available]),
+        [[10, 0]],
+      );
+      const outboxed = (await h.outbox()).filter(
+        (e) => e.event_type === 'BookingReserved' && won.some((w) => w.value.booking_id === e.aggregate_id),
+      );
       assert.equal(outboxed.length, 10);
-      const allReserved = (await h.outbox()).filter((e) => e.event_type === 'BookingReserved' && (e.payload as { albergue_id?: string }).albergue_id === alb);
+      const allReserved = (await h.outbox()).filter(
+        (e) => e.event_type === 'BookingReserved' && (e.payload as { albergue_id?: string }).albergue_id === alb,
+      );
       assert.equal(allReserved.length, 10);
     });
 
@@ -373,7 +485,10 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       const seeded: Reserved[] = [];
       for (let i = 0; i < 12; i++) {
         const s = shape(i);
-        const r = await reserveBooking(deps, stay(clock, alb, { check_in: s.check_in, check_out: addDays(s.check_in, s.nights), beds: s.beds }));
+        const r = await reserveBooking(
+          deps,
+          stay(clock, alb, { check_in: s.check_in, check_out: addDays(s.check_in, s.nights), beds: s.beds }),
+        );
         if (r.ok) seeded.push(r);
       }
       assert.ok(seeded.length >= 6, `seeded ${seeded.length}`);
@@ -389,16 +504,21 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
         concurrently(cancels.length, (i) => {
           const c = cancels[i];
           assert.ok(c);
-          return cancelBooking({ repo: h.repo, clock, config: CONFIG }, { booking_id: c.value.booking_id, guest_id: c.value.guest.guest_id });
+          return cancelBooking(
+            { repo: h.repo, clock, config: CONFIG },
+            { booking_id: c.value.booking_id, guest_id: c.value.guest.guest_id },
+          );
         }),
         expireDueReservations({ repo: h.repo, clock }),
       ]);
       const ids = [...seeded, ...reservations.filter((r): r is Reserved => r.ok)].map((r) => r.value.booking_id);
-      const views = await Promise.all(ids.map(async (id) => {
-        const v = await h.queries.findBooking(id);
-        assert.ok(v);
-        return v;
-      }));
+      const views = await Promise.all(
+        ids.map(async (id) => {
+          const v = await h.queries.findBooking(id);
+          assert.ok(v);
+          return v;
+        }),
+      );
       const nights = nightsOf(base, addDays(base, 5));
       const expected: Record<string, number> = Object.fromEntries(nights.map((n) => [n, 0]));
       for (const v of views) {
@@ -408,9 +528,15 @@ export function bookingRepositoryContract(label: string, get: HarnessSource): vo
       const inv = await h.queries.inventory(alb, nights);
       assert.ok(inv);
       assert.deepEqual(inv.taken, expected);
-      for (const n of availabilityBetween(inv, base, addDays(base, 5))) assert.ok(n.taken <= n.capacity, `${n.night}: ${n.taken} > ${n.capacity}`);
+      for (const n of availabilityBetween(inv, base, addDays(base, 5)))
+        assert.ok(n.taken <= n.capacity, `${n.night}: ${n.taken} > ${n.capacity}`);
       // Every seeded booking ended (cancelled or expired) exactly once.
-      const ended = (await eventsOf(h, seeded.map((r) => r.value.booking_id))).filter((e) => e.event_type !== 'BookingReserved');
+      const ended = (
+        await eventsOf(
+          h,
+          seeded.map((r) => r.value.booking_id),
+        )
+      ).filter((e) => e.event_type !== 'BookingReserved');
       assert.equal(ended.length, seeded.length);
       assert.equal(new Set(ended.map((e) => e.aggregate_id)).size, seeded.length);
     });

@@ -41,7 +41,9 @@ export function testClock(): TestClock {
   const today = () => localDate(new Date(nowMs), CONFIG.timeZone);
   return {
     now: () => new Date(nowMs),
-    advance: (ms) => { nowMs += ms; },
+    advance: (ms) => {
+      nowMs += ms;
+    },
     today,
     inDays: (days) => addDays(today(), days),
   };
@@ -55,8 +57,13 @@ export function reserveDeps(h: BookingStoreHarness, clock: Clock): ReserveBookin
 export async function registerAlbergue(h: BookingStoreHarness, beds: number, name = 'Albergue de Roncesvalles'): Promise<string> {
   const albergue_id = uniqueName('alb');
   const registered = newEnvelope(AlbergueRegistered, {
-    albergue_id, name, town: 'Roncesvalles', route: 'Camino Francés',
-    location: { lat: 43.0093, lon: -1.3197 }, beds, nightly_price: { amount_minor: 1400, currency: 'EUR' },
+    albergue_id,
+    name,
+    town: 'Roncesvalles',
+    route: 'Camino Francés',
+    location: { lat: 43.0093, lon: -1.3197 },
+    beds,
+    nightly_price: { amount_minor: 1400, currency: 'EUR' },
   });
   await h.repo.transaction((tx) => updateInventoryOnAlbergueRegistered(tx, registered));
   return albergue_id;
@@ -67,7 +74,11 @@ export function guest(id = uniqueName('g')): ReserveBookingInput['guest'] {
 }
 
 /** A stay of `nights` nights starting 10 days after the clock's today. */
-export function stay(clock: TestClock, albergue_id: string, over: Partial<ReserveBookingInput> & { nights?: number } = {}): ReserveBookingInput {
+export function stay(
+  clock: TestClock,
+  albergue_id: string,
+  over: Partial<ReserveBookingInput> & { nights?: number } = {},
+): ReserveBookingInput {
   const { nights = 2, ...rest } = over;
   const check_in = clock.inDays(10);
   return { albergue_id, guest: guest(), check_in, check_out: addDays(check_in, nights), beds: 1, ...rest };

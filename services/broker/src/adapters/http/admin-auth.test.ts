@@ -17,17 +17,18 @@ import { bookingReserved } from '../../testing/fixtures.js';
 /** Deps that record every use: a handler that runs touches them, the auth hook never does. */
 function spyDeps(): { deps: HttpApiDeps; touched: string[] } {
   const touched: string[] = [];
-  const spy = (path: string): unknown => new Proxy(function spied() {}, {
-    get: (_t, prop) => {
-      if (prop === 'then' || typeof prop === 'symbol') return undefined;
-      touched.push(`${path}.${prop}`);
-      return spy(`${path}.${prop}`);
-    },
-    apply: () => {
-      touched.push(`${path}()`);
-      return Promise.resolve(spy(`${path}()`));
-    },
-  });
+  const spy = (path: string): unknown =>
+    new Proxy(function spied() {}, {
+      get: (_t, prop) => {
+        if (prop === 'then' || typeof prop === 'symbol') return undefined;
+        touched.push(`${path}.${prop}`);
+        return spy(`${path}.${prop}`);
+      },
+      apply: () => {
+        touched.push(`${path}()`);
+        return Promise.resolve(spy(`${path}()`));
+      },
+    });
   const deps = new Proxy({ adminToken: ADMIN_TOKEN } as unknown as HttpApiDeps, {
     get: (target, prop) => {
       if (prop === 'adminToken' || prop === 'bodyLimit') return (target as unknown as Record<string, unknown>)[prop];
@@ -93,12 +94,15 @@ describe('admin routes: decided on the matched route, deny by default', () => {
   test('the route table comes from the server and only ops routes are public', () => {
     const all = routes();
     assert.ok(all.length >= 20, `routes seen: ${all.length}`);
-    assert.ok(all.some((r) => r.method === 'HEAD' && r.url === '/api/mqtt/dlq'), 'HEAD routes of GETs are in the table');
+    assert.ok(
+      all.some((r) => r.method === 'HEAD' && r.url === '/api/mqtt/dlq'),
+      'HEAD routes of GETs are in the table',
+    );
     assert.deepEqual([...new Set(all.filter((r) => r.public).map((r) => r.url))].sort(), ['/docs', '/health', '/metrics', '/openapi.json']);
   });
 
   test('without a token, with a wrong one or a wrong scheme, no spelling of any admin path reaches a handler', async () => {
-    const badAuth: (Record<string, string>)[] = [
+    const badAuth: Record<string, string>[] = [
       {},
       { authorization: 'Bearer wrong-token-0123456789' },
       { authorization: `Bearer ${ADMIN_TOKEN}x` },
@@ -113,7 +117,13 @@ describe('admin routes: decided on the matched route, deny by default', () => {
       for (const path of variants(concrete(route.url))) {
         for (const headers of badAuth) {
           spied.touched.length = 0;
-          const res = await rawRequest(port, route.method, path, headers, route.method === 'GET' || route.method === 'HEAD' || route.method === 'DELETE' ? undefined : '{}');
+          const res = await rawRequest(
+            port,
+            route.method,
+            path,
+            headers,
+            route.method === 'GET' || route.method === 'HEAD' || route.method === 'DELETE' ? undefined : '{}',
+          );
           tried++;
           assert.deepEqual(spied.touched, [], `${route.method} ${path} ${JSON.stringify(headers)} reached a handler (${res.status})`);
           assert.ok(res.status === 401 || res.status === 404 || res.status === 400, `${route.method} ${path} → ${res.status}`);
@@ -132,8 +142,17 @@ describe('admin routes: decided on the matched route, deny by default', () => {
     for (const route of routes().filter((r) => !r.public)) {
       for (const authorization of [`Bearer ${ADMIN_TOKEN}`, `bearer ${ADMIN_TOKEN}`]) {
         spied.touched.length = 0;
-        const res = await rawRequest(port, route.method, concrete(route.url), { authorization }, route.method === 'GET' || route.method === 'HEAD' || route.method === 'DELETE' ? undefined : '{}');
-        assert.ok(res.status !== 401 && res.status !== 404, `${route.method} ${route.url} with the token → ${res.status} ${res.body.slice(0, 200)}`);
+        const res = await rawRequest(
+          port,
+          route.method,
+          concrete(route.url),
+          { authorization },
+          route.method === 'GET' || route.method === 'HEAD' || route.method === 'DELETE' ? undefined : '{}',
+        );
+        assert.ok(
+          res.status !== 401 && res.status !== 404,
+          `${route.method} ${route.url} with the token → ${res.status} ${res.body.slice(0, 200)}`,
+        );
       }
     }
   });
@@ -163,12 +182,24 @@ describe('against a running broker: a forged publish through an encoded path', (
 
   test('POST /%61pi/mqtt/publish without the token is a 401 and nothing is published; with it, it is', async () => {
     const forged = bookingReserved(666);
-    for (const path of ['/%61pi/mqtt/publish', '/api%2Fmqtt%2Fpublish', '/x/../api/mqtt/publish', '//api/mqtt/publish', '/api/mqtt/publish/']) {
+    for (const path of [
+      '/%61pi/mqtt/publish',
+      '/api%2Fmqtt%2Fpublish',
+      '/x/../api/mqtt/publish',
+      '//api/mqtt/publish',
+      '/api/mqtt/publish/',
+    ]) {
       const res = await rawRequest(broker.httpPort, 'POST', path, {}, JSON.stringify(forged));
       assert.ok(res.status === 401 || res.status === 404, `${path} → ${res.status}`);
     }
     const marker = bookingReserved(667);
-    const ok = await rawRequest(broker.httpPort, 'POST', '/%61pi/mqtt/publish', { authorization: `Bearer ${ADMIN_TOKEN}` }, JSON.stringify(marker));
+    const ok = await rawRequest(
+      broker.httpPort,
+      'POST',
+      '/%61pi/mqtt/publish',
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
+      JSON.stringify(marker),
+    );
     assert.equal(ok.status, 202, ok.body);
     await waitFor(() => seen.some((s) => s.includes(marker.event_id)), { timeoutMs: 5000, message: 'the authorised publish' });
     assert.equal(seen.filter((s) => s.includes(forged.event_id)).length, 0);

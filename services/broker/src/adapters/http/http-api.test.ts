@@ -20,9 +20,17 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const json = { 'content-type': 'application/json', ...auth };
 
 // Response bodies are asserted field by field; `any` keeps that readable.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function call(method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${broker.httpUrl}${path}`, { method, headers: init.headers ?? auth, ...(init.body !== undefined ? { body: init.body } : {}) });
+async function call(
+  method: string,
+  path: string,
+  init: { body?: string; headers?: Record<string, string> } = {},
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${broker.httpUrl}${path}`, {
+    method,
+    headers: init.headers ?? auth,
+    ...(init.body !== undefined ? { body: init.body } : {}),
+  });
   const text = await res.text();
   let body: unknown;
   try {
@@ -62,7 +70,10 @@ test('publish: stored under its event_id, emitted on mqtt:channel:<topic>, deliv
   assert.equal(res.status, 202);
   assert.deepEqual(res.body, { status: 'published', event_id: env.event_id, topic: BOOKING_RESERVED, mqtt_topic: BOOKING_RESERVED_MQTT });
   await waitFor(() => idsSeen(mqttSeen, env.event_id) === 1, { timeoutMs: 5000, message: 'MQTT delivery' });
-  await waitFor(() => channelSeen.some((c) => c.channel === `mqtt:channel:${BOOKING_RESERVED}` && c.body.includes(env.event_id)), { timeoutMs: 5000, message: 'Redis channel message' });
+  await waitFor(() => channelSeen.some((c) => c.channel === `mqtt:channel:${BOOKING_RESERVED}` && c.body.includes(env.event_id)), {
+    timeoutMs: 5000,
+    message: 'Redis channel message',
+  });
   assert.deepEqual(JSON.parse(mqttSeen.find((m) => m.includes(env.event_id))!), JSON.parse(JSON.stringify(env)));
   assert.equal(await redisClient.hget(`mqtt:message:${env.event_id}`, 'state'), 'published');
 });
@@ -89,7 +100,12 @@ test('an invalid envelope gets 400 listing every problem, and nothing is publish
   assert.equal(res.body.code, 'invalid_envelope');
   assert.equal(res.body.type, 'urn:albergue:problem:invalid_envelope');
   const paths = (res.body.errors as { path: string }[]).map((p) => p.path);
-  assert.ok(paths.includes('/body/event_id') && paths.includes('/body/occurred_at') && paths.some((p) => p === '/body' || p.includes('aggregate_id')), JSON.stringify(res.body.errors));
+  assert.ok(
+    paths.includes('/body/event_id') &&
+      paths.includes('/body/occurred_at') &&
+      paths.some((p) => p === '/body' || p.includes('aggregate_id')),
+    JSON.stringify(res.body.errors),
+  );
   const badPayload = { ...bookingReserved(5), payload: { booking_id: 'x' } };
   const res2 = await call('POST', '/api/mqtt/publish', { body: JSON.stringify(badPayload), headers: json });
   assert.equal(res2.status, 400);
@@ -106,7 +122,14 @@ test('retained messages can be read over HTTP', async () => {
   assert.equal((await call('POST', '/api/mqtt/publish?retain=true', { body: JSON.stringify(env), headers: json })).status, 202);
   const res = await call('GET', `/api/mqtt/retained?topic=${encodeURIComponent('albergue/booking/#')}`);
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body.messages, [{ topic: BOOKING_RESERVED, mqtt_topic: BOOKING_RESERVED_MQTT, payload: JSON.parse(JSON.stringify(env)), payload_size: Buffer.byteLength(JSON.stringify(env)) }]);
+  assert.deepEqual(res.body.messages, [
+    {
+      topic: BOOKING_RESERVED,
+      mqtt_topic: BOOKING_RESERVED_MQTT,
+      payload: JSON.parse(JSON.stringify(env)),
+      payload_size: Buffer.byteLength(JSON.stringify(env)),
+    },
+  ]);
   const logical = await call('GET', `/api/mqtt/retained?topic=${BOOKING_RESERVED}`);
   assert.equal(logical.body.messages.length, 1);
   assert.equal((await call('GET', '/api/mqtt/retained?topic=a/%23/b')).status, 400);
@@ -114,11 +137,25 @@ test('retained messages can be read over HTTP', async () => {
 });
 
 test('/api endpoints need the bearer token (401), ops endpoints are open', async () => {
-  for (const [method, path] of [['POST', '/api/mqtt/publish'], ['GET', '/api/mqtt/dlq'], ['POST', '/api/mqtt/dlq/x/purge'], ['POST', '/api/mqtt/circuits/reset'], ['POST', '/api/mqtt/pull']] as const) {
-    const none = await fetch(`${broker.httpUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : null });
+  for (const [method, path] of [
+    ['POST', '/api/mqtt/publish'],
+    ['GET', '/api/mqtt/dlq'],
+    ['POST', '/api/mqtt/dlq/x/purge'],
+    ['POST', '/api/mqtt/circuits/reset'],
+    ['POST', '/api/mqtt/pull'],
+  ] as const) {
+    const none = await fetch(`${broker.httpUrl}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: method === 'POST' ? '{}' : null,
+    });
     assert.equal(none.status, 401, `${method} ${path} without token`);
     assert.equal(none.headers.get('www-authenticate'), 'Bearer');
-    const wrong = await fetch(`${broker.httpUrl}${path}`, { method, headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : null });
+    const wrong = await fetch(`${broker.httpUrl}${path}`, {
+      method,
+      headers: { authorization: 'Bearer nope', 'content-type': 'application/json' },
+      body: method === 'POST' ? '{}' : null,
+    });
     assert.equal(wrong.status, 401, `${method} ${path} with a wrong token`);
   }
   const health = await call('GET', '/health', { headers: {} });
@@ -127,7 +164,16 @@ test('/api endpoints need the bearer token (401), ops endpoints are open', async
   assert.match(metrics.body as string, /events_published_total\{topic="albergue\.booking\.v1\.BookingReserved",service="broker"\} \d+/);
   const spec = await call('GET', '/openapi.json', { headers: {} });
   assert.equal(spec.body.openapi, '3.1.0');
-  for (const p of ['/api/mqtt/publish', '/api/mqtt/retained', '/api/mqtt/pull', '/api/mqtt/ack', '/api/mqtt/nack', '/api/mqtt/subscriptions', '/api/mqtt/dlq/{topic}/replay', '/api/mqtt/circuits/reset']) {
+  for (const p of [
+    '/api/mqtt/publish',
+    '/api/mqtt/retained',
+    '/api/mqtt/pull',
+    '/api/mqtt/ack',
+    '/api/mqtt/nack',
+    '/api/mqtt/subscriptions',
+    '/api/mqtt/dlq/{topic}/replay',
+    '/api/mqtt/circuits/reset',
+  ]) {
     assert.ok(p in spec.body.paths, `${p} documented`);
   }
   assert.equal((await call('GET', '/docs', { headers: {} })).status, 200);
@@ -157,8 +203,16 @@ test('bad input gets a 4xx, never a 5xx, and the broker keeps serving', async ()
   ];
   for (const [method, path, init, expected] of cases) {
     const res = await call(method, path, init);
-    assert.equal(res.status, expected, `${method} ${path} ${init.body?.slice(0, 40) ?? ''} → ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
-    assert.equal(typeof res.body === 'object' && res.body !== null && typeof res.body.detail === 'string' && res.body.status === expected, true, `${method} ${path} explains itself`);
+    assert.equal(
+      res.status,
+      expected,
+      `${method} ${path} ${init.body?.slice(0, 40) ?? ''} → ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`,
+    );
+    assert.equal(
+      typeof res.body === 'object' && res.body !== null && typeof res.body.detail === 'string' && res.body.status === expected,
+      true,
+      `${method} ${path} explains itself`,
+    );
   }
   assert.equal((await call('GET', '/health', { headers: {} })).status, 200);
 });

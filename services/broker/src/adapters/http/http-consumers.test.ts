@@ -8,7 +8,14 @@ import type { RunningBroker } from '../../start.js';
 import { ADMIN_TOKEN, asService, closeMqtt, connectMqtt, startRedisServer, startTestBroker } from '../../testing/harness.js';
 import { BOOKING_RESERVED, BOOKING_RESERVED_MQTT, bookingReserved } from '../../testing/fixtures.js';
 
-interface Pulled { event_id: string; topic: string; attempt: number; max_attempts: number; receipt: string; envelope: { event_id: string } }
+interface Pulled {
+  event_id: string;
+  topic: string;
+  attempt: number;
+  max_attempts: number;
+  receipt: string;
+  envelope: { event_id: string };
+}
 
 for (const mode of ['memory', 'redis'] as const) {
   describe(`HTTP consumers (${mode} ledger)`, () => {
@@ -43,10 +50,22 @@ for (const mode of ['memory', 'redis'] as const) {
     });
 
     test('register, pull, ack, nack, visibility-timeout redelivery, DLQ, replay (dry run and real), purge, breakers', async () => {
-      const reg = await call('POST', '/api/mqtt/subscriptions', { subscriber: 'reports', topic_filter: 'albergue/booking/#', max_attempts: 2, visibility_timeout_ms: 300, retry_delay_ms: 0, max_retry_delay_ms: 0 });
+      const reg = await call('POST', '/api/mqtt/subscriptions', {
+        subscriber: 'reports',
+        topic_filter: 'albergue/booking/#',
+        max_attempts: 2,
+        visibility_timeout_ms: 300,
+        retry_delay_ms: 0,
+        max_retry_delay_ms: 0,
+      });
       assert.equal(reg.status, 201, JSON.stringify(reg.body));
-      assert.deepEqual(reg.body.topics, ['albergue.booking.v1.BookingCancelled', 'albergue.booking.v1.BookingConfirmed', BOOKING_RESERVED, 'albergue.booking.v1.ReservationExpired']);
-      assert.deepEqual((await pull()), []);
+      assert.deepEqual(reg.body.topics, [
+        'albergue.booking.v1.BookingCancelled',
+        'albergue.booking.v1.BookingConfirmed',
+        BOOKING_RESERVED,
+        'albergue.booking.v1.ReservationExpired',
+      ]);
+      assert.deepEqual(await pull(), []);
 
       const a = bookingReserved(101);
       const b = bookingReserved(102);
@@ -55,8 +74,14 @@ for (const mode of ['memory', 'redis'] as const) {
       await booking.publishAsync(BOOKING_RESERVED_MQTT, JSON.stringify(a), { qos: 1 }); // same event_id: one ledger entry
 
       const leased: Pulled[] = [];
-      await waitFor(async () => (leased.push(...await pull()), leased.length >= 2), { timeoutMs: 5000, message: 'two leased messages' });
-      assert.deepEqual(leased.map((m) => [m.event_id, m.attempt, m.max_attempts, m.topic]).sort(), [[a.event_id, 1, 2, BOOKING_RESERVED], [b.event_id, 1, 2, BOOKING_RESERVED]].sort());
+      await waitFor(async () => (leased.push(...(await pull())), leased.length >= 2), { timeoutMs: 5000, message: 'two leased messages' });
+      assert.deepEqual(
+        leased.map((m) => [m.event_id, m.attempt, m.max_attempts, m.topic]).sort(),
+        [
+          [a.event_id, 1, 2, BOOKING_RESERVED],
+          [b.event_id, 1, 2, BOOKING_RESERVED],
+        ].sort(),
+      );
       const la = leased.find((m) => m.event_id === a.event_id)!;
       assert.equal(la.envelope.event_id, a.event_id);
 
@@ -66,9 +91,15 @@ for (const mode of ['memory', 'redis'] as const) {
       assert.equal((await call('POST', '/api/mqtt/ack', { receipt: tampered })).status, 400);
 
       // b is not acked: after the visibility timeout it comes back as attempt 2.
-      const again = await waitFor(async () => (await pull()).find((m) => m.event_id === b.event_id), { timeoutMs: 5000, message: 'redelivery after the visibility timeout' });
+      const again = await waitFor(async () => (await pull()).find((m) => m.event_id === b.event_id), {
+        timeoutMs: 5000,
+        message: 'redelivery after the visibility timeout',
+      });
       assert.equal(again.attempt, 2);
-      assert.deepEqual((await call('POST', '/api/mqtt/nack', { receipt: again.receipt, error: 'report store down' })).body, { status: 'dead-lettered', event_id: b.event_id });
+      assert.deepEqual((await call('POST', '/api/mqtt/nack', { receipt: again.receipt, error: 'report store down' })).body, {
+        status: 'dead-lettered',
+        event_id: b.event_id,
+      });
       assert.deepEqual(await pull(), []);
 
       assert.deepEqual((await call('GET', '/api/mqtt/dlq')).body.topics, [{ topic: BOOKING_RESERVED, depth: 1 }]);
@@ -94,13 +125,19 @@ for (const mode of ['memory', 'redis'] as const) {
       assert.equal(real.body.replayed, 1);
       assert.deepEqual((await call('GET', '/api/mqtt/dlq')).body.topics, []);
       const replayed = await pull();
-      assert.deepEqual(replayed.map((m) => [m.event_id, m.attempt]), [[b.event_id, 1]]);
+      assert.deepEqual(
+        replayed.map((m) => [m.event_id, m.attempt]),
+        [[b.event_id, 1]],
+      );
       assert.equal((await call('POST', '/api/mqtt/ack', { receipt: replayed[0]!.receipt })).body.status, 'acked');
 
       // A message that is not a valid envelope goes straight to the DLQ; replay leaves it; purge removes it.
       await booking.publishAsync('albergue/booking/v1/BookingConfirmed', '{"not":"an envelope"}', { qos: 1 });
       const invalidTopic = 'albergue.booking.v1.BookingConfirmed';
-      await waitFor(async () => ((await call('GET', '/api/mqtt/dlq')).body.topics as { topic: string }[]).some((t) => t.topic === invalidTopic), { timeoutMs: 5000, message: 'invalid envelope in the DLQ' });
+      await waitFor(
+        async () => ((await call('GET', '/api/mqtt/dlq')).body.topics as { topic: string }[]).some((t) => t.topic === invalidTopic),
+        { timeoutMs: 5000, message: 'invalid envelope in the DLQ' },
+      );
       const invalidEntry = (await call('GET', `/api/mqtt/dlq/${invalidTopic}`)).body.entries[0];
       assert.equal(invalidEntry.reason, 'invalid_envelope');
       assert.equal(invalidEntry.body, '{"not":"an envelope"}');
@@ -114,7 +151,12 @@ for (const mode of ['memory', 'redis'] as const) {
       assert.deepEqual((await call('POST', `/api/mqtt/dlq/${invalidTopic}/purge`, {})).body, { purged: 1 });
       assert.deepEqual((await call('GET', '/api/mqtt/dlq')).body.topics, []);
 
-      const circuits = (await call('GET', '/api/mqtt/circuits')).body.circuits as { subscriber: string; topic: string; state: string; failures: number }[];
+      const circuits = (await call('GET', '/api/mqtt/circuits')).body.circuits as {
+        subscriber: string;
+        topic: string;
+        state: string;
+        failures: number;
+      }[];
       const breaker = circuits.find((c) => c.subscriber === 'reports' && c.topic === BOOKING_RESERVED);
       assert.equal(breaker?.state, 'closed');
       assert.ok(breaker.failures >= 1);

@@ -33,9 +33,19 @@ interface ProblemBody {
 }
 
 const TITLES: Record<number, string> = {
-  400: 'Bad request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not found', 405: 'Method not allowed',
-  409: 'Conflict', 413: 'Payload too large', 414: 'URI too long', 415: 'Unsupported media type', 422: 'Unprocessable content',
-  429: 'Too many requests', 500: 'Internal error', 503: 'Service unavailable',
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  409: 'Conflict',
+  413: 'Payload too large',
+  414: 'URI too long',
+  415: 'Unsupported media type',
+  422: 'Unprocessable content',
+  429: 'Too many requests',
+  500: 'Internal error',
+  503: 'Service unavailable',
 };
 
 function problemBody(p: ProblemInit): ProblemBody {
@@ -66,7 +76,11 @@ export const problemSchema = {
     code: { type: 'string' },
     errors: {
       type: 'array',
-      items: { type: 'object', required: ['path', 'message', 'code'], properties: { path: { type: 'string' }, message: { type: 'string' }, code: { type: 'string' } } },
+      items: {
+        type: 'object',
+        required: ['path', 'message', 'code'],
+        properties: { path: { type: 'string' }, message: { type: 'string' }, code: { type: 'string' } },
+      },
     },
   },
 } as const;

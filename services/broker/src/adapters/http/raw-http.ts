@@ -8,7 +8,13 @@ export interface RawResponse {
   readonly body: string;
 }
 
-export function rawRequest(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
@@ -29,7 +35,17 @@ export function rawRequest(port: number, method: string, path: string, headers: 
       resolve({ status, headers: h, body: rest.join('\r\n\r\n') });
     });
     const payload = body ?? '';
-    const all = { host: `127.0.0.1:${port}`, connection: 'close', ...(payload !== '' ? { 'content-type': 'application/json' } : {}), 'content-length': String(Buffer.byteLength(payload)), ...headers };
-    socket.write(`${method} ${path} HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${payload}`);
+    const all = {
+      host: `127.0.0.1:${port}`,
+      connection: 'close',
+      ...(payload !== '' ? { 'content-type': 'application/json' } : {}),
+      'content-length': String(Buffer.byteLength(payload)),
+      ...headers,
+    };
+    socket.write(
+      `${method} ${path} HTTP/1.1\r\n${Object.entries(all)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n')}\r\n\r\n${payload}`,
+    );
   });
 }

@@ -42,7 +42,10 @@ for (const mode of ['memory', 'redis'] as const) {
         await waitFor(() => liveSeen.length === 2, { timeoutMs: 5000, message: 'live deliveries' });
 
         const listed = await call('GET', `/api/mqtt/retained?topic=${encodeURIComponent('albergue/booking/#')}`);
-        assert.deepEqual((listed.body.messages as { topic: string }[]).map((m) => m.topic).sort(), ['albergue.booking.v1.BookingCancelled', BOOKING_RESERVED]);
+        assert.deepEqual((listed.body.messages as { topic: string }[]).map((m) => m.topic).sort(), [
+          'albergue.booking.v1.BookingCancelled',
+          BOOKING_RESERVED,
+        ]);
 
         assert.equal((await call('DELETE', '/api/mqtt/retained?topic=a/%23/b')).status, 400);
         assert.equal((await call('DELETE', '/api/mqtt/retained')).status, 400);
@@ -61,7 +64,11 @@ for (const mode of ['memory', 'redis'] as const) {
         await waitFor(() => lateSeen.some((s) => s.endsWith('marker')), { timeoutMs: 5000, message: 'marker' });
         assert.deepEqual(lateSeen, [`albergue/booking/v1/BookingCancelled ${keep}`, 'albergue/booking/v1/BookingConfirmed marker']);
         await waitFor(() => liveSeen.length === 3, { timeoutMs: 5000, message: 'marker at the live subscriber' });
-        assert.deepEqual(liveSeen.map((s) => s.split(' ')[0]), [BOOKING_RESERVED_MQTT, 'albergue/booking/v1/BookingCancelled', 'albergue/booking/v1/BookingConfirmed'], 'no empty message from the clear');
+        assert.deepEqual(
+          liveSeen.map((s) => s.split(' ')[0]),
+          [BOOKING_RESERVED_MQTT, 'albergue/booking/v1/BookingCancelled', 'albergue/booking/v1/BookingConfirmed'],
+          'no empty message from the clear',
+        );
       } finally {
         await closeMqtt(booking, live, late);
       }

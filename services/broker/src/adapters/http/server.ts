@@ -45,8 +45,11 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
     frameworkErrors: (err, _req, reply) => {
       const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
       void sendProblem(reply, {
-        status: tooLong ? 414 : 400, code: tooLong ? 'uri_too_long' : 'bad_url',
-        detail: tooLong ? 'a path parameter is longer than the router accepts (100 characters)' : 'the path is not a valid URL component (malformed percent-encoding)',
+        status: tooLong ? 414 : 400,
+        code: tooLong ? 'uri_too_long' : 'bad_url',
+        detail: tooLong
+          ? 'a path parameter is longer than the router accepts (100 characters)'
+          : 'the path is not a valid URL component (malformed percent-encoding)',
         errors: [{ path: '/params', message: err.message.slice(0, 300), code: tooLong ? 'maxLength' : 'bad_url' }],
       });
     },
@@ -63,7 +66,12 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
   app.addHook('preValidation', (req, reply, done) => {
     const bad = badQueryEncoding(req.url);
     if (bad.length === 0) return done();
-    void sendProblem(reply, { status: 400, code: 'invalid_request', detail: 'the query string is not valid percent-encoded UTF-8', errors: bad });
+    void sendProblem(reply, {
+      status: 400,
+      code: 'invalid_request',
+      detail: 'the query string is not valid percent-encoded UTF-8',
+      errors: bad,
+    });
   });
 
   const expected = digest(deps.adminToken);
@@ -76,9 +84,19 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
     if (ok) return done();
     reply.header('www-authenticate', 'Bearer');
     void sendProblem(reply, {
-      status: 401, code: 'unauthorized',
-      detail: header === '' ? 'this endpoint needs Authorization: Bearer <BROKER_ADMIN_TOKEN>' : 'the bearer token is not the admin token (BROKER_ADMIN_TOKEN)',
-      errors: [{ path: '/headers/authorization', message: header === '' ? 'missing' : 'wrong token', code: header === '' ? 'missing' : 'invalid_token' }],
+      status: 401,
+      code: 'unauthorized',
+      detail:
+        header === ''
+          ? 'this endpoint needs Authorization: Bearer <BROKER_ADMIN_TOKEN>'
+          : 'the bearer token is not the admin token (BROKER_ADMIN_TOKEN)',
+      errors: [
+        {
+          path: '/headers/authorization',
+          message: header === '' ? 'missing' : 'wrong token',
+          code: header === '' ? 'missing' : 'invalid_token',
+        },
+      ],
     });
   };
   app.addHook('onRoute', (route) => {
@@ -92,12 +110,23 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Albergue broker API', version: '1.0.0', description: 'Publish events, read and clear retained messages, consume the delivery ledger over HTTP, operate the DLQ and circuit breakers. Errors are RFC 9457 problems (application/problem+json).' },
+      info: {
+        title: 'Albergue broker API',
+        version: '1.0.0',
+        description:
+          'Publish events, read and clear retained messages, consume the delivery ledger over HTTP, operate the DLQ and circuit breakers. Errors are RFC 9457 problems (application/problem+json).',
+      },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'BROKER_ADMIN_TOKEN' } } },
     },
   });
 
-  app.setNotFoundHandler((req, reply) => sendProblem(reply, { status: 404, code: 'not_found', detail: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; see /openapi.json` }));
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, {
+      status: 404,
+      code: 'not_found',
+      detail: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; see /openapi.json`,
+    }),
+  );
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const p = problemFromError(err, req);
     if (p.status >= 500) req.log.error({ err }, 'request failed');

@@ -5,7 +5,10 @@ export class MemoryPublishedMessageStore implements PublishedMessageStore {
   private readonly entries = new Map<string, { state: 'pending' | 'published'; claimedAt: number; storedAt: number }>();
 
   /** `now`: the clock (tests move it instead of waiting). */
-  constructor(private readonly retentionMs = 24 * 3600 * 1000, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly retentionMs = 24 * 3600 * 1000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   claim(eventId: string, _topic: string, _body: string, staleAfterMs: number): Promise<ClaimOutcome> {
     const now = this.now();

@@ -7,7 +7,11 @@ import { MemoryHttpSubscriptionRegistry } from './memory-subscription-registry.j
 
 brokerStoresContract('memory', (now) => {
   // One process: a second broker instance shares these very objects.
-  const stores = { messages: new MemoryPublishedMessageStore(undefined, now), channel: new MemoryChannelNotifier(), registry: new MemoryHttpSubscriptionRegistry() };
+  const stores = {
+    messages: new MemoryPublishedMessageStore(undefined, now),
+    channel: new MemoryChannelNotifier(),
+    registry: new MemoryHttpSubscriptionRegistry(),
+  };
   const offs: (() => void)[] = [];
   return Promise.resolve({
     ...stores,

@@ -35,7 +35,11 @@ export interface AedesBrokerOptions {
    * QoS 1 PUBACK before in-process subscribers see a message). A rejection disconnects the client
    * without a PUBACK, so the publisher sends the message again.
    */
-  readonly beforeAck?: (packet: { readonly topic: string; readonly payload: Buffer | string; readonly retain?: boolean }) => Promise<void> | undefined;
+  readonly beforeAck?: (packet: {
+    readonly topic: string;
+    readonly payload: Buffer | string;
+    readonly retain?: boolean;
+  }) => Promise<void> | undefined;
   /** Largest MQTT packet accepted, in bytes (fixed header included); a bigger one disconnects the client. Default: no limit. */
   readonly maxPacketSize?: number;
 }
@@ -54,7 +58,11 @@ export class AedesBroker {
   mqttPort = 0;
   wsPort: number | undefined;
 
-  private constructor(readonly aedes: Aedes, private readonly options: AedesBrokerOptions, private readonly accounts: WeakMap<Client, string>) {}
+  private constructor(
+    readonly aedes: Aedes,
+    private readonly options: AedesBrokerOptions,
+    private readonly accounts: WeakMap<Client, string>,
+  ) {}
 
   static async start(options: AedesBrokerOptions): Promise<AedesBroker> {
     const log = options.logger;
@@ -62,11 +70,17 @@ export class AedesBroker {
     const accounts = new WeakMap<Client, string>();
     // Clients that sent an empty client id: Aedes gives them a random one, which can take over nothing.
     const generatedIds = new WeakSet<Client>();
-    const idOwners = [...options.acl.accounts().map((a) => a.username), ...(options.anonymousAccount !== undefined ? [ANONYMOUS_ACCOUNT] : [])];
+    const idOwners = [
+      ...options.acl.accounts().map((a) => a.username),
+      ...(options.anonymousAccount !== undefined ? [ANONYMOUS_ACCOUNT] : []),
+    ];
     // The client id must be under the prefix of the account that authenticated (domain/client-ids.ts).
     const refuseForeignId = (client: Client, username: string | null, owner: string): AuthenticateError | null => {
       if (generatedIds.has(client) || clientIdOwner(client.id, idOwners) === owner) return null;
-      log.warn({ client_id: client.id, username, allowed_prefix: clientIdPrefix(owner) }, 'MQTT connection refused: client id belongs to another account');
+      log.warn(
+        { client_id: client.id, username, allowed_prefix: clientIdPrefix(owner) },
+        'MQTT connection refused: client id belongs to another account',
+      );
       options.onRefusal?.('client_id');
       const err = new Error(`client id "${client.id}" is not under ${clientIdPrefix(owner)}`) as AuthenticateError;
       err.returnCode = 2; // identifier rejected
@@ -103,7 +117,10 @@ export class AedesBroker {
         if (account !== undefined && !packet.topic.startsWith('$') && options.acl.mayPublish(account, packet.topic)) {
           const pending = options.beforeAck?.(packet);
           if (pending === undefined) return done(null);
-          return void pending.then(() => done(null), (err: unknown) => done(err as Error));
+          return void pending.then(
+            () => done(null),
+            (err: unknown) => done(err as Error),
+          );
         }
         log.warn({ client_id: client.id, username: account ?? null, topic: packet.topic }, 'MQTT publish refused by ACL');
         options.onRefusal?.('publish');
@@ -158,7 +175,10 @@ export class AedesBroker {
         this.handle(stream, req);
       });
     }
-    this.options.logger.info({ mqtt_port: this.mqttPort, ws_port: this.wsPort ?? null, storage: this.options.storage.kind }, 'MQTT broker listening');
+    this.options.logger.info(
+      { mqtt_port: this.mqttPort, ws_port: this.wsPort ?? null, storage: this.options.storage.kind },
+      'MQTT broker listening',
+    );
   }
 
   private handle(conn: Parameters<Aedes['handle']>[0], req?: Parameters<Aedes['handle']>[1]): void {
@@ -166,7 +186,10 @@ export class AedesBroker {
     const max = this.options.maxPacketSize;
     if (max !== undefined) {
       limitPacketSize(client, max, (size) => {
-        this.options.logger.warn({ client_id: client.id ?? null, packet_size: size, max_packet_size: max }, 'MQTT packet over the size limit: client disconnected');
+        this.options.logger.warn(
+          { client_id: client.id ?? null, packet_size: size, max_packet_size: max },
+          'MQTT packet over the size limit: client disconnected',
+        );
         this.options.onRefusal?.('packet_size');
       });
     }
@@ -179,13 +202,17 @@ export class AedesBroker {
   /** Publishes from inside the broker (no ACL); resolves once the broker has taken it (persisted/emitted). */
   publish(topic: string, payload: Buffer, options: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.aedes.publish({ cmd: 'publish', topic, payload, qos: options.qos ?? 1, retain: options.retain ?? false, dup: false }, (err) => (err ? reject(err) : resolve()));
+      this.aedes.publish({ cmd: 'publish', topic, payload, qos: options.qos ?? 1, retain: options.retain ?? false, dup: false }, (err) =>
+        err ? reject(err) : resolve(),
+      );
     });
   }
 
   /** Retained messages whose topics match `filter` (MQTT wildcards allowed). */
   async retained(filter: string, limit = 1000): Promise<RetainedMessage[]> {
-    const persistence = (this.aedes as unknown as { persistence: { createRetainedStream(pattern: string): AsyncIterable<AedesPublishPacket> } }).persistence;
+    const persistence = (
+      this.aedes as unknown as { persistence: { createRetainedStream(pattern: string): AsyncIterable<AedesPublishPacket> } }
+    ).persistence;
     const out: RetainedMessage[] = [];
     for await (const packet of persistence.createRetainedStream(filter)) {
       out.push({ topic: packet.topic, payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload) });
@@ -199,10 +226,18 @@ export class AedesBroker {
    * retained PUBLISH would reach every current subscriber as an empty message). Returns their topics.
    */
   async clearRetained(filter: string): Promise<string[]> {
-    const persistence = (this.aedes as unknown as { persistence: { storeRetained(packet: AedesPublishPacket): Promise<void> } }).persistence;
+    const persistence = (this.aedes as unknown as { persistence: { storeRetained(packet: AedesPublishPacket): Promise<void> } })
+      .persistence;
     const topics = [...new Set((await this.retained(filter, 10_000)).map((m) => m.topic))];
     for (const topic of topics) {
-      await persistence.storeRetained({ cmd: 'publish', topic, payload: Buffer.alloc(0), qos: 0, retain: true, dup: false } as AedesPublishPacket);
+      await persistence.storeRetained({
+        cmd: 'publish',
+        topic,
+        payload: Buffer.alloc(0),
+        qos: 0,
+        retain: true,
+        dup: false,
+      } as AedesPublishPacket);
     }
     return topics;
   }

@@ -14,7 +14,10 @@ const CONFIRMED = 'albergue/booking/v1/BookingConfirmed';
 const PAID = 'albergue/payment/v1/PaymentConfirmed';
 const REGISTERED = 'albergue/location/v1/AlbergueRegistered';
 
-interface Message { readonly p: string; readonly seq: number }
+interface Message {
+  readonly p: string;
+  readonly seq: number;
+}
 
 /** A live subscriber: what it received per publisher, in arrival order, and whether it ever lost its connection. */
 interface Probe {
@@ -37,7 +40,9 @@ async function probe(url: string, name: string, account: string, filters: string
   };
   const client = await connectMqtt(url, asService(account, { clientId, clean: !persistent }), record);
   const p: Probe = { name, clientId, persistent, client, got, closed: false };
-  client.on('close', () => { p.closed = true; });
+  client.on('close', () => {
+    p.closed = true;
+  });
   await client.subscribeAsync(filters, { qos: 1 });
   return p;
 }
@@ -55,14 +60,20 @@ async function publishAll(client: MqttClient, p: string, topics: readonly string
 
 /** Messages of the broker's persistence still queued for a client (delivered-and-unacked or held back). */
 async function queued(broker: RunningBroker, clientId: string): Promise<number> {
-  const persistence = (broker.mqtt.aedes as unknown as { persistence: { outgoingStream(c: { id: string }): AsyncIterable<unknown> } }).persistence;
+  const persistence = (broker.mqtt.aedes as unknown as { persistence: { outgoingStream(c: { id: string }): AsyncIterable<unknown> } })
+    .persistence;
   let n = 0;
   for await (const _ of persistence.outgoingStream({ id: clientId })) n++;
   return n;
 }
 
 function summary(probes: readonly Probe[], expected: ReadonlyMap<string, number>): string {
-  return probes.map((pr) => `${pr.name}${pr.closed ? " (disconnected)" : ""}: ${[...expected.keys()].map((p) => `${p}=${pr.got.get(p)?.length ?? 0}/${expected.get(p)}`).join(' ')}`).join('; ');
+  return probes
+    .map(
+      (pr) =>
+        `${pr.name}${pr.closed ? ' (disconnected)' : ''}: ${[...expected.keys()].map((p) => `${p}=${pr.got.get(p)?.length ?? 0}/${expected.get(p)}`).join(' ')}`,
+    )
+    .join('; ');
 }
 
 const COUNT = 1000;
@@ -99,14 +110,22 @@ for (const kind of ['memory', 'redis'] as const) {
           { p: 'payment', topic: PAID },
           { p: 'location', topic: REGISTERED },
         ];
-        const pubs = await Promise.all(publishers.map((x) => connectMqtt(broker.mqttUrl, asService(x.p, { clientId: uniqueName(`albergue-${x.p}-pub`) }))));
+        const pubs = await Promise.all(
+          publishers.map((x) => connectMqtt(broker.mqttUrl, asService(x.p, { clientId: uniqueName(`albergue-${x.p}-pub`) }))),
+        );
         clients.push(...pubs);
         await Promise.all(publishers.map((x, i) => publishAll(pubs[i]!, x.p, [x.topic], COUNT)));
 
         const expected = new Map(publishers.map((x) => [x.p, COUNT]));
         const all = [...counted, ...extras];
-        const complete = (pr: Probe) => pr.name.startsWith('extra') ? (pr.got.get('booking')?.length ?? 0) >= COUNT : [...expected].every(([p, n]) => (pr.got.get(p)?.length ?? 0) >= n);
-        await waitFor(() => all.every(complete), { timeoutMs: 30_000, message: `every subscriber to receive every message live — ${summary(all, expected)}` });
+        const complete = (pr: Probe) =>
+          pr.name.startsWith('extra')
+            ? (pr.got.get('booking')?.length ?? 0) >= COUNT
+            : [...expected].every(([p, n]) => (pr.got.get(p)?.length ?? 0) >= n);
+        await waitFor(() => all.every(complete), {
+          timeoutMs: 30_000,
+          message: `every subscriber to receive every message live — ${summary(all, expected)}`,
+        });
 
         const inOrder = Array.from({ length: COUNT }, (_, i) => i);
         for (const pr of counted) {
@@ -116,7 +135,10 @@ for (const kind of ['memory', 'redis'] as const) {
         for (const pr of extras) assert.deepEqual(pr.got.get('booking'), inOrder, `${pr.name}: booking's messages in order`);
         // Nothing is held back in the broker's outgoing queues once the subscribers have acked.
         for (const pr of all.filter((x) => x.persistent)) {
-          await waitFor(async () => (await queued(broker, pr.clientId)) === 0, { timeoutMs: 10_000, message: `${pr.name}'s outgoing queue to drain (${await queued(broker, pr.clientId)} left)` });
+          await waitFor(async () => (await queued(broker, pr.clientId)) === 0, {
+            timeoutMs: 10_000,
+            message: `${pr.name}'s outgoing queue to drain (${await queued(broker, pr.clientId)} left)`,
+          });
         }
       } finally {
         await closeMqtt(...clients);
@@ -131,10 +153,16 @@ for (const kind of ['memory', 'redis'] as const) {
         const both = await probe(broker.mqttUrl, 'overlap', 'observer', ['albergue/#', 'albergue/booking/#', RESERVED], true);
         clients.push(both.client);
         for (let i = 0; i < 2; i++) clients.push((await probe(broker.mqttUrl, `extra-${i}`, 'payment', [RESERVED], true)).client);
-        const pubs = [await connectMqtt(broker.mqttUrl, asService('booking', { clientId: uniqueName('albergue-booking-pub') })), await connectMqtt(broker.mqttUrl, asService('payment', { clientId: uniqueName('albergue-payment-pub') }))];
+        const pubs = [
+          await connectMqtt(broker.mqttUrl, asService('booking', { clientId: uniqueName('albergue-booking-pub') })),
+          await connectMqtt(broker.mqttUrl, asService('payment', { clientId: uniqueName('albergue-payment-pub') })),
+        ];
         clients.push(...pubs);
         await Promise.all([publishAll(pubs[0]!, 'booking', [RESERVED], 300), publishAll(pubs[1]!, 'payment', [PAID], 300)]);
-        await waitFor(() => (both.got.get('booking')?.length ?? 0) >= 300 && (both.got.get('payment')?.length ?? 0) >= 300, { timeoutMs: 20_000, message: 'every message' });
+        await waitFor(() => (both.got.get('booking')?.length ?? 0) >= 300 && (both.got.get('payment')?.length ?? 0) >= 300, {
+          timeoutMs: 20_000,
+          message: 'every message',
+        });
         // A duplicate would arrive right behind its first copy; a publisher's last message proves the queue is drained.
         await waitFor(async () => (await queued(broker, both.clientId)) === 0, { timeoutMs: 10_000, message: 'outgoing queue drained' });
         const inOrder = Array.from({ length: 300 }, (_, i) => i);
@@ -159,17 +187,37 @@ for (const kind of ['memory', 'redis'] as const) {
             await probe(b.mqttUrl, 'b-exact-persist', 'audit', [RESERVED, PAID], true),
           ];
           clients.push(...counted.map((c) => c.client));
-          for (let i = 0; i < 4; i++) clients.push((await probe(i % 2 ? a.mqttUrl : b.mqttUrl, `extra-${i}`, 'payment', [RESERVED], true)).client);
-          const pubs = [await connectMqtt(a.mqttUrl, asService('booking', { clientId: uniqueName('albergue-booking-pub') })), await connectMqtt(a.mqttUrl, asService('payment', { clientId: uniqueName('albergue-payment-pub') }))];
+          for (let i = 0; i < 4; i++)
+            clients.push((await probe(i % 2 ? a.mqttUrl : b.mqttUrl, `extra-${i}`, 'payment', [RESERVED], true)).client);
+          const pubs = [
+            await connectMqtt(a.mqttUrl, asService('booking', { clientId: uniqueName('albergue-booking-pub') })),
+            await connectMqtt(a.mqttUrl, asService('payment', { clientId: uniqueName('albergue-payment-pub') })),
+          ];
           clients.push(...pubs);
-          await Promise.all([publishAll(pubs[0]!, 'booking', [RESERVED, CONFIRMED], COUNT), publishAll(pubs[1]!, 'payment', [PAID], COUNT)]);
-          const expected = new Map([['booking', COUNT], ['payment', COUNT]]);
+          await Promise.all([
+            publishAll(pubs[0]!, 'booking', [RESERVED, CONFIRMED], COUNT),
+            publishAll(pubs[1]!, 'payment', [PAID], COUNT),
+          ]);
+          const expected = new Map([
+            ['booking', COUNT],
+            ['payment', COUNT],
+          ]);
           const wanted = (pr: Probe, p: string) => (pr.name === 'b-exact-persist' && p === 'booking' ? COUNT / 2 : COUNT);
-          await waitFor(() => counted.every((pr) => [...expected.keys()].every((p) => (pr.got.get(p)?.length ?? 0) >= wanted(pr, p))), { timeoutMs: 30_000, message: `every message live on both instances — ${summary(counted, expected)}` });
+          await waitFor(() => counted.every((pr) => [...expected.keys()].every((p) => (pr.got.get(p)?.length ?? 0) >= wanted(pr, p))), {
+            timeoutMs: 30_000,
+            message: `every message live on both instances — ${summary(counted, expected)}`,
+          });
           for (const pr of counted) {
             assert.equal(pr.closed, false, `${pr.name} was disconnected`);
-            assert.deepEqual(pr.got.get('payment'), Array.from({ length: COUNT }, (_, i) => i), `${pr.name}: payment's order`);
-            const booking = pr.name === 'b-exact-persist' ? Array.from({ length: COUNT / 2 }, (_, i) => i * 2) : Array.from({ length: COUNT }, (_, i) => i);
+            assert.deepEqual(
+              pr.got.get('payment'),
+              Array.from({ length: COUNT }, (_, i) => i),
+              `${pr.name}: payment's order`,
+            );
+            const booking =
+              pr.name === 'b-exact-persist'
+                ? Array.from({ length: COUNT / 2 }, (_, i) => i * 2)
+                : Array.from({ length: COUNT }, (_, i) => i);
             assert.deepEqual(pr.got.get('booking'), booking, `${pr.name}: booking's order`);
           }
         } finally {
@@ -192,8 +240,16 @@ for (const kind of ['memory', 'redis'] as const) {
         const pub = await connectMqtt(broker.mqttUrl, asService('booking', { clientId: uniqueName('albergue-booking-pub') }));
         clients.push(pub);
         await publishAll(pub, 'booking', [RESERVED, CONFIRMED], COUNT);
-        await waitFor(() => [wild, wildPersist].every((w) => (w.got.get('booking')?.length ?? 0) >= COUNT), { timeoutMs: 30_000, message: `all messages (${wild.got.get('booking')?.length ?? 0}, ${wildPersist.got.get('booking')?.length ?? 0})` });
-        for (const w of [wild, wildPersist]) assert.deepEqual(w.got.get('booking'), Array.from({ length: COUNT }, (_, i) => i), `${w.name}: the publisher's order across topics`);
+        await waitFor(() => [wild, wildPersist].every((w) => (w.got.get('booking')?.length ?? 0) >= COUNT), {
+          timeoutMs: 30_000,
+          message: `all messages (${wild.got.get('booking')?.length ?? 0}, ${wildPersist.got.get('booking')?.length ?? 0})`,
+        });
+        for (const w of [wild, wildPersist])
+          assert.deepEqual(
+            w.got.get('booking'),
+            Array.from({ length: COUNT }, (_, i) => i),
+            `${w.name}: the publisher's order across topics`,
+          );
       } finally {
         await closeMqtt(...clients);
         await broker.close();

@@ -68,7 +68,10 @@ function queueOncePerClient(persistence: Persistence): void {
   persistence.outgoingEnqueueCombi = (subs, packet) => {
     if (subs.length < 2) return enqueue(subs, packet);
     const seen = new Set<string>();
-    return enqueue(subs.filter((s) => !seen.has(s.clientId) && seen.add(s.clientId)), packet);
+    return enqueue(
+      subs.filter((s) => !seen.has(s.clientId) && seen.add(s.clientId)),
+      packet,
+    );
   };
 }
 

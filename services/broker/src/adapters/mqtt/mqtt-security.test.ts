@@ -20,15 +20,21 @@ after(async () => {
 });
 
 test('wrong or missing credentials are refused', async () => {
-  await assert.rejects(connectMqtt(broker.mqttUrl, { username: 'booking', password: 'wrong' }), /bad user ?name or password|not authorized/i);
-  await assert.rejects(connectMqtt(broker.mqttUrl, { username: 'nobody', password: 'nobody-dev-password' }), /bad user ?name or password|not authorized/i);
+  await assert.rejects(
+    connectMqtt(broker.mqttUrl, { username: 'booking', password: 'wrong' }),
+    /bad user ?name or password|not authorized/i,
+  );
+  await assert.rejects(
+    connectMqtt(broker.mqttUrl, { username: 'nobody', password: 'nobody-dev-password' }),
+    /bad user ?name or password|not authorized/i,
+  );
   await assert.rejects(connectMqtt(broker.mqttUrl, {}), /bad user ?name or password|not authorized/i);
   const ok = await connectMqtt(broker.mqttUrl, asService('booking'));
   assert.equal(ok.connected, true);
   await closeMqtt(ok);
 });
 
-test('a publish outside the client\'s context is refused (connection closed) and never delivered', async () => {
+test("a publish outside the client's context is refused (connection closed) and never delivered", async () => {
   let observer: MqttClient | undefined;
   let booking: MqttClient | undefined;
   let payment: MqttClient | undefined;
@@ -72,8 +78,12 @@ test('a subscription outside the declarations is refused (SUBACK 0x80) and recei
     const seen: string[] = [];
     payment.on('message', (topic) => seen.push(topic));
     // mqtt.js rejects a SUBACK carrying a refusal; the packet tells which filter got what.
-    const refusal = await payment.subscribeAsync({ 'albergue/booking/v1/BookingConfirmed': { qos: 1 }, [BOOKING_RESERVED_MQTT]: { qos: 1 }, 'albergue/#': { qos: 1 } })
-      .then(() => undefined, (err: { packet?: { granted?: number[] } }) => err);
+    const refusal = await payment
+      .subscribeAsync({ 'albergue/booking/v1/BookingConfirmed': { qos: 1 }, [BOOKING_RESERVED_MQTT]: { qos: 1 }, 'albergue/#': { qos: 1 } })
+      .then(
+        () => undefined,
+        (err: { packet?: { granted?: number[] } }) => err,
+      );
     assert.deepEqual(refusal?.packet?.granted, [128, 1, 128]);
     booking = await connectMqtt(broker.mqttUrl, asService('booking'));
     await booking.publishAsync('albergue/booking/v1/BookingConfirmed', 'not for payment', { qos: 1 });
@@ -111,9 +121,38 @@ test('mosquitto_sub and mosquitto_pub work with credentials and are refused with
   } finally {
     await closeMqtt(booking);
   }
-  const { stdout } = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'albergue-observer-cli', '-u', 'observer', '-P', 'observer-dev-password', '-t', 'albergue/booking/v1/BookingCancelled', '-C', '1', '-W', '5'], { timeout: 10_000 });
+  const { stdout } = await run(
+    'mosquitto_sub',
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-V',
+      'mqttv311',
+      '-i',
+      'albergue-observer-cli',
+      '-u',
+      'observer',
+      '-P',
+      'observer-dev-password',
+      '-t',
+      'albergue/booking/v1/BookingCancelled',
+      '-C',
+      '1',
+      '-W',
+      '5',
+    ],
+    { timeout: 10_000 },
+  );
   assert.equal(stdout.trim(), 'retained-for-cli');
-  await assert.rejects(run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-u', 'booking', '-P', 'wrong', '-t', BOOKING_RESERVED_MQTT, '-m', 'x', '-q', '1'], { timeout: 10_000 }));
+  await assert.rejects(
+    run(
+      'mosquitto_pub',
+      ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-u', 'booking', '-P', 'wrong', '-t', BOOKING_RESERVED_MQTT, '-m', 'x', '-q', '1'],
+      { timeout: 10_000 },
+    ),
+  );
 });
 
 test('anonymous clients get read-only access only when explicitly allowed', async () => {

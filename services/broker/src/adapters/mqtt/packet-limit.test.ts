@@ -28,9 +28,14 @@ const packetRefusals = async (): Promise<number> => {
 function publishOutcome(client: MqttClient, size: number, marker: string): Promise<'acked' | 'closed'> {
   return new Promise((resolve) => {
     client.once('close', () => resolve('closed'));
-    client.publish(BOOKING_RESERVED_MQTT, Buffer.concat([Buffer.from(marker), Buffer.alloc(size - marker.length, 0x78)]), { qos: 1 }, (err) => {
-      if (!err) resolve('acked');
-    });
+    client.publish(
+      BOOKING_RESERVED_MQTT,
+      Buffer.concat([Buffer.from(marker), Buffer.alloc(size - marker.length, 0x78)]),
+      { qos: 1 },
+      (err) => {
+        if (!err) resolve('acked');
+      },
+    );
   });
 }
 
@@ -58,7 +63,10 @@ test('a publish over the limit disconnects its client, is never delivered and is
 
     small = await connectMqtt(broker.mqttUrl, asService('booking'));
     assert.equal(await publishOutcome(small, 200 * 1024, 'fits-000001'), 'acked');
-    await waitFor(() => seen.includes('fits-000001'), { timeoutMs: 5000, message: `the publish under the limit (seen ${JSON.stringify(seen)}, observer connected ${observer.connected})` });
+    await waitFor(() => seen.includes('fits-000001'), {
+      timeoutMs: 5000,
+      message: `the publish under the limit (seen ${JSON.stringify(seen)}, observer connected ${observer.connected})`,
+    });
     assert.deepEqual(seen, ['fits-000001']);
     assert.equal(await packetRefusals(), before + 2);
     assert.ok(refusedInMs < 5000, `20 MB refused in ${refusedInMs} ms`);

@@ -33,16 +33,33 @@ abstractPersistence({
 
 /** A persistence set up on a stand-in broker (no Aedes), ready for calls. */
 async function ready(): Promise<RedisPersistence & { broker: unknown; once(e: string, f: () => void): unknown; ready: boolean }> {
-  const mq = { on: (_t: string, _f: unknown, cb?: () => void) => cb?.(), removeListener: (_t: string, _f: unknown, cb?: () => void) => cb?.(), emit: (_p: unknown, cb?: () => void) => cb?.() };
-  const p = redisPersistence(new Redis(redis.url)) as RedisPersistence & { broker: unknown; once(e: string, f: () => void): unknown; ready: boolean };
+  const mq = {
+    on: (_t: string, _f: unknown, cb?: () => void) => cb?.(),
+    removeListener: (_t: string, _f: unknown, cb?: () => void) => cb?.(),
+    emit: (_p: unknown, cb?: () => void) => cb?.(),
+  };
+  const p = redisPersistence(new Redis(redis.url)) as RedisPersistence & {
+    broker: unknown;
+    once(e: string, f: () => void): unknown;
+    ready: boolean;
+  };
   p.broker = { id: 'broker-test', mq, publish: mq.emit, subscribe: mq.on, unsubscribe: mq.removeListener, counter: 0 };
   if (!p.ready) await new Promise<void>((resolve) => p.once('ready', resolve));
   return p;
 }
 
-const packet = (messageId: number) => ({ cmd: 'publish', topic: 'albergue/booking/v1/BookingReserved', payload: Buffer.from('x'), qos: 2, retain: false, dup: false, length: 10, messageId });
+const packet = (messageId: number) => ({
+  cmd: 'publish',
+  topic: 'albergue/booking/v1/BookingReserved',
+  payload: Buffer.from('x'),
+  qos: 2,
+  retain: false,
+  dup: false,
+  length: 10,
+  messageId,
+});
 
-test('cleanIncoming with glob characters and separators in client ids deletes exactly that client\'s packets and leaves no key behind', async () => {
+test("cleanIncoming with glob characters and separators in client ids deletes exactly that client's packets and leaves no key behind", async () => {
   await admin.flushdb();
   const p = await ready();
   try {
@@ -60,11 +77,13 @@ test('cleanIncoming with glob characters and separators in client ids deletes ex
     assert.equal(await admin.dbsize(), before - 7);
     for (const id of ids.filter((x) => x !== '*' && x !== 'a')) assert.equal(await admin.scard(incomingIndexKey(id)), 3, id);
     for (const id of ids) await p.cleanIncoming!({ id });
-    assert.deepEqual((await admin.keys('incoming*')), []);
+    assert.deepEqual(await admin.keys('incoming*'), []);
     // Nothing stored: no error, nothing to do.
     await p.cleanIncoming!({ id: 'never-seen' });
   } finally {
-    await new Promise<void>((resolve) => { p.destroy(() => resolve()); });
+    await new Promise<void>((resolve) => {
+      p.destroy(() => resolve());
+    });
   }
 });
 
@@ -77,6 +96,8 @@ test('cleanIncoming of a client with thousands of stored packets (more than one 
     await p.cleanIncoming!({ id: 'flood' });
     assert.equal(await admin.dbsize(), 0);
   } finally {
-    await new Promise<void>((resolve) => { p.destroy(() => resolve()); });
+    await new Promise<void>((resolve) => {
+      p.destroy(() => resolve());
+    });
   }
 });

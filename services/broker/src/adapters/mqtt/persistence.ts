@@ -138,7 +138,8 @@ class ConnectionWatch {
     // ioredis emits `error` on every failed reconnection attempt: remember it, log the outage once.
     conn.on('error', (err: Error) => {
       entry.lastError = err.message;
-      if (!entry.down && !this.closed) this.logger?.error({ connection: name, err: err.message }, 'Redis connection lost; messages wait in the broker until it is back');
+      if (!entry.down && !this.closed)
+        this.logger?.error({ connection: name, err: err.message }, 'Redis connection lost; messages wait in the broker until it is back');
       entry.down = true;
     });
     conn.on('close', () => {
@@ -209,7 +210,11 @@ class PubSubGate {
   private closed = false;
   private readonly emit: (packet: EmittedPacket, cb?: EmitCallback) => unknown;
 
-  constructor(private readonly mq: RedisEmitter, subConn: Redis, private readonly logger: Logger | undefined) {
+  constructor(
+    private readonly mq: RedisEmitter,
+    subConn: Redis,
+    private readonly logger: Logger | undefined,
+  ) {
     this.emit = mq.emit.bind(mq);
     const deliverLocally = mq._emit.bind(mq);
     mq.emit = (packet, cb) => {
@@ -231,7 +236,10 @@ class PubSubGate {
     });
     subConn.on('ready', () => {
       // ioredis emits `ready` after it has written the resubscribe commands; Redis answers in order.
-      subConn.ping().then(() => this.reopen(), () => undefined);
+      subConn.ping().then(
+        () => this.reopen(),
+        () => undefined,
+      );
     });
     // Forget messages whose echo will not come (a listener removed meanwhile), once the gate has been open long enough.
     this.sweep = setInterval(() => this.forgetStale(), 5_000);
@@ -258,7 +266,11 @@ class PubSubGate {
     this.open = true;
     this.openedAt = Date.now();
     const resend = [...this.awaiting.values()].map((a) => a.packet);
-    if (resend.length > 0 || this.held.length > 0) this.logger?.info({ resent: resend.length, held: this.held.length }, 'Redis pub/sub restored; resending what did not come back and what waited');
+    if (resend.length > 0 || this.held.length > 0)
+      this.logger?.info(
+        { resent: resend.length, held: this.held.length },
+        'Redis pub/sub restored; resending what did not come back and what waited',
+      );
     for (const packet of resend) this.emit(packet, () => undefined);
     for (const [packet, cb] of this.held.splice(0)) this.send(packet, cb);
   }
@@ -290,7 +302,10 @@ type Callback = (err?: Error | null) => void;
 /** The persistence API is callback or promise, by whether a callback is passed (aedes uses promises, the spec suite callbacks). */
 function withCallback(work: Promise<unknown>, cb: Callback | undefined): Promise<unknown> | undefined {
   if (!cb) return work;
-  work.then(() => cb(null), (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))));
+  work.then(
+    () => cb(null),
+    (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
+  );
   return undefined;
 }
 
@@ -327,14 +342,22 @@ export function incomingIndexKey(clientId: string): string {
 function addCleanIncoming(persistence: RedisPersistence, conn: Redis): void {
   const store = persistence.incomingStorePacket.bind(persistence);
   const del = persistence.incomingDelPacket.bind(persistence);
-  persistence.incomingStorePacket = (client, packet, cb) => withCallback((async () => {
-    await conn.sadd(incomingIndexKey(client.id), String(packet.messageId));
-    await store(client, packet);
-  })(), cb);
-  persistence.incomingDelPacket = (client, packet, cb) => withCallback((async () => {
-    await del(client, packet);
-    await conn.srem(incomingIndexKey(client.id), String(packet.messageId));
-  })(), cb);
+  persistence.incomingStorePacket = (client, packet, cb) =>
+    withCallback(
+      (async () => {
+        await conn.sadd(incomingIndexKey(client.id), String(packet.messageId));
+        await store(client, packet);
+      })(),
+      cb,
+    );
+  persistence.incomingDelPacket = (client, packet, cb) =>
+    withCallback(
+      (async () => {
+        await del(client, packet);
+        await conn.srem(incomingIndexKey(client.id), String(packet.messageId));
+      })(),
+      cb,
+    );
   persistence.cleanIncoming = (client, cb) => withCallback(cleanIncoming(conn, client.id), cb);
 }
 

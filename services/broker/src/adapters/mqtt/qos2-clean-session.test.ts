@@ -48,14 +48,22 @@ function packet(first: number, body: Buffer): Buffer {
 async function publishQos2WithoutRelease(clientId: string, count: number): Promise<Socket> {
   const socket = tcpConnect({ host: '127.0.0.1', port: broker.mqttPort });
   let received = Buffer.alloc(0);
-  socket.on('data', (d: Buffer) => { received = Buffer.concat([received, d]); });
+  socket.on('data', (d: Buffer) => {
+    received = Buffer.concat([received, d]);
+  });
   socket.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
   // CONNECT: protocol MQTT level 4, flags username + password + clean session, keep-alive 60 s.
-  socket.write(packet(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str('booking'), str(devPassword('booking'))])));
+  socket.write(
+    packet(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str('booking'), str(devPassword('booking'))])),
+  );
   await waitFor(() => received.length >= 4, { timeoutMs: 5_000, message: 'CONNACK' });
   assert.deepEqual([...received.subarray(0, 4)], [0x20, 2, 0, 0], 'CONNACK accepted');
-  for (let id = 1; id <= count; id++) socket.write(packet(0x34, Buffer.concat([str(BOOKING_RESERVED_MQTT), Buffer.from([0, id]), Buffer.from(`{"qos2":${id}}`)])));
+  for (let id = 1; id <= count; id++)
+    socket.write(packet(0x34, Buffer.concat([str(BOOKING_RESERVED_MQTT), Buffer.from([0, id]), Buffer.from(`{"qos2":${id}}`)])));
   // Each PUBREC is 4 bytes (0x50 2 id): the broker has stored every inbound packet.
   await waitFor(() => received.length >= 4 + 4 * count, { timeoutMs: 5_000, message: 'PUBRECs' });
   return socket;
@@ -71,12 +79,18 @@ test('a clean session that vanishes before PUBREL leaves no inbound QoS 2 packet
     // KEYS takes a pattern: the `*` of the client id is escaped to mean itself.
     assert.equal((await admin.keys('incoming:albergue-booking-\\*:*')).length, 3);
     gone.destroy();
-    await waitFor(async () => (await admin.exists(incomingIndexKey(glob))) === 0 && (await admin.keys('incoming:albergue-booking-\\*:*')).length === 0, { timeoutMs: 5_000, message: 'the vanished session\'s QoS 2 state to be cleaned' });
+    await waitFor(
+      async () => (await admin.exists(incomingIndexKey(glob))) === 0 && (await admin.keys('incoming:albergue-booking-\\*:*')).length === 0,
+      { timeoutMs: 5_000, message: "the vanished session's QoS 2 state to be cleaned" },
+    );
     assert.equal(await admin.scard(incomingIndexKey(other)), 2, 'the other client keeps its packets');
     assert.equal((await admin.keys(`incoming:${other}:*`)).length, 2);
   } finally {
     gone.destroy();
     keep.destroy();
   }
-  await waitFor(async () => (await admin.keys('incoming*')).length === 0, { timeoutMs: 5_000, message: 'every clean session\'s QoS 2 state to be cleaned' });
+  await waitFor(async () => (await admin.keys('incoming*')).length === 0, {
+    timeoutMs: 5_000,
+    message: "every clean session's QoS 2 state to be cleaned",
+  });
 });

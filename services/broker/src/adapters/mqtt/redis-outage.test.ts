@@ -28,12 +28,18 @@ interface Receiver {
 
 async function receiver(url: string, name: string, account: string, filter: string, persistent: boolean): Promise<Receiver> {
   const r = { name, ids: new Set<number>(), deliveries: 0, connects: 0 } as Omit<Receiver, 'client'> & { client?: MqttClient };
-  const client = await connectMqtt(url, asService(account, { clientId: uniqueName(`albergue-${account}-${name}`), clean: !persistent, reconnectPeriod: 200 }), (_t, payload) => {
-    r.deliveries++;
-    r.ids.add((JSON.parse(payload.toString()) as { seq: number }).seq);
-  });
+  const client = await connectMqtt(
+    url,
+    asService(account, { clientId: uniqueName(`albergue-${account}-${name}`), clean: !persistent, reconnectPeriod: 200 }),
+    (_t, payload) => {
+      r.deliveries++;
+      r.ids.add((JSON.parse(payload.toString()) as { seq: number }).seq);
+    },
+  );
   r.client = client;
-  client.on('connect', () => { r.connects++; });
+  client.on('connect', () => {
+    r.connects++;
+  });
   await client.subscribeAsync(filter, { qos: 1 });
   return r as Receiver;
 }
@@ -55,7 +61,10 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
         await receiver(broker.mqttUrl, 'exact-persist', 'payment', BOOKING_RESERVED_MQTT, true),
       ];
       clients.push(...receivers.map((r) => r.client));
-      const pub = await connectMqtt(broker.mqttUrl, asService('booking', { clientId: uniqueName('albergue-booking-pub'), reconnectPeriod: 200 }));
+      const pub = await connectMqtt(
+        broker.mqttUrl,
+        asService('booking', { clientId: uniqueName('albergue-booking-pub'), reconnectPeriod: 200 }),
+      );
       clients.push(pub);
 
       // Continuous load: 20 QoS 1 publishes in flight; `acked` = what the broker acknowledged.
@@ -73,10 +82,13 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       await waitFor(() => acked.size >= 300, { timeoutMs: 15_000, message: 'load before the outage' });
       const ackedAtKill = acked.size;
       await redis.kill(signal);
-      const down = await waitFor(async () => {
-        const h = await health(broker.httpUrl);
-        return h.status === 503 ? h : undefined;
-      }, { timeoutMs: 10_000, message: '/health to report the outage' });
+      const down = await waitFor(
+        async () => {
+          const h = await health(broker.httpUrl);
+          return h.status === 503 ? h : undefined;
+        },
+        { timeoutMs: 10_000, message: '/health to report the outage' },
+      );
       assert.equal(down.body.redis, 'down');
       assert.match(down.body.reason ?? '', /Redis/);
 
@@ -92,7 +104,10 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       const ackedAtRestart = acked.size;
       await redis.restart();
       await waitFor(async () => (await health(broker.httpUrl)).status === 200, { timeoutMs: 20_000, message: '/health to be ready again' });
-      await waitFor(() => acked.size >= ackedAtRestart + 300, { timeoutMs: 20_000, message: `load after the outage (${acked.size} acked)` });
+      await waitFor(() => acked.size >= ackedAtRestart + 300, {
+        timeoutMs: 20_000,
+        message: `load after the outage (${acked.size} acked)`,
+      });
       publishing = false;
       await load;
 
@@ -102,9 +117,15 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
         message: `every acked message at every subscriber — ${receivers.map((r) => `${r.name}: ${r.ids.size}/${acked.size}, missing ${missing(r).slice(0, 5).join(',')}`).join('; ')}`,
       });
       for (const r of receivers) assert.deepEqual(missing(r), [], r.name);
-      t.diagnostic(`acked ${acked.size} (${ackedAtRestart - ackedAtKill} while Redis was away); ${receivers.map((r) => `${r.name}: ${r.ids.size} distinct, ${r.deliveries - r.ids.size} duplicates, ${r.connects} reconnects`).join('; ')}`);
+      t.diagnostic(
+        `acked ${acked.size} (${ackedAtRestart - ackedAtKill} while Redis was away); ${receivers.map((r) => `${r.name}: ${r.ids.size} distinct, ${r.deliveries - r.ids.size} duplicates, ${r.connects} reconnects`).join('; ')}`,
+      );
       // Only the messages published before shutdown count as "acked"; nothing else may appear.
-      for (const r of receivers) assert.ok([...r.ids].every((s) => s < next), `${r.name} got an id nobody published`);
+      for (const r of receivers)
+        assert.ok(
+          [...r.ids].every((s) => s < next),
+          `${r.name} got an id nobody published`,
+        );
     } finally {
       publishing = false;
       await closeMqtt(...clients);
@@ -123,13 +144,21 @@ test('a broker stopped while Redis is away stops within a bound (no QUIT waiting
     clients.push(pub);
     await pub.publishAsync(BOOKING_RESERVED_MQTT, JSON.stringify({ seq: 0 }), { qos: 1 });
     await own.kill('SIGKILL');
-    await waitFor(async () => (await health(broker.httpUrl)).status === 503, { timeoutMs: 10_000, message: '/health to report the outage' });
+    await waitFor(async () => (await health(broker.httpUrl)).status === 503, {
+      timeoutMs: 10_000,
+      message: '/health to report the outage',
+    });
     // Something queued for Redis while it is away.
     pub.publish(BOOKING_RESERVED_MQTT, JSON.stringify({ seq: 1 }), { qos: 1 });
     const started = Date.now();
     await closeMqtt(...clients);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([broker.close(), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('broker.close() did not finish within 5 s')), 5_000); })]);
+    await Promise.race([
+      broker.close(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('broker.close() did not finish within 5 s')), 5_000);
+      }),
+    ]);
     clearTimeout(timer);
     assert.ok(Date.now() - started < 5_000);
   } finally {

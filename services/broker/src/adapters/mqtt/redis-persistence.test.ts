@@ -18,7 +18,8 @@ after(async () => {
 async function publishMany(broker: RunningBroker, from: number, count: number): Promise<void> {
   const booking = await connectMqtt(broker.mqttUrl, asService('booking'));
   try {
-    for (let i = from; i < from + count; i++) await booking.publishAsync(BOOKING_RESERVED_MQTT, JSON.stringify(bookingReserved(i)), { qos: 1 });
+    for (let i = from; i < from + count; i++)
+      await booking.publishAsync(BOOKING_RESERVED_MQTT, JSON.stringify(bookingReserved(i)), { qos: 1 });
   } finally {
     await closeMqtt(booking);
   }
@@ -39,7 +40,9 @@ test('an offline persistent-session subscriber receives every message on return,
     await publishMany(broker, 25, 25);
 
     const got = new Set<string>();
-    sub = await connectMqtt(broker.mqttUrl, asService('payment', session), (_t, payload) => got.add((JSON.parse(payload.toString()) as { payload: { booking_id: string } }).payload.booking_id));
+    sub = await connectMqtt(broker.mqttUrl, asService('payment', session), (_t, payload) =>
+      got.add((JSON.parse(payload.toString()) as { payload: { booking_id: string } }).payload.booking_id),
+    );
     await waitFor(() => got.size === 50, { timeoutMs: 10_000, message: `50 queued messages (got ${got.size})` });
     assert.deepEqual([...got].sort(), Array.from({ length: 50 }, (_, i) => `b-${i}`).sort());
   } finally {
@@ -69,7 +72,10 @@ test('two broker instances on one Redis form one broker; retained messages survi
   const c = await startTestBroker({ redisUrl: redis.url, wsPort: null });
   try {
     const retained = await c.mqtt.retained('albergue/booking/#');
-    assert.deepEqual(retained.map((m) => [m.topic, m.payload.toString()]), [['albergue/booking/v1/BookingConfirmed', 'across']]);
+    assert.deepEqual(
+      retained.map((m) => [m.topic, m.payload.toString()]),
+      [['albergue/booking/v1/BookingConfirmed', 'across']],
+    );
   } finally {
     await c.close();
   }
@@ -80,13 +86,27 @@ test('a persistent session subscribing to several topics in one SUBSCRIBE gets i
   let sub: MqttClient | undefined;
   try {
     sub = await connectMqtt(broker.mqttUrl, asService('payment', { clientId: 'albergue-payment-multi-1', clean: false }));
-    const topics = ['albergue/booking/v1/BookingReserved', 'albergue/booking/v1/BookingCancelled', 'albergue/booking/v1/ReservationExpired'];
+    const topics = [
+      'albergue/booking/v1/BookingReserved',
+      'albergue/booking/v1/BookingCancelled',
+      'albergue/booking/v1/ReservationExpired',
+    ];
     let granted: { topic: string; qos: number }[] | undefined;
     let failed: unknown;
-    sub.subscribeAsync(topics, { qos: 1 }).then((g) => { granted = g; }, (err: unknown) => { failed = err; });
+    sub.subscribeAsync(topics, { qos: 1 }).then(
+      (g) => {
+        granted = g;
+      },
+      (err: unknown) => {
+        failed = err;
+      },
+    );
     await waitFor(() => granted ?? failed, { timeoutMs: 5_000, message: 'SUBACK for a three-topic SUBSCRIBE' });
     assert.equal(failed, undefined);
-    assert.deepEqual(granted!.map((g) => [g.topic, g.qos]), topics.map((t) => [t, 1]));
+    assert.deepEqual(
+      granted!.map((g) => [g.topic, g.qos]),
+      topics.map((t) => [t, 1]),
+    );
   } finally {
     await closeMqtt(sub);
     await broker.close();

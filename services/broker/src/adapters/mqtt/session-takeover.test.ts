@@ -27,7 +27,7 @@ for (const mode of ['memory', 'redis'] as const) {
       await redis?.stop();
     });
 
-    test('the observer and another service are refused as albergue-payment-0 while payment\'s queued messages all arrive', async () => {
+    test("the observer and another service are refused as albergue-payment-0 while payment's queued messages all arrive", async () => {
       const session = { clientId: 'albergue-payment-0', clean: false };
       const N = 40;
       let payment: MqttClient | undefined;
@@ -51,7 +51,11 @@ for (const mode of ['memory', 'redis'] as const) {
           asService('location', { clientId: 'albergue-payment-outbox-0', clean: true }),
         ];
         for (const options of attempts) {
-          await assert.rejects(connectMqtt(broker.mqttUrl, options, (_t, p) => stolen.push(p.toString())), /identifier rejected/i, `${String(options.username)} as ${String(options.clientId)}`);
+          await assert.rejects(
+            connectMqtt(broker.mqttUrl, options, (_t, p) => stolen.push(p.toString())),
+            /identifier rejected/i,
+            `${String(options.username)} as ${String(options.clientId)}`,
+          );
         }
         // A client id outside every account's prefix is refused too (mqtt.js would pick mqttjs_…).
         await assert.rejects(connectMqtt(broker.mqttUrl, asService('payment', { clientId: 'mqttjs_0123' })), /identifier rejected/i);
@@ -60,7 +64,9 @@ for (const mode of ['memory', 'redis'] as const) {
 
         for (let i = N / 2; i < N; i++) await booking.publishAsync(BOOKING_RESERVED_MQTT, JSON.stringify(bookingReserved(i)), { qos: 1 });
         const got = new Set<string>();
-        payment = await connectMqtt(broker.mqttUrl, asService('payment', session), (_t, p) => got.add((JSON.parse(p.toString()) as { payload: { booking_id: string } }).payload.booking_id));
+        payment = await connectMqtt(broker.mqttUrl, asService('payment', session), (_t, p) =>
+          got.add((JSON.parse(p.toString()) as { payload: { booking_id: string } }).payload.booking_id),
+        );
         await waitFor(() => got.size === N, { timeoutMs: 10_000, message: `payment's ${N} queued messages (got ${got.size})` });
         assert.deepEqual([...got].sort(), Array.from({ length: N }, (_, i) => `b-${i}`).sort());
       } finally {
@@ -77,7 +83,7 @@ for (const mode of ['memory', 'redis'] as const) {
   });
 }
 
-test('anonymous clients (when allowed) have a prefix of their own and cannot use the observer\'s', async () => {
+test("anonymous clients (when allowed) have a prefix of their own and cannot use the observer's", async () => {
   const open = await startTestBroker({ allowAnonymous: true, wsPort: null, adminToken: ADMIN_TOKEN });
   try {
     await assert.rejects(connectMqtt(open.mqttUrl, { clientId: 'albergue-observer-0' }), /identifier rejected/i);

@@ -25,7 +25,11 @@ if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'state', 
 /** `mqtt:message:<event_id>` in Redis; the claim is one atomic script, so concurrent requests agree. */
 export class RedisPublishedMessageStore implements PublishedMessageStore {
   /** `now`: the clock (tests move it instead of waiting). */
-  constructor(private readonly redis: Redis, private readonly retentionMs = 7 * 24 * 3600 * 1000, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly retentionMs = 7 * 24 * 3600 * 1000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async claim(eventId: string, topic: string, body: string, staleAfterMs: number): Promise<ClaimOutcome> {
     const out = await this.redis.eval(CLAIM, 1, keys.message(eventId), topic, body, this.now(), staleAfterMs, this.retentionMs);

@@ -28,7 +28,11 @@ brokerStoresContract('redis', async (now) => {
   // Each instance has its own connection, as separate broker processes would.
   const open = () => {
     const c = connect();
-    return { messages: new RedisPublishedMessageStore(c, undefined, now), channel: new RedisChannelNotifier(c), registry: new RedisHttpSubscriptionRegistry(c) };
+    return {
+      messages: new RedisPublishedMessageStore(c, undefined, now),
+      channel: new RedisChannelNotifier(c),
+      registry: new RedisHttpSubscriptionRegistry(c),
+    };
   };
   const first = open();
   await conns[0]!.flushdb();

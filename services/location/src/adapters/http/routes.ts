@@ -65,49 +65,87 @@ export function locationRoutes(deps: LocationHttpDeps): FastifyPluginAsync {
   return (app) => {
     useStrictValidation(app);
 
-    app.post<{ Body: RegisterBody }>('/albergues', {
-      schema: { tags: ['albergues'], summary: 'Register an albergue', body: S.RegisterBody, response: { 201: S.AlbergueView, ...problemResponses(409, 422) } },
-    }, async (req, reply) => {
-      const r = await registerAlbergue(deps, { ...req.body, ...commandOf(req) });
-      if (!r.ok) return sendErrors(reply, mapping, r.errors);
-      return reportFlow(reply, r.events).code(201).header('location', `/albergues/${r.value.albergue_id}`).send(r.value);
-    });
-
-    app.post<{ Params: Static<typeof S.AlbergueParams>; Body: CapacityBody }>('/albergues/:albergue_id/capacity', {
-      schema: {
-        tags: ['albergues'],
-        summary: 'Change the number of beds from a night on (the same capacity again changes nothing)',
-        params: S.AlbergueParams,
-        body: S.CapacityBody,
-        response: { 200: S.AlbergueView, ...problemResponses(404, 422) },
+    app.post<{ Body: RegisterBody }>(
+      '/albergues',
+      {
+        schema: {
+          tags: ['albergues'],
+          summary: 'Register an albergue',
+          body: S.RegisterBody,
+          response: { 201: S.AlbergueView, ...problemResponses(409, 422) },
+        },
       },
-    }, async (req, reply) => {
-      const input = req.body.effective_from === undefined
-        ? { albergue_id: req.params.albergue_id, beds: req.body.beds, ...commandOf(req) }
-        : { albergue_id: req.params.albergue_id, beds: req.body.beds, effective_from: req.body.effective_from, ...commandOf(req) };
-      const r = await changeCapacity(deps, input);
-      if (!r.ok) return sendErrors(reply, mapping, r.errors);
-      return reportFlow(reply, r.events).send(r.value);
-    });
+      async (req, reply) => {
+        const r = await registerAlbergue(deps, { ...req.body, ...commandOf(req) });
+        if (!r.ok) return sendErrors(reply, mapping, r.errors);
+        return reportFlow(reply, r.events).code(201).header('location', `/albergues/${r.value.albergue_id}`).send(r.value);
+      },
+    );
 
-    app.get<{ Querystring: Static<typeof S.ListQuery> }>('/albergues', {
-      schema: { tags: ['albergues'], summary: 'Albergues, east to west', querystring: S.ListQuery, response: { 200: S.AlbergueList, ...problemResponses() } },
-    }, async (req) => {
-      const filter = { ...(req.query.route === undefined ? {} : { route: req.query.route }), ...(req.query.town === undefined ? {} : { town: req.query.town }) };
-      return { albergues: await listAlbergues(deps, filter) };
-    });
+    app.post<{ Params: Static<typeof S.AlbergueParams>; Body: CapacityBody }>(
+      '/albergues/:albergue_id/capacity',
+      {
+        schema: {
+          tags: ['albergues'],
+          summary: 'Change the number of beds from a night on (the same capacity again changes nothing)',
+          params: S.AlbergueParams,
+          body: S.CapacityBody,
+          response: { 200: S.AlbergueView, ...problemResponses(404, 422) },
+        },
+      },
+      async (req, reply) => {
+        const input =
+          req.body.effective_from === undefined
+            ? { albergue_id: req.params.albergue_id, beds: req.body.beds, ...commandOf(req) }
+            : { albergue_id: req.params.albergue_id, beds: req.body.beds, effective_from: req.body.effective_from, ...commandOf(req) };
+        const r = await changeCapacity(deps, input);
+        if (!r.ok) return sendErrors(reply, mapping, r.errors);
+        return reportFlow(reply, r.events).send(r.value);
+      },
+    );
 
-    app.get<{ Params: Static<typeof S.AlbergueParams> }>('/albergues/:albergue_id', {
-      schema: { tags: ['albergues'], summary: 'An albergue', params: S.AlbergueParams, response: { 200: S.AlbergueView, ...problemResponses(404) } },
-    }, async (req, reply) => {
-      const view = await getAlbergue(deps, req.params.albergue_id);
-      if (!view) {
-        return sendProblem(reply, problem(404, 'albergue_not_found', `albergue ${req.params.albergue_id} does not exist`, [
-          { path: '/params/albergue_id', message: 'no albergue has this id', code: 'albergue_not_found' },
-        ]));
-      }
-      return reply.send(view);
-    });
+    app.get<{ Querystring: Static<typeof S.ListQuery> }>(
+      '/albergues',
+      {
+        schema: {
+          tags: ['albergues'],
+          summary: 'Albergues, east to west',
+          querystring: S.ListQuery,
+          response: { 200: S.AlbergueList, ...problemResponses() },
+        },
+      },
+      async (req) => {
+        const filter = {
+          ...(req.query.route === undefined ? {} : { route: req.query.route }),
+          ...(req.query.town === undefined ? {} : { town: req.query.town }),
+        };
+        return { albergues: await listAlbergues(deps, filter) };
+      },
+    );
+
+    app.get<{ Params: Static<typeof S.AlbergueParams> }>(
+      '/albergues/:albergue_id',
+      {
+        schema: {
+          tags: ['albergues'],
+          summary: 'An albergue',
+          params: S.AlbergueParams,
+          response: { 200: S.AlbergueView, ...problemResponses(404) },
+        },
+      },
+      async (req, reply) => {
+        const view = await getAlbergue(deps, req.params.albergue_id);
+        if (!view) {
+          return sendProblem(
+            reply,
+            problem(404, 'albergue_not_found', `albergue ${req.params.albergue_id} does not exist`, [
+              { path: '/params/albergue_id', message: 'no albergue has this id', code: 'albergue_not_found' },
+            ]),
+          );
+        }
+        return reply.send(view);
+      },
+    );
     return Promise.resolve();
   };
 }

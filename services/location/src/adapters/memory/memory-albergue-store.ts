@@ -1,7 +1,14 @@
 // In-memory AlbergueRepository + AlbergueQueries: transactions run one at a time and roll back on a
 // throw. For tests and for running location without a database; the Postgres adapter is the real one.
 import type { EventEnvelope } from '@albergue/events';
-import type { AlbergueFilter, AlbergueQueries, AlbergueRecord, AlbergueRepository, AlbergueTransaction, AlbergueView } from '../../application/ports.js';
+import type {
+  AlbergueFilter,
+  AlbergueQueries,
+  AlbergueRecord,
+  AlbergueRepository,
+  AlbergueTransaction,
+  AlbergueView,
+} from '../../application/ports.js';
 import { AlbergueConflictError } from '../../application/ports.js';
 import { albergueView } from '../../application/support.js';
 

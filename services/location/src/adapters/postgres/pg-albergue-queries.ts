@@ -37,7 +37,10 @@ function toView(r: ViewRow): AlbergueView {
     location: { lat: r.lat, lon: r.lon },
     beds: r.beds,
     nightly_price: { amount_minor: Number(r.price_amount_minor), currency: r.price_currency },
-    capacity_schedule: [{ effective_from: null, beds: r.registered_beds }, ...r.capacity_changes.map((c) => ({ effective_from: c.effective_from, beds: c.beds }))],
+    capacity_schedule: [
+      { effective_from: null, beds: r.registered_beds },
+      ...r.capacity_changes.map((c) => ({ effective_from: c.effective_from, beds: c.beds })),
+    ],
   };
   return r.registered_at === null ? view : { ...view, registered_at: r.registered_at.toISOString() };
 }

@@ -33,7 +33,10 @@ export class PgAlbergueRepository implements AlbergueRepository {
   /** Albergue ids each open transaction loaded or saved (kept per SqlTransaction). */
   private readonly loaded = new WeakMap<SqlTransaction, Set<string>>();
 
-  constructor(private readonly db: SqlDatabase, private readonly outbox: Outbox = new Outbox(db)) {}
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly outbox: Outbox = new Outbox(db),
+  ) {}
 
   async transaction<T>(work: (tx: AlbergueTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -54,10 +57,16 @@ export class PgAlbergueRepository implements AlbergueRepository {
 }
 
 class PgAlbergueTransaction implements AlbergueTransaction {
-  constructor(private readonly tx: SqlTransaction, private readonly loaded: Set<string>, private readonly outbox: Outbox) {}
+  constructor(
+    private readonly tx: SqlTransaction,
+    private readonly loaded: Set<string>,
+    private readonly outbox: Outbox,
+  ) {}
 
   async load(albergueId: string): Promise<AlbergueRecord | undefined> {
-    const { rows } = await this.tx.query<AlbergueRow>('SELECT state, last_event_id FROM albergues WHERE albergue_id = $1 FOR UPDATE', [albergueId]);
+    const { rows } = await this.tx.query<AlbergueRow>('SELECT state, last_event_id FROM albergues WHERE albergue_id = $1 FOR UPDATE', [
+      albergueId,
+    ]);
     const row = rows[0];
     if (!row) return undefined;
     this.loaded.add(albergueId);
@@ -68,7 +77,10 @@ class PgAlbergueTransaction implements AlbergueTransaction {
     const id = record.state.albergue.albergue_id;
     const params = [id, JSON.stringify(record.state), record.last_event_id];
     if (this.loaded.has(id)) {
-      const updated = await this.tx.query('UPDATE albergues SET state = $2::jsonb, last_event_id = $3, updated_at = now() WHERE albergue_id = $1', params);
+      const updated = await this.tx.query(
+        'UPDATE albergues SET state = $2::jsonb, last_event_id = $3, updated_at = now() WHERE albergue_id = $1',
+        params,
+      );
       if (updated.rowCount !== 1) throw new AlbergueConflictError(`albergue ${id} disappeared`);
     } else {
       // A row with this id, committed or being inserted by a concurrent transaction (we wait for
@@ -103,8 +115,17 @@ async function saveView(tx: SqlExecutor, state: AlbergueRecord['state']): Promis
        price_currency = EXCLUDED.price_currency, registered_at = EXCLUDED.registered_at,
        capacity_changes = EXCLUDED.capacity_changes, updated_at = now()`,
     [
-      a.albergue_id, a.name, a.town, a.route, a.location.lat, a.location.lon, a.beds, a.nightly_price.amount_minor,
-      a.nightly_price.currency, a.registered_at ?? null, JSON.stringify(changes),
+      a.albergue_id,
+      a.name,
+      a.town,
+      a.route,
+      a.location.lat,
+      a.location.lon,
+      a.beds,
+      a.nightly_price.amount_minor,
+      a.nightly_price.currency,
+      a.registered_at ?? null,
+      JSON.stringify(changes),
     ],
   );
 }

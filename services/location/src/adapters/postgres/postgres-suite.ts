@@ -26,7 +26,10 @@ export function postgresLocationSuite(label: string, open: () => Promise<TestDat
   before(async () => {
     handle = await open();
     const report = await migrate(db(), ALL_MIGRATIONS);
-    assert.deepEqual(report.applied, ALL_MIGRATIONS.map((m) => m.version));
+    assert.deepEqual(
+      report.applied,
+      ALL_MIGRATIONS.map((m) => m.version),
+    );
   });
 
   after(async () => {
@@ -38,8 +41,12 @@ export function postgresLocationSuite(label: string, open: () => Promise<TestDat
     const again = await migrate(db(), ALL_MIGRATIONS);
     assert.deepEqual(again, { applied: [], skipped: ALL_MIGRATIONS.map((m) => m.version) });
     const { rows } = await db().query<{ table_name: string }>(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'albergue%' ORDER BY table_name`);
-    assert.deepEqual(rows.map((r) => r.table_name), ['albergue_views', 'albergues']);
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'albergue%' ORDER BY table_name`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.table_name),
+      ['albergue_views', 'albergues'],
+    );
   });
 
   const harness: AlbergueStoreHarness = {

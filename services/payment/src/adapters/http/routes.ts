@@ -53,7 +53,8 @@ function paymentPathOf(e: DomainErrorLike): string | undefined {
   return undefined;
 }
 
-const notFound = (detail: string, path: string) => problem(404, 'payment_not_found', detail, [{ path, message: 'no payment found', code: 'payment_not_found' }]);
+const notFound = (detail: string, path: string) =>
+  problem(404, 'payment_not_found', detail, [{ path, message: 'no payment found', code: 'payment_not_found' }]);
 
 const withPayUrl = (v: PaymentView) => (v.status === 'initiated' ? { ...v, pay_url: `/payments/${v.payment_id}/charge` } : v);
 
@@ -75,61 +76,95 @@ export function paymentRoutes(deps: PaymentHttpDeps): FastifyPluginAsync {
       }
     });
 
-    app.get<{ Params: Static<typeof S.PaymentParams> }>('/payments/:payment_id', {
-      schema: { tags: ['payments'], summary: 'A payment', params: S.PaymentParams, response: { 200: S.PaymentView, ...problemResponses(404) } },
-    }, async (req, reply) => {
-      const view = await getPayment(deps.queries, req.params.payment_id);
-      if (!view) return sendProblem(reply, notFound(`payment ${req.params.payment_id} does not exist`, '/params/payment_id'));
-      return reply.send(withPayUrl(view));
-    });
-
-    app.get<{ Params: Static<typeof S.BookingParams> }>('/bookings/:booking_id/payment', {
-      schema: { tags: ['payments'], summary: "A booking's payment", params: S.BookingParams, response: { 200: S.PaymentView, ...problemResponses(404) } },
-    }, async (req, reply) => {
-      const view = await getPaymentOfBooking(deps.queries, req.params.booking_id);
-      if (!view) return sendProblem(reply, notFound(`booking ${req.params.booking_id} has no payment (yet)`, '/params/booking_id'));
-      return reply.send(withPayUrl(view));
-    });
-
-    app.post<{ Params: Static<typeof S.PaymentParams>; Body: ChargeBody }>('/payments/:payment_id/charge', {
-      // Charging commits more than once (the attempt before the provider call): Idempotency-Key in lease mode.
-      config: { idempotency: 'lease' },
-      schema: {
-        tags: ['payments'],
-        summary: 'Pay an open payment with a payment method (test card number on the simulated network)',
-        params: S.PaymentParams,
-        body: S.ChargeBody,
-        response: { 202: S.ChargeAccepted, ...problemResponses(404, 409, 422, 503) },
+    app.get<{ Params: Static<typeof S.PaymentParams> }>(
+      '/payments/:payment_id',
+      {
+        schema: {
+          tags: ['payments'],
+          summary: 'A payment',
+          params: S.PaymentParams,
+          response: { 200: S.PaymentView, ...problemResponses(404) },
+        },
       },
-    }, async (req, reply) => {
-      const r = await chargePayment(deps, { payment_id: req.params.payment_id, payment_method: req.body.payment_method });
-      if (!r.ok) return sendErrors(reply, { statusOf, pathOf: paymentPathOf }, r.errors);
-      return reply.code(202).send(r.value);
-    });
-
-    app.post<{ Body: Settlement }>('/payments/callback', {
-      // Settling may call the provider (refunds): Idempotency-Key in lease mode.
-      config: { idempotency: 'lease' },
-      schema: {
-        tags: ['provider'],
-        summary: 'Provider settlement callback (webhook); idempotent',
-        body: S.Settlement,
-        response: { 200: S.SettlementAnswer, ...problemResponses(401, 404, 409, 422) },
+      async (req, reply) => {
+        const view = await getPayment(deps.queries, req.params.payment_id);
+        if (!view) return sendProblem(reply, notFound(`payment ${req.params.payment_id} does not exist`, '/params/payment_id'));
+        return reply.send(withPayUrl(view));
       },
-    }, async (req, reply) => {
-      if (deps.callbackSecret !== undefined) {
-        const signature = req.headers[SIGNATURE_HEADER];
-        const raw = (req as unknown as { rawBody?: string }).rawBody ?? '';
-        if (typeof signature !== 'string' || !verifyCallback(raw, signature, deps.callbackSecret)) {
-          return sendProblem(reply, problem(401, 'invalid_signature', `the ${SIGNATURE_HEADER} header does not match the body`, [
-            { path: `/headers/${SIGNATURE_HEADER}`, message: 'does not match the body', code: 'invalid_signature' },
-          ]));
+    );
+
+    app.get<{ Params: Static<typeof S.BookingParams> }>(
+      '/bookings/:booking_id/payment',
+      {
+        schema: {
+          tags: ['payments'],
+          summary: "A booking's payment",
+          params: S.BookingParams,
+          response: { 200: S.PaymentView, ...problemResponses(404) },
+        },
+      },
+      async (req, reply) => {
+        const view = await getPaymentOfBooking(deps.queries, req.params.booking_id);
+        if (!view) return sendProblem(reply, notFound(`booking ${req.params.booking_id} has no payment (yet)`, '/params/booking_id'));
+        return reply.send(withPayUrl(view));
+      },
+    );
+
+    app.post<{ Params: Static<typeof S.PaymentParams>; Body: ChargeBody }>(
+      '/payments/:payment_id/charge',
+      {
+        // Charging commits more than once (the attempt before the provider call): Idempotency-Key in lease mode.
+        config: { idempotency: 'lease' },
+        schema: {
+          tags: ['payments'],
+          summary: 'Pay an open payment with a payment method (test card number on the simulated network)',
+          params: S.PaymentParams,
+          body: S.ChargeBody,
+          response: { 202: S.ChargeAccepted, ...problemResponses(404, 409, 422, 503) },
+        },
+      },
+      async (req, reply) => {
+        const r = await chargePayment(deps, { payment_id: req.params.payment_id, payment_method: req.body.payment_method });
+        if (!r.ok) return sendErrors(reply, { statusOf, pathOf: paymentPathOf }, r.errors);
+        return reply.code(202).send(r.value);
+      },
+    );
+
+    app.post<{ Body: Settlement }>(
+      '/payments/callback',
+      {
+        // Settling may call the provider (refunds): Idempotency-Key in lease mode.
+        config: { idempotency: 'lease' },
+        schema: {
+          tags: ['provider'],
+          summary: 'Provider settlement callback (webhook); idempotent',
+          body: S.Settlement,
+          response: { 200: S.SettlementAnswer, ...problemResponses(401, 404, 409, 422) },
+        },
+      },
+      async (req, reply) => {
+        if (deps.callbackSecret !== undefined) {
+          const signature = req.headers[SIGNATURE_HEADER];
+          const raw = (req as unknown as { rawBody?: string }).rawBody ?? '';
+          if (typeof signature !== 'string' || !verifyCallback(raw, signature, deps.callbackSecret)) {
+            return sendProblem(
+              reply,
+              problem(401, 'invalid_signature', `the ${SIGNATURE_HEADER} header does not match the body`, [
+                { path: `/headers/${SIGNATURE_HEADER}`, message: 'does not match the body', code: 'invalid_signature' },
+              ]),
+            );
+          }
         }
-      }
-      const r = await settlePayment(deps, req.body);
-      if (!r.ok) return sendErrors(reply, { statusOf, pathOf: (e) => (e.code === 'payment_not_found' ? '/body/payment_id' : undefined) }, r.errors);
-      return reply.send({ payment_id: req.body.payment_id, status: r.value?.status ?? 'unknown', events: r.events.length });
-    });
+        const r = await settlePayment(deps, req.body);
+        if (!r.ok)
+          return sendErrors(
+            reply,
+            { statusOf, pathOf: (e) => (e.code === 'payment_not_found' ? '/body/payment_id' : undefined) },
+            r.errors,
+          );
+        return reply.send({ payment_id: req.body.payment_id, status: r.value?.status ?? 'unknown', events: r.events.length });
+      },
+    );
     return Promise.resolve();
   };
 }

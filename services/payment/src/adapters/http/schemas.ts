@@ -3,32 +3,43 @@ import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import { Id, Money } from '@albergue/application/http';
 
-
 export const PaymentParams = Type.Object({ payment_id: Id('Payment id.') });
 export const BookingParams = Type.Object({ booking_id: Id('Booking id.') });
 
-export const ChargeBody = Type.Object({
-  payment_method: Type.String({
-    minLength: 1,
-    maxLength: 256,
-    description: 'Simulated card network: a test card number (4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined; 4000 0000 0000 9995 has insufficient funds). A real provider: its payment-method token.',
-  }),
-}, { additionalProperties: false });
+export const ChargeBody = Type.Object(
+  {
+    payment_method: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description:
+        'Simulated card network: a test card number (4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined; 4000 0000 0000 9995 has insufficient funds). A real provider: its payment-method token.',
+    }),
+  },
+  { additionalProperties: false },
+);
 export type ChargeBody = Static<typeof ChargeBody>;
 
-export const Settlement = Type.Object({
-  payment_id: Id('Our payment id (the merchant reference).'),
-  provider_reference: Type.String({ minLength: 1, maxLength: 128 }),
-  idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'The idempotency key the charge was made with (our charge attempt id).' })),
-  outcome: Type.Union([
-    Type.Object({ status: Type.Literal('succeeded') }, { additionalProperties: false }),
-    Type.Object({
-      status: Type.Literal('failed'),
-      reason_code: Type.String({ pattern: '^[a-z][a-z0-9_]*$', maxLength: 64 }),
-      reason: Type.String({ maxLength: 500 }),
-    }, { additionalProperties: false }),
-  ]),
-}, { additionalProperties: false, description: 'The provider settlement callback (webhook).' });
+export const Settlement = Type.Object(
+  {
+    payment_id: Id('Our payment id (the merchant reference).'),
+    provider_reference: Type.String({ minLength: 1, maxLength: 128 }),
+    idempotency_key: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: 'The idempotency key the charge was made with (our charge attempt id).' }),
+    ),
+    outcome: Type.Union([
+      Type.Object({ status: Type.Literal('succeeded') }, { additionalProperties: false }),
+      Type.Object(
+        {
+          status: Type.Literal('failed'),
+          reason_code: Type.String({ pattern: '^[a-z][a-z0-9_]*$', maxLength: 64 }),
+          reason: Type.String({ maxLength: 500 }),
+        },
+        { additionalProperties: false },
+      ),
+    ]),
+  },
+  { additionalProperties: false, description: 'The provider settlement callback (webhook).' },
+);
 export type Settlement = Static<typeof Settlement>;
 
 export const PaymentView = Type.Object({
@@ -53,7 +64,9 @@ export const ChargeAccepted = Type.Object({
   payment_id: Type.String(),
   attempt_id: Type.String({ description: 'The charge attempt, recorded before the provider was called (its idempotency key).' }),
   provider_reference: Type.String(),
-  status: Type.Literal('processing', { description: 'The outcome arrives through the provider callback: poll the payment or the booking.' }),
+  status: Type.Literal('processing', {
+    description: 'The outcome arrives through the provider callback: poll the payment or the booking.',
+  }),
 });
 
 export const SettlementAnswer = Type.Object({
@@ -64,11 +77,18 @@ export const SettlementAnswer = Type.Object({
 
 // ── Refunds (operator) ───────────────────────────────────────────────────────────────────────
 export const RefundParams = Type.Object({ refund_id: Id('Refund id.') });
-export const RefundListQuery = Type.Object({
-  status: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')], { description: 'Which refunds: failed ones wait for an operator.' }),
-  // A digit string (query values are strings; parsed by the route, so it works with or without type coercion).
-  limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]{0,1}|[1-4][0-9]{2}|500)$', description: 'At most this many (1–500, default 100).' })),
-}, { additionalProperties: false });
+export const RefundListQuery = Type.Object(
+  {
+    status: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')], {
+      description: 'Which refunds: failed ones wait for an operator.',
+    }),
+    // A digit string (query values are strings; parsed by the route, so it works with or without type coercion).
+    limit: Type.Optional(
+      Type.String({ pattern: '^(?:[1-9][0-9]{0,1}|[1-4][0-9]{2}|500)$', description: 'At most this many (1–500, default 100).' }),
+    ),
+  },
+  { additionalProperties: false },
+);
 export const RefundView = Type.Object({
   refund_id: Type.String(),
   payment_id: Type.String(),

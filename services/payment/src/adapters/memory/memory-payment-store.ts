@@ -1,7 +1,16 @@
 // In-memory PaymentRepository + PaymentQueries: transactions run one at a time and roll back on a
 // throw. For tests and for running payment without a database; the Postgres adapter is the real one.
 import type { EventEnvelope } from '@albergue/events';
-import type { ChargeAttempt, PaymentQueries, PaymentRecord, PaymentRepository, PaymentTransaction, PaymentView, Refund, RefundStatus } from '../../application/ports.js';
+import type {
+  ChargeAttempt,
+  PaymentQueries,
+  PaymentRecord,
+  PaymentRepository,
+  PaymentTransaction,
+  PaymentView,
+  Refund,
+  RefundStatus,
+} from '../../application/ports.js';
 import { PaymentConflictError } from '../../application/ports.js';
 import { paymentView } from '../../application/support.js';
 
@@ -28,7 +37,12 @@ export class MemoryPaymentStore implements PaymentRepository, PaymentQueries {
 
   transaction<T>(work: (tx: PaymentTransaction) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
-      const snapshot: Data = { byBooking: new Map(this.data.byBooking), outbox: [...this.data.outbox], attempts: new Map(this.data.attempts), refunds: new Map(this.data.refunds) };
+      const snapshot: Data = {
+        byBooking: new Map(this.data.byBooking),
+        outbox: [...this.data.outbox],
+        attempts: new Map(this.data.attempts),
+        refunds: new Map(this.data.refunds),
+      };
       try {
         return await work(this.tx());
       } catch (err) {
@@ -58,7 +72,12 @@ export class MemoryPaymentStore implements PaymentRepository, PaymentQueries {
   }
 
   listRefunds(status: RefundStatus, limit: number): Promise<Refund[]> {
-    return Promise.resolve([...this.data.refunds.values()].filter((r) => r.status === status).sort((a, b) => a.requested_at.localeCompare(b.requested_at)).slice(0, limit));
+    return Promise.resolve(
+      [...this.data.refunds.values()]
+        .filter((r) => r.status === status)
+        .sort((a, b) => a.requested_at.localeCompare(b.requested_at))
+        .slice(0, limit),
+    );
   }
 
   /** Every charge attempt (tests). */
@@ -123,7 +142,10 @@ export class MemoryPaymentStore implements PaymentRepository, PaymentQueries {
       settleAttempts: (st) => {
         for (const a of this.data.attempts.values()) {
           if (a.payment_id !== st.payment_id || !isOpen(a)) continue;
-          const match = a.attempt_id === st.idempotency_key || a.provider_reference === st.provider_reference || (st.idempotency_key === undefined && a.provider_reference === undefined);
+          const match =
+            a.attempt_id === st.idempotency_key ||
+            a.provider_reference === st.provider_reference ||
+            (st.idempotency_key === undefined && a.provider_reference === undefined);
           if (!match) continue;
           this.data.attempts.set(a.attempt_id, {
             ...a,

@@ -4,7 +4,15 @@
 import type { EventEnvelope } from '@albergue/events';
 import type { SqlDatabase, SqlExecutor, SqlTransaction } from '@albergue/outbox';
 import { Outbox } from '@albergue/outbox';
-import type { ChargeAttempt, PaymentRecord, PaymentRepository, PaymentTransaction, PaymentView, Refund, RefundStatus } from '../../application/ports.js';
+import type {
+  ChargeAttempt,
+  PaymentRecord,
+  PaymentRepository,
+  PaymentTransaction,
+  PaymentView,
+  Refund,
+  RefundStatus,
+} from '../../application/ports.js';
 import { PaymentConflictError } from '../../application/ports.js';
 import { paymentView } from '../../application/support.js';
 
@@ -47,7 +55,10 @@ export class PgPaymentRepository implements PaymentRepository {
   /** booking_ids each open transaction loaded or saved (kept per SqlTransaction). */
   private readonly loaded = new WeakMap<SqlTransaction, Set<string>>();
 
-  constructor(private readonly db: SqlDatabase, private readonly outbox: Outbox = new Outbox(db)) {}
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly outbox: Outbox = new Outbox(db),
+  ) {}
 
   async transaction<T>(work: (tx: PaymentTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -172,7 +183,11 @@ function toRefund(r: RefundRow): Refund {
 }
 
 class PgPaymentTransaction implements PaymentTransaction {
-  constructor(private readonly tx: SqlTransaction, private readonly loaded: Set<string>, private readonly outbox: Outbox) {}
+  constructor(
+    private readonly tx: SqlTransaction,
+    private readonly loaded: Set<string>,
+    private readonly outbox: Outbox,
+  ) {}
 
   async loadByBooking(bookingId: string): Promise<PaymentRecord | undefined> {
     const { rows } = await this.tx.query<PaymentRow>(`SELECT ${COLUMNS} FROM payments WHERE booking_id = $1 FOR UPDATE`, [bookingId]);
@@ -220,7 +235,8 @@ class PgPaymentTransaction implements PaymentTransaction {
         this.loaded.add(bookingId);
       }
     } catch (err) {
-      if (isUniqueViolation(err)) throw new PaymentConflictError(`payment ${paymentOf(record) ?? 'none'} already belongs to another booking`);
+      if (isUniqueViolation(err))
+        throw new PaymentConflictError(`payment ${paymentOf(record) ?? 'none'} already belongs to another booking`);
       throw err;
     }
     const view = paymentView(s);
@@ -240,7 +256,9 @@ class PgPaymentTransaction implements PaymentTransaction {
   }
 
   async loadAttempt(attemptId: string): Promise<ChargeAttempt | undefined> {
-    const { rows } = await this.tx.query<AttemptRow>(`SELECT ${ATTEMPT_COLUMNS} FROM charge_attempts WHERE attempt_id = $1 FOR UPDATE`, [attemptId]);
+    const { rows } = await this.tx.query<AttemptRow>(`SELECT ${ATTEMPT_COLUMNS} FROM charge_attempts WHERE attempt_id = $1 FOR UPDATE`, [
+      attemptId,
+    ]);
     return rows[0] && toAttempt(rows[0]);
   }
 
@@ -249,7 +267,16 @@ class PgPaymentTransaction implements PaymentTransaction {
       await this.tx.query(
         `INSERT INTO charge_attempts (attempt_id, payment_id, status, provider_reference, reason_code, checks, next_check_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz)`,
-        [a.attempt_id, a.payment_id, a.status, a.provider_reference ?? null, a.reason_code ?? null, a.checks, a.next_check_at, a.created_at],
+        [
+          a.attempt_id,
+          a.payment_id,
+          a.status,
+          a.provider_reference ?? null,
+          a.reason_code ?? null,
+          a.checks,
+          a.next_check_at,
+          a.created_at,
+        ],
       );
     } catch (err) {
       if (isUniqueViolation(err)) throw new PaymentConflictError(`payment ${a.payment_id} already has an open charge attempt`);
@@ -281,7 +308,19 @@ class PgPaymentTransaction implements PaymentTransaction {
       `INSERT INTO refunds (refund_id, payment_id, booking_id, provider_reference, amount_minor, currency, reason, status, attempts, next_attempt_at, requested_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::timestamptz, $11::timestamptz)
        ON CONFLICT (provider_reference) DO NOTHING RETURNING 1 AS inserted`,
-      [r.refund_id, r.payment_id, r.booking_id, r.provider_reference, r.amount.amount_minor, r.amount.currency, r.reason, r.status, r.attempts, r.next_attempt_at ?? null, r.requested_at],
+      [
+        r.refund_id,
+        r.payment_id,
+        r.booking_id,
+        r.provider_reference,
+        r.amount.amount_minor,
+        r.amount.currency,
+        r.reason,
+        r.status,
+        r.attempts,
+        r.next_attempt_at ?? null,
+        r.requested_at,
+      ],
     );
     return rows.length === 1;
   }
@@ -296,7 +335,17 @@ class PgPaymentTransaction implements PaymentTransaction {
       `UPDATE refunds SET status = $2, attempts = $3, next_attempt_at = $4::timestamptz, last_error = $5, refund_reference = $6,
          refunded_at = $7::timestamptz, amount_minor = $8, currency = $9, updated_at = now()
        WHERE refund_id = $1`,
-      [r.refund_id, r.status, r.attempts, r.next_attempt_at ?? null, r.last_error ?? null, r.refund_reference ?? null, r.refunded_at ?? null, r.amount.amount_minor, r.amount.currency],
+      [
+        r.refund_id,
+        r.status,
+        r.attempts,
+        r.next_attempt_at ?? null,
+        r.last_error ?? null,
+        r.refund_reference ?? null,
+        r.refunded_at ?? null,
+        r.amount.amount_minor,
+        r.amount.currency,
+      ],
     );
   }
 
@@ -320,9 +369,21 @@ async function saveView(tx: SqlExecutor, v: PaymentView): Promise<void> {
        voided_at = EXCLUDED.voided_at, refund_reference = EXCLUDED.refund_reference,
        refunded_at = EXCLUDED.refunded_at, updated_at = now()`,
     [
-      v.payment_id, v.booking_id, v.status, v.amount.amount_minor, v.amount.currency, v.provider, v.initiated_at,
-      v.provider_reference ?? null, v.confirmed_at ?? null, v.reason_code ?? null, v.reason ?? null, v.failed_at ?? null,
-      v.voided_at ?? null, v.refund_reference ?? null, v.refunded_at ?? null,
+      v.payment_id,
+      v.booking_id,
+      v.status,
+      v.amount.amount_minor,
+      v.amount.currency,
+      v.provider,
+      v.initiated_at,
+      v.provider_reference ?? null,
+      v.confirmed_at ?? null,
+      v.reason_code ?? null,
+      v.reason ?? null,
+      v.failed_at ?? null,
+      v.voided_at ?? null,
+      v.refund_reference ?? null,
+      v.refunded_at ?? null,
     ],
   );
 }

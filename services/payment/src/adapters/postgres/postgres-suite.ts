@@ -28,7 +28,10 @@ export function postgresPaymentSuite(label: string, open: () => Promise<TestData
   before(async () => {
     handle = await open();
     const report = await migrate(db(), ALL_MIGRATIONS);
-    assert.deepEqual(report.applied, ALL_MIGRATIONS.map((m) => m.version));
+    assert.deepEqual(
+      report.applied,
+      ALL_MIGRATIONS.map((m) => m.version),
+    );
   });
 
   after(async () => {
@@ -41,8 +44,12 @@ export function postgresPaymentSuite(label: string, open: () => Promise<TestData
     const again = await migrate(db(), ALL_MIGRATIONS);
     assert.deepEqual(again, { applied: [], skipped: ALL_MIGRATIONS.map((m) => m.version) });
     const { rows } = await db().query<{ table_name: string }>(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'payment%' ORDER BY table_name`);
-    assert.deepEqual(rows.map((r) => r.table_name), ['payment_views', 'payments']);
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'payment%' ORDER BY table_name`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.table_name),
+      ['payment_views', 'payments'],
+    );
   });
 
   const harness: PaymentStoreHarness = {
@@ -50,13 +57,18 @@ export function postgresPaymentSuite(label: string, open: () => Promise<TestData
     withNetwork: true,
     async fresh() {
       const d = db();
-      await d.exec('TRUNCATE payments, payment_views, outbox_events, inbox_events, charge_attempts, refunds, sim_card_network_charges, sim_card_network_cancellations');
+      await d.exec(
+        'TRUNCATE payments, payment_views, outbox_events, inbox_events, charge_attempts, refunds, sim_card_network_charges, sim_card_network_cancellations',
+      );
       const repo = new PgPaymentRepository(d);
       const fixture = {
         db: d,
         repo,
         queries: new PgPaymentQueries(d),
-        async handle<T>(envelope: EventEnvelope, work: (tx: ReturnType<PgPaymentRepository['forTransaction']>) => Promise<T>): Promise<T | undefined> {
+        async handle<T>(
+          envelope: EventEnvelope,
+          work: (tx: ReturnType<PgPaymentRepository['forTransaction']>) => Promise<T>,
+        ): Promise<T | undefined> {
           const topic = events.definition(envelope.event_type, envelope.event_version)?.topic ?? envelope.event_type;
           const r = await runInbox(d, { subscriber: 'payment', eventId: envelope.event_id, topic }, (tx) => work(repo.forTransaction(tx)));
           return r.status === 'processed' ? r.value : undefined;

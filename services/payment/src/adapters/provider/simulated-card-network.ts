@@ -9,11 +9,20 @@
 // turns a share of the charges into processing errors.
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Migration, SqlDatabase } from '@albergue/outbox';
-import type { ChargeAnswer, ChargeRequest, PaymentProvider, ProviderCharge, ProviderSettlement, SettlementOutcome } from '../../application/ports.js';
+import type {
+  ChargeAnswer,
+  ChargeRequest,
+  PaymentProvider,
+  ProviderCharge,
+  ProviderSettlement,
+  SettlementOutcome,
+} from '../../application/ports.js';
 import type { Money } from '../../domain/payment.js';
 
 /** What each test card does. Any other number that passes the Luhn check succeeds. */
-export const TEST_CARDS: Readonly<Record<string, { readonly outcome: 'succeeded' } | { readonly outcome: 'failed'; readonly reason_code: string; readonly reason: string }>> = {
+export const TEST_CARDS: Readonly<
+  Record<string, { readonly outcome: 'succeeded' } | { readonly outcome: 'failed'; readonly reason_code: string; readonly reason: string }>
+> = {
   '4242424242424242': { outcome: 'succeeded' },
   '5555555555554444': { outcome: 'succeeded' },
   '4000000000000002': { outcome: 'failed', reason_code: 'card_declined', reason: 'The card was declined.' },
@@ -113,7 +122,11 @@ interface ChargeRow {
   refund_reference: string | null;
 }
 
-const CANCELLED: SettlementOutcome = { status: 'failed', reason_code: 'payment_cancelled', reason: 'The payment was cancelled before it settled.' };
+const CANCELLED: SettlementOutcome = {
+  status: 'failed',
+  reason_code: 'payment_cancelled',
+  reason: 'The payment was cancelled before it settled.',
+};
 const ROW = 'idempotency_key, provider_reference, payment_id, outcome, settles_at, cancelled_at, refund_reference';
 
 export class SimulatedCardNetwork implements PaymentProvider {
@@ -156,8 +169,16 @@ export class SimulatedCardNetwork implements PaymentProvider {
        WHERE NOT EXISTS (SELECT 1 FROM sim_card_network_cancellations WHERE payment_id = $3)
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING provider_reference`,
-      [request.idempotency_key, reference, request.payment_id, request.amount.amount_minor, request.amount.currency, JSON.stringify(outcome),
-        new Date(now.getTime() + this.latency()).toISOString(), now.toISOString()],
+      [
+        request.idempotency_key,
+        reference,
+        request.payment_id,
+        request.amount.amount_minor,
+        request.amount.currency,
+        JSON.stringify(outcome),
+        new Date(now.getTime() + this.latency()).toISOString(),
+        now.toISOString(),
+      ],
     );
     if (inserted.rows.length === 0) {
       const first = await this.find(request.idempotency_key);
@@ -192,7 +213,11 @@ export class SimulatedCardNetwork implements PaymentProvider {
     );
   }
 
-  async refund(request: { readonly payment_id: string; readonly provider_reference: string; readonly amount: Money }): Promise<{ readonly refund_reference: string; readonly amount: Money }> {
+  async refund(request: {
+    readonly payment_id: string;
+    readonly provider_reference: string;
+    readonly amount: Money;
+  }): Promise<{ readonly refund_reference: string; readonly amount: Money }> {
     const now = this.now().toISOString();
     const { rows } = await this.options.db.query<{ refund_reference: string; amount_minor: number | string; currency: string }>(
       `UPDATE sim_card_network_charges
@@ -203,10 +228,18 @@ export class SimulatedCardNetwork implements PaymentProvider {
       [request.provider_reference, request.payment_id, now],
     );
     // The whole charge is given back, whatever amount was asked for.
-    if (rows[0]) return { refund_reference: rows[0].refund_reference, amount: { amount_minor: Number(rows[0].amount_minor), currency: rows[0].currency } };
-    const { rows: found } = await this.options.db.query<ChargeRow>(`SELECT ${ROW} FROM sim_card_network_charges WHERE provider_reference = $1`, [request.provider_reference]);
+    if (rows[0])
+      return {
+        refund_reference: rows[0].refund_reference,
+        amount: { amount_minor: Number(rows[0].amount_minor), currency: rows[0].currency },
+      };
+    const { rows: found } = await this.options.db.query<ChargeRow>(
+      `SELECT ${ROW} FROM sim_card_network_charges WHERE provider_reference = $1`,
+      [request.provider_reference],
+    );
     const row = found[0];
-    if (!row || row.payment_id !== request.payment_id) throw new Error(`no charge ${request.provider_reference} for payment ${request.payment_id}`);
+    if (!row || row.payment_id !== request.payment_id)
+      throw new Error(`no charge ${request.provider_reference} for payment ${request.payment_id}`);
     throw new Error(`charge ${request.provider_reference} is ${this.statusOf(row)}; nothing to refund`);
   }
 
@@ -218,7 +251,10 @@ export class SimulatedCardNetwork implements PaymentProvider {
 
   /** Charges taken for a payment (tests: "one provider charge"). */
   async chargesOf(paymentId: string): Promise<{ idempotency_key: string; provider_reference: string; status: SimulatedChargeStatus }[]> {
-    const { rows } = await this.options.db.query<ChargeRow>(`SELECT ${ROW} FROM sim_card_network_charges WHERE payment_id = $1 ORDER BY created_at`, [paymentId]);
+    const { rows } = await this.options.db.query<ChargeRow>(
+      `SELECT ${ROW} FROM sim_card_network_charges WHERE payment_id = $1 ORDER BY created_at`,
+      [paymentId],
+    );
     return rows.map((r) => ({ idempotency_key: r.idempotency_key, provider_reference: r.provider_reference, status: this.statusOf(r) }));
   }
 
@@ -241,7 +277,9 @@ export class SimulatedCardNetwork implements PaymentProvider {
   }
 
   private async find(key: string): Promise<ChargeRow | undefined> {
-    const { rows } = await this.options.db.query<ChargeRow>(`SELECT ${ROW} FROM sim_card_network_charges WHERE idempotency_key = $1`, [key]);
+    const { rows } = await this.options.db.query<ChargeRow>(`SELECT ${ROW} FROM sim_card_network_charges WHERE idempotency_key = $1`, [
+      key,
+    ]);
     return rows[0];
   }
 
@@ -281,10 +319,12 @@ export class SimulatedCardNetwork implements PaymentProvider {
 
   private deliverLater(key: string, delivery: number, delayMs: number): void {
     if (this.closed) return;
-    const schedule = this.options.schedule ?? ((fn, ms) => {
-      const t = setTimeout(fn, ms);
-      return () => clearTimeout(t);
-    });
+    const schedule =
+      this.options.schedule ??
+      ((fn, ms) => {
+        const t = setTimeout(fn, ms);
+        return () => clearTimeout(t);
+      });
     const cancel = schedule(() => {
       this.timers.delete(cancel);
       const p = this.deliver(key, delivery).finally(() => this.inFlight.delete(p));
@@ -310,7 +350,12 @@ export class SimulatedCardNetwork implements PaymentProvider {
       );
     } catch (err) {
       if (this.closed) return;
-      const failed = settlement ?? { payment_id: '?', provider_reference: '?', idempotency_key: key, outcome: { status: 'failed', reason_code: 'unknown', reason: 'not read' } };
+      const failed = settlement ?? {
+        payment_id: '?',
+        provider_reference: '?',
+        idempotency_key: key,
+        outcome: { status: 'failed', reason_code: 'unknown', reason: 'not read' },
+      };
       if (delivery < (this.options.maxDeliveries ?? 6)) {
         const wait = this.retryDelayMs(delivery + 1);
         this.options.onDeliveryFailed?.(failed, err, delivery, wait);
