@@ -258,8 +258,15 @@ class PubSubGate {
   private send(packet: EmittedPacket, cb: EmitCallback | undefined): void {
     const key = keyOf(packet);
     if (key !== undefined && (this.mq._matcher?.match(packet.topic).length ?? 0) > 0) this.awaiting.set(key, { packet, at: Date.now() });
-    this.emit(packet, cb);
+    // Always with a callback: without one mqemitter-redis hands a failed PUBLISH (a connection closed
+    // under it, e.g. while the broker stops) to its default error handler, which throws inside a
+    // promise's catch: an unhandled rejection that kills the process.
+    this.emit(packet, cb ?? this.publishFailed);
   }
+
+  private readonly publishFailed = (err?: unknown): void => {
+    if (err && !this.closed) this.logger?.warn({ err }, 'a message could not be published on Redis pub/sub');
+  };
 
   private reopen(): void {
     if (this.open || this.closed) return;
