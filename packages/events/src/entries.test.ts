@@ -21,7 +21,8 @@ function graph(entry: string): { files: string[]; external: Set<string> } {
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/g)) {
       const spec = m[1]!;
-      if (spec.startsWith('.')) queue.push(join(dirname(file), spec.endsWith('.ts') ? spec : spec.endsWith('.js') ? `${spec.slice(0, -3)}.ts` : `${spec}.ts`));
+      if (spec.startsWith('.'))
+        queue.push(join(dirname(file), spec.endsWith('.ts') ? spec : spec.endsWith('.js') ? `${spec.slice(0, -3)}.ts` : `${spec}.ts`));
       else external.add(spec);
     }
   }
