@@ -66,6 +66,9 @@ export async function redisStorage(redisUrl: string, options: RedisStorageOption
     for (const c of [persistenceConn, subConn, pubConn]) c.disconnect();
     throw err;
   }
+  // mqemitter-redis' close() calls quit() on both and drops the promise: on a connection that is
+  // already closed (Redis gone, or dropped while stopping) that is an unhandled rejection.
+  for (const c of [subConn, pubConn]) handleQuitRejection(c);
   const mq = MQEmitterRedis({ subConn, pubConn }) as unknown as RedisEmitter;
   // mqemitter-redis re-emits its connections' errors here; without a listener the process dies.
   mq.state.on('error', () => undefined);
@@ -115,6 +118,15 @@ function dropConnection(conn: Redis): void {
   const internals = conn as unknown as { setStatus?(status: string): void; flushQueue?(err: Error): void };
   internals.setStatus?.('end');
   internals.flushQueue?.(new Error('Redis unavailable: the broker is stopping'));
+}
+
+function handleQuitRejection(conn: Redis): void {
+  const quit = conn.quit.bind(conn);
+  conn.quit = (...args: Parameters<Redis['quit']>) => {
+    const done = quit(...args);
+    done.catch(() => undefined); // closing a closed connection: nothing left to do
+    return done;
+  };
 }
 
 function ready(conn: Redis): Promise<void> {
@@ -258,15 +270,23 @@ class PubSubGate {
   private send(packet: EmittedPacket, cb: EmitCallback | undefined): void {
     const key = keyOf(packet);
     if (key !== undefined && (this.mq._matcher?.match(packet.topic).length ?? 0) > 0) this.awaiting.set(key, { packet, at: Date.now() });
-    // Always with a callback: without one mqemitter-redis hands a failed PUBLISH (a connection closed
-    // under it, e.g. while the broker stops) to its default error handler, which throws inside a
-    // promise's catch: an unhandled rejection that kills the process.
-    this.emit(packet, cb ?? this.publishFailed);
+    this.emit(packet, (err?: unknown) => this.published(err, cb));
   }
 
-  private readonly publishFailed = (err?: unknown): void => {
+  /**
+   * mqemitter-redis answers a PUBLISH with `.then(() => done()).catch(done)`: a callback that throws
+   * (or its default error handler, which does) becomes an unhandled rejection that kills the process.
+   * Seen when a connection closes under in-flight publishes while the broker stops. So every publish
+   * gets this callback: it logs a failure (unless the broker is stopping) and never throws.
+   */
+  private published(err: unknown, cb: EmitCallback | undefined): void {
     if (err && !this.closed) this.logger?.warn({ err }, 'a message could not be published on Redis pub/sub');
-  };
+    try {
+      cb?.(err);
+    } catch (thrown) {
+      if (!this.closed) this.logger?.error({ err: thrown }, 'a pub/sub publish callback failed');
+    }
+  }
 
   private reopen(): void {
     if (this.open || this.closed) return;
