@@ -120,7 +120,9 @@ export function connectMqtt(
   onMessage?: (topic: string, payload: Buffer) => void,
 ): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+    // 20 s: a CONNACK of a persistent session on Redis once took over 5 s in a CI run (not understood
+    // yet; see the closing note of stop 19). A broker that never answers still fails the test.
+    const client = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 20_000, ...options });
     if (onMessage) client.on('message', onMessage);
     client.once('connect', () => {
       client.removeAllListeners('error');
