@@ -12,6 +12,24 @@ export interface ServiceDeclaration {
   readonly context: Context;
   readonly publishes: readonly EventDefinition[];
   readonly subscribes: readonly SubscriptionDeclaration[];
+  /**
+   * One MQTT wildcard subscription covering many events (audit's `albergue/#`). The events it
+   * covers are every defined event whose topic matches `filter`, minus `except` (a service never
+   * subscribes to its own output this way: audit excepts AuditLogged). The runtime subscribes
+   * once with the filter; the broker's ACL grants the filter; the catalog lists the covered events.
+   */
+  readonly subscribesAll?: WildcardSubscriptionDeclaration;
+}
+
+export interface WildcardSubscriptionDeclaration {
+  /** MQTT topic filter, e.g. `albergue/#`. */
+  readonly filter: string;
+  /** Handler name, e.g. `recordOnAnyEvent`. */
+  readonly handler: string;
+  /** Consumer group; defaults to the service name. */
+  readonly subscriber?: string;
+  readonly except?: readonly EventDefinition[];
+  readonly policy?: Partial<SubscriptionPolicy>;
 }
 
 export interface SubscriptionDeclaration {
