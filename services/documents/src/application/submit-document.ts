@@ -1,5 +1,6 @@
 import type { CommandResult } from '@albergue/application';
 import { localDate } from '@albergue/application';
+import { newEventId } from '@albergue/events';
 import type { SubmitDocument } from '../domain/document.js';
 import { decide, evolve, NO_DOCUMENT } from '../domain/document.js';
 import type { DocumentType } from '../domain/identity-numbers.js';
@@ -64,7 +65,7 @@ export async function submitDocument(
   if (!decision.ok) return decision;
   const state = decision.events.reduce(evolve, NO_DOCUMENT);
   if (state.status === 'none') throw new Error('SubmitDocument accepted without an event');
-  const decision_event_id = deps.ids();
+  const decision_event_id = newEventId(); // an event id is a UUIDv7 whatever the document ids are
   const record: DocumentRecord = {
     state,
     number_sealed: deps.cipher.seal(input.number, sealContext(document_id, 'number')),
