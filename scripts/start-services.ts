@@ -22,6 +22,7 @@ const services = [
   { name: 'booking', port: process.env.BOOKING_PORT ?? '8102' },
   { name: 'payment', port: process.env.PAYMENT_PORT ?? '8103' },
   { name: 'location', port: process.env.LOCATION_PORT ?? '8101' },
+  { name: 'documents', port: process.env.DOCUMENTS_PORT ?? '8104' },
 ];
 // A child that exits is restarted with backoff and logged; Ctrl-C stops them all (scripts/supervisor.ts).
 const supervisor = new Supervisor();

@@ -3,6 +3,7 @@
 // (default ./data). Ctrl-C stops everything cleanly. Every port can be moved by its env variable.
 import { brokerOptionsFromEnv, startBroker } from '@albergue/broker';
 import { createBookingService } from '@albergue/booking/service';
+import { createDocumentsService } from '@albergue/documents/service';
 import { createLocationService } from '@albergue/location/service';
 import { MemoryDeliveryLedger } from '@albergue/messaging';
 import { ConfigError, createLogger } from '@albergue/platform';
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
 
   try {
     const shared = { ledger, config: { mqttUrl: broker.mqttUrl } };
-    const factories = [createLocationService, createBookingService, createPaymentService];
+    const factories = [createLocationService, createBookingService, createPaymentService, createDocumentsService];
     for (const create of factories) {
       const rt = await create(shared);
       services.push(rt);

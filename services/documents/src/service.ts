@@ -44,7 +44,8 @@ export async function createDocumentsService(o: DocumentsServiceOptions = {}): P
   const cipher = new AesGcmDocumentCipher(encryptionKeyFromEnv(env));
   const sweepMs = envInt('DOCUMENTS_VALIDATION_SWEEP_MS', 250, { min: 10 }, env);
   const validatorMode = envOptional('DOCUMENTS_VALIDATOR', env) ?? 'on';
-  if (validatorMode !== 'on' && validatorMode !== 'off') throw new ConfigError(`DOCUMENTS_VALIDATOR must be on or off, got "${validatorMode}"`);
+  if (validatorMode !== 'on' && validatorMode !== 'off')
+    throw new ConfigError(`DOCUMENTS_VALIDATOR must be on or off, got "${validatorMode}"`);
 
   const rt = await createServiceRuntime({
     ...o,

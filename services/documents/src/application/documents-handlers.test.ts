@@ -21,8 +21,7 @@ let store: MemoryDocumentStore;
 let cipher: AesGcmDocumentCipher;
 const deps = (repo: DocumentRepository = store) => ({ repo, queries: store, clock, ids, cipher, config });
 
-const MRZ =
-  'I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<';
+const MRZ = 'I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<';
 
 function input(over: Partial<SubmitDocumentInput> = {}): SubmitDocumentInput {
   return {
@@ -141,7 +140,13 @@ describe('documents application', () => {
     const crashing: DocumentRepository = {
       transaction: (work) =>
         store.transaction((tx) =>
-          work({ ...tx, appendToOutbox: () => Promise.reject(new Error('process died')), update: (x) => tx.update(x), claimPending: (s) => tx.claimPending(s), insert: (x) => tx.insert(x) }),
+          work({
+            ...tx,
+            appendToOutbox: () => Promise.reject(new Error('process died')),
+            update: (x) => tx.update(x),
+            claimPending: (s) => tx.claimPending(s),
+            insert: (x) => tx.insert(x),
+          }),
         ),
     };
     const crashed = await validatePendingDocuments({ ...deps(crashing), onFailed: () => undefined });

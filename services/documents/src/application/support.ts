@@ -14,7 +14,11 @@ const toEnvelope = envelopeMapping({ DocumentValidated, DocumentRejected });
  */
 export function decisionEnvelope(event: DocumentEvent, record: DocumentRecord): EventEnvelope | undefined {
   if (event.type === 'DocumentSubmitted') return undefined;
-  return toEnvelope(event, { event_id: record.decision_event_id, correlation_id: record.correlation_id, causation_id: record.causation_id });
+  return toEnvelope(event, {
+    event_id: record.decision_event_id,
+    correlation_id: record.correlation_id,
+    causation_id: record.causation_id,
+  });
 }
 
 export function documentView(state: DocumentRecord['state']): DocumentView {

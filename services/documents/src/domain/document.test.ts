@@ -75,13 +75,11 @@ describe('DNI: 8 digits + the letter TRWAGMYFPDXBNJZSQVHLCKE[number mod 23]', ()
     ['1234567ZZ', ['number_format_invalid']],
     ['', ['number_format_invalid']],
   ];
-  for (const [number, expected] of cases) test(`${number || '(empty)'} → ${expected.join(', ') || 'valid'}`, () => assert.deepEqual(dniProblems(number), expected));
+  for (const [number, expected] of cases)
+    test(`${number || '(empty)'} → ${expected.join(', ') || 'valid'}`, () => assert.deepEqual(dniProblems(number), expected));
 
   test('every letter of the table is right for its remainder (0..22)', () => {
-    assert.deepEqual(
-      Array.from({ length: 23 }, (_, r) => checkLetterOf(String(r).padStart(8, '0'))).join(''),
-      'TRWAGMYFPDXBNJZSQVHLCKE',
-    );
+    assert.deepEqual(Array.from({ length: 23 }, (_, r) => checkLetterOf(String(r).padStart(8, '0'))).join(''), 'TRWAGMYFPDXBNJZSQVHLCKE');
   });
 
   test('typed with dots, spaces, a hyphen or in lower case → normalised before the rules', () => {
@@ -103,7 +101,8 @@ describe('NIE: X/Y/Z → 0/1/2, 7 digits, then the DNI letter', () => {
     ['X12345678L', ['number_format_invalid']],
     ['12345678Z', ['number_format_invalid']],
   ];
-  for (const [number, expected] of cases) test(`${number} → ${expected.join(', ') || 'valid'}`, () => assert.deepEqual(nieProblems(number), expected));
+  for (const [number, expected] of cases)
+    test(`${number} → ${expected.join(', ') || 'valid'}`, () => assert.deepEqual(nieProblems(number), expected));
 });
 
 describe('passports: the format of the issuing country, else 6–9 letters and digits', () => {
@@ -200,7 +199,12 @@ describe('MRZ (ICAO 9303)', () => {
   const malformed: [string, string][] = [
     ['empty', ''],
     ['one line', ICAO_TD3.split('\n')[1]!],
-    ['lines of 43', ICAO_TD3.split('\n').map((l) => l.slice(1)).join('\n')],
+    [
+      'lines of 43',
+      ICAO_TD3.split('\n')
+        .map((l) => l.slice(1))
+        .join('\n'),
+    ],
     ['TD1 of 2 lines', ICAO_TD1.split('\n').slice(0, 2).join('\n')],
     ['lower case', ICAO_TD3.toLowerCase()],
     ['a space inside', tamper(ICAO_TD3, 0, 10, ' ')],
@@ -249,15 +253,40 @@ describe('documentProblems: every rule, each reason code', () => {
     { name: 'DNI not 8 digits + letter', f: facts(), number: '1234-567', expected: ['number_format_invalid'] },
     { name: 'passport format', f: passportFacts({ issuing_country: 'ITA' }), number: 'Y12345678', expected: ['passport_format_invalid'] },
     { name: 'DNI issued by France', f: facts({ issuing_country: 'FRA' }), number: '12345678Z', expected: ['country_not_allowed_for_type'] },
-    { name: 'NIE issued by Portugal', f: facts({ document_type: 'nie', issuing_country: 'PRT' }), number: 'X1234567L', expected: ['country_not_allowed_for_type'] },
+    {
+      name: 'NIE issued by Portugal',
+      f: facts({ document_type: 'nie', issuing_country: 'PRT' }),
+      number: 'X1234567L',
+      expected: ['country_not_allowed_for_type'],
+    },
     { name: 'birth date not a date', f: facts({ birth_date: '1980-02-30' }), number: '12345678Z', expected: ['birth_date_invalid'] },
     { name: 'expiry not a date', f: facts({ expires_on: '2031-13-01' }), number: '12345678Z', expected: ['expiry_date_invalid'] },
-    { name: 'born tomorrow', f: facts({ birth_date: '2026-12-03', guardian_reference: 'g-0' }), number: '12345678Z', expected: ['birth_date_in_future'] },
+    {
+      name: 'born tomorrow',
+      f: facts({ birth_date: '2026-12-03', guardian_reference: 'g-0' }),
+      number: '12345678Z',
+      expected: ['birth_date_in_future'],
+    },
     { name: 'born 131 years ago', f: facts({ birth_date: '1895-12-01' }), number: '12345678Z', expected: ['birth_date_implausible'] },
-    { name: 'aged 13 without a guardian', f: facts({ birth_date: '2012-12-03' }), number: '12345678Z', expected: ['minor_without_guardian'] },
+    {
+      name: 'aged 13 without a guardian',
+      f: facts({ birth_date: '2012-12-03' }),
+      number: '12345678Z',
+      expected: ['minor_without_guardian'],
+    },
     { name: '14 today without a guardian', f: facts({ birth_date: '2012-12-02' }), number: '12345678Z', expected: [] },
-    { name: 'aged 13 with a guardian', f: facts({ birth_date: '2012-12-03', guardian_reference: 'guest-mother' }), number: '12345678Z', expected: [] },
-    { name: 'a blank guardian reference is none', f: facts({ birth_date: '2012-12-03', guardian_reference: '  ' }), number: '12345678Z', expected: ['minor_without_guardian'] },
+    {
+      name: 'aged 13 with a guardian',
+      f: facts({ birth_date: '2012-12-03', guardian_reference: 'guest-mother' }),
+      number: '12345678Z',
+      expected: [],
+    },
+    {
+      name: 'a blank guardian reference is none',
+      f: facts({ birth_date: '2012-12-03', guardian_reference: '  ' }),
+      number: '12345678Z',
+      expected: ['minor_without_guardian'],
+    },
     {
       name: 'expiry before birth (and so expired)',
       f: facts({ birth_date: '1980-01-01', expires_on: '1979-01-01' }),
@@ -266,7 +295,13 @@ describe('documentProblems: every rule, each reason code', () => {
     },
     { name: 'expired yesterday', f: facts({ expires_on: '2026-12-01' }), number: '12345678Z', expected: ['document_expired'] },
     { name: 'expires today: still valid today', f: facts({ expires_on: TODAY }), number: '12345678Z', expected: [] },
-    { name: 'expired by the decision day', f: facts({ expires_on: TODAY }), number: '12345678Z', today: '2026-12-03', expected: ['document_expired'] },
+    {
+      name: 'expired by the decision day',
+      f: facts({ expires_on: TODAY }),
+      number: '12345678Z',
+      today: '2026-12-03',
+      expected: ['document_expired'],
+    },
     { name: 'MRZ malformed', f: facts(), number: '12345678Z', mrz: 'IDESP<<<', expected: ['mrz_malformed'] },
     {
       name: 'MRZ of another DNI',
@@ -303,8 +338,20 @@ describe('documentProblems: every rule, each reason code', () => {
       mrz: td3({ number: 'L898902C3', country: 'FRA', birth: '740812', expiry: '320415' }),
       expected: ['mrz_mismatch_country'],
     },
-    { name: 'a passport with an ID card MRZ', f: passportFacts(), number: 'L898902C3', mrz: td1({ number: 'L898902C3', country: 'UTO', birth: '740812', expiry: '320415' }), expected: ['mrz_mismatch_document_type'] },
-    { name: 'a DNI with a passport MRZ', f: facts(), number: '12345678Z', mrz: td3({ number: '12345678Z', country: 'ESP', birth: '800101', expiry: '310520' }), expected: ['mrz_mismatch_document_type'] },
+    {
+      name: 'a passport with an ID card MRZ',
+      f: passportFacts(),
+      number: 'L898902C3',
+      mrz: td1({ number: 'L898902C3', country: 'UTO', birth: '740812', expiry: '320415' }),
+      expected: ['mrz_mismatch_document_type'],
+    },
+    {
+      name: 'a DNI with a passport MRZ',
+      f: facts(),
+      number: '12345678Z',
+      mrz: td3({ number: '12345678Z', country: 'ESP', birth: '800101', expiry: '310520' }),
+      expected: ['mrz_mismatch_document_type'],
+    },
     {
       name: 'MRZ with a date that is no date (check digit right)',
       f: facts(),
@@ -312,17 +359,54 @@ describe('documentProblems: every rule, each reason code', () => {
       mrz: td1({ number: 'BAA000589', country: 'ESP', birth: '801301', expiry: '310520', optional: '12345678Z' }),
       expected: ['mrz_malformed'],
     },
-    { name: 'MRZ document number digit wrong', f: passportFacts(), number: 'L898902C3', mrz: tamper(goodTd3, 1, 9, '7'), expected: ['mrz_check_digit_document_number', 'mrz_check_digit_composite'] },
-    { name: 'MRZ birth date digit wrong', f: passportFacts(), number: 'L898902C3', mrz: tamper(goodTd3, 1, 19, '3'), expected: ['mrz_check_digit_birth_date', 'mrz_check_digit_composite'] },
-    { name: 'MRZ expiry digit wrong', f: passportFacts(), number: 'L898902C3', mrz: tamper(goodTd3, 1, 27, '0'), expected: ['mrz_check_digit_expiry', 'mrz_check_digit_composite'] },
-    { name: 'MRZ personal number digit wrong', f: passportFacts(), number: 'L898902C3', mrz: tamper(goodTd3, 1, 42, '9'), expected: ['mrz_check_digit_optional_data', 'mrz_check_digit_composite'] },
-    { name: 'MRZ composite digit wrong', f: passportFacts(), number: 'L898902C3', mrz: tamper(goodTd3, 1, 43, String((Number(goodTd3.charAt(88)) + 1) % 10)), expected: ['mrz_check_digit_composite'] },
+    {
+      name: 'MRZ document number digit wrong',
+      f: passportFacts(),
+      number: 'L898902C3',
+      mrz: tamper(goodTd3, 1, 9, '7'),
+      expected: ['mrz_check_digit_document_number', 'mrz_check_digit_composite'],
+    },
+    {
+      name: 'MRZ birth date digit wrong',
+      f: passportFacts(),
+      number: 'L898902C3',
+      mrz: tamper(goodTd3, 1, 19, '3'),
+      expected: ['mrz_check_digit_birth_date', 'mrz_check_digit_composite'],
+    },
+    {
+      name: 'MRZ expiry digit wrong',
+      f: passportFacts(),
+      number: 'L898902C3',
+      mrz: tamper(goodTd3, 1, 27, '0'),
+      expected: ['mrz_check_digit_expiry', 'mrz_check_digit_composite'],
+    },
+    {
+      name: 'MRZ personal number digit wrong',
+      f: passportFacts(),
+      number: 'L898902C3',
+      mrz: tamper(goodTd3, 1, 42, '9'),
+      expected: ['mrz_check_digit_optional_data', 'mrz_check_digit_composite'],
+    },
+    {
+      name: 'MRZ composite digit wrong',
+      f: passportFacts(),
+      number: 'L898902C3',
+      mrz: tamper(goodTd3, 1, 43, String((Number(goodTd3.charAt(88)) + 1) % 10)),
+      expected: ['mrz_check_digit_composite'],
+    },
     {
       name: 'everything wrong at once: every reason, none twice',
       f: facts({ issuing_country: 'FRA', birth_date: '2020-01-01', expires_on: '2019-01-01' }),
       number: '1234567',
       mrz: 'not an mrz',
-      expected: ['number_format_invalid', 'country_not_allowed_for_type', 'minor_without_guardian', 'expiry_before_birth', 'document_expired', 'mrz_malformed'],
+      expected: [
+        'number_format_invalid',
+        'country_not_allowed_for_type',
+        'minor_without_guardian',
+        'expiry_before_birth',
+        'document_expired',
+        'mrz_malformed',
+      ],
     },
   ];
   for (const c of cases) {
@@ -332,7 +416,12 @@ describe('documentProblems: every rule, each reason code', () => {
 
   test('every reason code is covered by a case above and fits the event schema (^[a-z][a-z0-9_]*$, ≤ 64)', () => {
     const seen = new Set<string>(cases.flatMap((c) => c.expected));
-    const badDigits = ['mrz_check_digit_document_number', 'mrz_check_digit_birth_date', 'mrz_check_digit_expiry', 'mrz_check_digit_composite'];
+    const badDigits = [
+      'mrz_check_digit_document_number',
+      'mrz_check_digit_birth_date',
+      'mrz_check_digit_expiry',
+      'mrz_check_digit_composite',
+    ];
     for (const code of badDigits) seen.add(code);
     for (const code of REASON_CODES) {
       assert.ok(seen.has(code), `no case answers ${code}`);

@@ -24,7 +24,7 @@ describe('AES-256-GCM document cipher', () => {
     assert.throws(() => c.open(sealed, 'document:d1:mrz'), /does not open/);
     assert.throws(() => new AesGcmDocumentCipher(randomBytes(32)).open(sealed, 'document:d1:number'), /does not open/);
     const bytes = Buffer.from(sealed.slice(3), 'base64url');
-    bytes[bytes.length - 1] ^= 1;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
     assert.throws(() => c.open(`v1.${bytes.toString('base64url')}`, 'document:d1:number'), /does not open/);
     assert.throws(() => c.open('v2.AAAA', 'x'), /unknown format/);
     assert.throws(() => c.open('v1.AAAA', 'x'), /too short/);
@@ -44,7 +44,13 @@ describe('AES-256-GCM document cipher', () => {
   test('keys: 64 hex or base64 of 32 bytes; short or long keys and passphrases refused', () => {
     assert.equal(parseEncryptionKey(key.toString('hex')).length, 32);
     assert.equal(parseEncryptionKey(key.toString('base64')).length, 32);
-    for (const bad of [randomBytes(16).toString('hex'), randomBytes(31).toString('base64'), randomBytes(33).toString('base64'), 'correct horse battery staple', ''])
+    for (const bad of [
+      randomBytes(16).toString('hex'),
+      randomBytes(31).toString('base64'),
+      randomBytes(33).toString('base64'),
+      'correct horse battery staple',
+      '',
+    ])
       assert.throws(() => parseEncryptionKey(bad), ConfigError, bad);
   });
 
@@ -53,7 +59,10 @@ describe('AES-256-GCM document cipher', () => {
     const own = key.toString('base64');
     assert.deepEqual(encryptionKeyFromEnv({ DOCUMENTS_ENCRYPTION_KEY: own, NODE_ENV: 'production' }), key);
     assert.throws(() => encryptionKeyFromEnv({ NODE_ENV: 'production' }), /set DOCUMENTS_ENCRYPTION_KEY/);
-    assert.throws(() => encryptionKeyFromEnv({ NODE_ENV: 'production', DOCUMENTS_ENCRYPTION_KEY: DEV_DOCUMENTS_ENCRYPTION_KEY }), /development key/);
+    assert.throws(
+      () => encryptionKeyFromEnv({ NODE_ENV: 'production', DOCUMENTS_ENCRYPTION_KEY: DEV_DOCUMENTS_ENCRYPTION_KEY }),
+      /development key/,
+    );
     assert.throws(() => encryptionKeyFromEnv({ NODE_ENV: 'production', DOCUMENTS_ENCRYPTION_KEY: 'c2hvcnQ=' }), /256-bit/);
     assert.throws(() => encryptionKeyFromEnv({ DOCUMENTS_ENCRYPTION_KEY: 'c2hvcnQ=' }), /256-bit/); // short keys in development too
   });

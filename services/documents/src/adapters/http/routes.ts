@@ -52,7 +52,10 @@ export function documentsRoutes(deps: DocumentsHttpDeps): FastifyPluginAsync {
       try {
         done(null, JSON.parse(text));
       } catch {
-        done(Object.assign(new Error('not valid JSON (the body is not quoted back)'), { statusCode: 400, code: 'invalid_json' }), undefined);
+        done(
+          Object.assign(new Error('not valid JSON (the body is not quoted back)'), { statusCode: 400, code: 'invalid_json' }),
+          undefined,
+        );
       }
     });
 

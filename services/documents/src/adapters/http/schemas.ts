@@ -4,9 +4,9 @@ import type { Static } from '@sinclair/typebox';
 import { DateOnly, Id } from '@albergue/application/http';
 
 /** Longest number accepted at the edge (with the spaces and dots people type); longer is a 400. */
-export const MAX_NUMBER_LENGTH = 32;
+const MAX_NUMBER_LENGTH = 32;
 /** A TD3 MRZ is 2 × 44 characters plus a line break; room for CRLF and trailing spaces, no more. */
-export const MAX_MRZ_LENGTH = 128;
+const MAX_MRZ_LENGTH = 128;
 
 const DocumentType = Type.Union([Type.Literal('dni'), Type.Literal('nie'), Type.Literal('passport')], {
   description: 'dni (Spanish national ID), nie (Spanish foreigner ID), passport.',

@@ -1,13 +1,7 @@
 // In-memory DocumentRepository + DocumentQueries: transactions run one at a time and roll back on a
 // throw. For tests and for running documents without a database; the Postgres adapter is the real one.
 import type { EventEnvelope } from '@albergue/events';
-import type {
-  DocumentQueries,
-  DocumentRecord,
-  DocumentRepository,
-  DocumentTransaction,
-  DocumentView,
-} from '../../application/ports.js';
+import type { DocumentQueries, DocumentRecord, DocumentRepository, DocumentTransaction, DocumentView } from '../../application/ports.js';
 import { DocumentConflictError } from '../../application/ports.js';
 import { documentView } from '../../application/support.js';
 

@@ -108,7 +108,10 @@ export function postgresDocumentsSuite(label: string, open: () => Promise<TestDa
     assert.equal(goodView.decided_at, clock.now().toISOString());
     assert.deepEqual((await getDocument(deps(), bad.value.document_id))?.reasons, ['dni_check_letter_mismatch', 'minor_without_guardian']);
     const { rows } = await db().query<{ mrz_sealed: string | null }>('SELECT mrz_sealed FROM documents');
-    assert.ok(rows.every((r) => r.mrz_sealed === null), 'the MRZ is dropped once decided');
+    assert.ok(
+      rows.every((r) => r.mrz_sealed === null),
+      'the MRZ is dropped once decided',
+    );
     const dump = await everything(db());
     for (const secret of [dni(1), '12345678A', 'D23145890', 'ERIKSSON']) assert.ok(!dump.includes(secret), `${secret} stored in clear`);
     assert.equal(await getDocument(deps(), 'no-such-document'), undefined);
