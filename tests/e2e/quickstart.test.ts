@@ -26,6 +26,7 @@ test('npm start: reserve, pay with a test card, booking confirmed; Ctrl-C leaves
     LOCATION_PORT: await freePort(),
     BOOKING_PORT: await freePort(),
     PAYMENT_PORT: await freePort(),
+    DOCUMENTS_PORT: await freePort(),
     BROKER_HTTP_PORT: await freePort(),
     BROKER_MQTT_PORT: await freePort(),
     BROKER_WS_PORT: await freePort(),
@@ -75,6 +76,24 @@ test('npm start: reserve, pay with a test card, booking confirmed; Ctrl-C leaves
     const { bookingId, paymentId } = await reserveAndPay(urls, albergueId, 1, '4242 4242 4242 4242');
     const confirmed = await waitForBookingStatus(urls, bookingId, 'confirmed');
     assert.equal(confirmed.payment_id, paymentId);
+
+    // The guest's document (README: documents), validated asynchronously.
+    const documents = `http://127.0.0.1:${ports.DOCUMENTS_PORT}`;
+    const submitted = await http<{ document_id: string; status: string }>('POST', `${documents}/documents`, {
+      guest_id: 'guest-1',
+      booking_id: bookingId,
+      document_type: 'dni',
+      number: '12345678Z',
+      issuing_country: 'ESP',
+      expires_on: '2031-05-20',
+      birth_date: '1980-01-01',
+    });
+    assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+    await waitFor(
+      async () =>
+        (await http<{ status: string }>('GET', `${documents}/documents/${submitted.body.document_id}`)).body.status === 'validated',
+      { timeoutMs: 20_000, message: 'the document to be validated' },
+    );
   } finally {
     process.kill(-pgid, 'SIGINT');
     const stopped = await waitFor(() => exitCode !== undefined, { timeoutMs: 30_000 }).then(

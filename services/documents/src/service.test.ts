@@ -16,7 +16,7 @@ import { PgDatabase } from '@albergue/outbox';
 import { PG_ADMIN_URL } from '@albergue/outbox/test-databases';
 import { expectProblem, freePort, uniqueName, waitFor } from '@albergue/platform/testing';
 import type { DocumentsService } from './service.js';
-import { createDocumentsService } from './service.js';
+import { createDocumentsService, DOCUMENT_LOG_REDACTIONS } from './service.js';
 
 const root = new URL('../../..', import.meta.url).pathname;
 const dbName = uniqueName('documents_svc').toLowerCase();
@@ -391,5 +391,14 @@ describe('documents service', () => {
       for (const [where, text] of haystacks) assert.ok(!text.includes(secret), `${secret} found in ${where}`);
     }
     assert.ok(secrets.size > 40);
+  });
+
+  test("the service's logger censors number and mrz fields (defence in depth; nothing above logs them)", () => {
+    const lines: string[] = [];
+    const log = pino({ redact: { paths: DOCUMENT_LOG_REDACTIONS, censor: '[redacted]' } }, { write: (l: string) => void lines.push(l) });
+    log.info({ number: '12345678Z', body: { number: '12345678Z', mrz: PASSPORT_MRZ }, req: { body: { number: '12345678Z' } } }, 'hostile');
+    assert.equal(lines.length, 1);
+    assert.ok(!lines[0]!.includes('12345678Z') && !lines[0]!.includes('L898902C3'), lines[0]);
+    assert.equal((lines[0]!.match(/\[redacted\]/g) ?? []).length, 4);
   });
 });

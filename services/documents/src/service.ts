@@ -1,7 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
 import type { Clock } from '@albergue/application';
 import { systemClock, uuidV7Ids } from '@albergue/application';
-import { envInt, envOptional, ConfigError } from '@albergue/platform';
+import { ConfigError, createLogger, envInt, envOptional } from '@albergue/platform';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
 import { AesGcmDocumentCipher, encryptionKeyFromEnv } from './adapters/crypto/aes-gcm-document-cipher.js';
@@ -14,6 +14,9 @@ import { DEFAULT_DOCUMENTS_CONFIG } from './application/ports.js';
 import type { ValidationRun } from './application/validate-documents.js';
 import { validatePendingDocuments } from './application/validate-documents.js';
 import { documentsDeclaration } from './declaration.js';
+
+/** Log fields censored by the service's logger (top level and one level down, e.g. `body.number`). */
+export const DOCUMENT_LOG_REDACTIONS = ['number', 'mrz', '*.number', '*.mrz', 'req.body.number', 'req.body.mrz'];
 
 export interface DocumentsServiceOptions extends Partial<Pick<ServiceRuntimeOptions, 'env' | 'config' | 'logger' | 'ledger' | 'relay'>> {
   readonly clock?: Clock;
@@ -49,6 +52,8 @@ export async function createDocumentsService(o: DocumentsServiceOptions = {}): P
 
   const rt = await createServiceRuntime({
     ...o,
+    // Defence in depth: nothing logs the number or the MRZ, and a field of that name is censored if one ever does.
+    logger: o.logger ?? createLogger('documents', { redact: { paths: DOCUMENT_LOG_REDACTIONS, censor: '[redacted]' } }),
     declaration: documentsDeclaration,
     defaultPort: 8104,
     migrations: DOCUMENTS_MIGRATIONS,
