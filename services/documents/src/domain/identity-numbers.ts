@@ -44,13 +44,13 @@ export function nieProblems(number: string): string[] {
  * team agreed on for issue 13, from the issuers' published specimens as summarised in the EU's PRADO
  * register (https://www.consilium.europa.eu/prado/) — a real number one of these refuses is a reason to
  * widen the pattern here, with the source, not to force the guest:
- * - ESP: 3 letters + 6 digits (passports since 2006, e.g. PAA000000); older books 2 letters + 6 digits.
- * - FRA: 2 digits, 2 letters, 5 digits (e.g. 12AB34567).
- * - DEU: 9 characters from C F G H J K L M N P R T V W X Y Z and digits (no vowels, no B D Q S: the
- *   Passverordnung's "Seriennummer" alphabet).
+ * - ESP: 3 letters + 6 digits (current books); older books 2 letters + 6 digits.
+ * - FRA: 2 digits, 2 letters, 5 digits.
+ * - DEU: 9 characters from C F G H J K L M N P R T V W X Y Z and digits (the serial-number alphabet of
+ *   German passports and ID cards: no vowels, and none of B D Q S that read like digits).
  * - GBR: 9 digits.
  * - USA: 9 digits; the "Next Generation" books (since 2021) print a letter and 8 digits.
- * - ITA: 2 letters + 7 digits (e.g. YA1234567).
+ * - ITA: 2 letters + 7 digits.
  * - PRT: 1 letter + 6 digits.
  */
 export const PASSPORT_FORMATS: Readonly<Record<string, RegExp>> = {
