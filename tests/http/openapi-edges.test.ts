@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createBookingService } from '@albergue/booking/service';
+import { createDocumentsService } from '@albergue/documents/service';
 import { createLocationService } from '@albergue/location/service';
 import { PgDatabase, quoteIdent } from '@albergue/outbox';
 import { createPaymentService } from '@albergue/payment/service';
@@ -13,6 +14,7 @@ import type { ServiceRuntime } from '@albergue/runtime';
 import type { RunningBroker } from '@albergue/broker';
 import { OBSERVER_ACCOUNT, devPassword, startBroker } from '@albergue/broker';
 import { bookingDeclaration } from '@albergue/booking/declaration';
+import { documentsDeclaration } from '@albergue/documents/declaration';
 import { locationDeclaration } from '@albergue/location/declaration';
 import { paymentDeclaration } from '@albergue/payment/declaration';
 
@@ -132,6 +134,7 @@ describe('every route from the OpenAPI documents of the running services: unstor
         ['location', createLocationService],
         ['booking', createBookingService],
         ['payment', createPaymentService],
+        ['documents', createDocumentsService],
       ] as const) {
         const db = uniqueName(`edges_${name}`).toLowerCase();
         await admin.exec(`CREATE DATABASE ${quoteIdent(db)}`);
@@ -145,7 +148,7 @@ describe('every route from the OpenAPI documents of the running services: unstor
     } finally {
       await admin.close();
     }
-    const declarations = [locationDeclaration, bookingDeclaration, paymentDeclaration];
+    const declarations = [locationDeclaration, bookingDeclaration, paymentDeclaration, documentsDeclaration];
     const users = new Map([...declarations.map((d) => d.service), OBSERVER_ACCOUNT].map((u) => [u, devPassword(u)]));
     broker = await startBroker({ mqttPort: 0, wsPort: null, httpPort: 0, users, adminToken: ADMIN_TOKEN, declarations });
   });

@@ -154,6 +154,9 @@ describe('documents service', () => {
     assert.equal(view.json.status, 'validated');
     assert.deepEqual(view.json.reasons, []);
     assert.equal(view.json.booking_id, 'bk-1');
+    const list = await call('GET', `${urls[0]}/bookings/bk-1/documents`);
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.json, { documents: [view.json] });
     const event = await waitFor(() => messages.find((m) => m.payload.includes(id)), { message: 'DocumentValidated on MQTT' });
     assert.equal(event.topic, 'albergue/documents/v1/DocumentValidated');
     const envelope = JSON.parse(event.payload) as {

@@ -7,7 +7,7 @@ import { newEventId } from '@albergue/events';
 import { AesGcmDocumentCipher } from '../adapters/crypto/aes-gcm-document-cipher.js';
 import { MemoryDocumentStore } from '../adapters/memory/memory-document-store.js';
 import type { DocumentRepository } from './ports.js';
-import { getDocument } from './queries.js';
+import { getDocument, listBookingDocuments } from './queries.js';
 import type { SubmitDocumentInput } from './submit-document.js';
 import { submitDocument } from './submit-document.js';
 import { validatePendingDocuments } from './validate-documents.js';
@@ -16,7 +16,7 @@ const NOW = new Date('2026-12-02T09:00:00.000Z');
 const clock = { now: () => NOW };
 const config = { timeZone: 'Europe/Madrid' };
 let n = 0;
-const ids = () => `id-${++n}`;
+const ids = () => `id-${String(++n).padStart(6, '0')}`; // ordered like UUIDv7s
 let store: MemoryDocumentStore;
 let cipher: AesGcmDocumentCipher;
 const deps = (repo: DocumentRepository = store) => ({ repo, queries: store, clock, ids, cipher, config });
@@ -155,6 +155,18 @@ describe('documents application', () => {
     assert.deepEqual(store.outbox, []);
     assert.deepEqual(await validatePendingDocuments(deps()), { validated: 1, rejected: 0, failed: 0 });
     assert.equal(store.outbox.length, 1);
+  });
+
+  test("a booking's documents: every guest's, oldest first; none → empty", async () => {
+    const a = await submitDocument(deps(), input({ guest_id: 'g-a' }));
+    const b = await submitDocument(deps(), input({ guest_id: 'g-b' }));
+    assert.ok((await submitDocument(deps(), input({ booking_id: 'bk-2' }))).ok);
+    assert.ok(a.ok && b.ok);
+    assert.deepEqual(
+      (await listBookingDocuments(deps(), 'bk-1')).map((v) => v.guest_id),
+      ['g-a', 'g-b'],
+    );
+    assert.deepEqual(await listBookingDocuments(deps(), 'bk-9'), []);
   });
 
   test('many documents: a run decides up to its limit, the next the rest', async () => {

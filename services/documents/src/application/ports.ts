@@ -84,4 +84,6 @@ export interface DocumentView {
 /** Read side (the projection only). */
 export interface DocumentQueries {
   findDocument(documentId: string): Promise<DocumentView | undefined>;
+  /** The documents submitted for a booking, oldest first (every guest's, every attempt). */
+  listByBooking(bookingId: string): Promise<DocumentView[]>;
 }

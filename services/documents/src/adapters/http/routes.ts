@@ -9,7 +9,7 @@ import type { Static } from '@sinclair/typebox';
 import { commandOf, problem, problemResponses, sendErrors, sendProblem, useStrictValidation } from '@albergue/platform/http';
 import { CORRELATION_ID_HEADER } from '@albergue/platform/http';
 import type { Clock, DocumentCipher, DocumentQueries, DocumentRepository, DocumentsConfig, IdGenerator } from '../../application/ports.js';
-import { getDocument } from '../../application/queries.js';
+import { getDocument, listBookingDocuments } from '../../application/queries.js';
 import { submitDocument } from '../../application/submit-document.js';
 import type { SubmitBody } from './schemas.js';
 import * as S from './schemas.js';
@@ -118,6 +118,19 @@ export function documentsRoutes(deps: DocumentsHttpDeps): FastifyPluginAsync {
         }
         return reply.send(view);
       },
+    );
+
+    app.get<{ Params: Static<typeof S.BookingParams> }>(
+      '/bookings/:booking_id/documents',
+      {
+        schema: {
+          tags: ['documents'],
+          summary: 'The documents submitted for a booking, oldest first (an empty list when none: documents does not know bookings)',
+          params: S.BookingParams,
+          response: { 200: S.DocumentList, ...problemResponses() },
+        },
+      },
+      async (req) => ({ documents: await listBookingDocuments(deps, req.params.booking_id) }),
     );
     return Promise.resolve();
   };

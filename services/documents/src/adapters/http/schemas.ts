@@ -2,15 +2,13 @@
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import { DateOnly, Id } from '@albergue/application/http';
+// The event's own enum (dni, nie, passport): a type valid in a request is valid in its event.
+import { DocumentType } from '@albergue/events';
 
 /** Longest number accepted at the edge (with the spaces and dots people type); longer is a 400. */
 const MAX_NUMBER_LENGTH = 32;
 /** A TD3 MRZ is 2 × 44 characters plus a line break; room for CRLF and trailing spaces, no more. */
 const MAX_MRZ_LENGTH = 128;
-
-const DocumentType = Type.Union([Type.Literal('dni'), Type.Literal('nie'), Type.Literal('passport')], {
-  description: 'dni (Spanish national ID), nie (Spanish foreigner ID), passport.',
-});
 
 export const SubmitBody = Type.Object(
   {
@@ -41,6 +39,7 @@ export const SubmitBody = Type.Object(
 export type SubmitBody = Static<typeof SubmitBody>;
 
 export const DocumentParams = Type.Object({ document_id: Id('Document id.') });
+export const BookingParams = Type.Object({ booking_id: Id('Booking id.') });
 
 export const DocumentView = Type.Object({
   document_id: Type.String(),
@@ -55,3 +54,4 @@ export const DocumentView = Type.Object({
   submitted_at: Type.String({ format: 'date-time' }),
   decided_at: Type.Optional(Type.String({ format: 'date-time' })),
 });
+export const DocumentList = Type.Object({ documents: Type.Array(DocumentView) });

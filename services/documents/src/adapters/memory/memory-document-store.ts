@@ -42,6 +42,14 @@ export class MemoryDocumentStore implements DocumentRepository, DocumentQueries 
     return Promise.resolve(r && documentView(r.state));
   }
 
+  listByBooking(bookingId: string): Promise<DocumentView[]> {
+    const views = [...this.documents.values()]
+      .filter((r) => r.state.facts.booking_id === bookingId)
+      .map((r) => documentView(r.state))
+      .sort((a, b) => a.submitted_at.localeCompare(b.submitted_at) || a.document_id.localeCompare(b.document_id));
+    return Promise.resolve(views);
+  }
+
   private tx(): DocumentTransaction {
     const claimed = new Set<string>();
     return {

@@ -47,6 +47,7 @@ CREATE TABLE document_views (
   decided_at             text
 );
 CREATE INDEX document_views_guest ON document_views (guest_id);
+CREATE INDEX document_views_booking ON document_views (booking_id, submitted_at) WHERE booking_id IS NOT NULL;
 `,
   },
 ];

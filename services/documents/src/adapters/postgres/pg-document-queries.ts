@@ -17,29 +17,35 @@ interface ViewRow {
   decided_at: string | null;
 }
 
+const SELECT = `SELECT document_id, guest_id, booking_id, document_type, document_number_masked, issuing_country, expires_on,
+  status, reasons, submitted_at, decided_at FROM document_views`;
+
 export class PgDocumentQueries implements DocumentQueries {
   constructor(private readonly db: SqlExecutor) {}
 
   async findDocument(documentId: string): Promise<DocumentView | undefined> {
-    const { rows } = await this.db.query<ViewRow>(
-      `SELECT document_id, guest_id, booking_id, document_type, document_number_masked, issuing_country, expires_on, status,
-         reasons, submitted_at, decided_at FROM document_views WHERE document_id = $1`,
-      [documentId],
-    );
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      document_id: r.document_id,
-      guest_id: r.guest_id,
-      ...(r.booking_id === null ? {} : { booking_id: r.booking_id }),
-      document_type: r.document_type,
-      document_number_masked: r.document_number_masked,
-      issuing_country: r.issuing_country,
-      expires_on: r.expires_on,
-      status: r.status,
-      reasons: r.reasons,
-      submitted_at: r.submitted_at,
-      ...(r.decided_at === null ? {} : { decided_at: r.decided_at }),
-    };
+    const { rows } = await this.db.query<ViewRow>(`${SELECT} WHERE document_id = $1`, [documentId]);
+    return rows[0] && toView(rows[0]);
   }
+
+  async listByBooking(bookingId: string): Promise<DocumentView[]> {
+    const { rows } = await this.db.query<ViewRow>(`${SELECT} WHERE booking_id = $1 ORDER BY submitted_at, document_id`, [bookingId]);
+    return rows.map(toView);
+  }
+}
+
+function toView(r: ViewRow): DocumentView {
+  return {
+    document_id: r.document_id,
+    guest_id: r.guest_id,
+    ...(r.booking_id === null ? {} : { booking_id: r.booking_id }),
+    document_type: r.document_type,
+    document_number_masked: r.document_number_masked,
+    issuing_country: r.issuing_country,
+    expires_on: r.expires_on,
+    status: r.status,
+    reasons: r.reasons,
+    submitted_at: r.submitted_at,
+    ...(r.decided_at === null ? {} : { decided_at: r.decided_at }),
+  };
 }

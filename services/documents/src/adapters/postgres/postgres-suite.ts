@@ -9,7 +9,7 @@ import type { SqlDatabase } from '@albergue/outbox';
 import { migrate, OUTBOX_MIGRATIONS } from '@albergue/outbox';
 import type { TestDatabase } from '@albergue/outbox/test-databases';
 import { AesGcmDocumentCipher } from '../crypto/aes-gcm-document-cipher.js';
-import { getDocument } from '../../application/queries.js';
+import { getDocument, listBookingDocuments } from '../../application/queries.js';
 import { submitDocument } from '../../application/submit-document.js';
 import type { SubmitDocumentInput } from '../../application/submit-document.js';
 import { validatePendingDocuments } from '../../application/validate-documents.js';
@@ -115,6 +115,8 @@ export function postgresDocumentsSuite(label: string, open: () => Promise<TestDa
     const dump = await everything(db());
     for (const secret of [dni(1), '12345678A', 'D23145890', 'ERIKSSON']) assert.ok(!dump.includes(secret), `${secret} stored in clear`);
     assert.equal(await getDocument(deps(), 'no-such-document'), undefined);
+    assert.deepEqual(await listBookingDocuments(deps(), 'bk-1'), [goodView]);
+    assert.deepEqual(await listBookingDocuments(deps(), 'no-such-booking'), []);
   });
 
   if (openSecond) {
