@@ -53,7 +53,8 @@ function gapOf(model: CatalogModel, from: readonly Node[], to: readonly EventDef
   }
   if (from.includes('any') && !model.edges.some((e) => e.from === 'any'))
     return `any event → ${names(to)}: no declared service subscribes to every event (subscribesAll) with a handler that emits ${names(to)} yet`;
-  const consumed = from.filter((f) => f === 'any' || (model.consumers.get(f.topic) ?? []).length > 0);
+  // A wildcard subscriber (audit) sees everything but carries no stream on: it does not count here.
+  const consumed = from.filter((f) => f === 'any' || (model.consumers.get(f.topic) ?? []).some((c) => c.wildcard === undefined));
   if (consumed.length === 0) return `${fromText} → ${names(to)}: no declared service subscribes to ${fromText} yet`;
   return `${fromText} → ${names(to)}: no declared handler or follow-up leads there yet`;
 }
