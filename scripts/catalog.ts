@@ -48,7 +48,10 @@ export async function systemCatalogInput(declarations: readonly ServiceDeclarati
     declarations,
     samplePayloads: SAMPLE_PAYLOADS,
     schemaOf: eventSchema,
-    schemaLink: (def) => relative(DOCS_DIR, join(SCHEMA_DIR, schemaFileName(def))).split('\\').join('/'),
+    schemaLink: (def) =>
+      relative(DOCS_DIR, join(SCHEMA_DIR, schemaFileName(def)))
+        .split('\\')
+        .join('/'),
     http,
     streams: VALUE_STREAMS,
     redisKeys: [

@@ -21,7 +21,11 @@ const notify = [NotificationSent, NotificationFailed];
 const reserve = { actor: 'Guest', action: 'reserves beds (POST /bookings)' };
 
 export const VALUE_STREAMS: readonly ValueStream[] = [
-  { name: 'reserve → pay → confirm → notify', startedBy: reserve, milestones: [[BookingReserved], [PaymentConfirmed], [BookingConfirmed], notify] },
+  {
+    name: 'reserve → pay → confirm → notify',
+    startedBy: reserve,
+    milestones: [[BookingReserved], [PaymentConfirmed], [BookingConfirmed], notify],
+  },
   { name: 'reserve → hold expires → notify', startedBy: reserve, milestones: [[BookingReserved], [ReservationExpired], notify] },
   {
     name: 'reserve → payment fails → cancel → notify',
@@ -33,5 +37,9 @@ export const VALUE_STREAMS: readonly ValueStream[] = [
     startedBy: { actor: 'Guest', action: 'submits an identity document (HTTP)' },
     milestones: [[DocumentValidated, DocumentRejected], notify],
   },
-  { name: 'any event → audit trail', startedBy: { actor: 'Any service', action: 'publishes an event' }, milestones: ['any', [AuditLogged]] },
+  {
+    name: 'any event → audit trail',
+    startedBy: { actor: 'Any service', action: 'publishes an event' },
+    milestones: ['any', [AuditLogged]],
+  },
 ];

@@ -54,7 +54,10 @@ test('adding a subscription adds the subscriber, its policy and its receive oper
     }),
   );
   const g = generateCatalog(catalogInput(more));
-  assert.match(g.markdown, /\| \[gateway\]\(#service-gateway\) \| `watchOnBookingReserved` \| — \| 3 \| 5 s \| 200 ms ×2 up to 30 s, jitter 20 % \|/);
+  assert.match(
+    g.markdown,
+    /\| \[gateway\]\(#service-gateway\) \| `watchOnBookingReserved` \| — \| 3 \| 5 s \| 200 ms ×2 up to 30 s, jitter 20 % \|/,
+  );
   assert.match(g.asyncapi, /gateway\.receive\.BookingReserved\.v1\.watchOnBookingReserved:/);
   assert.deepEqual(g.problems, []);
 });
@@ -90,7 +93,10 @@ test('a wildcard subscription covers every matching event except its exceptions,
   const covered = buildModel(catalogInput(narrow)).events.filter((e) =>
     (buildModel(catalogInput(narrow)).consumers.get(e.topic) ?? []).some((c) => c.service === 'audit'),
   );
-  assert.deepEqual(covered.map((e) => e.context).filter((c) => c !== 'payment'), []);
+  assert.deepEqual(
+    covered.map((e) => e.context).filter((c) => c !== 'payment'),
+    [],
+  );
   assert.equal(covered.length, 4);
 });
 
@@ -100,7 +106,9 @@ test('declarations that contradict the definitions are problems, not a silent ca
   assert.deepEqual(generateCatalog(catalogInput(bad)).problems, [
     "payment's subscription hauntOnGhost names albergue.booking.v9.Ghost, which is not a defined event",
   ]);
-  const twice = without('audit', (d) => declareService({ ...d, subscribes: [{ event: BookingReserved, handler: 'recordOnBookingReserved' }] }));
+  const twice = without('audit', (d) =>
+    declareService({ ...d, subscribes: [{ event: BookingReserved, handler: 'recordOnBookingReserved' }] }),
+  );
   assert.deepEqual(generateCatalog(catalogInput(twice)).problems, [`subscriber audit consumes ${BookingReserved.topic} twice`]);
   // declareService refuses a handler that would emit what the service does not publish.
   assert.throws(
@@ -150,14 +158,21 @@ test('value streams walk the declarations end to end, or say what is not declare
   assert.deepEqual(walkStream(partial, STREAMS[0]!).gaps, [
     'BookingConfirmed → NotificationSent or NotificationFailed: no declared service publishes NotificationSent or NotificationFailed (context notifications not declared yet)',
   ]);
-  assert.match(walkStream(partial, STREAMS[3]!).gaps.join('\n'), /no declared service publishes AuditLogged \(context audit not declared yet\)/);
+  assert.match(
+    walkStream(partial, STREAMS[3]!).gaps.join('\n'),
+    /no declared service publishes AuditLogged \(context audit not declared yet\)/,
+  );
   // Publisher declared, but no handler leads there.
   const deaf = buildModel(catalogInput(without('notifications', (d) => declareService({ ...d, subscribes: [] }))));
   assert.deepEqual(walkStream(deaf, STREAMS[2]!).gaps, [
     'DocumentValidated or DocumentRejected → NotificationSent or NotificationFailed: no declared service subscribes to DocumentValidated or DocumentRejected yet',
   ]);
   // An audit service that declares no wildcard subscription.
-  const blind = buildModel(catalogInput(without('audit', (d) => declareService({ service: d.service, context: d.context, publishes: d.publishes, subscribes: [] }))));
+  const blind = buildModel(
+    catalogInput(
+      without('audit', (d) => declareService({ service: d.service, context: d.context, publishes: d.publishes, subscribes: [] })),
+    ),
+  );
   assert.match(walkStream(blind, STREAMS[3]!).gaps[0]!, /no declared service subscribes to every event \(subscribesAll\)/);
 });
 

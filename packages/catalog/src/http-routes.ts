@@ -17,7 +17,9 @@ export function inertDependencies<T>(name = 'dependencies'): T {
     new Proxy(() => undefined, {
       get: (_t, prop) => (prop === 'then' ? undefined : make(`${path}.${String(prop)}`)),
       apply: () => {
-        throw new Error(`${path} was called while the catalog only lists routes: a route plugin must not use its dependencies at registration`);
+        throw new Error(
+          `${path} was called while the catalog only lists routes: a route plugin must not use its dependencies at registration`,
+        );
       },
     });
   return make(name) as T;

@@ -154,13 +154,17 @@ function serviceSection(model: CatalogModel, d: ServiceDeclaration): string[] {
   }
   const routes = model.input.http[d.service];
   if (!routes) {
-    out.push('HTTP entry points: not given to the catalog yet (export the service\'s whole HTTP API from `src/http.ts`).', '');
+    out.push("HTTP entry points: not given to the catalog yet (export the service's whole HTTP API from `src/http.ts`).", '');
   } else {
     out.push('HTTP entry points:', '');
     out.push(
       ...table(
         ['Method', 'Path', 'Summary'],
-        routes.map((r) => [r.method, `\`${r.path}\``, text(r.operational ? `${r.summary ?? operationalSummary(r.path)} (runtime)` : (r.summary ?? ''))]),
+        routes.map((r) => [
+          r.method,
+          `\`${r.path}\``,
+          text(r.operational ? `${r.summary ?? operationalSummary(r.path)} (runtime)` : (r.summary ?? '')),
+        ]),
       ),
       '',
     );
@@ -220,7 +224,13 @@ function messagingStorage(model: CatalogModel): string[] {
     '(`LEDGER_REDIS_KEYS` in packages/messaging, `BROKER_REDIS_KEYS` in services/broker):',
     '',
   );
-  out.push(...table(['Key', 'Type', 'Holds', 'Owner'], model.input.redisKeys.map((k) => [`\`${k.pattern}\``, k.type, text(k.holds), k.owner])), '');
+  out.push(
+    ...table(
+      ['Key', 'Type', 'Holds', 'Owner'],
+      model.input.redisKeys.map((k) => [`\`${k.pattern}\``, k.type, text(k.holds), k.owner]),
+    ),
+    '',
+  );
   out.push(
     "Postgres: every service's own database has these tables besides the service's own, read from the",
     'migrations the runtime applies:',
@@ -228,7 +238,13 @@ function messagingStorage(model: CatalogModel): string[] {
   );
   for (const t of tablesOf(model.input.tables)) {
     out.push(`### \`${t.name}\``, '', `${t.owner}, ${t.origin}.`, '');
-    out.push(...table(['Column', 'Definition', 'Note'], t.columns.map((c) => [`\`${c.name}\``, `\`${c.definition}\``, text(c.comment)])), '');
+    out.push(
+      ...table(
+        ['Column', 'Definition', 'Note'],
+        t.columns.map((c) => [`\`${c.name}\``, `\`${c.definition}\``, text(c.comment)]),
+      ),
+      '',
+    );
   }
   return out;
 }
@@ -238,7 +254,7 @@ function brokerSection(model: CatalogModel): string[] {
   out.push(
     'Derived from the declarations by `grantsFromDeclarations` (services/broker), the function the broker and the',
     'generated Mosquitto configuration use: each service publishes exactly what it declares, in its own context, and',
-    'subscribes exactly to what it consumes; a client id must start with its account\'s prefix.',
+    "subscribes exactly to what it consumes; a client id must start with its account's prefix.",
     '',
   );
   const list = (xs: readonly string[]) => (xs.length > 0 ? xs.map((x) => `\`${x}\``).join('<br>') : '—');
@@ -263,7 +279,7 @@ export function renderCatalog(model: CatalogModel): string {
     '     (scripts/declarations.ts); do not edit. A test fails when this file and the code disagree. -->',
     '',
     'Who publishes what, who listens with what guarantees, and how the value streams run through the contexts.',
-    'The same declarations wire the runtime and the broker\'s ACL. The AsyncAPI document of the same events is',
+    "The same declarations wire the runtime and the broker's ACL. The AsyncAPI document of the same events is",
     '[asyncapi.yaml](asyncapi.yaml).',
     '',
     '## Contents',
@@ -282,10 +298,7 @@ export function renderCatalog(model: CatalogModel): string {
   ];
   const missing = unpublishedEvents(model);
   if (missing.length > 0) {
-    out.push(
-      `Defined but published by no declared service yet: ${missing.map(eventLink).join(', ')}.`,
-      '',
-    );
+    out.push(`Defined but published by no declared service yet: ${missing.map(eventLink).join(', ')}.`, '');
   }
   const unconsumed = model.events.filter((e) => (model.consumers.get(e.topic) ?? []).length === 0);
   if (unconsumed.length > 0) out.push(`No subscriber: ${unconsumed.map(eventLink).join(', ')}.`, '');
@@ -299,6 +312,8 @@ export function renderCatalog(model: CatalogModel): string {
   );
   for (const d of model.services) out.push(...serviceSection(model, d));
   out.push(...streamsSection(model), ...messagingStorage(model), ...brokerSection(model));
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`;
 }
-

@@ -59,10 +59,7 @@ export function filterMatches(filter: string, mqttTopic: string): boolean {
 }
 
 /** The events a wildcard subscription covers: every known event whose topic matches, minus `except`. */
-export function coveredEvents(
-  events: readonly EventDefinition[],
-  w: NonNullable<ServiceDeclaration['subscribesAll']>,
-): EventDefinition[] {
+export function coveredEvents(events: readonly EventDefinition[], w: NonNullable<ServiceDeclaration['subscribesAll']>): EventDefinition[] {
   const except = new Set((w.except ?? []).map((e) => e.topic));
   return events.filter((e) => filterMatches(w.filter, toMqttTopic(e.topic)) && !except.has(e.topic));
 }

@@ -18,7 +18,7 @@ const isSchema = (v: unknown): v is Schema => typeof v === 'object' && v !== nul
 function typeOf(s: Schema): string {
   if ('const' in s) return `const ${JSON.stringify(s.const)}`;
   if (Array.isArray(s.enum)) return `enum ${s.enum.map((v) => JSON.stringify(v)).join(' \\| ')}`;
-  const alternatives = (s.anyOf ?? s.oneOf) as unknown;
+  const alternatives = s.anyOf ?? s.oneOf;
   if (Array.isArray(alternatives)) return alternatives.map((a) => (isSchema(a) ? typeOf(a) : '?')).join(' \\| ');
   let type = Array.isArray(s.type) ? s.type.join(' \\| ') : typeof s.type === 'string' ? s.type : 'any';
   if (type === 'array' && isSchema(s.items)) type = `array of ${typeOf(s.items)}`;

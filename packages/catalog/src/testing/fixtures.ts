@@ -89,7 +89,11 @@ export const STREAMS: readonly ValueStream[] = [
 ];
 
 /** A catalog input over `declarations`, whose schema links are relative to `dir`. */
-export function catalogInput(declarations: readonly ServiceDeclaration[], dir = process.cwd(), overrides: Partial<CatalogInput> = {}): CatalogInput {
+export function catalogInput(
+  declarations: readonly ServiceDeclaration[],
+  dir = process.cwd(),
+  overrides: Partial<CatalogInput> = {},
+): CatalogInput {
   return {
     events: ALL_EVENTS,
     declarations,

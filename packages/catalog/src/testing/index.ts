@@ -16,7 +16,10 @@ async function loadMermaid(): Promise<MermaidApi> {
   // diagram needs none. The window is installed once, before mermaid is loaded.
   const g = globalThis as { window?: unknown; document?: unknown };
   if (g.window === undefined) {
-    const { window } = parseHTML('<!doctype html><html><head></head><body></body></html>');
+    // linkedom's declarations do not resolve under this project's settings: its shape, as used here.
+    const { window } = (parseHTML as unknown as (html: string) => { window: { document: unknown } })(
+      '<!doctype html><html><head></head><body></body></html>',
+    );
     g.window = window;
     g.document = window.document;
   }
@@ -49,7 +52,7 @@ export async function parseAsyncApiFile(
   path: string,
 ): Promise<{ errors: AsyncApiDiagnostic[]; all: AsyncApiDiagnostic[]; document: unknown }> {
   const { document, diagnostics } = await fromFile(new Parser(), path).parse();
-  const all = diagnostics.map((d) => ({ severity: d.severity, code: d.code, message: d.message, path: d.path }));
+  const all = diagnostics.map((d) => ({ severity: Number(d.severity), code: d.code, message: d.message, path: d.path }));
   return { errors: all.filter((d) => d.severity === 0), all, document };
 }
 
@@ -77,4 +80,3 @@ export function brokenAnchors(markdown: string): string[] {
   const withoutCode = markdown.replace(/^```[\s\S]*?^```$/gm, '');
   return [...withoutCode.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]!).filter((a) => !ids.has(a));
 }
-
