@@ -39,9 +39,21 @@ export const LEDGER_REDIS_KEYS = {
   },
   subscribers: { pattern: 'mqtt:ledger:subscribers', type: 'SET', holds: 'every subscriber (consumer group) the ledger knows' },
   topics: { pattern: 'mqtt:ledger:<subscriber>:topics', type: 'SET', holds: "the subscriber's topics" },
-  policies: { pattern: 'mqtt:ledger:<subscriber>:policies', type: 'HASH', holds: 'topic → delivery policy (attempts, timeouts, backoff, breaker)' },
-  ready: { pattern: 'mqtt:ledger:<subscriber>:<topic>:ready', type: 'ZSET', holds: 'pending event_ids by due time (new, backing off, lapsed)' },
-  leased: { pattern: 'mqtt:ledger:<subscriber>:<topic>:leased', type: 'ZSET', holds: 'leased event_ids by lease expiry (visibility timeout)' },
+  policies: {
+    pattern: 'mqtt:ledger:<subscriber>:policies',
+    type: 'HASH',
+    holds: 'topic → delivery policy (attempts, timeouts, backoff, breaker)',
+  },
+  ready: {
+    pattern: 'mqtt:ledger:<subscriber>:<topic>:ready',
+    type: 'ZSET',
+    holds: 'pending event_ids by due time (new, backing off, lapsed)',
+  },
+  leased: {
+    pattern: 'mqtt:ledger:<subscriber>:<topic>:leased',
+    type: 'ZSET',
+    holds: 'leased event_ids by lease expiry (visibility timeout)',
+  },
   message: {
     pattern: 'mqtt:ledger:<subscriber>:<topic>:msg:<event_id>',
     type: 'HASH',
