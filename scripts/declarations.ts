@@ -1,8 +1,8 @@
 // The services this system runs, as they declare themselves: what each publishes and subscribes to.
 // The composition roots hand this list to the broker (its MQTT accounts and ACL) and to the
-// Mosquitto configuration generator; the broker itself knows no business service. A new service
-// adds its declaration here when it is added to `npm start` and `start:services`, not before, so
-// no account exists for a service that does not.
+// Mosquitto configuration generator, and `npm run catalog` generates docs/CATALOG.md from it; the
+// broker itself knows no business service. A new service adds its declaration here when it is added
+// to `npm start` and `start:services`, not before, so no account exists for a service that does not.
 import { bookingDeclaration } from '@albergue/booking/declaration';
 import { documentsDeclaration } from '@albergue/documents/declaration';
 import { locationDeclaration } from '@albergue/location/declaration';

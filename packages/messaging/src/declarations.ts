@@ -19,6 +19,22 @@ export interface ServiceDeclaration {
    * once with the filter; the broker's ACL grants the filter; the catalog lists the covered events.
    */
   readonly subscribesAll?: WildcardSubscriptionDeclaration;
+  /**
+   * Events this service publishes later, on its own account, after an event (its own or one it
+   * consumed): a timer or sweep, an HTTP command, a provider callback. Not wiring: the catalog walks
+   * the value streams through them (with `emits` of the subscriptions). Every `leadsTo` event must
+   * be one the service publishes.
+   */
+  readonly followUps?: readonly FollowUpDeclaration[];
+}
+
+export interface FollowUpDeclaration {
+  /** The event after which it happens. */
+  readonly after: EventDefinition;
+  /** What the service may publish then (alternatives). */
+  readonly leadsTo: readonly EventDefinition[];
+  /** What happens in between, e.g. `the hold lapses unpaid (expire-reservations sweep)`. */
+  readonly via: string;
 }
 
 export interface WildcardSubscriptionDeclaration {
@@ -30,6 +46,8 @@ export interface WildcardSubscriptionDeclaration {
   readonly subscriber?: string;
   readonly except?: readonly EventDefinition[];
   readonly policy?: Partial<SubscriptionPolicy>;
+  /** Events the handler may emit (in its inbox transaction); they must be ones the service publishes. */
+  readonly emits?: readonly EventDefinition[];
 }
 
 export interface SubscriptionDeclaration {
@@ -39,6 +57,12 @@ export interface SubscriptionDeclaration {
   /** Consumer group; defaults to the service name. */
   readonly subscriber?: string;
   readonly policy?: Partial<SubscriptionPolicy>;
+  /**
+   * Events the handler may emit (in its inbox transaction, so they inherit the consumed event's
+   * correlation), alternatives included; none when left out. They must be ones the service
+   * publishes. The catalog walks the value streams through them.
+   */
+  readonly emits?: readonly EventDefinition[];
 }
 
 export function declareService(d: ServiceDeclaration): ServiceDeclaration {
@@ -46,5 +70,13 @@ export function declareService(d: ServiceDeclaration): ServiceDeclaration {
     if (p.context !== d.context)
       throw new Error(`${d.service} declares ${p.topic}, which belongs to context ${p.context}, not ${d.context}`);
   }
+  const published = new Set(d.publishes.map((p) => p.topic));
+  const mustPublish = (what: string, events: readonly EventDefinition[] = []) => {
+    for (const e of events)
+      if (!published.has(e.topic)) throw new Error(`${d.service}: ${what} leads to ${e.topic}, which ${d.service} does not publish`);
+  };
+  for (const s of d.subscribes) mustPublish(`handler ${s.handler}`, s.emits);
+  if (d.subscribesAll) mustPublish(`handler ${d.subscribesAll.handler}`, d.subscribesAll.emits);
+  for (const f of d.followUps ?? []) mustPublish(`the follow-up of ${f.after.name} (${f.via})`, f.leadsTo);
   return Object.freeze(d);
 }

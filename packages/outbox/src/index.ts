@@ -2,7 +2,7 @@ export type { QueryResult, Row, SqlDatabase, SqlExecutor, SqlTransaction } from 
 export { PgDatabase, quoteIdent } from './db/pg.js';
 export type { PgDatabaseOptions } from './db/pg.js';
 export { PgliteDatabase } from './db/pglite.js';
-export { migrate, MigrationError } from './migrations/runner.js';
+export { migrate, MigrationError, SCHEMA_MIGRATIONS_TABLE } from './migrations/runner.js';
 export type { MigrationReport } from './migrations/runner.js';
 export { OUTBOX_MIGRATIONS, OUTBOX_NOTIFY_CHANNEL } from './migrations/sql.js';
 export type { Migration } from './migrations/sql.js';

@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { newEventId } from '@albergue/events';
 import type { SqlDatabase } from '@albergue/outbox';
@@ -31,6 +31,8 @@ export interface HttpOptions {
   readonly bodyLimit?: number;
   /** The service's database (not the unit-of-work wrapper): enables Idempotency-Key on command routes. */
   readonly idempotency?: { readonly db: SqlDatabase; readonly ttlMs?: number; readonly waitMs?: number; readonly leaseMs?: number };
+  /** Told of every route as it is added, the runtime's own included (the catalog lists them). */
+  readonly onRoute?: (route: RouteOptions) => void;
 }
 
 export interface ServiceHttp {
@@ -99,6 +101,7 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
   // Every route, for 405 (a known path with another method) versus 404.
   const routes: { methods: string[]; pattern: RegExp }[] = [];
   app.addHook('onRoute', (route) => {
+    o.onRoute?.(route);
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).map((m) => String(m).toUpperCase());
     routes.push({ methods, pattern: routePattern(route.url ?? route.path) });
     // Document (and validate) the command headers on every documented route that declares none.

@@ -19,7 +19,12 @@ export const bookingDeclaration = declareService({
     { event: AlbergueRegistered, handler: 'updateInventoryOnAlbergueRegistered' },
     // A capacity change can overtake the registration it depends on: retried until it applies.
     { event: AlbergueCapacityChanged, handler: 'updateInventoryOnCapacityChanged', policy: { maxAttempts: 10 } },
-    { event: PaymentConfirmed, handler: 'confirmBookingOnPaymentConfirmed' },
-    { event: PaymentFailed, handler: 'cancelBookingOnPaymentFailed' },
+    // A payment that settles after the hold ended expires the booking instead of confirming it.
+    { event: PaymentConfirmed, handler: 'confirmBookingOnPaymentConfirmed', emits: [BookingConfirmed, ReservationExpired] },
+    { event: PaymentFailed, handler: 'cancelBookingOnPaymentFailed', emits: [BookingCancelled] },
+  ],
+  followUps: [
+    { after: BookingReserved, leadsTo: [ReservationExpired], via: 'the hold lapses unpaid (expire-reservations sweep, BOOKING_HOLD_MS)' },
+    { after: BookingReserved, leadsTo: [BookingCancelled], via: 'the guest cancels (POST /bookings/{booking_id}/cancel)' },
   ],
 });

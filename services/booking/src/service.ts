@@ -4,7 +4,7 @@ import { AlbergueCapacityChanged, AlbergueRegistered, PaymentConfirmed, PaymentF
 import { envInt } from '@albergue/platform';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
-import { bookingRoutes } from './adapters/http/routes.js';
+import { httpApi } from './http.js';
 import { BOOKING_MIGRATIONS } from './adapters/postgres/migrations.js';
 import { PgBookingQueries } from './adapters/postgres/pg-booking-queries.js';
 import { PgBookingRepository } from './adapters/postgres/pg-booking-repository.js';
@@ -59,6 +59,6 @@ export async function createBookingService(o: BookingServiceOptions = {}): Promi
     expireDueReservations({ repo, clock, decisions }),
   );
 
-  await rt.http.register(bookingRoutes({ repo, queries, clock, ids: uuidV7Ids, config }));
+  await rt.http.register(httpApi({ repo, queries, clock, ids: uuidV7Ids, config }));
   return rt;
 }

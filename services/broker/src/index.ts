@@ -6,4 +6,6 @@ export { runBrokerProcess } from './run.js';
 export { runMosquittoConfigCli } from './mosquitto/cli.js';
 export { aclFromDeclarations, grantsFromDeclarations, OBSERVER_ACCOUNT } from './application/acl-from-declarations.js';
 export { AccessControlList } from './domain/acl.js';
+export { BROKER_REDIS_KEYS } from './adapters/redis/keys.js';
+export { clientIdPrefix } from './domain/client-ids.js';
 export type { AccountGrant } from './domain/acl.js';

@@ -2,7 +2,7 @@ import type { Clock } from '@albergue/application';
 import { decisionLog, systemClock, uuidV7Ids } from '@albergue/application';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
-import { locationRoutes } from './adapters/http/routes.js';
+import { httpApi } from './http.js';
 import { LOCATION_MIGRATIONS } from './adapters/postgres/migrations.js';
 import { PgAlbergueQueries } from './adapters/postgres/pg-albergue-queries.js';
 import { PgAlbergueRepository } from './adapters/postgres/pg-albergue-repository.js';
@@ -33,6 +33,6 @@ export async function createLocationService(o: LocationServiceOptions = {}): Pro
     const added = await seedAlbergues(deps);
     if (added.length > 0) rt.logger.info({ albergues: added.length }, 'seed albergues registered');
   }
-  await rt.http.register(locationRoutes({ ...deps, queries }));
+  await rt.http.register(httpApi({ ...deps, queries }));
   return rt;
 }

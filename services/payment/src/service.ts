@@ -5,8 +5,6 @@ import { BookingCancelled, BookingReserved, ReservationExpired } from '@albergue
 import { ConfigError, envInt, envOptional } from '@albergue/platform';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
-import { refundRoutes } from './adapters/http/refund-routes.js';
-import { paymentRoutes } from './adapters/http/routes.js';
 import { PAYMENT_MIGRATIONS } from './adapters/postgres/migrations.js';
 import { PgPaymentQueries } from './adapters/postgres/pg-payment-queries.js';
 import { PgPaymentRepository } from './adapters/postgres/pg-payment-repository.js';
@@ -19,6 +17,7 @@ import { reconcileChargeAttempts } from './application/reconcile-charges.js';
 import type { RefundDeps } from './application/refund-payment.js';
 import { refundPendingPayments } from './application/refund-payment.js';
 import { paymentDeclaration } from './declaration.js';
+import { httpApi } from './http.js';
 
 export const DEV_CALLBACK_SECRET = 'albergue-dev-callback-secret';
 
@@ -177,23 +176,25 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
   });
 
   await rt.http.register(
-    paymentRoutes({
-      repo,
-      queries,
-      clock,
-      provider,
-      ids: uuidV7Ids,
-      decisions,
-      checkAfterMs: reconcileAfterMs,
-      onProviderError: (attempt, err) =>
-        log.warn(
-          { err, attempt_id: attempt.attempt_id, payment_id: attempt.payment_id },
-          'charge: the provider did not answer; the recovery sweep checks the attempt',
-        ),
-      callbackSecret,
+    httpApi({
+      payments: {
+        repo,
+        queries,
+        clock,
+        provider,
+        ids: uuidV7Ids,
+        decisions,
+        checkAfterMs: reconcileAfterMs,
+        onProviderError: (attempt, err) =>
+          log.warn(
+            { err, attempt_id: attempt.attempt_id, payment_id: attempt.payment_id },
+            'charge: the provider did not answer; the recovery sweep checks the attempt',
+          ),
+        callbackSecret,
+      },
+      refunds: refundDeps,
     }),
   );
-  await rt.http.register(refundRoutes(refundDeps));
 
   const start = rt.start.bind(rt);
   const close = rt.close.bind(rt);

@@ -2,7 +2,7 @@
  * The Redis delivery ledger, dead-letter store and circuit-breaker store (ARCHITECTURE §3): the
  * state every instance of a subscriber shares. Every ledger operation is one Lua script, atomic on
  * the server and timed by the server clock, and record / lease / ackMany take a whole batch in one
- * round trip. Key layout: packages/messaging/README.md.
+ * round trip. Keys: redis-keys.ts (`LEDGER_REDIS_KEYS`); layout: packages/messaging/README.md.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -27,6 +27,7 @@ import type {
 import { DEFAULT_MAX_DLQ_BODY_BYTES, DeadLetterEvents, boundedBody, completeDeadLetter } from '../dlq/entries.js';
 import { DEFAULT_POLICY } from '../ports/ledger.js';
 import { assertKeyPart, validatePolicy } from './policy.js';
+import { ledgerKey } from './redis-keys.js';
 import { ACK, BREAKERS, DEPTH, DLQ_REMOVE, IS_PROCESSED, LEASE, NACK, RECORD } from './redis-scripts.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -123,9 +124,9 @@ export class RedisDeliveryLedger implements DeliveryLedger {
     const c = this.conn;
     await c.redis
       .multi()
-      .hset(c.key('mqtt:ledger', subscriber, 'policies'), topic, JSON.stringify(policy))
-      .sadd(c.key('mqtt:ledger', subscriber, 'topics'), topic)
-      .sadd(c.key('mqtt:ledger:subscribers'), subscriber)
+      .hset(c.key(ledgerKey('policies', subscriber)), topic, JSON.stringify(policy))
+      .sadd(c.key(ledgerKey('topics', subscriber)), topic)
+      .sadd(c.key(ledgerKey('subscribers')), subscriber)
       .exec();
   }
 
@@ -248,9 +249,9 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     const at = Date.parse(entry.deadLetteredAt);
     const res = await c.redis
       .multi()
-      .hset(c.key('mqtt:dlq', entry.topic), field, JSON.stringify(entry))
-      .zadd(c.key('mqtt:dlq', entry.topic, 'order'), Number.isNaN(at) ? Date.now() : at, field)
-      .sadd(c.key('mqtt:dlq-topics'), entry.topic)
+      .hset(c.key(ledgerKey('dlq', entry.topic)), field, JSON.stringify(entry))
+      .zadd(c.key(ledgerKey('dlqOrder', entry.topic)), Number.isNaN(at) ? Date.now() : at, field)
+      .sadd(c.key(ledgerKey('dlqTopics')), entry.topic)
       .exec();
     const [err, created] = res?.[0] ?? [new Error('DLQ write was discarded'), 0];
     if (err) throw err;
@@ -269,10 +270,10 @@ export class RedisDeadLetterStore implements DeadLetterStore {
 
   async topics(): Promise<{ topic: string; depth: number }[]> {
     const c = this.conn;
-    const topics = (await c.redis.smembers(c.key('mqtt:dlq-topics'))).sort();
+    const topics = (await c.redis.smembers(c.key(ledgerKey('dlqTopics')))).sort();
     if (topics.length === 0) return [];
     const p = c.redis.pipeline();
-    for (const t of topics) p.hlen(c.key('mqtt:dlq', t));
+    for (const t of topics) p.hlen(c.key(ledgerKey('dlq', t)));
     const res = (await p.exec()) ?? [];
     const out: { topic: string; depth: number }[] = [];
     topics.forEach((topic, i) => {
@@ -288,15 +289,15 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     const limit = Math.max(0, Math.floor(options.limit ?? 100));
     if (limit === 0) return [];
     const c = this.conn;
-    const fields = await c.redis.zrange(c.key('mqtt:dlq', topic, 'order'), offset, offset + limit - 1);
+    const fields = await c.redis.zrange(c.key(ledgerKey('dlqOrder', topic)), offset, offset + limit - 1);
     if (fields.length === 0) return [];
-    const values = await c.redis.hmget(c.key('mqtt:dlq', topic), ...fields);
+    const values = await c.redis.hmget(c.key(ledgerKey('dlq', topic)), ...fields);
     return values.filter((v): v is string => v !== null).map(parseEntry);
   }
 
   async get(topic: string, id: string, subscriber?: string): Promise<DeadLetter | undefined> {
     const c = this.conn;
-    const hk = c.key('mqtt:dlq', topic);
+    const hk = c.key(ledgerKey('dlq', topic));
     if (subscriber !== undefined) {
       const v = await c.redis.hget(hk, `${subscriber}:${id}`);
       return v === null ? undefined : parseEntry(v);
@@ -347,7 +348,7 @@ export class RedisCircuitBreakerStore implements CircuitBreakerStore {
 
   async reset(subscriber: string, topic: string): Promise<void> {
     const c = this.conn;
-    await c.redis.del(c.key('cb', subscriber, topic), c.key('cb', subscriber, topic, 'failures'));
+    await c.redis.del(c.key(ledgerKey('breaker', subscriber, topic)), c.key(ledgerKey('breakerFailures', subscriber, topic)));
   }
 
   private async query(subscriber: string, topic: string): Promise<BreakerStatus[]> {

@@ -4,9 +4,11 @@
  *
  * Keys are built inside the scripts from the namespace (ARGV[1]), subscriber and topic, so the
  * scripts need a single Redis (standalone, or a primary with replicas / Sentinel), not Cluster.
- * The layout is documented in packages/messaging/README.md.
+ * The key functions are generated from `LEDGER_REDIS_KEYS` (redis-keys.ts); the layout is documented
+ * in packages/messaging/README.md.
  */
 import { DEFAULT_POLICY } from '../ports/ledger.js';
+import { luaKeyFunction } from './redis-keys.js';
 
 const lua = String.raw;
 
@@ -37,18 +39,18 @@ local function iso(ms)
   return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
     math.floor(secs / 3600), math.floor((secs % 3600) / 60), secs % 60, msr)
 end
-local K_SUBSCRIBERS = P .. 'mqtt:ledger:subscribers'
-local K_DLQ_TOPICS = P .. 'mqtt:dlq-topics'
-local function k_topics(sub) return P .. 'mqtt:ledger:' .. sub .. ':topics' end
-local function k_policies(sub) return P .. 'mqtt:ledger:' .. sub .. ':policies' end
-local function k_ready(sub, topic) return P .. 'mqtt:ledger:' .. sub .. ':' .. topic .. ':ready' end
-local function k_leased(sub, topic) return P .. 'mqtt:ledger:' .. sub .. ':' .. topic .. ':leased' end
-local function k_msg(sub, topic, id) return P .. 'mqtt:ledger:' .. sub .. ':' .. topic .. ':msg:' .. id end
-local function k_processed(sub, topic) return P .. 'mqtt:processed:' .. sub .. ':' .. topic end
-local function k_cb(sub, topic) return P .. 'cb:' .. sub .. ':' .. topic end
-local function k_cbf(sub, topic) return P .. 'cb:' .. sub .. ':' .. topic .. ':failures' end
-local function k_dlq(topic) return P .. 'mqtt:dlq:' .. topic end
-local function k_dlq_order(topic) return P .. 'mqtt:dlq:' .. topic .. ':order' end
+${luaKeyFunction('K_SUBSCRIBERS', 'subscribers')}
+${luaKeyFunction('K_DLQ_TOPICS', 'dlqTopics')}
+${luaKeyFunction('k_topics', 'topics')}
+${luaKeyFunction('k_policies', 'policies')}
+${luaKeyFunction('k_ready', 'ready')}
+${luaKeyFunction('k_leased', 'leased')}
+${luaKeyFunction('k_msg', 'message')}
+${luaKeyFunction('k_processed', 'processed')}
+${luaKeyFunction('k_cb', 'breaker')}
+${luaKeyFunction('k_cbf', 'breakerFailures')}
+${luaKeyFunction('k_dlq', 'dlq')}
+${luaKeyFunction('k_dlq_order', 'dlqOrder')}
 
 -- Batched commands: one redis.call per chunk of members instead of one per message (a redis.call
 -- from Lua costs about as much as the work it does). unpack() is bounded by Lua's C stack (8,000).

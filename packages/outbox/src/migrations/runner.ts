@@ -22,6 +22,11 @@ export interface MigrationReport {
 // Any constant bigint: serialises concurrent runners (several instances starting at once).
 const LOCK_KEY = 7_346_201_005;
 
+/** The runner's own table: one row per applied migration (the catalog lists it with the outbox's tables). */
+export const SCHEMA_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now())`;
+
 /**
  * Applies the migrations not applied yet, all in one transaction under an advisory lock; records
  * them in `schema_migrations`. Running it again changes nothing. Refuses a migration whose SQL
@@ -33,9 +38,7 @@ export async function migrate(db: SqlDatabase, migrations: readonly Migration[] 
   const ordered = [...migrations].sort((a, b) => a.version - b.version);
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now())`);
+    await tx.query(SCHEMA_MIGRATIONS_TABLE);
     const { rows } = await tx.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations');
     const done = new Map(rows.map((r) => [r.version, r.checksum]));
     const applied: number[] = [];

@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { filterCovers, isValidFilter, topicMatches } from '../domain/topic-filter.js';
 import { AccessControlList } from '../domain/acl.js';
+import { AuditLogged, BookingReserved } from '@albergue/events';
+import { declareService } from '@albergue/messaging';
+import { aclFromDeclarations } from './acl-from-declarations.js';
 
 test('topicMatches follows MQTT wildcard rules', () => {
   assert.equal(topicMatches('albergue/#', 'albergue/booking/v1/BookingReserved'), true);
@@ -61,3 +64,24 @@ test('client ids belong to the account with the longest matching prefix', async 
     assert.equal(clientIdOwner(id, accounts), undefined, id);
   }
 });
+
+test('a wildcard subscription (subscribesAll) is granted as its filter, and nothing more', () => {
+  const acl = aclFromDeclarations(
+    [
+      declareService({
+        service: 'audit',
+        context: 'audit',
+        publishes: [AuditLogged],
+        subscribes: [],
+        subscribesAll: { filter: 'albergue/booking/#', handler: 'recordOnAnyEvent' },
+      }),
+    ],
+    { observer: false },
+  );
+  assert.equal(acl.maySubscribe('audit', 'albergue/booking/#'), true);
+  assert.equal(acl.maySubscribe('audit', toMqtt(BookingReserved.topic)), true);
+  assert.equal(acl.maySubscribe('audit', 'albergue/#'), false);
+  assert.equal(acl.mayPublish('audit', toMqtt(BookingReserved.topic)), false);
+});
+
+const toMqtt = (t: string) => t.replaceAll('.', '/');
