@@ -112,7 +112,6 @@ export async function buildGatewayHttp(d: GatewayHttpDeps): Promise<FastifyInsta
     frameworkErrors: (err, req, reply) => {
       problemErrorHandler(err, req, reply);
     },
-    disableRequestLogging: false,
   }) as unknown as FastifyInstance;
   app.setErrorHandler(problemErrorHandler);
 
