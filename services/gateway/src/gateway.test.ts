@@ -2,7 +2,7 @@
 // signature), what never does (spoofed headers, credentials, refused requests), correlation ids,
 // rate limits shared by two instances on one Redis, and RateLimitExceeded once per key per window.
 import { strict as assert } from 'node:assert';
-import { createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
@@ -16,6 +16,7 @@ import { keyHashOf, sha256Hex } from './application/keys.js';
 import type { GatewayRuntime } from './service.js';
 import { createGatewayService } from './service.js';
 import { ATTACKER_SPELLINGS } from './testing/attacker-spellings.js';
+import { rawRequest } from './testing/raw-request.js';
 
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = 'gateway-test-shared-secret-0123456789abcdef';
@@ -33,20 +34,6 @@ const GATEWAY_KEYS = JSON.stringify([
   { client_id: 'ops', key_hash: keyHashOf(KEYS.operator), scopes: ['operator'] },
   { client_id: 'limited', key_hash: keyHashOf(KEYS.limited), scopes: ['guest'] },
 ]);
-
-/** A request with the target exactly as given (fetch would normalise `..`, and drops Connection). */
-function raw(base: string, target: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
-  const u = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: target, method, headers, timeout: 5_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 interface Seen {
   method: string;
@@ -131,7 +118,7 @@ describe('the gateway in front of a service', () => {
   test('forwards exactly the authorised path and the body bytes, signed, with the spoofable headers replaced', async () => {
     seen.length = 0;
     const body = '{"guest":{"guest_id":"g-1"},  "beds":1}';
-    const res = await raw(
+    const res = await rawRequest(
       urls[0]!,
       '/api/booking/bookings?dry=1&x=%2F',
       {
@@ -225,12 +212,12 @@ describe('the gateway in front of a service', () => {
     seen.length = 0;
     for (const target of ATTACKER_SPELLINGS) {
       for (const key of [undefined, KEYS.hostel, KEYS.operator]) {
-        const res = await raw(urls[0]!, target, key ? { authorization: `Bearer ${key}` } : {});
+        const res = await rawRequest(urls[0]!, target, key ? { authorization: `Bearer ${key}` } : {});
         assert.ok(res.status === 400 || res.status === 404, `${target} → ${res.status}`);
       }
     }
     for (const target of ['/API/booking/guests/g-1/bookings', '/api/booking/guests/g-1/bookings/']) {
-      const res = await raw(urls[0]!, target, { authorization: `Bearer ${KEYS.operator}` });
+      const res = await rawRequest(urls[0]!, target, { authorization: `Bearer ${KEYS.operator}` });
       assert.ok(res.status === 404 || res.status === 400, `${target} → ${res.status}`);
     }
     assert.equal(seen.length, 0, `reached the service: ${seen.map((s) => s.url).join(', ')}`);
