@@ -4,8 +4,14 @@
 // adds its declaration here when it is added to `npm start` and `start:services`, not before, so
 // no account exists for a service that does not.
 import { bookingDeclaration } from '@albergue/booking/declaration';
+import { gatewayDeclaration } from '@albergue/gateway/declaration';
 import { locationDeclaration } from '@albergue/location/declaration';
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { paymentDeclaration } from '@albergue/payment/declaration';
 
-export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [locationDeclaration, bookingDeclaration, paymentDeclaration];
+export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [
+  locationDeclaration,
+  bookingDeclaration,
+  paymentDeclaration,
+  gatewayDeclaration,
+];

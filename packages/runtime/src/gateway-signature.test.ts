@@ -52,7 +52,13 @@ describe('services refuse requests that did not come through the gateway', () =>
 
   before(async () => {
     const logger = createLogger('sigtest');
-    ({ app } = await buildServiceHttp({ service: 'sigtest', logger, metrics: createMetricsRegistry('sigtest'), checks: {}, gatewaySecret: SECRET }));
+    ({ app } = await buildServiceHttp({
+      service: 'sigtest',
+      logger,
+      metrics: createMetricsRegistry('sigtest'),
+      checks: {},
+      gatewaySecret: SECRET,
+    }));
     app.get('/things/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, (req) => {
       seen.push({ client: req.headers[GATEWAY_CLIENT_HEADER] });
       return { id: (req.params as { id: string }).id };
@@ -99,10 +105,18 @@ describe('services refuse requests that did not come through the gateway', () =>
     const replay = await app.inject({ method: 'GET', url: '/things/2', headers });
     assert.equal(replay.statusCode, 401);
     assert.match(replay.body, /replay/);
-    const old = await app.inject({ method: 'GET', url: '/things/2', headers: signed('GET', '/things/2', '', { timestampMs: Date.now() - 31_000 }) });
+    const old = await app.inject({
+      method: 'GET',
+      url: '/things/2',
+      headers: signed('GET', '/things/2', '', { timestampMs: Date.now() - 31_000 }),
+    });
     assert.equal(old.statusCode, 401);
     assert.match(old.body, /expired/);
-    const future = await app.inject({ method: 'GET', url: '/things/2', headers: signed('GET', '/things/2', '', { timestampMs: Date.now() + 31_000 }) });
+    const future = await app.inject({
+      method: 'GET',
+      url: '/things/2',
+      headers: signed('GET', '/things/2', '', { timestampMs: Date.now() + 31_000 }),
+    });
     assert.equal(future.statusCode, 401);
   });
 

@@ -152,12 +152,17 @@ describe('the gateway in front of a service', () => {
     assert.equal(s.headers['x-forwarded-for'], '127.0.0.1');
     for (const h of ['x-forwarded-host', 'forwarded', 'authorization', 'x-api-key', 'cookie', 'x-drop-me'])
       assert.equal(s.headers[h], undefined, `${h} must not reach the service`);
-    const check = verifyGatewaySignature(SECRET, s.headers[GATEWAY_SIGNATURE_HEADER] as string, {
-      method: 'POST',
-      target: s.url,
-      clientId: 'guest-app',
-      scopes: 'guest',
-    }, Date.now());
+    const check = verifyGatewaySignature(
+      SECRET,
+      s.headers[GATEWAY_SIGNATURE_HEADER] as string,
+      {
+        method: 'POST',
+        target: s.url,
+        clientId: 'guest-app',
+        scopes: 'guest',
+      },
+      Date.now(),
+    );
     assert.ok(check.ok, JSON.stringify(check));
     assert.equal(check.bodySha256, sha256Hex(body));
   });
@@ -188,7 +193,11 @@ describe('the gateway in front of a service', () => {
     assert.match(none.headers.get('www-authenticate') ?? '', /Bearer/);
     await problemOf(await call(target, { key: 'x'.repeat(40) }), 401, 'unauthorized');
     await problemOf(await call(target, { key: 'short' }), 401, 'unauthorized');
-    await problemOf(await call(target, { headers: { 'x-api-key': KEYS.guest, authorization: `Bearer ${KEYS.operator}` } }), 401, 'unauthorized');
+    await problemOf(
+      await call(target, { headers: { 'x-api-key': KEYS.guest, authorization: `Bearer ${KEYS.operator}` } }),
+      401,
+      'unauthorized',
+    );
     await problemOf(await call(target, { headers: { authorization: `Basic ${KEYS.guest}` } }), 401, 'unauthorized');
     await problemOf(await call(target, { key: KEYS.hostel }), 403, 'insufficient_scope');
     await problemOf(await call('/api/payment/refunds', { key: KEYS.guest }), 403, 'insufficient_scope');
@@ -252,7 +261,8 @@ describe('the gateway in front of a service', () => {
     assert.equal((await call('/api/booking/bookings/b-burst/cancel', { method: 'POST', key: KEYS.limited, body: '{}' })).status, 200);
     // One RateLimitExceeded for the key in the window, whatever the number of refusals and instances.
     const hash = sha256Hex(KEYS.limited);
-    const mine = () => events.filter((e) => e.event_type === 'RateLimitExceeded' && (e.payload as { client_key_hash: string }).client_key_hash === hash);
+    const mine = () =>
+      events.filter((e) => e.event_type === 'RateLimitExceeded' && (e.payload as { client_key_hash: string }).client_key_hash === hash);
     await waitFor(() => mine().length > 0, { message: 'RateLimitExceeded on MQTT' });
     // More refusals, then a marker event from another key: everything published before it has arrived.
     for (let i = 0; i < 5; i++) assert.equal((await call(route, { key: KEYS.limited, gateway: i % 2 })).status, 429);
@@ -278,7 +288,8 @@ describe('the gateway in front of a service', () => {
     const url = await gw.start();
     try {
       const statuses = [];
-      for (let i = 0; i < 5; i++) statuses.push((await fetch(`${url}/api/booking/bookings/b1`, { headers: { 'x-api-key': `wrong-${'k'.repeat(40)}` } })).status);
+      for (let i = 0; i < 5; i++)
+        statuses.push((await fetch(`${url}/api/booking/bookings/b1`, { headers: { 'x-api-key': `wrong-${'k'.repeat(40)}` } })).status);
       assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
       // A valid key is not held back by its address' refusals.
       assert.equal((await fetch(`${url}/api/booking/bookings/b1`, { headers: { 'x-api-key': KEYS.guest } })).status, 200);
@@ -291,7 +302,10 @@ describe('the gateway in front of a service', () => {
     const res = await call('/openapi.json');
     assert.equal(res.status, 200);
     const doc = (await res.json()) as { 'x-albergue-warnings'?: string[]; info: { description: string } };
-    assert.ok(doc['x-albergue-warnings']?.some((w) => w.startsWith('documents')), JSON.stringify(doc['x-albergue-warnings']));
+    assert.ok(
+      doc['x-albergue-warnings']?.some((w) => w.startsWith('documents')),
+      JSON.stringify(doc['x-albergue-warnings']),
+    );
     assert.match(doc.info.description, /Incomplete/);
     // The reference page is served from the package (no CDN).
     const page = await call('/docs/');
@@ -304,7 +318,10 @@ describe('the gateway in front of a service', () => {
 
   test('a service that does not answer is a 502 problem, at once (no retries)', async () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
-    const gw = await createGatewayService({ env: { GATEWAY_KEYS }, config: { port: 0, mqttUrl: broker.url, upstreams: { booking: closed } } });
+    const gw = await createGatewayService({
+      env: { GATEWAY_KEYS },
+      config: { port: 0, mqttUrl: broker.url, upstreams: { booking: closed } },
+    });
     const url = await gw.start();
     try {
       const started = Date.now();

@@ -54,7 +54,9 @@ export interface GatewayRuntime {
  * what a failed publish loses.
  */
 export async function createGatewayService(o: GatewayServiceOptions = {}): Promise<GatewayRuntime> {
-  const config: GatewayConfig = { ...gatewayConfig(o.env ?? process.env), ...o.config };
+  const fromEnv = gatewayConfig(o.env ?? process.env);
+  // Upstreams given in code (the embedded start, tests) replace those contexts only.
+  const config: GatewayConfig = { ...fromEnv, ...o.config, upstreams: { ...fromEnv.upstreams, ...o.config?.upstreams } };
   const logger = o.logger ?? createLogger('gateway');
   const metrics = createMetricsRegistry('gateway');
   const policy = new RoutePolicy(o.policy ?? DEFAULT_POLICY);

@@ -63,7 +63,12 @@ describe('the gateway in front of location, booking and payment', () => {
       const url = new URL(PG_ADMIN_URL);
       url.pathname = `/${db}`;
       services.push(
-        await create({ env, ledger, relay: { pollIntervalMs: 100 }, config: { port: 0, mqttUrl: broker.url, databaseUrl: url.toString() } }),
+        await create({
+          env,
+          ledger,
+          relay: { pollIntervalMs: 100 },
+          config: { port: 0, mqttUrl: broker.url, databaseUrl: url.toString() },
+        }),
       );
     }
     for (const rt of services) await rt.startConsumers();
@@ -73,7 +78,9 @@ describe('the gateway in front of location, booking and payment', () => {
       config: { port: 0, mqttUrl: broker.url, upstreams: { ...direct } },
     });
     gw = await gateway.start();
-    const doc = (await (await fetch(`${gw}/openapi.json`)).json()) as { paths: Record<string, Record<string, { 'x-albergue-scopes': string[] }>> };
+    const doc = (await (await fetch(`${gw}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { 'x-albergue-scopes': string[] }>>;
+    };
     operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase(), path, scopes: op['x-albergue-scopes'] })),
     );
@@ -171,14 +178,23 @@ describe('the gateway in front of location, booking and payment', () => {
     });
     assert.equal(registered.status, 201, await registered.text());
     const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
-    await waitFor(async () => (await call('GET', `/api/booking/albergues/${albergue}/availability?from=${day(20)}&to=${day(21)}`, KEY.guest)).status === 200, {
-      timeoutMs: 30_000,
-      message: 'booking to learn the albergue',
-    });
+    await waitFor(
+      async () =>
+        (await call('GET', `/api/booking/albergues/${albergue}/availability?from=${day(20)}&to=${day(21)}`, KEY.guest)).status === 200,
+      {
+        timeoutMs: 30_000,
+        message: 'booking to learn the albergue',
+      },
+    );
     const correlation = '0190a5b8-1c2d-7e3f-8a9b-0c1d2e3f4a5b';
     const reserve = await fetch(`${gw}/api/booking/bookings`, {
       method: 'POST',
-      headers: { 'x-api-key': KEY.guest, 'content-type': 'application/json', 'idempotency-key': `gw-${albergue}`, 'x-correlation-id': correlation },
+      headers: {
+        'x-api-key': KEY.guest,
+        'content-type': 'application/json',
+        'idempotency-key': `gw-${albergue}`,
+        'x-correlation-id': correlation,
+      },
       body: JSON.stringify({
         albergue_id: albergue,
         check_in: day(20),
@@ -197,10 +213,14 @@ describe('the gateway in front of location, booking and payment', () => {
       },
       { timeoutMs: 30_000, message: 'the payment' },
     );
-    const charged = await call('POST', `/api/payment/payments/${payment.payment_id}/charge`, KEY.guest, { payment_method: '4242 4242 4242 4242' });
+    const charged = await call('POST', `/api/payment/payments/${payment.payment_id}/charge`, KEY.guest, {
+      payment_method: '4242 4242 4242 4242',
+    });
     assert.equal(charged.status, 202, await charged.text());
     await waitFor(
-      async () => ((await (await call('GET', `/api/booking/bookings/${booking.booking_id}`, KEY.guest)).json()) as { status: string }).status === 'confirmed',
+      async () =>
+        ((await (await call('GET', `/api/booking/bookings/${booking.booking_id}`, KEY.guest)).json()) as { status: string }).status ===
+        'confirmed',
       { timeoutMs: 30_000, message: 'the booking confirmed' },
     );
     // Validation problems of the service come back through the gateway unchanged.

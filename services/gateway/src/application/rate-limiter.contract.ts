@@ -46,7 +46,11 @@ export function rateLimiterContract(name: string, make: () => Promise<LimiterFix
     assert.equal((await limiter.take(s, 'r', limit, false)).allowed, true);
     assert.equal((await limiter.take(s, 'r', limit, false)).allowed, true);
     assert.equal((await limiter.take(s, 'r', limit, false)).allowed, false);
-    await waitFor(async () => (await limiter.take(s, 'r', limit, false)).allowed, { timeoutMs: 3_000, intervalMs: 100, message: 'a refilled token' });
+    await waitFor(async () => (await limiter.take(s, 'r', limit, false)).allowed, {
+      timeoutMs: 3_000,
+      intervalMs: 100,
+      message: 'a refilled token',
+    });
   });
 
   test(`${name}: a refusal is reported once per subject per window (any route, any instance)`, async () => {

@@ -4,7 +4,6 @@ import { parsePublicPath } from './path.js';
 import { DEFAULT_POLICY, RoutePolicy } from './policy.js';
 import { ATTACKER_SPELLINGS } from '../testing/attacker-spellings.js';
 
-
 test('attacker spellings are refused as ambiguous (400), whatever they would normalise to', () => {
   for (const target of ATTACKER_SPELLINGS) {
     const d = parsePublicPath(target);
@@ -14,7 +13,16 @@ test('attacker spellings are refused as ambiguous (400), whatever they would nor
 });
 
 test('upper case and other prefixes are not the API (404), never routed', () => {
-  for (const target of ['/API/booking/bookings/b1', '/Api/booking/bookings/b1', '/api/BOOKING/bookings/b1', '/apix/booking/b', '/api', '/api/booking', '/', '/health/x']) {
+  for (const target of [
+    '/API/booking/bookings/b1',
+    '/Api/booking/bookings/b1',
+    '/api/BOOKING/bookings/b1',
+    '/apix/booking/b',
+    '/api',
+    '/api/booking',
+    '/',
+    '/health/x',
+  ]) {
     const d = parsePublicPath(target);
     assert.equal(d.ok, false, target);
   }

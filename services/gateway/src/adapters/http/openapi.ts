@@ -7,7 +7,7 @@ import type { RoutePolicy } from '../../domain/policy.js';
 
 type Json = Record<string, unknown>;
 
-export interface OpenApiSource {
+interface OpenApiSource {
   readonly context: string;
   readonly url: string;
 }
