@@ -60,9 +60,7 @@ export function gatewayConfig(env: Env = process.env): GatewayConfig {
   const windowS = envInt('GATEWAY_RATE_WINDOW_S', 60, { min: 1, max: 86_400 }, env);
   const password = envOptional('GATEWAY_MQTT_PASSWORD', env) ?? envOptional('MQTT_PASSWORD', env);
   if (production && password === undefined)
-    throw new ConfigError(
-      'gateway: set GATEWAY_MQTT_PASSWORD or MQTT_PASSWORD (development passwords are refused with NODE_ENV=production)',
-    );
+    throw new ConfigError('set GATEWAY_MQTT_PASSWORD or MQTT_PASSWORD (development passwords are refused with NODE_ENV=production)');
   const username = envOptional('GATEWAY_MQTT_USERNAME', env) ?? 'gateway';
   return {
     host: envOptional('HOST', env) ?? '127.0.0.1',

@@ -170,7 +170,7 @@ export class CombinedOpenApi {
         } catch (err) {
           const why = `${s.context} (${s.url}) is left out: ${(err as Error).message}`;
           warnings.push(why);
-          this.o.logger.warn({ context: s.context, err }, `combined OpenAPI: ${why}`);
+          this.o.logger.warn({ context: s.context }, `combined OpenAPI: ${why}`);
           return undefined;
         }
       }),
