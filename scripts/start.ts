@@ -74,7 +74,9 @@ async function main(): Promise<void> {
       `  broker         ${broker.httpUrl}  (MQTT ${broker.mqttUrl}${broker.wsPort ? `, WebSocket ws://127.0.0.1:${broker.wsPort}` : ''})`,
       ...urls.map(([name, url, data]) => `  ${name.padEnd(14)} ${url}  data: ${data}`),
       '',
-      `  Development API keys (x-api-key): ${DEV_KEYS.map((k) => `${k.scopes.join(',')} ${k.key}`).join(' | ')}`,
+      ...(process.env.GATEWAY_KEYS || process.env.GATEWAY_KEYS_FILE
+        ? []
+        : [`  Development API keys (x-api-key): ${DEV_KEYS.map((k) => `${k.scopes.join(',')} ${k.key}`).join(' | ')}`]),
       `  Watch every event: mosquitto_sub -h 127.0.0.1 -p ${broker.mqttPort} -u observer -P observer-dev-password -t 'albergue/#' -v`,
       '',
     ];
