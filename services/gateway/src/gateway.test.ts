@@ -203,6 +203,10 @@ describe('the gateway in front of a service', () => {
     await problemOf(await call('/api/payment/refunds', { key: KEYS.guest }), 403, 'insufficient_scope');
     await problemOf(await call('/api/location/albergues', { method: 'POST', key: KEYS.guest, body: '{}' }), 403, 'insufficient_scope');
     assert.equal(seen.length, 0);
+    // HEAD is decided as GET.
+    assert.equal((await call(target, { method: 'HEAD', key: KEYS.hostel })).status, 403);
+    assert.equal((await call(target, { method: 'HEAD', key: KEYS.guest })).status, 200);
+    assert.equal(seen.at(-1)?.method, 'HEAD');
     // x-api-key alone works as well as the bearer.
     assert.equal((await call(target, { headers: { 'x-api-key': KEYS.guest } })).status, 200);
   });
