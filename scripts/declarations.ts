@@ -5,6 +5,7 @@
 // to `npm start` and `start:services`, not before, so no account exists for a service that does not.
 import { bookingDeclaration } from '@albergue/booking/declaration';
 import { documentsDeclaration } from '@albergue/documents/declaration';
+import { gatewayDeclaration } from '@albergue/gateway/declaration';
 import { locationDeclaration } from '@albergue/location/declaration';
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { paymentDeclaration } from '@albergue/payment/declaration';
@@ -14,4 +15,5 @@ export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [
   bookingDeclaration,
   paymentDeclaration,
   documentsDeclaration,
+  gatewayDeclaration,
 ];

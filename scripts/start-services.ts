@@ -24,6 +24,7 @@ const services = [
   { name: 'location', port: process.env.LOCATION_PORT ?? '8101' },
   { name: 'documents', port: process.env.DOCUMENTS_PORT ?? '8104' },
 ];
+const gateway = { name: 'gateway', port: process.env.GATEWAY_PORT ?? '8080' };
 // A child that exits is restarted with backoff and logged; Ctrl-C stops them all (scripts/supervisor.ts).
 const supervisor = new Supervisor();
 stopOnSignals(supervisor);
@@ -70,6 +71,12 @@ async function main(): Promise<void> {
     });
     await healthy(`http://127.0.0.1:${s.port}/health`, s.name);
   }
+  // The one public entry, last: it forwards to the services above (`<CONTEXT>_URL`, default loopback ports).
+  run(gateway.name, 'services/gateway/dist/main.js', { REDIS_URL: redisUrl, MQTT_URL: mqttUrl });
+  await healthy(`http://127.0.0.1:${gateway.port}/health`, gateway.name);
+  console.log(
+    `\nGateway (the public API): http://127.0.0.1:${gateway.port}/api/<context>/…  reference: http://127.0.0.1:${gateway.port}/docs`,
+  );
   console.log(
     `\nAlbergue services are running, one process each (broker ${externalMqtt ? externalMqtt : mqttUrl}, Redis ${redisUrl}, Postgres ${pgBase}). A service that exits is restarted; Ctrl-C stops them.\n`,
   );

@@ -4,6 +4,9 @@
 import { brokerOptionsFromEnv, startBroker } from '@albergue/broker';
 import { createBookingService } from '@albergue/booking/service';
 import { createDocumentsService } from '@albergue/documents/service';
+import { DEV_KEYS } from '@albergue/gateway';
+import type { GatewayRuntime } from '@albergue/gateway/service';
+import { createGatewayService } from '@albergue/gateway/service';
 import { createLocationService } from '@albergue/location/service';
 import { MemoryDeliveryLedger } from '@albergue/messaging';
 import { ConfigError, createLogger } from '@albergue/platform';
@@ -20,9 +23,11 @@ async function main(): Promise<void> {
   const brokerOptions = brokerOptionsFromEnv(SYSTEM_DECLARATIONS);
   const broker = await startBroker({ ...brokerOptions, ledger, logger: logger.child({ service: 'broker' }) });
   const services: ServiceRuntime[] = [];
+  let gateway: GatewayRuntime | undefined;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      await gateway?.close();
       for (const s of [...services].reverse()) await s.close();
       await broker.close();
       await ledger.ledger.close();
@@ -59,12 +64,20 @@ async function main(): Promise<void> {
     for (const rt of services) await rt.startConsumers();
     const urls: [string, string, string][] = [];
     for (const rt of services) urls.push([rt.config.service, await rt.start(), rt.config.databaseUrl ? 'postgres' : rt.config.dataDir]);
+    // The one public entry, in front of the services just started (other contexts: `<CONTEXT>_URL` or their default ports).
+    const upstreams = Object.fromEntries(urls.map(([name, url]) => [name, url]));
+    gateway = await createGatewayService({ config: { mqttUrl: broker.mqttUrl, upstreams } });
+    const gatewayUrl = await gateway.start();
     const lines = [
       '',
       'Albergue is running (embedded mode). Ctrl-C stops it.',
+      `  gateway        ${gatewayUrl}  (the public API: ${gatewayUrl}/api/<context>/…, reference ${gatewayUrl}/docs)`,
       `  broker         ${broker.httpUrl}  (MQTT ${broker.mqttUrl}${broker.wsPort ? `, WebSocket ws://127.0.0.1:${broker.wsPort}` : ''})`,
       ...urls.map(([name, url, data]) => `  ${name.padEnd(14)} ${url}  data: ${data}`),
       '',
+      ...(process.env.GATEWAY_KEYS || process.env.GATEWAY_KEYS_FILE
+        ? []
+        : [`  Development API keys (x-api-key): ${DEV_KEYS.map((k) => `${k.scopes.join(',')} ${k.key}`).join(' | ')}`]),
       `  Watch every event: mosquitto_sub -h 127.0.0.1 -p ${broker.mqttPort} -u observer -P observer-dev-password -t 'albergue/#' -v`,
       '',
     ];

@@ -30,6 +30,7 @@ test('npm start: reserve, pay with a test card, booking confirmed; Ctrl-C leaves
     BROKER_HTTP_PORT: await freePort(),
     BROKER_MQTT_PORT: await freePort(),
     BROKER_WS_PORT: await freePort(),
+    GATEWAY_PORT: await freePort(),
   };
   const env: Record<string, string | undefined> = {
     ...process.env,

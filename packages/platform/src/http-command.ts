@@ -45,5 +45,7 @@ export type IdempotencyMode = 'transaction' | 'lease';
 declare module 'fastify' {
   interface FastifyContextConfig {
     idempotency?: IdempotencyMode;
+    /** false: the route authenticates its caller by other means and needs no gateway signature (a provider's webhook). */
+    gatewaySignature?: false;
   }
 }

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { ConfigError, envOptional, envPort, envUrl } from '@albergue/platform';
+import { gatewaySecretFromEnv } from '@albergue/platform/gateway-signature';
 
 type Env = Record<string, string | undefined>;
 
@@ -18,6 +19,8 @@ export interface ServiceConfig {
   readonly mqttPassword: string;
   /** Redis for the delivery ledger, or undefined for the in-memory ledger. */
   readonly redisUrl: string | undefined;
+  /** GATEWAY_SHARED_SECRET: requests must carry the gateway's signature (required in production). */
+  readonly gatewaySecret?: string | undefined;
 }
 
 /** Development MQTT password of an account in the embedded mode (the broker uses the same rule). */
@@ -53,5 +56,6 @@ export function serviceConfig(service: string, defaultPort: number, env: Env = p
     mqttUsername: envOptional(`${S}_MQTT_USERNAME`, env) ?? envOptional('MQTT_USERNAME', env) ?? service,
     mqttPassword: password ?? devMqttPassword(envOptional(`${S}_MQTT_USERNAME`, env) ?? envOptional('MQTT_USERNAME', env) ?? service),
     redisUrl: envUrl('REDIS_URL', ['redis:', 'rediss:'], env),
+    gatewaySecret: gatewaySecretFromEnv(env),
   };
 }

@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { newEventId } from '@albergue/events';
 import type { SqlDatabase } from '@albergue/outbox';
@@ -15,6 +15,16 @@ import {
 } from '@albergue/platform/http';
 import type { Registry } from 'prom-client';
 import { Type } from '@sinclair/typebox';
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import {
+  EMPTY_BODY_SHA256,
+  GATEWAY_CLIENT_HEADER,
+  GATEWAY_SCOPES_HEADER,
+  GATEWAY_SIGNATURE_HEADER,
+  NonceGuard,
+  verifyGatewaySignature,
+} from '@albergue/platform/gateway-signature';
 import type { IdempotencyStore } from './idempotency.js';
 import { IDEMPOTENCY_KEY_HEADER, installIdempotency } from './idempotency.js';
 
@@ -33,6 +43,13 @@ export interface HttpOptions {
   readonly idempotency?: { readonly db: SqlDatabase; readonly ttlMs?: number; readonly waitMs?: number; readonly leaseMs?: number };
   /** Told of every route as it is added, the runtime's own included (the catalog lists them). */
   readonly onRoute?: (route: RouteOptions) => void;
+  /**
+   * GATEWAY_SHARED_SECRET: when set, every request but /health and /metrics must carry the gateway's
+   * signature (401 otherwise). Required in production (see serviceConfig).
+   */
+  readonly gatewaySecret?: string;
+  /** The replay window of gateway signatures in ms (default 30 s). */
+  readonly signatureWindowMs?: number;
 }
 
 export interface ServiceHttp {
@@ -74,6 +91,7 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
     },
   }) as unknown as FastifyInstance;
   useStrictValidation(app);
+  if (o.gatewaySecret !== undefined) requireGatewaySignature(app, o.gatewaySecret, o.signatureWindowMs);
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header(COMMAND_ID_HEADER, req.id);
@@ -167,6 +185,77 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
     return sendProblem(reply, problem(404, 'not_found', `there is no route ${req.method} ${path}; see /openapi.json`));
   });
   return { app, ...(idempotency ? { idempotency } : {}) };
+}
+
+/** Routes answered without the gateway's signature: probes of the private network (docs/gateway.md). */
+const UNSIGNED_ROUTES = new Set(['/health', '/metrics']);
+const BODY_DIGEST = Symbol('bodySha256');
+const SIGNED_DIGEST = Symbol('signedBodySha256');
+type DigestCarrier = { [BODY_DIGEST]?: string; [SIGNED_DIGEST]?: string };
+
+function unauthorized(reply: FastifyReply, reason: string): FastifyReply {
+  return sendProblem(
+    reply,
+    problem(401, 'gateway_signature_required', `this service answers only requests forwarded by the gateway: ${reason}`),
+  );
+}
+
+/**
+ * Refuses (401) every request without a valid gateway signature — decided on the route the router
+ * matched, so no spelling of /health reaches another route unsigned — then checks, once the body is
+ * read, that its digest is the signed one. A nonce is accepted once per process within the window.
+ */
+function requireGatewaySignature(app: FastifyInstance, secret: string, windowMs?: number): void {
+  const nonces = new NonceGuard(windowMs);
+  app.addHook('onRequest', async (req, reply) => {
+    if ((req.method === 'GET' || req.method === 'HEAD') && UNSIGNED_ROUTES.has(req.routeOptions.url ?? '')) return;
+    // A route that authenticates its caller by other means (payment's provider callback: the provider's HMAC).
+    if (req.routeOptions.config?.gatewaySignature === false) return;
+    const header = req.headers[GATEWAY_SIGNATURE_HEADER];
+    const clientId = req.headers[GATEWAY_CLIENT_HEADER] ?? '';
+    const scopes = req.headers[GATEWAY_SCOPES_HEADER] ?? '';
+    if (typeof header !== 'string' && header !== undefined) return unauthorized(reply, 'more than one signature header');
+    if (typeof clientId !== 'string' || typeof scopes !== 'string') return unauthorized(reply, 'repeated client headers');
+    const now = Date.now();
+    const check = verifyGatewaySignature(
+      secret,
+      header,
+      { method: req.method, target: req.raw.url ?? req.url, clientId, scopes },
+      now,
+      windowMs,
+    );
+    if (!check.ok) return unauthorized(reply, check.reason);
+    if (!nonces.firstUse(check.nonce, now)) return unauthorized(reply, 'signature already used (replay)');
+    (req as unknown as DigestCarrier)[SIGNED_DIGEST] = check.bodySha256;
+  });
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const carrier = req as unknown as DigestCarrier;
+    if (carrier[SIGNED_DIGEST] === undefined) return payload;
+    const hash = createHash('sha256');
+    const through = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+      flush(done) {
+        carrier[BODY_DIGEST] = hash.digest('hex');
+        done();
+      },
+    });
+    payload.on('error', (err) => through.destroy(err));
+    (through as unknown as { receivedEncodedLength?: number }).receivedEncodedLength = 0;
+    payload.on('data', (chunk: Buffer) => {
+      (through as unknown as { receivedEncodedLength: number }).receivedEncodedLength += chunk.length;
+    });
+    return payload.pipe(through);
+  });
+  app.addHook('preValidation', async (req, reply) => {
+    const carrier = req as unknown as DigestCarrier;
+    const signed = carrier[SIGNED_DIGEST];
+    if (signed === undefined) return;
+    // A request whose body was not read (GET) is checked as an empty body.
+    if ((carrier[BODY_DIGEST] ?? EMPTY_BODY_SHA256) !== signed) return unauthorized(reply, 'the body is not the one the gateway signed');
+  });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

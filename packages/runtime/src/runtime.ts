@@ -176,6 +176,7 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
     metrics,
     checks,
     idempotency,
+    ...(config.gatewaySecret !== undefined ? { gatewaySecret: config.gatewaySecret } : {}),
     ...(o.description ? { description: o.description } : {}),
   });
 

@@ -114,7 +114,8 @@ export function paymentRoutes(deps: PaymentHttpDeps): FastifyPluginAsync {
       '/payments/:payment_id/charge',
       {
         // Charging commits more than once (the attempt before the provider call): Idempotency-Key in lease mode.
-        config: { idempotency: 'lease' },
+        // Called by the provider, not through the gateway: it carries the provider's signature instead of the gateway's.
+        config: { idempotency: 'lease', gatewaySignature: false },
         schema: {
           tags: ['payments'],
           summary: 'Pay an open payment with a payment method (test card number on the simulated network)',
@@ -134,7 +135,8 @@ export function paymentRoutes(deps: PaymentHttpDeps): FastifyPluginAsync {
       '/payments/callback',
       {
         // Settling may call the provider (refunds): Idempotency-Key in lease mode.
-        config: { idempotency: 'lease' },
+        // Called by the provider, not through the gateway: it carries the provider's signature instead of the gateway's.
+        config: { idempotency: 'lease', gatewaySignature: false },
         schema: {
           tags: ['provider'],
           summary: 'Provider settlement callback (webhook); idempotent',

@@ -1,0 +1,30 @@
+// Test data: request targets an attacker would try against a path-based policy.
+
+/** Every spelling wave 1 let through, and more: each is refused, never routed elsewhere. */
+export const ATTACKER_SPELLINGS: readonly string[] = [
+  '/%61pi/booking/guests/g-1/bookings',
+  '/api/%62ooking/guests/g-1/bookings',
+  '//api/booking/guests/g-1/bookings',
+  '/api//booking/guests/g-1/bookings',
+  '/api/booking//guests/g-1/bookings',
+  '/api/booking/guests/g-1/bookings/',
+  '/api/booking/../location/albergues',
+  '/api/booking/./guests/g-1/bookings',
+  '/api/booking/%2e%2e/location/albergues',
+  '/api/booking/%2E%2E/location/albergues',
+  '/api/booking/.%2e/location/albergues',
+  '/api/booking/guests/g-1%2Fbookings',
+  '/api/booking/guests/g-1%2fbookings',
+  '/api/booking/guests/..%2f..%2fpayment/bookings',
+  '/api/booking/guests/g-1;x=1/bookings',
+  '/api/booking/guests/g-1%3Bx/bookings',
+  '/api/booking/guests/g-1%00/bookings',
+  '/api/booking/guests/g-1%0a/bookings',
+  '/api/booking/guests/%252e%252e/bookings',
+  '/api/booking\\guests\\g-1\\bookings',
+  '/api/booking/guests/g-1%5Cbookings',
+  '/api/booking/guests/%ED%A0%80/bookings',
+  '/api/booking/guests/%zz/bookings',
+  '/api/booking/guests/%/bookings',
+  `/api/booking/guests/${'a'.repeat(2100)}/bookings`,
+];
