@@ -9,7 +9,13 @@ import type { MailCatcher } from './catcher.js';
 import { startMailCatcher } from './catcher.js';
 
 const transportOf = (c: MailCatcher) =>
-  nodemailer.createTransport({ url: c.smtpUrl, ignoreTLS: true, connectionTimeout: 2000, greetingTimeout: 2000, socketTimeout: 5000 } as never);
+  nodemailer.createTransport({
+    url: c.smtpUrl,
+    ignoreTLS: true,
+    connectionTimeout: 2000,
+    greetingTimeout: 2000,
+    socketTimeout: 5000,
+  } as never);
 
 async function send(c: MailCatcher, to: string, subject: string, extra: Record<string, unknown> = {}) {
   return transportOf(c).sendMail({ from: 'albergue@example.org', to, subject, text: `body of ${subject}`, ...extra });

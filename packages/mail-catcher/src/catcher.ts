@@ -68,7 +68,10 @@ export interface MailCatcher {
   /** The raw message (RFC 5322 bytes) of a kept message. */
   raw(id: string): Buffer | undefined;
   /** Resolves with the messages matching `predicate` once there is at least one; rejects after `timeoutMs` (default 10 s). */
-  waitFor(predicate: (m: CaughtMessage) => boolean, options?: { readonly timeoutMs?: number; readonly count?: number }): Promise<CaughtMessage[]>;
+  waitFor(
+    predicate: (m: CaughtMessage) => boolean,
+    options?: { readonly timeoutMs?: number; readonly count?: number },
+  ): Promise<CaughtMessage[]>;
   /** Forgets every message (and its file). */
   clear(): void;
   /** Simulates an outage: `refuse` (default) stops listening, `tempfail` answers 451, `reject` answers 550 to recipients. */
@@ -196,13 +199,15 @@ export async function startMailCatcher(o: MailCatcherOptions = {}): Promise<Mail
   };
 
   const http: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    try {
+      handle(req, res);
+    } catch (err) {
       log?.error({ err }, 'mail catcher: HTTP handler failed');
       if (!res.headersSent) sendProblem(res, 500, 'internal_error', 'the mail catcher failed to answer');
       else res.destroy();
-    });
+    }
   });
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://catcher');
