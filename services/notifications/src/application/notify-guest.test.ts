@@ -44,7 +44,12 @@ function reserved(o: { guest?: string; email?: string; locale?: string; occurred
     {
       booking_id,
       albergue_id: 'roncesvalles-colegiata',
-      guest: { guest_id: o.guest ?? uniqueName('g'), name: 'Ana Peregrina', email: o.email ?? 'ana.peregrina@example.org', locale: o.locale ?? 'es-ES' },
+      guest: {
+        guest_id: o.guest ?? uniqueName('g'),
+        name: 'Ana Peregrina',
+        email: o.email ?? 'ana.peregrina@example.org',
+        locale: o.locale ?? 'es-ES',
+      },
       check_in: '2026-12-20',
       check_out: '2026-12-22',
       beds: 2,
@@ -79,13 +84,14 @@ describe('notifications handlers on Postgres', () => {
     mailer = new RecordingMailer();
   });
 
-  const remember = (e: EnvelopeOf<typeof BookingReserved>) => db.transaction((tx) => rememberContactOnBookingReserved({}, store.forTransaction(tx), e));
+  const remember = (e: EnvelopeOf<typeof BookingReserved>) =>
+    db.transaction((tx) => rememberContactOnBookingReserved({}, store.forTransaction(tx), e));
   const notify = (e: EventEnvelope, attempt = 1, maxAttempts = 8) =>
     db.transaction((tx) => notifyGuest({ clock, mailer }, store.forTransaction(tx), e, { attempt, maxAttempts }));
   const outboxOf = async (type: string) =>
-    (await db.query<{ payload: EventEnvelope }>(`SELECT envelope AS payload FROM outbox_events WHERE topic LIKE $1`, [`%.${type}`])).rows.map(
-      (r) => r.payload,
-    );
+    (
+      await db.query<{ payload: EventEnvelope }>(`SELECT envelope AS payload FROM outbox_events WHERE topic LIKE $1`, [`%.${type}`])
+    ).rows.map((r) => r.payload);
 
   test("BookingConfirmed → one mail in the guest's language with the booking's details; NotificationSent, masked, in the flow", async () => {
     const r = reserved({ locale: 'es-ES' });
@@ -102,7 +108,8 @@ describe('notifications handlers on Postgres', () => {
     assert.equal(mail.headers['X-Albergue-Notification-Id'], id);
     assert.equal(mail.headers['X-Albergue-Event-Id'], c.event_id);
     assert.match(mail.subject, /Reserva confirmada/);
-    for (const s of [r.payload.booking_id, 'roncesvalles-colegiata', '20/12/2026', 'Camas: 2', '48,00 €']) assert.ok(mail.text.includes(s), s);
+    for (const s of [r.payload.booking_id, 'roncesvalles-colegiata', '20/12/2026', 'Camas: 2', '48,00 €'])
+      assert.ok(mail.text.includes(s), s);
 
     const sent = (await outboxOf('NotificationSent')).find((e) => (e.payload as { notification_id: string }).notification_id === id)!;
     assert.equal((sent.payload as { recipient_masked: string }).recipient_masked, 'a***@example.org');
@@ -136,7 +143,12 @@ describe('notifications handlers on Postgres', () => {
     const r = reserved();
     const e = newEnvelope(
       ReservationExpired,
-      { booking_id: r.payload.booking_id, albergue_id: 'alb', hold_expires_at: '2026-12-02T10:15:00.000Z', expired_at: '2026-12-02T10:15:01.000Z' },
+      {
+        booking_id: r.payload.booking_id,
+        albergue_id: 'alb',
+        hold_expires_at: '2026-12-02T10:15:00.000Z',
+        expired_at: '2026-12-02T10:15:01.000Z',
+      },
       withCorrelation(r),
     );
     await assert.rejects(notify(e, 1, 3), ContactNotKnownYetError);
@@ -150,7 +162,12 @@ describe('notifications handlers on Postgres', () => {
     const lost = reserved();
     const never = newEnvelope(
       ReservationExpired,
-      { booking_id: lost.payload.booking_id, albergue_id: 'alb', hold_expires_at: '2026-12-02T10:15:00.000Z', expired_at: '2026-12-02T10:15:01.000Z' },
+      {
+        booking_id: lost.payload.booking_id,
+        albergue_id: 'alb',
+        hold_expires_at: '2026-12-02T10:15:00.000Z',
+        expired_at: '2026-12-02T10:15:01.000Z',
+      },
       withCorrelation(lost),
     );
     const outcome = await notify(never, 3, 3);
@@ -192,7 +209,15 @@ describe('notifications handlers on Postgres', () => {
     assert.match(mailer.sent[0]!.text, /\*\*\*\*\*678Z/);
     assert.match(mailer.sent[1]!.text, /the document has expired/);
     await assert.rejects(
-      notify(newEnvelope(DocumentRejected, { document_id: 'd', guest_id: 'nobody', document_type: 'dni', reasons: ['expired'], rejected_at: '2026-12-02T10:00:00.000Z' })),
+      notify(
+        newEnvelope(DocumentRejected, {
+          document_id: 'd',
+          guest_id: 'nobody',
+          document_type: 'dni',
+          reasons: ['expired'],
+          rejected_at: '2026-12-02T10:00:00.000Z',
+        }),
+      ),
       ContactNotKnownYetError,
     );
   });
@@ -265,7 +290,12 @@ describe('notifications handlers on Postgres', () => {
     assert.equal(await remember(r), 'forgotten');
     const e = newEnvelope(
       ReservationExpired,
-      { booking_id: r.payload.booking_id, albergue_id: 'alb', hold_expires_at: '2026-12-02T10:15:00.000Z', expired_at: '2026-12-02T10:15:01.000Z' },
+      {
+        booking_id: r.payload.booking_id,
+        albergue_id: 'alb',
+        hold_expires_at: '2026-12-02T10:15:00.000Z',
+        expired_at: '2026-12-02T10:15:01.000Z',
+      },
       withCorrelation(r),
     );
     await notify(e);

@@ -134,21 +134,48 @@ describe('which message an event asks for', () => {
       return p.kind === 'message' ? p.message.template : `silent:${p.reason.code}`;
     };
     assert.equal(template({ type: 'BookingConfirmed', data: { ...b, payment_id: 'p', confirmed_at: 'x' } }), 'booking_confirmed');
-    assert.equal(template({ type: 'PaymentConfirmed', data: { booking_id: 'bk-1', payment_id: 'p', amount: booking.total!, provider_reference: 'r', confirmed_at: 'x' } }), 'silent:told_by_booking_confirmed');
-    assert.equal(template({ type: 'PaymentFailed', data: { booking_id: 'bk-1', payment_id: 'p', reason_code: 'card_declined', reason: 'x', failed_at: 'x' } }), 'payment_failed');
-    assert.equal(template({ type: 'BookingCancelled', data: { ...b, reason: 'payment_failed', cancelled_at: 'x' } }), 'silent:told_by_payment_failed');
+    assert.equal(
+      template({
+        type: 'PaymentConfirmed',
+        data: { booking_id: 'bk-1', payment_id: 'p', amount: booking.total!, provider_reference: 'r', confirmed_at: 'x' },
+      }),
+      'silent:told_by_booking_confirmed',
+    );
+    assert.equal(
+      template({
+        type: 'PaymentFailed',
+        data: { booking_id: 'bk-1', payment_id: 'p', reason_code: 'card_declined', reason: 'x', failed_at: 'x' },
+      }),
+      'payment_failed',
+    );
+    assert.equal(
+      template({ type: 'BookingCancelled', data: { ...b, reason: 'payment_failed', cancelled_at: 'x' } }),
+      'silent:told_by_payment_failed',
+    );
     assert.equal(template({ type: 'BookingCancelled', data: { ...b, reason: 'admin', cancelled_at: 'x' } }), 'booking_cancelled');
     assert.equal(template({ type: 'ReservationExpired', data: { ...b, hold_expires_at: 'x', expired_at: 'x' } }), 'reservation_expired');
     const refunded = plan({
       type: 'PaymentRefunded',
-      data: { booking_id: 'bk-1', payment_id: 'p', amount: 2400, currency: 'EUR', reason: 'booking_expired', provider_reference: 'r', refund_reference: 'f', refunded_at: 'x' },
+      data: {
+        booking_id: 'bk-1',
+        payment_id: 'p',
+        amount: 2400,
+        currency: 'EUR',
+        reason: 'booking_expired',
+        provider_reference: 'r',
+        refund_reference: 'f',
+        refunded_at: 'x',
+      },
     });
     assert.ok(refunded.kind === 'message' && refunded.message.template === 'payment_refunded');
     assert.deepEqual(refunded.message.vars, { booking, amount: { amount_minor: 2400, currency: 'EUR' }, reason: 'booking_expired' });
   });
 
   test("a booking's facts are used only for that booking", () => {
-    const p = planNotification({ type: 'BookingConfirmed', data: { booking_id: 'other', albergue_id: 'alb-2', payment_id: 'p', confirmed_at: 'x' } }, booking);
+    const p = planNotification(
+      { type: 'BookingConfirmed', data: { booking_id: 'other', albergue_id: 'alb-2', payment_id: 'p', confirmed_at: 'x' } },
+      booking,
+    );
     assert.ok(p.kind === 'message' && p.message.template === 'booking_confirmed');
     assert.deepEqual(p.message.vars, { booking: { booking_id: 'other', albergue_id: 'alb-2' } });
   });
@@ -165,12 +192,18 @@ describe('which message an event asks for', () => {
     const after = sent.events.reduce(evolve, NO_NOTIFICATION);
     assert.equal(after.status, 'sent');
     const again = decide(
-      { type: 'RecordFailed', data: { notification_id: 'n', channel: 'email', template: 't', related_event_id: 'e', error: 'x'.repeat(5000), failed_at: 'x' } },
+      {
+        type: 'RecordFailed',
+        data: { notification_id: 'n', channel: 'email', template: 't', related_event_id: 'e', error: 'x'.repeat(5000), failed_at: 'x' },
+      },
       after,
     );
     assert.ok(again.ok && again.events.length === 0 && again.ignored?.code === 'already_recorded');
     const failed = decide(
-      { type: 'RecordFailed', data: { notification_id: 'n', channel: 'email', template: 't', related_event_id: 'e', error: 'x'.repeat(5000), failed_at: 'x' } },
+      {
+        type: 'RecordFailed',
+        data: { notification_id: 'n', channel: 'email', template: 't', related_event_id: 'e', error: 'x'.repeat(5000), failed_at: 'x' },
+      },
       NO_NOTIFICATION,
     );
     assert.ok(failed.ok && failed.events[0]!.type === 'NotificationFailed' && failed.events[0]!.data.error.length === 1000);
