@@ -305,6 +305,39 @@ describe('SMTP outages', () => {
   });
 });
 
+describe('SMTP refusals', () => {
+  test('a 5xx for the recipient: NotificationFailed(smtp_rejected) at once, no retry, no DLQ, the address masked everywhere', async () => {
+    const catcher = await startMailCatcher({ smtpPort: 0, httpPort: 0 });
+    cleanups.push(() => catcher.close());
+    const ledger = newLedger();
+    const rt = await startService({ databaseUrl: await newDatabase(), ledger, catcher, instance: 'reject', policy: {} });
+    cleanups.push(() => rt.close());
+    const b = booking(400, 'en');
+    catcher.rejectRecipient(b.reserved.payload.guest.email);
+    await publish(b.reserved, b.confirmed);
+    const row = await waitFor(
+      async () => {
+        const r = await rt.http.inject({ method: 'GET', url: `/notifications?booking_id=${b.reserved.payload.booking_id}` });
+        return r.json<{ notifications: { status: string; error?: string; recipient_masked?: string }[] }>().notifications[0];
+      },
+      { timeoutMs: 20_000, message: 'the notification to be recorded' },
+    );
+    assert.equal(row.status, 'failed');
+    assert.match(row.error ?? '', /^smtp_rejected: 550 /);
+    assert.equal(row.recipient_masked, 'p***@example.org');
+    const { rows } = await rt.db.query<{ envelope: unknown }>(`SELECT envelope FROM outbox_events WHERE topic LIKE '%NotificationFailed'`);
+    assert.equal(rows.length, 1);
+    const everything = JSON.stringify([rows, row, await ledger.deadLetters.topics()]);
+    assert.doesNotMatch(
+      everything,
+      new RegExp(b.reserved.payload.guest.email.replace(/[.]/g, '\\.')),
+      'no full address in the event or the list',
+    );
+    assert.deepEqual(await ledger.deadLetters.topics(), []);
+    assert.equal(catcher.messages().length, 0);
+  });
+});
+
 describe('HTTP', () => {
   test('validation is strict; DELETE /contacts forgets', async () => {
     const catcher = await startMailCatcher({ smtpPort: 0, httpPort: 0 });

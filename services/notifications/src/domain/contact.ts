@@ -29,6 +29,14 @@ export function maskEmail(email: string): string {
   return `${first}***@${domain}`.slice(0, 320);
 }
 
+/**
+ * `text` with every address in it masked: SMTP servers echo the recipient in their replies (`550 5.1.1
+ * <ana@example.org>: Recipient address rejected`), and those replies end up in events, logs and DLQ entries.
+ */
+export function redactEmails(text: string): string {
+  return text.replace(/[^\s<>"'(),;:@]+@[^\s<>"'(),;:@]+/g, (address) => maskEmail(address));
+}
+
 /** A guest's contact, learnt from BookingReserved. */
 export interface Contact {
   readonly guest_id: string;

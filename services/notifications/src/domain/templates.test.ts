@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
-import { LOCALES, maskEmail, mayRemember, templateLocale } from './contact.js';
+import { LOCALES, maskEmail, mayRemember, redactEmails, templateLocale } from './contact.js';
 import type { Trigger } from './notification.js';
 import { decide, evolve, NO_NOTIFICATION, planNotification } from './notification.js';
 import type { BookingFacts, TemplateName, TemplateVars } from './templates.js';
@@ -113,6 +113,14 @@ describe('contacts', () => {
     assert.equal(maskEmail('@nobody'), '***');
     assert.equal(maskEmail('trailing@'), '***');
     assert.ok(maskEmail(`a@${'d'.repeat(400)}`).length <= 320);
+  });
+
+  test('SMTP replies lose the addresses they echo', () => {
+    assert.equal(
+      redactEmails('550 5.1.1 <Ana.Peregrina@example.org>: Recipient address rejected; also bob@x.es, "c@d.e"'),
+      '550 5.1.1 <A***@example.org>: Recipient address rejected; also b***@x.es, "c***@d.e"',
+    );
+    assert.equal(redactEmails('451 try again later'), '451 try again later');
   });
 
   test('remembering: a newer contact wins; a forgotten guest stays forgotten for older events', () => {

@@ -2,6 +2,7 @@
 import nodemailer from 'nodemailer';
 import type { Mailer, OutgoingMail } from '../../application/ports.js';
 import { MailRejectedError } from '../../application/ports.js';
+import { redactEmails } from '../../domain/contact.js';
 
 export interface NodemailerMailerOptions {
   /** smtp:// or smtps:// URL (credentials in it when the server wants them). */
@@ -61,10 +62,14 @@ export class NodemailerMailer implements Mailer {
       })) as { response?: string; rejected?: unknown[] };
       return { response: String(info.response ?? '250 OK') };
     } catch (err) {
+      // Replies echo the recipient: only the masked address leaves this adapter (events, logs, DLQ entries).
       const e = err as SmtpError;
       if ((e.code === 'EENVELOPE' || e.code === 'EMESSAGE') && typeof e.responseCode === 'number' && e.responseCode >= 500)
-        throw new MailRejectedError(e.response ?? e.message ?? 'rejected', e.responseCode);
-      throw err;
+        throw new MailRejectedError(redactEmails(e.response ?? e.message ?? 'rejected'), e.responseCode);
+      throw Object.assign(new Error(`SMTP: ${redactEmails(e.message ?? String(err))}`), {
+        ...(e.code !== undefined ? { code: e.code } : {}),
+        ...(e.responseCode !== undefined ? { responseCode: e.responseCode } : {}),
+      });
     }
   }
 
