@@ -1,6 +1,6 @@
 // `npm run start:services`: one process per service on real infrastructure — the broker service
-// (Aedes, sessions and queues in Redis), then booking and payment (subscribers first, so their
-// persistent sessions exist before anything is published), then location. Each service gets its
+// (Aedes, sessions and queues in Redis), then booking, payment and notifications (subscribers first, so
+// their persistent sessions exist before anything is published), then location. Each service gets its
 // own Postgres database (created if missing). Defaults fit this machine kind:
 //   PG_URL=postgres://postgres@127.0.0.1:5432   REDIS_URL=redis://127.0.0.1:6379
 // With MQTT_URL set, no broker is started and the services use that broker (Mosquitto/EMQX with the
@@ -23,8 +23,8 @@ const mqttUrl = externalMqtt ?? `mqtt://127.0.0.1:${process.env.BROKER_MQTT_PORT
 const services = [
   { name: 'booking', port: process.env.BOOKING_PORT ?? '8102' },
   { name: 'payment', port: process.env.PAYMENT_PORT ?? '8103' },
-  { name: 'location', port: process.env.LOCATION_PORT ?? '8101' },
   { name: 'notifications', port: process.env.NOTIFICATIONS_PORT ?? '8105' },
+  { name: 'location', port: process.env.LOCATION_PORT ?? '8101' },
 ];
 // Mail goes to SMTP_URL when set, else to a mail catcher run by this process (smtp://127.0.0.1:1025, its messages at :8025).
 let catcher: MailCatcher | undefined;
