@@ -8,6 +8,7 @@ import { documentsDeclaration } from '@albergue/documents/declaration';
 import { gatewayDeclaration } from '@albergue/gateway/declaration';
 import { locationDeclaration } from '@albergue/location/declaration';
 import type { ServiceDeclaration } from '@albergue/messaging';
+import { notificationsDeclaration } from '@albergue/notifications/declaration';
 import { paymentDeclaration } from '@albergue/payment/declaration';
 
 export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [
@@ -16,4 +17,5 @@ export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [
   paymentDeclaration,
   documentsDeclaration,
   gatewayDeclaration,
+  notificationsDeclaration,
 ];

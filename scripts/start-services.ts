@@ -1,6 +1,6 @@
 // `npm run start:services`: one process per service on real infrastructure — the broker service
-// (Aedes, sessions and queues in Redis), then booking and payment (subscribers first, so their
-// persistent sessions exist before anything is published), then location. Each service gets its
+// (Aedes, sessions and queues in Redis), then booking, payment and notifications (subscribers first, so
+// their persistent sessions exist before anything is published), then location. Each service gets its
 // own Postgres database (created if missing). Defaults fit this machine kind:
 //   PG_URL=postgres://postgres@127.0.0.1:5432   REDIS_URL=redis://127.0.0.1:6379
 // With MQTT_URL set, no broker is started and the services use that broker (Mosquitto/EMQX with the
@@ -8,6 +8,8 @@
 // backoff (logged); Ctrl-C / SIGTERM stops every process and restarts none.
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import type { MailCatcher } from '@albergue/mail-catcher';
+import { startMailCatcher } from '@albergue/mail-catcher';
 import { Supervisor, stopOnSignals } from './supervisor.js';
 
 // This file runs built, as dist/scripts/start-services.js (`npm run start:services` builds first), and
@@ -21,10 +23,13 @@ const mqttUrl = externalMqtt ?? `mqtt://127.0.0.1:${process.env.BROKER_MQTT_PORT
 const services = [
   { name: 'booking', port: process.env.BOOKING_PORT ?? '8102' },
   { name: 'payment', port: process.env.PAYMENT_PORT ?? '8103' },
+  { name: 'notifications', port: process.env.NOTIFICATIONS_PORT ?? '8105' },
   { name: 'location', port: process.env.LOCATION_PORT ?? '8101' },
   { name: 'documents', port: process.env.DOCUMENTS_PORT ?? '8104' },
 ];
 const gateway = { name: 'gateway', port: process.env.GATEWAY_PORT ?? '8080' };
+// Mail goes to SMTP_URL when set, else to a mail catcher run by this process (smtp://127.0.0.1:1025, its messages at :8025).
+let catcher: MailCatcher | undefined;
 // A child that exits is restarted with backoff and logged; Ctrl-C stops them all (scripts/supervisor.ts).
 const supervisor = new Supervisor();
 stopOnSignals(supervisor);
@@ -63,11 +68,15 @@ async function main(): Promise<void> {
     run('broker', 'dist/scripts/broker.js', { REDIS_URL: redisUrl });
     await healthy(`http://127.0.0.1:${process.env.BROKER_HTTP_PORT ?? '8090'}/health`, 'broker');
   }
+  // In this process: it ends with it (Ctrl-C stops the children, then exits).
+  if (!process.env.SMTP_URL) catcher = await startMailCatcher();
+  const smtpUrl = process.env.SMTP_URL ?? catcher!.smtpUrl;
   for (const s of services) {
     run(s.name, `services/${s.name}/dist/main.js`, {
       DATABASE_URL: `${pgBase}/albergue_${s.name}`,
       REDIS_URL: redisUrl,
       MQTT_URL: mqttUrl,
+      ...(s.name === 'notifications' ? { SMTP_URL: smtpUrl } : {}),
     });
     await healthy(`http://127.0.0.1:${s.port}/health`, s.name);
   }
@@ -78,7 +87,7 @@ async function main(): Promise<void> {
     `\nGateway (the public API): http://127.0.0.1:${gateway.port}/api/<context>/…  reference: http://127.0.0.1:${gateway.port}/docs`,
   );
   console.log(
-    `\nAlbergue services are running, one process each (broker ${externalMqtt ? externalMqtt : mqttUrl}, Redis ${redisUrl}, Postgres ${pgBase}). A service that exits is restarted; Ctrl-C stops them.\n`,
+    `\nAlbergue services are running, one process each (broker ${externalMqtt ? externalMqtt : mqttUrl}, Redis ${redisUrl}, Postgres ${pgBase}, mail ${catcher ? `caught at ${catcher.httpUrl}/messages` : smtpUrl}). A service that exits is restarted; Ctrl-C stops them.\n`,
   );
 }
 

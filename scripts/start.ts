@@ -8,11 +8,15 @@ import { DEV_KEYS } from '@albergue/gateway';
 import type { GatewayRuntime } from '@albergue/gateway/service';
 import { createGatewayService } from '@albergue/gateway/service';
 import { createLocationService } from '@albergue/location/service';
+import type { MailCatcher } from '@albergue/mail-catcher';
+import { startMailCatcher } from '@albergue/mail-catcher';
 import { MemoryDeliveryLedger } from '@albergue/messaging';
 import { ConfigError, createLogger } from '@albergue/platform';
+import { createNotificationsService } from '@albergue/notifications/service';
 import { createPaymentService } from '@albergue/payment/service';
 import type { ServiceRuntime } from '@albergue/runtime';
 import { ledgerBundle } from '@albergue/runtime';
+import { join } from 'node:path';
 import { SYSTEM_DECLARATIONS } from './declarations.js';
 
 const logger = createLogger('albergue');
@@ -24,6 +28,7 @@ async function main(): Promise<void> {
   const broker = await startBroker({ ...brokerOptions, ledger, logger: logger.child({ service: 'broker' }) });
   const services: ServiceRuntime[] = [];
   let gateway: GatewayRuntime | undefined;
+  let catcher: MailCatcher | undefined;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -31,6 +36,7 @@ async function main(): Promise<void> {
       for (const s of [...services].reverse()) await s.close();
       await broker.close();
       await ledger.ledger.close();
+      await catcher?.close();
     })());
   let exiting = false;
   const exit = () => {
@@ -52,7 +58,15 @@ async function main(): Promise<void> {
 
   try {
     const shared = { ledger, config: { mqttUrl: broker.mqttUrl } };
-    const factories = [createLocationService, createBookingService, createPaymentService, createDocumentsService];
+    // Mail goes to SMTP_URL when set, else to the mail catcher started here (a real SMTP server on loopback that keeps it).
+    if (!process.env.SMTP_URL)
+      catcher = await startMailCatcher({
+        dir: join(process.env.DATA_DIR ?? 'data', 'mail'),
+        logger: logger.child({ service: 'mail-catcher' }),
+      });
+    const smtpUrl = process.env.SMTP_URL ?? catcher?.smtpUrl;
+    const createNotifications = (o: typeof shared) => createNotificationsService({ ...o, ...(smtpUrl ? { smtpUrl } : {}) });
+    const factories = [createLocationService, createBookingService, createPaymentService, createDocumentsService, createNotifications];
     for (const create of factories) {
       const rt = await create(shared);
       services.push(rt);
@@ -74,6 +88,9 @@ async function main(): Promise<void> {
       `  gateway        ${gatewayUrl}  (the public API: ${gatewayUrl}/api/<context>/…, reference ${gatewayUrl}/docs)`,
       `  broker         ${broker.httpUrl}  (MQTT ${broker.mqttUrl}${broker.wsPort ? `, WebSocket ws://127.0.0.1:${broker.wsPort}` : ''})`,
       ...urls.map(([name, url, data]) => `  ${name.padEnd(14)} ${url}  data: ${data}`),
+      catcher
+        ? `  mail catcher   ${catcher.httpUrl}/messages  (SMTP ${catcher.smtpUrl}; every mail sent, also as .eml under ${join(process.env.DATA_DIR ?? 'data', 'mail')})`
+        : `  mail           sent to ${process.env.SMTP_URL ?? ''}`,
       '',
       ...(process.env.GATEWAY_KEYS || process.env.GATEWAY_KEYS_FILE
         ? []
