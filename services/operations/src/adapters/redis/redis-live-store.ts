@@ -104,6 +104,8 @@ export interface RedisLiveStoreOptions {
   readonly namespace?: string;
   /** How long a resync may hold the lock (default 120 s). */
   readonly resyncLockMs?: number;
+  /** A command not answered by then fails (default 5 s). */
+  readonly commandTimeoutMs?: number;
   /** Rows per push script during a resync (default 500). */
   readonly chunk?: number;
 }
@@ -123,8 +125,9 @@ export class RedisLiveStore implements LiveStore {
 
   constructor(private readonly o: RedisLiveStoreOptions) {
     this.ns = o.namespace ?? 'ops:';
-    // Fail fast while Redis is away: Postgres stays right, and the sync job resyncs once it is back.
-    this.redis = new Redis(o.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
+    // Fail fast while Redis is away (one retry, a command timeout): Postgres stays right, and the
+    // sync job resyncs the projection once Redis is back.
+    this.redis = new Redis(o.url, { maxRetriesPerRequest: 1, commandTimeout: o.commandTimeoutMs ?? 5_000 });
     this.redis.on('error', () => {
       // Reported by the failing calls (push/resync/reads); ioredis reconnects by itself.
     });
