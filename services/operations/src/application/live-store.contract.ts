@@ -50,7 +50,10 @@ export function liveStoreContract(name: string, make: () => Promise<LiveStoreFix
         assert.equal(await s.epoch(bookings), 3);
         assert.deepEqual(await s.counters(bookings.name, 'all'), { reserved: 2 });
         assert.deepEqual(await s.counterKeys(bookings.name), ['albergue:a', 'all']);
-        assert.deepEqual(await s.entities(bookings.name, ['booking:b1', 'booking:none']), [{ status: 'reserved', albergue_id: 'a' }, undefined]);
+        assert.deepEqual(await s.entities(bookings.name, ['booking:b1', 'booking:none']), [
+          { status: 'reserved', albergue_id: 'a' },
+          undefined,
+        ]);
       }));
 
     test('the newest version of a row wins: a late or repeated copy changes nothing', () =>
@@ -63,7 +66,10 @@ export function liveStoreContract(name: string, make: () => Promise<LiveStoreFix
         assert.deepEqual(await s.counters(bookings.name, 'all'), { confirmed: 5 });
         await s.push(bookings, c(6, 11));
         assert.deepEqual(await s.counters(bookings.name, 'all'), { confirmed: 6 });
-        const e = (status: string, version: number) => ({ entities: [{ key: 'booking:b', doc: { status, albergue_id: 'a' }, version, indexes: [] }], counters: [] });
+        const e = (status: string, version: number) => ({
+          entities: [{ key: 'booking:b', doc: { status, albergue_id: 'a' }, version, indexes: [] }],
+          counters: [],
+        });
         await s.push(bookings, e('confirmed', 20));
         await s.push(bookings, e('reserved', 19));
         assert.deepEqual(await s.entities(bookings.name, ['booking:b']), [{ status: 'confirmed', albergue_id: 'a' }]);
@@ -78,7 +84,10 @@ export function liveStoreContract(name: string, make: () => Promise<LiveStoreFix
           version,
           indexes: score === undefined ? [] : [{ index: 'in_flight', score }],
         });
-        await s.push(flows, { entities: [row('booking:late', 3_000, 1), row('booking:early', 1_000, 2), row('booking:mid', 2_000, 3)], counters: [] });
+        await s.push(flows, {
+          entities: [row('booking:late', 3_000, 1), row('booking:early', 1_000, 2), row('booking:mid', 2_000, 3)],
+          counters: [],
+        });
         assert.deepEqual(await s.indexRange(flows.name, 'in_flight', 2), {
           members: [
             { key: 'booking:early', score: 1_000 },
@@ -88,7 +97,10 @@ export function liveStoreContract(name: string, make: () => Promise<LiveStoreFix
         });
         await s.push(flows, { entities: [row('booking:early', undefined, 4)], counters: [] });
         await s.push(flows, { entities: [row('booking:mid', 2_000, 2)], counters: [] }); // stale: no effect
-        assert.deepEqual((await s.indexRange(flows.name, 'in_flight', 10)).members.map((m) => m.key), ['booking:mid', 'booking:late']);
+        assert.deepEqual(
+          (await s.indexRange(flows.name, 'in_flight', 10)).members.map((m) => m.key),
+          ['booking:mid', 'booking:late'],
+        );
       }));
 
     test('a resync replaces the projection and keeps what was pushed while it loaded; a second resync meanwhile is refused', () =>
@@ -101,7 +113,12 @@ export function liveStoreContract(name: string, make: () => Promise<LiveStoreFix
           // Pushed after the new generation was opened, before the snapshot is copied: it must survive.
           await s.push(bookings, { entities: [], counters: [{ key: 'all', field: 'expired', value: 9, version: 50 }] });
           second = await s.resync(bookings, () => Promise.resolve(snapshot(99)));
-          return snapshot(2, { counters: [{ key: 'all', field: 'expired', value: 8, version: 40 }, { key: 'all', field: 'reserved', value: 3, version: 41 }] });
+          return snapshot(2, {
+            counters: [
+              { key: 'all', field: 'expired', value: 8, version: 40 },
+              { key: 'all', field: 'reserved', value: 3, version: 41 },
+            ],
+          });
         });
         assert.equal(ok, true);
         assert.equal(second, false, 'one resync at a time');
@@ -121,7 +138,10 @@ export function liveStoreContract(name: string, make: () => Promise<LiveStoreFix
           ],
         });
         const d = await s.dump(bookings.name);
-        assert.deepEqual([...d.counters].map(([k, f]) => [k, [...f]]), [['all', [['expired', 1]]]]);
+        assert.deepEqual(
+          [...d.counters].map(([k, f]) => [k, [...f]]),
+          [['all', [['expired', 1]]]],
+        );
         assert.deepEqual([...d.entities], [['booking:b', { status: 'expired', albergue_id: 'a' }]]);
       }));
   });

@@ -16,6 +16,7 @@ export interface ProjectionSnapshots {
 
 export class LiveProjections {
   private readonly stale = new Set<string>();
+  private readonly failing = new Set<string>();
 
   constructor(
     private readonly projections: readonly Projection[],
@@ -68,7 +69,9 @@ export class LiveProjections {
         this.stale.add(p.name);
         if (await this.resync(p)) done.push(p.name);
       } catch (err) {
-        this.logger?.warn({ err, projection: p.name }, 'live store resync failed; retrying');
+        // Once per outage, not once per attempt.
+        if (!this.failing.has(p.name)) this.logger?.warn({ err, projection: p.name }, 'live store resync failed; retrying');
+        this.failing.add(p.name);
       }
     }
     return done;
@@ -80,6 +83,7 @@ export class LiveProjections {
     const ok = await this.live.resync(p, () => this.snapshots.snapshot(p));
     if (ok) {
       this.stale.delete(p.name);
+      this.failing.delete(p.name);
       this.logger?.info({ projection: p.name, store: this.live.kind }, 'live projection resynced from Postgres');
     }
     return ok;

@@ -1,14 +1,25 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { prng, scenario, shuffled } from '../testing/scenario.js';
-import { bookings, capacityOn, flows, nightField, nightsCounterKey, occupancy, payments, OPERATIONS_PROJECTIONS } from './operations-projections.js';
+import {
+  bookings,
+  capacityOn,
+  flows,
+  nightField,
+  nightsCounterKey,
+  occupancy,
+  payments,
+  OPERATIONS_PROJECTIONS,
+} from './operations-projections.js';
 import type { AlbergueCapacityDoc } from './operations-projections.js';
 import { foldProjection } from './projection.js';
 import type { ProjectionState } from './projection.js';
 
 const plain = (s: ProjectionState) => ({
   entities: Object.fromEntries([...s.entities].sort(([a], [b]) => (a < b ? -1 : 1))),
-  counters: Object.fromEntries([...s.counters].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, f]) => [k, Object.fromEntries([...f].sort())])),
+  counters: Object.fromEntries(
+    [...s.counters].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, f]) => [k, Object.fromEntries([...f].sort())]),
+  ),
 });
 
 describe('operations projections', () => {
@@ -18,7 +29,8 @@ describe('operations projections', () => {
       const rnd = prng(seed * 7);
       for (const p of OPERATIONS_PROJECTIONS) {
         const expected = plain(foldProjection(p, events));
-        for (let i = 0; i < 10; i++) assert.deepEqual(plain(foldProjection(p, shuffled(events, rnd))), expected, `${p.name}, seed ${seed}, shuffle ${i}`);
+        for (let i = 0; i < 10; i++)
+          assert.deepEqual(plain(foldProjection(p, shuffled(events, rnd))), expected, `${p.name}, seed ${seed}, shuffle ${i}`);
       }
     }
   });
@@ -50,7 +62,11 @@ describe('operations projections', () => {
     const [registered, change] = events as [(typeof events)[0], (typeof events)[0]];
     const later = { ...change, event_id: change.event_id.replace(/.$/, (c) => (c === 'f' ? 'e' : 'f')) } as typeof change;
     const laterWins = later.event_id > change.event_id ? later : change;
-    for (const order of [[registered, change, later], [later, change, registered], [change, registered, later]]) {
+    for (const order of [
+      [registered, change, later],
+      [later, change, registered],
+      [change, registered, later],
+    ]) {
       const doc = foldProjection(occupancy, order).entities.get('albergue:alb-5-0') as AlbergueCapacityDoc;
       assert.equal(doc.beds, 20);
       assert.equal(doc.changes['2031-05-04']?.event_id, laterWins.event_id);
@@ -79,7 +95,9 @@ describe('operations projections', () => {
     const { events } = scenario(7, 1, 20);
     const confirmed = events.find((e) => e.event_type === 'BookingConfirmed')!;
     const bookingId = (confirmed.payload as { booking_id: string }).booking_id;
-    const ofBooking = events.filter((e) => (e.payload as { booking_id?: string }).booking_id === bookingId && e.event_type.startsWith('Booking'));
+    const ofBooking = events.filter(
+      (e) => (e.payload as { booking_id?: string }).booking_id === bookingId && e.event_type.startsWith('Booking'),
+    );
     const reversed = [...ofBooking].reverse();
     const f = foldProjection(flows, reversed);
     assert.deepEqual(flows.contributions(`booking:${bookingId}`, f.entities.get(`booking:${bookingId}`)!).indexes, []);

@@ -26,6 +26,9 @@ export class PgProjectionTransaction implements ProjectionTransaction {
   }
 
   async loadEntity(storage: string, key: string): Promise<Doc | undefined> {
+    // A row lock cannot cover an entity that does not exist yet (two first events of one booking
+    // would both start from nothing): a transaction-scoped advisory lock on the key serialises them.
+    await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${storage}|${key}`]);
     const { rows } = await this.tx.query<{ doc: Doc }>('SELECT doc FROM ops_entities WHERE projection = $1 AND key = $2 FOR UPDATE', [
       storage,
       key,

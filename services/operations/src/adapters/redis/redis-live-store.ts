@@ -127,10 +127,31 @@ export class RedisLiveStore implements LiveStore {
     this.ns = o.namespace ?? 'ops:';
     // Fail fast while Redis is away (one retry, a command timeout): Postgres stays right, and the
     // sync job resyncs the projection once Redis is back.
-    this.redis = new Redis(o.url, { maxRetriesPerRequest: 1, commandTimeout: o.commandTimeoutMs ?? 5_000 });
+    // No offline queue: a command sent while Redis is away must fail, not wait and run later (a
+    // resync lock taken by a call that already gave up would block resyncs after the restart).
+    this.redis = new Redis(o.url, { maxRetriesPerRequest: 1, commandTimeout: o.commandTimeoutMs ?? 5_000, enableOfflineQueue: false });
     this.redis.on('error', () => {
       // Reported by the failing calls (push/resync/reads); ioredis reconnects by itself.
     });
+    this.firstReady = new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
+  }
+
+  private readonly firstReady: Promise<void>;
+
+  /** Before the first connection, waits for it (up to the command timeout); afterwards commands fail fast while Redis is away. */
+  private async connected(): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.firstReady,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.o.commandTimeoutMs ?? 5_000);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private base(projection: string): string {
@@ -138,6 +159,7 @@ export class RedisLiveStore implements LiveStore {
   }
 
   async push(p: Projection, changes: RowChanges): Promise<boolean> {
+    await this.connected();
     return (await this.pushTo(p, changes, '')) === 1;
   }
 
@@ -152,6 +174,7 @@ export class RedisLiveStore implements LiveStore {
   }
 
   async resync(p: Projection, load: () => Promise<Snapshot>): Promise<boolean> {
+    await this.connected();
     const base = this.base(p.name);
     const token = randomUUID();
     const locked = await this.redis.set(`${base}resync`, token, 'PX', this.o.resyncLockMs ?? 120_000, 'NX');
@@ -190,6 +213,7 @@ export class RedisLiveStore implements LiveStore {
   }
 
   async epoch(p: Projection): Promise<number | undefined> {
+    await this.connected();
     const gen = await this.redis.get(`${this.base(p.name)}gen`);
     if (gen === null) return undefined;
     // A Redis that lost keys (a restart without AOF) has no marker under the generation either.
@@ -198,6 +222,7 @@ export class RedisLiveStore implements LiveStore {
   }
 
   async entities(projection: string, keys: readonly string[]): Promise<(Doc | undefined)[]> {
+    await this.connected();
     if (keys.length === 0) return [];
     const raw = (await this.redis.eval(READ_ENTITIES, 0, this.base(projection), ...keys)) as (string | null)[];
     return keys.map((_, i) => {
@@ -207,6 +232,7 @@ export class RedisLiveStore implements LiveStore {
   }
 
   async counters(projection: string, key: string): Promise<Record<string, number>> {
+    await this.connected();
     const raw = (await this.redis.eval(READ_COUNTERS, 0, this.base(projection), key)) as Pairs;
     const out: Record<string, number> = {};
     for (const [f, v] of pairsToMap(raw)) if (Number(v) !== 0) out[f] = Number(v);
@@ -214,6 +240,7 @@ export class RedisLiveStore implements LiveStore {
   }
 
   async counterKeys(projection: string): Promise<string[]> {
+    await this.connected();
     return ((await this.redis.eval(READ_COUNTER_KEYS, 0, this.base(projection))) as string[]).sort();
   }
 
@@ -222,11 +249,13 @@ export class RedisLiveStore implements LiveStore {
     index: string,
     limit: number,
   ): Promise<{ members: { key: string; score: number }[]; total: number }> {
+    await this.connected();
     const [range, total] = (await this.redis.eval(READ_INDEX, 0, this.base(projection), index, String(limit))) as [Pairs, number];
     return { members: [...pairsToMap(range)].map(([key, score]) => ({ key, score: Number(score) })), total };
   }
 
   async dump(projection: string): Promise<ProjectionState> {
+    await this.connected();
     const [e, c] = (await this.redis.eval(DUMP, 0, this.base(projection))) as [Pairs, (string | Pairs)[]];
     const counters = new Map<string, Map<string, number>>();
     for (let i = 0; i + 1 < c.length; i += 2) {
