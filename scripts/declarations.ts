@@ -6,6 +6,12 @@
 import { bookingDeclaration } from '@albergue/booking/declaration';
 import { locationDeclaration } from '@albergue/location/declaration';
 import type { ServiceDeclaration } from '@albergue/messaging';
+import { operationsDeclaration } from '@albergue/operations/declaration';
 import { paymentDeclaration } from '@albergue/payment/declaration';
 
-export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [locationDeclaration, bookingDeclaration, paymentDeclaration];
+export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [
+  locationDeclaration,
+  bookingDeclaration,
+  paymentDeclaration,
+  operationsDeclaration,
+];

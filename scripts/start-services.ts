@@ -21,6 +21,7 @@ const mqttUrl = externalMqtt ?? `mqtt://127.0.0.1:${process.env.BROKER_MQTT_PORT
 const services = [
   { name: 'booking', port: process.env.BOOKING_PORT ?? '8102' },
   { name: 'payment', port: process.env.PAYMENT_PORT ?? '8103' },
+  { name: 'operations', port: process.env.OPERATIONS_PORT ?? '8107' },
   { name: 'location', port: process.env.LOCATION_PORT ?? '8101' },
 ];
 // A child that exits is restarted with backoff and logged; Ctrl-C stops them all (scripts/supervisor.ts).

@@ -5,6 +5,7 @@ import { brokerOptionsFromEnv, startBroker } from '@albergue/broker';
 import { createBookingService } from '@albergue/booking/service';
 import { createLocationService } from '@albergue/location/service';
 import { MemoryDeliveryLedger } from '@albergue/messaging';
+import { createOperationsService } from '@albergue/operations/service';
 import { ConfigError, createLogger } from '@albergue/platform';
 import { createPaymentService } from '@albergue/payment/service';
 import type { ServiceRuntime } from '@albergue/runtime';
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
 
   try {
     const shared = { ledger, config: { mqttUrl: broker.mqttUrl } };
-    const factories = [createLocationService, createBookingService, createPaymentService];
+    const factories = [createLocationService, createBookingService, createPaymentService, createOperationsService];
     for (const create of factories) {
       const rt = await create(shared);
       services.push(rt);
