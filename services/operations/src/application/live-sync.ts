@@ -17,6 +17,8 @@ export interface ProjectionSnapshots {
 export class LiveProjections {
   private readonly stale = new Set<string>();
   private readonly failing = new Set<string>();
+  /** Copies that did not land, per projection: a resync clears the mark only if none was missed while it ran. */
+  private readonly missed = new Map<string, number>();
 
   constructor(
     private readonly projections: readonly Projection[],
@@ -28,15 +30,21 @@ export class LiveProjections {
   /** Copies committed changes; never throws (a failure marks the projection for a resync). */
   async push(changes: ReadonlyMap<Projection, RowChanges>): Promise<void> {
     for (const [p, rows] of changes) {
-      if (this.stale.has(p.name)) continue; // the resync will copy it
+      // Even while the projection is stale: a resync running now may have read its snapshot before
+      // this commit, and the copy reaches the generation it fills.
       try {
-        if (!(await this.live.push(p, rows))) this.stale.add(p.name);
+        if (!(await this.live.push(p, rows))) this.markMissed(p.name);
       } catch (err) {
         if (!this.stale.has(p.name))
           this.logger?.warn({ err, projection: p.name }, 'live store push failed; resyncing it from Postgres when it is back');
-        this.stale.add(p.name);
+        this.markMissed(p.name);
       }
     }
+  }
+
+  private markMissed(name: string): void {
+    this.stale.add(name);
+    this.missed.set(name, (this.missed.get(name) ?? 0) + 1);
   }
 
   /** Whether a projection waits for a resync. */
@@ -80,12 +88,14 @@ export class LiveProjections {
   /** Replaces the live copy of one projection with Postgres' rows now. */
   async resync(p: Projection): Promise<boolean> {
     this.stale.add(p.name);
+    const missedBefore = this.missed.get(p.name) ?? 0;
     const ok = await this.live.resync(p, () => this.snapshots.snapshot(p));
-    if (ok) {
+    if (ok && (this.missed.get(p.name) ?? 0) === missedBefore) {
       this.stale.delete(p.name);
       this.failing.delete(p.name);
       this.logger?.info({ projection: p.name, store: this.live.kind }, 'live projection resynced from Postgres');
+      return true;
     }
-    return ok;
+    return false;
   }
 }

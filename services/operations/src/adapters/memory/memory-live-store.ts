@@ -44,11 +44,10 @@ export class MemoryLiveStore implements LiveStore {
 
   push(p: Projection, changes: RowChanges): Promise<boolean> {
     const g = this.current.get(p.name);
-    if (!g) return Promise.resolve(false);
-    write(g, p, changes);
+    if (g) write(g, p, changes);
     const n = this.next.get(p.name);
     if (n) write(n, p, changes);
-    return Promise.resolve(true);
+    return Promise.resolve(g !== undefined);
   }
 
   async resync(p: Projection, load: () => Promise<Snapshot>): Promise<boolean> {

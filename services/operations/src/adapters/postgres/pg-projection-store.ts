@@ -39,7 +39,7 @@ export class PgProjectionTransaction implements ProjectionTransaction {
   async saveEntity(storage: string, key: string, doc: Doc, indexes: readonly IndexEntry[]): Promise<number> {
     const { rows } = await this.tx.query<{ version: string }>(
       `INSERT INTO ops_entities (projection, key, doc, version) VALUES ($1, $2, $3::jsonb, nextval('ops_version_seq'))
-       ON CONFLICT (projection, key) DO UPDATE SET doc = EXCLUDED.doc, version = EXCLUDED.version
+       ON CONFLICT (projection, key) DO UPDATE SET doc = EXCLUDED.doc, version = nextval('ops_version_seq')
        RETURNING version::text AS version`,
       [storage, key, JSON.stringify(doc)],
     );
@@ -55,12 +55,14 @@ export class PgProjectionTransaction implements ProjectionTransaction {
   }
 
   async addToCounters(storage: string, deltas: readonly CounterContribution[]): Promise<CounterRow[]> {
-    // One statement, rows taken in the order given (sorted by key and field: the lock order).
+    // One statement, rows taken in the order given (sorted by key and field: the lock order). The
+    // version of an updated row is drawn in the update, after its row lock is held: a transaction
+    // that waited for another's lock gets the higher version, so the live store keeps its copy.
     const { rows } = await this.tx.query<{ key: string; field: string; value: string; version: string }>(
       `INSERT INTO ops_counters (projection, key, field, value, version)
        SELECT $1, d.key, d.field, d.delta, nextval('ops_version_seq')
          FROM unnest($2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS d(key, field, delta, n) ORDER BY d.n
-       ON CONFLICT (projection, key, field) DO UPDATE SET value = ops_counters.value + EXCLUDED.value, version = EXCLUDED.version
+       ON CONFLICT (projection, key, field) DO UPDATE SET value = ops_counters.value + EXCLUDED.value, version = nextval('ops_version_seq')
        RETURNING key, field, value::text AS value, version::text AS version`,
       [storage, deltas.map((d) => d.key), deltas.map((d) => d.field), deltas.map((d) => d.value)],
     );

@@ -18,10 +18,15 @@ if ARGV[2] ~= '' then
   targets[1] = ARGV[2]
 else
   local g = redis.call('GET', base .. 'gen')
-  if not g then return 0 end
-  targets[1] = g
   local n = redis.call('GET', base .. 'next')
-  if n and n ~= g then targets[2] = n end
+  if g then targets[1] = g end
+  if n and n ~= g then targets[#targets + 1] = n end
+  if not g then
+    -- No generation yet: a first resync may be filling one (the copy goes there), but the caller
+    -- is told to resync anyway (the generation does not exist for readers yet).
+    for _, gen in ipairs(targets) do g = gen end
+    if #targets == 0 then return 0 end
+  end
 end
 local p = cjson.decode(ARGV[3])
 for _, gen in ipairs(targets) do
@@ -45,7 +50,8 @@ for _, gen in ipairs(targets) do
     end
   end
 end
-return 1
+if redis.call('GET', base .. 'gen') then return 1 end
+return 0
 `;
 
 const FLIP = `
