@@ -65,6 +65,7 @@ export function operationsRoutes(deps: OperationsHttpDeps): FastifyPluginAsync {
           schema: {
             tags: ['operations'],
             summary: `Payments: count and sum per status and currency, and refunds (${where})`,
+            querystring: S.NoQuery,
             response: { 200: S.PaymentsView, ...problemResponses() },
           },
         },
@@ -89,6 +90,7 @@ export function operationsRoutes(deps: OperationsHttpDeps): FastifyPluginAsync {
         schema: {
           tags: ['operations'],
           summary: 'The projections, when each was last rebuilt, and whether its live copy waits for a resync',
+          querystring: S.NoQuery,
           response: { 200: S.ProjectionsView, ...problemResponses() },
         },
       },

@@ -16,6 +16,8 @@ export type OccupancyQuery = Static<typeof OccupancyQuery>;
 export const BookingsQuery = Type.Object({ albergue_id: Type.Optional(Id('Only this albergue.')) }, { additionalProperties: false });
 export type BookingsQuery = Static<typeof BookingsQuery>;
 
+export const NoQuery = Type.Object({}, { additionalProperties: false });
+
 export const FlowsQuery = Type.Object(
   {
     // A query string is text: a number is declared as digits, never coerced.
