@@ -26,6 +26,7 @@ test('npm start: reserve, pay with a test card, booking confirmed; Ctrl-C leaves
     LOCATION_PORT: await freePort(),
     BOOKING_PORT: await freePort(),
     PAYMENT_PORT: await freePort(),
+    OPERATIONS_PORT: await freePort(),
     BROKER_HTTP_PORT: await freePort(),
     BROKER_MQTT_PORT: await freePort(),
     BROKER_WS_PORT: await freePort(),

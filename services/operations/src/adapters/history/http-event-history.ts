@@ -47,7 +47,8 @@ export class HttpEventHistory implements EventHistory {
         signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      const c = (err as { cause?: { code?: string; message?: string } }).cause;
+      const cause = c?.code ?? c?.message ?? (err as Error).message;
       throw new HistoryUnavailable(`cannot reach ${this.source} (${cause}): start the audit service or set AUDIT_URL`, { cause: err });
     }
     const text = await res.text();
