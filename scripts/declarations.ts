@@ -9,6 +9,7 @@ import { gatewayDeclaration } from '@albergue/gateway/declaration';
 import { locationDeclaration } from '@albergue/location/declaration';
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { notificationsDeclaration } from '@albergue/notifications/declaration';
+import { operationsDeclaration } from '@albergue/operations/declaration';
 import { paymentDeclaration } from '@albergue/payment/declaration';
 
 export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [
@@ -18,4 +19,5 @@ export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [
   documentsDeclaration,
   gatewayDeclaration,
   notificationsDeclaration,
+  operationsDeclaration,
 ];

@@ -24,6 +24,7 @@ const services = [
   { name: 'booking', port: process.env.BOOKING_PORT ?? '8102' },
   { name: 'payment', port: process.env.PAYMENT_PORT ?? '8103' },
   { name: 'notifications', port: process.env.NOTIFICATIONS_PORT ?? '8105' },
+  { name: 'operations', port: process.env.OPERATIONS_PORT ?? '8107' },
   { name: 'location', port: process.env.LOCATION_PORT ?? '8101' },
   { name: 'documents', port: process.env.DOCUMENTS_PORT ?? '8104' },
 ];

@@ -11,6 +11,7 @@ import { createLocationService } from '@albergue/location/service';
 import type { MailCatcher } from '@albergue/mail-catcher';
 import { startMailCatcher } from '@albergue/mail-catcher';
 import { MemoryDeliveryLedger } from '@albergue/messaging';
+import { createOperationsService } from '@albergue/operations/service';
 import { ConfigError, createLogger } from '@albergue/platform';
 import { createNotificationsService } from '@albergue/notifications/service';
 import { createPaymentService } from '@albergue/payment/service';
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
       });
     const smtpUrl = process.env.SMTP_URL ?? catcher?.smtpUrl;
     const createNotifications = (o: typeof shared) => createNotificationsService({ ...o, ...(smtpUrl ? { smtpUrl } : {}) });
-    const factories = [createLocationService, createBookingService, createPaymentService, createDocumentsService, createNotifications];
+    const factories = [createLocationService, createBookingService, createPaymentService, createDocumentsService, createNotifications, createOperationsService];
     for (const create of factories) {
       const rt = await create(shared);
       services.push(rt);
