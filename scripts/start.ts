@@ -1,30 +1,43 @@
 // `npm start`: the whole system in one process on embedded defaults — the broker (Aedes, in memory),
-// one in-memory delivery ledger, and every service on its own PGlite database under DATA_DIR
-// (default ./data). Ctrl-C stops everything cleanly. Every port can be moved by its env variable.
+// one in-memory delivery ledger, and one embedded Postgres server under DATA_DIR (default ./data)
+// with a database per service (scripts/embedded-databases.ts). Ctrl-C stops everything cleanly. Every
+// port can be moved by its env variable.
+//
+// Start-up runs what it can at once: the broker and the database server, then every service
+// (migrations included), then every consumer, then HTTP and the relays.
+import { resolve } from 'node:path';
 import { brokerOptionsFromEnv, startBroker } from '@albergue/broker';
 import { createBookingService } from '@albergue/booking/service';
 import { createLocationService } from '@albergue/location/service';
 import { MemoryDeliveryLedger } from '@albergue/messaging';
-import { ConfigError, createLogger } from '@albergue/platform';
+import { ConfigError, createLogger, envOptional } from '@albergue/platform';
 import { createPaymentService } from '@albergue/payment/service';
 import type { ServiceRuntime } from '@albergue/runtime';
 import { ledgerBundle } from '@albergue/runtime';
 import { SYSTEM_DECLARATIONS } from './declarations.js';
+import type { EmbeddedDatabases } from './embedded-databases.js';
+import { embeddedDatabases } from './embedded-databases.js';
+
+// The services `npm start` runs: one line each (and its declaration in scripts/declarations.ts).
+const FACTORIES = [createLocationService, createBookingService, createPaymentService];
 
 const logger = createLogger('albergue');
 
 async function main(): Promise<void> {
   const ledger = ledgerBundle(new MemoryDeliveryLedger());
+  const dataDir = resolve(envOptional('DATA_DIR') ?? 'data');
   // The broker's accounts and ACL: the services started below (scripts/declarations.ts).
   const brokerOptions = brokerOptionsFromEnv(SYSTEM_DECLARATIONS);
-  const broker = await startBroker({ ...brokerOptions, ledger, logger: logger.child({ service: 'broker' }) });
   const services: ServiceRuntime[] = [];
+  let broker: Awaited<ReturnType<typeof startBroker>> | undefined;
+  let databases: EmbeddedDatabases | undefined;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      for (const s of [...services].reverse()) await s.close();
-      await broker.close();
+      await Promise.allSettled(services.map((s) => s.close()));
+      await broker?.close();
       await ledger.ledger.close();
+      await databases?.stop(); // last: the services' sessions are closed by now
     })());
   let exiting = false;
   const exit = () => {
@@ -45,26 +58,33 @@ async function main(): Promise<void> {
   process.on('SIGTERM', exit);
 
   try {
-    const shared = { ledger, config: { mqttUrl: broker.mqttUrl } };
-    const factories = [createLocationService, createBookingService, createPaymentService];
-    for (const create of factories) {
-      const rt = await create(shared);
-      services.push(rt);
+    const [b, d] = await Promise.allSettled([
+      startBroker({ ...brokerOptions, ledger, logger: logger.child({ service: 'broker' }) }),
+      embeddedDatabases({ dataDir, services: SYSTEM_DECLARATIONS.map((s) => s.service), env: process.env, logger }),
+    ]);
+    if (b.status === 'fulfilled') broker = b.value;
+    if (d.status === 'fulfilled') databases = d.value;
+    if (b.status === 'rejected') throw b.reason;
+    if (d.status === 'rejected') throw d.reason;
+    const shared = { ledger, config: { mqttUrl: broker!.mqttUrl }, env: { ...process.env, ...databases!.env } };
+    // Created together (each opens its database and runs its migrations); a failure stops the others.
+    const created = await Promise.allSettled(FACTORIES.map((create) => create(shared)));
+    for (const c of created) if (c.status === 'fulfilled') services.push(c.value);
+    for (const c of created) if (c.status === 'rejected') throw c.reason;
+    for (const rt of services)
       // A service missing from the declarations would have no MQTT account: say so instead of failing to connect.
       if (!SYSTEM_DECLARATIONS.some((d) => d.service === rt.config.service))
         throw new Error(`${rt.config.service} runs but is not in scripts/declarations.ts, so the broker has no account for it`);
-    }
     // Every subscriber's session first, then publishing: nothing published at start-up is missed.
-    for (const rt of services) await rt.startConsumers();
-    const urls: [string, string, string][] = [];
-    for (const rt of services) urls.push([rt.config.service, await rt.start(), rt.config.databaseUrl ? 'postgres' : rt.config.dataDir]);
+    await Promise.all(services.map((rt) => rt.startConsumers()));
+    const urls = await Promise.all(services.map((rt) => rt.start()));
     const lines = [
       '',
       'Albergue is running (embedded mode). Ctrl-C stops it.',
-      `  broker         ${broker.httpUrl}  (MQTT ${broker.mqttUrl}${broker.wsPort ? `, WebSocket ws://127.0.0.1:${broker.wsPort}` : ''})`,
-      ...urls.map(([name, url, data]) => `  ${name.padEnd(14)} ${url}  data: ${data}`),
+      `  broker         ${broker!.httpUrl}  (MQTT ${broker!.mqttUrl}${broker!.wsPort ? `, WebSocket ws://127.0.0.1:${broker!.wsPort}` : ''})`,
+      ...services.map((rt, i) => `  ${rt.config.service.padEnd(14)} ${urls[i]}  data: ${databases!.describe(rt.config.service, dataDir)}`),
       '',
-      `  Watch every event: mosquitto_sub -h 127.0.0.1 -p ${broker.mqttPort} -u observer -P observer-dev-password -t 'albergue/#' -v`,
+      `  Watch every event: mosquitto_sub -h 127.0.0.1 -p ${broker!.mqttPort} -u observer -P observer-dev-password -t 'albergue/#' -v`,
       '',
     ];
     console.log(lines.join('\n'));
