@@ -62,8 +62,8 @@ function launch(dataDir: string): { child: ChildProcess; output: () => string; e
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return { child, output: () => out, exited };
 }
@@ -158,13 +158,7 @@ test(
       assert.deepEqual(processesInGroup(serverGroup), []);
       assert.equal(existsSync(join(dataDir, 'postgres', 'postmaster.pid')), false, 'no lock file left');
     } finally {
-      for (const g of groups) {
-        try {
-          process.kill(-g, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      for (const g of groups) if (processesInGroup(g).length > 0) process.kill(-g, 'SIGKILL');
       const left = postmasterPid(dataDir);
       if (left && alive(left)) process.kill(left, 'SIGQUIT');
       rmSync(dataDir, { recursive: true, force: true });

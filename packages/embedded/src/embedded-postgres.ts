@@ -252,13 +252,19 @@ export class EmbeddedPostgres {
   }
 }
 
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
+/** Sends `sig` to `pid` (a negative pid: its group); false when there is no such process any more. */
+function signal(pid: number, sig: NodeJS.Signals): boolean {
   try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
+    process.kill(pid, sig);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
   }
+}
+
+function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (pid !== undefined) signal(-pid, sig);
 }
 
 function alive(pid: number): boolean {
@@ -298,17 +304,13 @@ async function takeOver(dir: string, waitMs: number, logger: Logger | undefined)
   const watched = parent !== undefined && procText(`/proc/${parent}/cmdline`).includes(WATCHDOG_NAME);
   if (!watched) {
     logger?.warn({ dir, pid }, 'stopping an orphaned embedded postgres left by an earlier run');
-    try {
-      process.kill(pid, 'SIGINT');
-    } catch {
-      // gone meanwhile
-    }
+    signal(pid, 'SIGINT');
   }
   const deadline = Date.now() + waitMs;
   while (alive(pid)) {
     if (Date.now() > deadline) {
       if (!watched) {
-        process.kill(pid, 'SIGQUIT');
+        signal(pid, 'SIGQUIT');
         continue;
       }
       throw new Error(`the embedded Postgres in ${dir} is in use (server pid ${pid}): is another npm start running on this DATA_DIR?`);
@@ -395,14 +397,10 @@ function reachable(path: string, user: RunAs): boolean {
 function reachableClusterDir(dir: string, user: RunAs, logger: Logger | undefined): string {
   const parent = dirname(dir);
   if (reachable(parent, user)) return dir;
-  try {
-    const st = statSync(parent);
-    if (reachable(dirname(parent), user) && st.uid === process.getuid?.()) {
-      chmodSync(parent, st.mode | 0o001);
-      return dir;
-    }
-  } catch {
-    // the parent does not exist and a folder above it is out of reach
+  const st = existsSync(parent) ? statSync(parent) : undefined; // none: a folder above it is out of reach
+  if (st && reachable(dirname(parent), user) && st.uid === process.getuid?.()) {
+    chmodSync(parent, st.mode | 0o001);
+    return dir;
   }
   const elsewhere = join(tmpdir(), `albergue-postgres-data-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`, 'postgres');
   logger?.warn(
