@@ -68,7 +68,10 @@ async function main(): Promise<void> {
     if (d.status === 'rejected') throw d.reason;
     const shared = { ledger, config: { mqttUrl: broker!.mqttUrl }, env: { ...process.env, ...databases!.env } };
     // Created together (each opens its database and runs its migrations); a failure stops the others.
-    const created = await Promise.allSettled(FACTORIES.map((create) => create(shared)));
+    // PGlites one after another: each creates its database in ~800 MB, and WASM shares one thread anyway.
+    const created: PromiseSettledResult<ServiceRuntime>[] = [];
+    if (databases!.engine === 'pglite') for (const create of FACTORIES) created.push(...(await Promise.allSettled([create(shared)])));
+    else created.push(...(await Promise.allSettled(FACTORIES.map((create) => create(shared)))));
     for (const c of created) if (c.status === 'fulfilled') services.push(c.value);
     for (const c of created) if (c.status === 'rejected') throw c.reason;
     for (const rt of services)

@@ -63,6 +63,9 @@ const LIGHT_SETTINGS: Readonly<Record<string, string>> = {
   wal_level: 'minimal',
   max_wal_senders: '0',
   jit: 'off',
+  // No I/O worker processes (Postgres 18 starts 3 by default) and no logical replication launcher: fewer processes.
+  io_method: 'sync',
+  max_logical_replication_workers: '0',
   huge_pages: 'off',
   log_checkpoints: 'off',
   log_min_messages: 'warning',
