@@ -131,44 +131,56 @@ async function once(dataDir: string, extraEnv: Record<string, string>): Promise<
     processes = Math.max(processes, m.processes);
   };
   const sampler = setInterval(sample, 25);
-  let healthyMs = 0;
-  let bannerMs = 0;
-  let cpuToHealthy = 0;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (exited) throw new Error(`start exited early:\n${out}`);
-    if (Date.now() > deadline) throw new Error(`not healthy in 120 s:\n${out}`);
-    if (out.includes('Ctrl-C stops it')) {
-      bannerMs ||= performance.now() - t0;
-      const urls = [...new Set([...out.matchAll(/ (http:\/\/127\.0\.0\.1:\d+)/g)].map((m) => m[1]!))];
-      const ok = await Promise.all(urls.map(healthy));
-      if (urls.length > 0 && ok.every(Boolean)) {
-        healthyMs = performance.now() - t0;
-        cpuToHealthy = treeCpu(child.pid!);
-        break;
-      }
+  try {
+    return await measureRun();
+  } finally {
+    clearInterval(sampler);
+    if (!exited) {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
     }
-    await new Promise((r) => setTimeout(r, 20));
   }
-  await new Promise((r) => setTimeout(r, STEADY_MS));
-  clearInterval(sampler);
-  const steady = treeMemory(child.pid!);
-  const pids = tree(child.pid!);
-  const s0 = performance.now();
-  const stopped = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGINT');
-  await stopped;
-  const stopMs = performance.now() - s0;
-  // Processes of the tree still alive shortly after the stop (orphans).
-  const until = Date.now() + 2000;
-  let left = pids.filter((p) => p !== child.pid && safeRead(`/proc/${p}/stat`) !== '').length;
-  while (left > 0 && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 50));
-    left = pids.filter((p) => p !== child.pid && safeRead(`/proc/${p}/stat`) !== '').length;
+
+  async function measureRun(): Promise<Run> {
+    let healthyMs = 0;
+    let bannerMs = 0;
+    let cpuToHealthy = 0;
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      if (exited) throw new Error(`start exited early:\n${out}`);
+      if (Date.now() > deadline) throw new Error(`not healthy in 300 s:\n${out}`);
+      if (out.includes('Ctrl-C stops it')) {
+        bannerMs ||= performance.now() - t0;
+        const urls = [...new Set([...out.matchAll(/ (http:\/\/127\.0\.0\.1:\d+)/g)].map((m) => m[1]!))];
+        const ok = await Promise.all(urls.map(healthy));
+        if (urls.length > 0 && ok.every(Boolean)) {
+          healthyMs = performance.now() - t0;
+          cpuToHealthy = treeCpu(child.pid!);
+          break;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, STEADY_MS));
+    clearInterval(sampler);
+    const steady = treeMemory(child.pid!);
+    const pids = tree(child.pid!);
+    const s0 = performance.now();
+    const stopped = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGINT');
+    await stopped;
+    const stopMs = performance.now() - s0;
+    // Processes of the tree still alive shortly after the stop (orphans).
+    const until = Date.now() + 2000;
+    let left = pids.filter((p) => p !== child.pid && safeRead(`/proc/${p}/stat`) !== '').length;
+    while (left > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+      left = pids.filter((p) => p !== child.pid && safeRead(`/proc/${p}/stat`) !== '').length;
+    }
+    if (process.env.DEBUG_HEALTH) console.log([...notReady.entries()]);
+    notReady.clear();
+    return { bannerMs, healthyMs, cpuToHealthy, peakRss, peakPss, steadyRss: steady.rss, steadyPss: steady.pss, processes, stopMs, left };
   }
-  if (process.env.DEBUG_HEALTH) console.log([...notReady.entries()]);
-  notReady.clear();
-  return { bannerMs, healthyMs, cpuToHealthy, peakRss, peakPss, steadyRss: steady.rss, steadyPss: steady.pss, processes, stopMs, left };
 }
 
 const fmt = (r: Run, label: string) =>
