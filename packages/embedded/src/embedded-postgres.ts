@@ -304,7 +304,8 @@ async function takeOver(dir: string, waitMs: number, logger: Logger | undefined)
   if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return; // none, or stale: Postgres removes it
   if (process.platform === 'linux' && !procText(`/proc/${pid}/cmdline`).includes('postgres')) return; // pid reused
   const parent = parentOf(pid);
-  const watched = parent !== undefined && procText(`/proc/${parent}/cmdline`).includes(WATCHDOG_NAME);
+  // Without /proc (macOS) the parent cannot be seen: treat the server as another system's (wait, then refuse).
+  const watched = process.platform !== 'linux' || (parent !== undefined && procText(`/proc/${parent}/cmdline`).includes(WATCHDOG_NAME));
   if (!watched) {
     logger?.warn({ dir, pid }, 'stopping an orphaned embedded postgres left by an earlier run');
     signal(pid, 'SIGINT');
