@@ -3,41 +3,35 @@
 // with a database per service (scripts/embedded-databases.ts). Ctrl-C stops everything cleanly. Every
 // port can be moved by its env variable.
 //
-// Start-up runs what it can at once: the broker and the database server, then every service
-// (migrations included), then every consumer, then HTTP and the relays.
+// Start-up runs what it can at once: the database server starts (initdb on a first start) while the
+// rest of the system's code loads; then the broker and the databases, then every service (migrations
+// included), then every consumer, then HTTP and the relays.
 import { resolve } from 'node:path';
-import { brokerOptionsFromEnv, startBroker } from '@albergue/broker';
-import { createBookingService } from '@albergue/booking/service';
-import { createLocationService } from '@albergue/location/service';
-import { MemoryDeliveryLedger } from '@albergue/messaging';
+import type * as BrokerModule from '@albergue/broker';
+import type { LedgerBundle, ServiceRuntime } from '@albergue/runtime';
 import { ConfigError, createLogger, envOptional } from '@albergue/platform';
-import { createPaymentService } from '@albergue/payment/service';
-import type { ServiceRuntime } from '@albergue/runtime';
-import { ledgerBundle } from '@albergue/runtime';
-import { SYSTEM_DECLARATIONS } from './declarations.js';
-import type { EmbeddedDatabases } from './embedded-databases.js';
-import { embeddedDatabases } from './embedded-databases.js';
-
-// The services `npm start` runs: one line each (and its declaration in scripts/declarations.ts).
-const FACTORIES = [createLocationService, createBookingService, createPaymentService];
+import type { EmbeddedEngine } from './embedded-databases.js';
+import { startEmbeddedEngine } from './embedded-databases.js';
 
 const logger = createLogger('albergue');
+const dataDir = resolve(envOptional('DATA_DIR') ?? 'data');
+// Before anything else is loaded: the server's processes work on the other core meanwhile.
+const engineStarting = startEmbeddedEngine({ dataDir, env: process.env, logger });
+engineStarting.catch(() => undefined); // awaited (and reported) in main
 
 async function main(): Promise<void> {
-  const ledger = ledgerBundle(new MemoryDeliveryLedger());
-  const dataDir = resolve(envOptional('DATA_DIR') ?? 'data');
-  // The broker's accounts and ACL: the services started below (scripts/declarations.ts).
-  const brokerOptions = brokerOptionsFromEnv(SYSTEM_DECLARATIONS);
   const services: ServiceRuntime[] = [];
-  let broker: Awaited<ReturnType<typeof startBroker>> | undefined;
-  let databases: EmbeddedDatabases | undefined;
+  let broker: Awaited<ReturnType<typeof BrokerModule.startBroker>> | undefined;
+  let ledger: LedgerBundle | undefined;
+  let databases: EmbeddedEngine | undefined;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       await Promise.allSettled(services.map((s) => s.close()));
       await broker?.close();
-      await ledger.ledger.close();
-      await databases?.stop(); // last: the services' sessions are closed by now
+      await ledger?.ledger.close();
+      // Last: the services' sessions are closed by now. A server still starting is stopped once it is up.
+      await (databases ?? (await engineStarting.catch(() => undefined)))?.stop();
     })());
   let exiting = false;
   const exit = () => {
@@ -58,15 +52,36 @@ async function main(): Promise<void> {
   process.on('SIGTERM', exit);
 
   try {
+    const [{ brokerOptionsFromEnv, startBroker }, { MemoryDeliveryLedger }, { ledgerBundle, serviceEnvPrefix }, { SYSTEM_DECLARATIONS }] =
+      await Promise.all([
+        import('@albergue/broker'),
+        import('@albergue/messaging'),
+        import('@albergue/runtime'),
+        import('./declarations.js'),
+      ]);
+    // The services `npm start` runs: one line each (and its declaration in scripts/declarations.ts).
+    const FACTORIES = await Promise.all([
+      import('@albergue/location/service').then((m) => m.createLocationService),
+      import('@albergue/booking/service').then((m) => m.createBookingService),
+      import('@albergue/payment/service').then((m) => m.createPaymentService),
+    ]);
+    ledger = ledgerBundle(new MemoryDeliveryLedger());
+    // The broker's accounts and ACL: the services started below (scripts/declarations.ts).
+    const brokerOptions = brokerOptionsFromEnv(SYSTEM_DECLARATIONS);
     const [b, d] = await Promise.allSettled([
       startBroker({ ...brokerOptions, ledger, logger: logger.child({ service: 'broker' }) }),
-      embeddedDatabases({ dataDir, services: SYSTEM_DECLARATIONS.map((s) => s.service), env: process.env, logger }),
+      engineStarting.then(async (engine) => {
+        databases = engine;
+        return engine.databases(
+          SYSTEM_DECLARATIONS.map((s) => s.service),
+          serviceEnvPrefix,
+        );
+      }),
     ]);
     if (b.status === 'fulfilled') broker = b.value;
-    if (d.status === 'fulfilled') databases = d.value;
     if (b.status === 'rejected') throw b.reason;
     if (d.status === 'rejected') throw d.reason;
-    const shared = { ledger, config: { mqttUrl: broker!.mqttUrl }, env: { ...process.env, ...databases!.env } };
+    const shared = { ledger, config: { mqttUrl: broker!.mqttUrl }, env: { ...process.env, ...d.value } };
     // Created together (each opens its database and runs its migrations); a failure stops the others.
     // PGlites one after another: each creates its database in ~800 MB, and WASM shares one thread anyway.
     const created: PromiseSettledResult<ServiceRuntime>[] = [];
@@ -85,7 +100,7 @@ async function main(): Promise<void> {
       '',
       'Albergue is running (embedded mode). Ctrl-C stops it.',
       `  broker         ${broker!.httpUrl}  (MQTT ${broker!.mqttUrl}${broker!.wsPort ? `, WebSocket ws://127.0.0.1:${broker!.wsPort}` : ''})`,
-      ...services.map((rt, i) => `  ${rt.config.service.padEnd(14)} ${urls[i]}  data: ${databases!.describe(rt.config.service, dataDir)}`),
+      ...services.map((rt, i) => `  ${rt.config.service.padEnd(14)} ${urls[i]}  data: ${databases!.describe(rt.config.service)}`),
       '',
       `  Watch every event: mosquitto_sub -h 127.0.0.1 -p ${broker!.mqttPort} -u observer -P observer-dev-password -t 'albergue/#' -v`,
       '',
