@@ -46,7 +46,7 @@ const fail = (problems: Problem[]): ParseResult => ({ ok: false, reason: formatP
 
 /**
  * A set of event definitions and upcasters with their compiled validators.
- * Validators are compiled once from the same JSON Schemas that are committed to the repo.
+ * Validators are compiled once, on first use, from the same JSON Schemas that are committed to the repo.
  */
 export class EventRegistry {
   private readonly ajv = createAjv();
@@ -64,7 +64,15 @@ export class EventRegistry {
   register(def: EventDefinition): this {
     const key = `${def.name}@${def.version}`;
     if (this.byKey.has(key)) throw new Error(`event ${def.name} v${def.version} is defined twice`);
-    this.byKey.set(key, { def, validate: this.ajv.compile(eventSchema(def)) });
+    // Compiled on first use: compiling every definition at import cost most of a service's start-up CPU.
+    const ajv = this.ajv;
+    let validate: ValidateFunction | undefined;
+    this.byKey.set(key, {
+      def,
+      get validate() {
+        return (validate ??= ajv.compile(eventSchema(def)));
+      },
+    });
     this.latestVersion.set(def.name, Math.max(def.version, this.latestVersion.get(def.name) ?? 0));
     return this;
   }

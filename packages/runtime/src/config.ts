@@ -26,14 +26,15 @@ export interface ServiceConfig {
 /** Development MQTT password of an account in the embedded mode (the broker uses the same rule). */
 export const devMqttPassword = (username: string): string => `${username}-dev-password`;
 
-const upper = (service: string) => service.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+/** The prefix of a service's own variables: `booking` → `BOOKING` (`BOOKING_PORT`, `BOOKING_DATABASE_URL`). */
+export const serviceEnvPrefix = (service: string): string => service.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 
 /**
  * `<SERVICE>_PORT`, `<SERVICE>_DATABASE_URL` (or `DATABASE_URL` when one process runs one service),
  * `DATA_DIR`, `MQTT_URL`, `MQTT_USERNAME`/`MQTT_PASSWORD` (or `<SERVICE>_MQTT_PASSWORD`), `REDIS_URL`.
  */
 export function serviceConfig(service: string, defaultPort: number, env: Env = process.env): ServiceConfig {
-  const S = upper(service);
+  const S = serviceEnvPrefix(service);
   const portVar = `${S}_PORT`;
   const databaseUrl =
     envUrl(`${S}_DATABASE_URL`, ['postgres:', 'postgresql:'], env) ?? envUrl('DATABASE_URL', ['postgres:', 'postgresql:'], env);

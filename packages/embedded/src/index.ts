@@ -1,0 +1,2 @@
+export type { EmbeddedPostgresOptions } from './embedded-postgres.js';
+export { EmbeddedPostgres, linkLibraries, postgresBinaries } from './embedded-postgres.js';
