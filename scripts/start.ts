@@ -63,13 +63,15 @@ async function main(): Promise<void> {
       { MemoryDeliveryLedger },
       { ledgerBundle, serviceEnvPrefix },
       { SYSTEM_DECLARATIONS },
-      { createGatewayService, DEV_KEYS },
+      { createGatewayService },
+      { DEV_KEYS },
       { startMailCatcher },
     ] = await Promise.all([
       import('@albergue/broker'),
       import('@albergue/messaging'),
       import('@albergue/runtime'),
       import('./declarations.js'),
+      import('@albergue/gateway/service'),
       import('@albergue/gateway'),
       import('@albergue/mail-catcher'),
     ]);
