@@ -9,7 +9,7 @@ export const OBSERVER_ACCOUNT = 'observer';
 /**
  * The broker's ACL, derived from what the services declare: each service (MQTT username =
  * service name) publishes exactly the topics it declares, all in its own context, and subscribes
- * exactly to the topics of the events it declares; the observer subscribes to `albergue/#`.
+ * exactly to the topics of the events it declares (and to its wildcard filter, if it declares one); the observer subscribes to `albergue/#`.
  */
 export function grantsFromDeclarations(declarations: readonly ServiceDeclaration[], options: { observer?: boolean } = {}): AccountGrant[] {
   const grants: AccountGrant[] = declarations.map((d) => {
@@ -20,7 +20,8 @@ export function grantsFromDeclarations(declarations: readonly ServiceDeclaration
     return {
       username: d.service,
       publish: d.publishes.map((p) => toMqttTopic(p.topic)),
-      subscribe: d.subscribes.map((s) => toMqttTopic(s.event.topic)),
+      // A wildcard subscription (audit's `albergue/#`) is granted as its filter: the account subscribes once with it.
+      subscribe: [...d.subscribes.map((s) => toMqttTopic(s.event.topic)), ...(d.subscribesAll ? [d.subscribesAll.filter] : [])],
     };
   });
   if (options.observer !== false) grants.push({ username: OBSERVER_ACCOUNT, publish: [], subscribe: ['albergue/#'] });
