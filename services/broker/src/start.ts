@@ -8,7 +8,7 @@ import type {
   DeliveryLedger,
   ServiceDeclaration,
 } from '@albergue/messaging';
-import { DlqOperations, MemoryDeliveryLedger, RedisDeliveryLedger, messagingMetrics, subscriberGroups } from '@albergue/messaging';
+import { DlqOperations, MemoryDeliveryLedger, RedisDeliveryLedger, declaredSubscribersOf, messagingMetrics, subscriberGroups } from '@albergue/messaging';
 import type { Logger } from '@albergue/platform';
 import { createLogger, createMetricsRegistry, listenOrExplain } from '@albergue/platform';
 import { OBSERVER_ACCOUNT, aclFromDeclarations } from './application/acl-from-declarations.js';
@@ -268,6 +268,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         receipts: new ReceiptSigner(options.adminToken),
         dlq,
         breakers: ledgerBundle.breakers,
+        subscribersOf: (topic) => [...new Set(declaredSubscribersOf(declarations, topic).map((s) => s.subscriber))],
         health,
         metrics,
       },
