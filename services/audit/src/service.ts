@@ -54,7 +54,9 @@ export async function createAuditService(o: AuditServiceOptions = {}): Promise<S
     auditRoutes({
       store,
       deliveries: o.deliveries ?? new BrokerDeliveryFacts(broker),
-      ...(declarations ? { subscribersOf: (topic: string) => [...new Set(declaredSubscribersOf(declarations, topic).map((s) => s.subscriber))] } : {}),
+      ...(declarations
+        ? { subscribersOf: (topic: string) => [...new Set(declaredSubscribersOf(declarations, topic).map((s) => s.subscriber))] }
+        : {}),
       onDeliveryError: (err) => rt.logger.warn({ err }, 'delivery facts unavailable; flows answer with delivery unknown'),
     }),
   );

@@ -118,7 +118,8 @@ export async function flowOf(deps: FlowDeps, correlationId: string): Promise<Flo
     breakers = [];
     warnings.push(`delivery state unknown: the broker's ledger could not be asked (${err instanceof Error ? err.message : String(err)})`);
   }
-  if (events.length > MAX_FLOW_EVENTS) warnings.push(`the flow has more than ${MAX_FLOW_EVENTS} events; the first ${MAX_FLOW_EVENTS} are shown`);
+  if (events.length > MAX_FLOW_EVENTS)
+    warnings.push(`the flow has more than ${MAX_FLOW_EVENTS} events; the first ${MAX_FLOW_EVENTS} are shown`);
   const unknown = (topic: string): SubscriberDelivery[] =>
     (deps.subscribersOf?.(topic) ?? []).map((subscriber) => ({ subscriber, state: 'unknown', attempts: 0, errors: [] }));
   const view = (n: FlowNode<StoredEvent>): FlowEventView => ({

@@ -16,6 +16,8 @@ interface Answer {
   readonly breakers?: readonly BreakerView[];
 }
 
+const isArray = <T>(v: readonly T[] | undefined): v is readonly T[] => Array.isArray(v);
+
 export class BrokerDeliveryFacts implements DeliveryFacts {
   constructor(private readonly o: BrokerDeliveryFactsOptions) {}
 
@@ -33,7 +35,9 @@ export class BrokerDeliveryFacts implements DeliveryFacts {
     const text = await res.text();
     if (!res.ok) throw new Error(`broker answered ${res.status}: ${text.slice(0, 300)}`);
     const body = JSON.parse(text) as Answer;
-    if (!Array.isArray(body.events) || !Array.isArray(body.breakers)) throw new Error('broker answered without events/breakers');
-    return { deliveries: new Map(body.events.map((e) => [e.event_id, e.deliveries])), breakers: body.breakers };
+    if (!isArray(body.events) || !isArray(body.breakers)) throw new Error('broker answered without events/breakers');
+    const deliveries = new Map<string, readonly SubscriberDelivery[]>();
+    for (const e of body.events) deliveries.set(e.event_id, e.deliveries);
+    return { deliveries, breakers: body.breakers };
   }
 }

@@ -33,7 +33,8 @@ export function auditRoutes(deps: FlowDeps): FastifyPluginAsync {
         const problems = [];
         if (limit > MAX_LIMIT) problems.push({ path: '/query/limit', message: `must be at most ${MAX_LIMIT}`, code: 'maximum' });
         const after = q.cursor === undefined ? 0 : decodeCursor(q.cursor);
-        if (after === undefined) problems.push({ path: '/query/cursor', message: 'not a cursor this service gave out', code: 'invalid_cursor' });
+        if (after === undefined)
+          problems.push({ path: '/query/cursor', message: 'not a cursor this service gave out', code: 'invalid_cursor' });
         if (q.from !== undefined && q.to !== undefined && Date.parse(q.from) >= Date.parse(q.to))
           problems.push({ path: '/query/to', message: 'must be after from', code: 'invalid_range' });
         if (problems.length > 0 || after === undefined)
@@ -66,7 +67,14 @@ export function auditRoutes(deps: FlowDeps): FastifyPluginAsync {
       },
       async (req, reply) => {
         const flow = await flowOf(deps, req.params.correlation_id.toLowerCase());
-        return flow ? reply.send(flow) : notFound(reply, 'flow_not_found', `no recorded event has correlation_id ${req.params.correlation_id}`, '/params/correlation_id');
+        return flow
+          ? reply.send(flow)
+          : notFound(
+              reply,
+              'flow_not_found',
+              `no recorded event has correlation_id ${req.params.correlation_id}`,
+              '/params/correlation_id',
+            );
       },
     );
 
@@ -83,7 +91,9 @@ export function auditRoutes(deps: FlowDeps): FastifyPluginAsync {
       },
       async (req, reply) => {
         const flow: FlowView | undefined = await bookingFlow(deps, req.params.booking_id);
-        return flow ? reply.send(flow) : notFound(reply, 'booking_not_found', `no recorded event of booking ${req.params.booking_id}`, '/params/booking_id');
+        return flow
+          ? reply.send(flow)
+          : notFound(reply, 'booking_not_found', `no recorded event of booking ${req.params.booking_id}`, '/params/booking_id');
       },
     );
     return Promise.resolve();

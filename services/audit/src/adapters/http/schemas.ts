@@ -6,7 +6,9 @@ import { Id, Timestamp } from '@albergue/application/http';
 export const EventsQuery = Type.Object(
   {
     aggregate_id: Type.Optional(Id('Only events of this aggregate.')),
-    event_type: Type.Optional(Type.String({ pattern: '^[A-Z][A-Za-z0-9]{0,99}$', description: 'Only events of this type, e.g. BookingReserved.' })),
+    event_type: Type.Optional(
+      Type.String({ pattern: '^[A-Z][A-Za-z0-9]{0,99}$', description: 'Only events of this type, e.g. BookingReserved.' }),
+    ),
     correlation_id: Type.Optional(Type.String({ format: 'uuid', description: 'Only events of this flow.' })),
     from: Type.Optional(Timestamp('occurred_at at or after this instant.')),
     to: Type.Optional(Timestamp('occurred_at before this instant.')),

@@ -18,7 +18,8 @@ for (const [name, open] of [
   describe(`audit store on ${name}`, () => {
     let t: TestDatabase;
     let store: PgAuditStore;
-    const append = (e: EventEnvelope, topic = `albergue.booking.v1.${e.event_type}`) => t.db.transaction((tx) => store.append(tx, e, topic));
+    const append = (e: EventEnvelope, topic = `albergue.booking.v1.${e.event_type}`) =>
+      t.db.transaction((tx) => store.append(tx, e, topic));
 
     before(async () => {
       t = await open();
@@ -45,7 +46,11 @@ for (const [name, open] of [
 
     test('paging by seq with filters; the flow in recording order; a booking found by its id', async () => {
       const reserved = newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved, booking_id: 'bk-store-2' });
-      const confirmed = newEnvelope(BookingConfirmed, { ...SAMPLE_PAYLOADS.BookingConfirmed, booking_id: 'bk-store-2' }, withCorrelation(reserved));
+      const confirmed = newEnvelope(
+        BookingConfirmed,
+        { ...SAMPLE_PAYLOADS.BookingConfirmed, booking_id: 'bk-store-2' },
+        withCorrelation(reserved),
+      );
       const s1 = await append(reserved);
       const s2 = await append(confirmed);
       assert.ok(s1 && s2 && s2.seq > s1.seq);
@@ -58,7 +63,10 @@ for (const [name, open] of [
         (await store.list({ eventType: 'BookingConfirmed', aggregateId: 'bk-store-2' }, 0, 10)).map((e) => e.eventId),
         [confirmed.event_id],
       );
-      assert.deepEqual((await store.list({ correlationId: reserved.correlation_id }, s1.seq, 10)).map((e) => e.eventId), [confirmed.event_id]);
+      assert.deepEqual(
+        (await store.list({ correlationId: reserved.correlation_id }, s1.seq, 10)).map((e) => e.eventId),
+        [confirmed.event_id],
+      );
       assert.equal((await store.list({ from: '2999-01-01T00:00:00Z' }, 0, 10)).length, 0);
       assert.equal((await store.list({ to: '2000-01-01T00:00:00Z' }, 0, 10)).length, 0);
       assert.deepEqual(
@@ -73,7 +81,10 @@ for (const [name, open] of [
       const e = newEnvelope(BookingReserved, { ...SAMPLE_PAYLOADS.BookingReserved, booking_id: 'bk-store-3' });
       await append(e);
       const before = (await t.db.query<{ n: string }>('SELECT count(*) AS n FROM audit_events')).rows[0]!.n;
-      await assert.rejects(t.db.query(`UPDATE audit_events SET topic = 'x' WHERE event_id = $1`, [e.event_id]), /append-only: UPDATE refused/);
+      await assert.rejects(
+        t.db.query(`UPDATE audit_events SET topic = 'x' WHERE event_id = $1`, [e.event_id]),
+        /append-only: UPDATE refused/,
+      );
       await assert.rejects(t.db.query('DELETE FROM audit_events WHERE event_id = $1', [e.event_id]), /append-only: DELETE refused/);
       await assert.rejects(t.db.query('DELETE FROM audit_events'), /append-only: DELETE refused/);
       await assert.rejects(t.db.exec('TRUNCATE audit_events'), /append-only: TRUNCATE refused/);

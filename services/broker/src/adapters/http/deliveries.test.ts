@@ -9,10 +9,25 @@ import { BOOKING_RESERVED, bookingReserved } from '../../testing/fixtures.js';
 let broker: RunningBroker;
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function post(body: unknown, headers: Record<string, string> = auth): Promise<{ status: number; body: any }> {
+interface Delivery {
+  subscriber: string;
+  state: string;
+  attempts: number;
+  errors: { message: string }[];
+  next_attempt_at?: string;
+  dead_letter?: { id: string; reason: string; code?: string };
+}
+interface Answer {
+  events: { event_id: string; deliveries: Delivery[] }[];
+  breakers: { subscriber: string; topic: string; state: string }[];
+  errors?: { path: string }[];
+  code?: string;
+  detail?: string;
+}
+
+async function post(body: unknown, headers: Record<string, string> = auth): Promise<{ status: number; body: Answer }> {
   const res = await fetch(`${broker.httpUrl}/api/mqtt/deliveries`, { method: 'POST', headers, body: JSON.stringify(body) });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as Answer };
 }
 
 before(async () => {
@@ -49,32 +64,32 @@ test('each declared subscriber of the topic is answered: pending with its errors
     ],
   });
   assert.equal(res.status, 200, JSON.stringify(res.body));
-  const [first, second] = res.body.events;
+  const [first, second] = res.body.events as [Answer['events'][number], Answer['events'][number]];
   assert.equal(first.event_id, e.event_id);
-  const bySub = Object.fromEntries(first.deliveries.map((d: { subscriber: string }) => [d.subscriber, d]));
+  const bySub = Object.fromEntries(first.deliveries.map((d) => [d.subscriber, d])) as Record<'payment' | 'audit', Delivery>;
   assert.deepEqual(Object.keys(bySub).sort(), ['audit', 'payment']);
   assert.equal(bySub.payment.state, 'pending');
   assert.equal(bySub.payment.attempts, 1);
-  assert.equal(bySub.payment.errors[0].message, 'downstream 503');
-  assert.ok(Date.parse(bySub.payment.next_attempt_at) > Date.now() + 50_000);
+  assert.equal(bySub.payment.errors[0]?.message, 'downstream 503');
+  assert.ok(Date.parse(bySub.payment.next_attempt_at ?? '') > Date.now() + 50_000);
   assert.equal(bySub.audit.state, 'dead_lettered');
-  assert.equal(bySub.audit.dead_letter.reason, 'permanent_error');
-  assert.equal(bySub.audit.dead_letter.code, 'bad_payload');
-  assert.equal(bySub.audit.dead_letter.id, e.event_id);
+  assert.equal(bySub.audit.dead_letter?.reason, 'permanent_error');
+  assert.equal(bySub.audit.dead_letter?.code, 'bad_payload');
+  assert.equal(bySub.audit.dead_letter?.id, e.event_id);
   // PaymentConfirmed: booking and audit declare it; the ledger has never seen it.
-  assert.deepEqual(second.deliveries.map((d: { subscriber: string; state: string }) => [d.subscriber, d.state]).sort(), [
+  assert.deepEqual(second.deliveries.map((d) => [d.subscriber, d.state]).sort(), [
     ['audit', 'unknown'],
     ['booking', 'unknown'],
   ]);
   assert.deepEqual(
-    res.body.breakers.map((b: { subscriber: string; topic: string; state: string }) => [b.subscriber, b.topic, b.state]),
+    res.body.breakers.map((b) => [b.subscriber, b.topic, b.state]),
     [['payment', BOOKING_RESERVED, 'open']],
   );
 
   // Named subscribers only.
   const only = await post({ events: [{ event_id: e.event_id, topic: BOOKING_RESERVED, subscribers: ['payment'] }] });
   assert.deepEqual(
-    only.body.events[0].deliveries.map((d: { subscriber: string }) => d.subscriber),
+    only.body.events[0]?.deliveries.map((d) => d.subscriber),
     ['payment'],
   );
 });
@@ -85,7 +100,7 @@ test('admin token required; bad input is a problem with its pointer; too many pa
   const bad = await post({ events: [{ event_id: 'x', topic: 'albergue/booking/#' }] });
   assert.equal(bad.status, 400);
   assert.ok(
-    bad.body.errors.some((x: { path: string }) => x.path === '/body/events/0/topic'),
+    bad.body.errors?.some((x) => x.path === '/body/events/0/topic'),
     JSON.stringify(bad.body),
   );
   const empty = await post({ events: [] });
@@ -101,5 +116,5 @@ test('admin token required; bad input is a problem with its pointer; too many pa
   });
   assert.equal(many.status, 400);
   assert.equal(many.body.code, 'invalid_request');
-  assert.match(many.body.detail, /1000/);
+  assert.match(many.body.detail ?? '', /1000/);
 });
