@@ -173,6 +173,7 @@ describe('audit service on Postgres and Aedes', () => {
     assert.equal((await stored()).rows.filter((r) => r.event_type === AuditLogged.name).length, 0);
     const inboxOwn = await auditDb.query<{ n: string }>('SELECT count(*) AS n FROM inbox_events WHERE topic = $1', [AuditLogged.topic]);
     assert.equal(Number(inboxOwn.rows[0]!.n), 0, 'AuditLogged never reached the handler');
+    await waitFor(() => auditLogged.length >= all.length + 1, { message: 'the sentinel’s AuditLogged' });
     assert.equal(auditLogged.length, all.length + 1);
   });
 
