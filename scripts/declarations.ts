@@ -3,9 +3,10 @@
 // Mosquitto configuration generator; the broker itself knows no business service. A new service
 // adds its declaration here when it is added to `npm start` and `start:services`, not before, so
 // no account exists for a service that does not.
+import { auditDeclaration } from '@albergue/audit/declaration';
 import { bookingDeclaration } from '@albergue/booking/declaration';
 import { locationDeclaration } from '@albergue/location/declaration';
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { paymentDeclaration } from '@albergue/payment/declaration';
 
-export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [locationDeclaration, bookingDeclaration, paymentDeclaration];
+export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [locationDeclaration, bookingDeclaration, paymentDeclaration, auditDeclaration];

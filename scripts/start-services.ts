@@ -1,5 +1,5 @@
 // `npm run start:services`: one process per service on real infrastructure — the broker service
-// (Aedes, sessions and queues in Redis), then booking and payment (subscribers first, so their
+// (Aedes, sessions and queues in Redis), then audit, booking and payment (subscribers first, so their
 // persistent sessions exist before anything is published), then location. Each service gets its
 // own Postgres database (created if missing). Defaults fit this machine kind:
 //   PG_URL=postgres://postgres@127.0.0.1:5432   REDIS_URL=redis://127.0.0.1:6379
@@ -19,6 +19,7 @@ const externalMqtt = process.env.MQTT_URL;
 const mqttUrl = externalMqtt ?? `mqtt://127.0.0.1:${process.env.BROKER_MQTT_PORT ?? '1884'}`;
 
 const services = [
+  { name: 'audit', port: process.env.AUDIT_PORT ?? '8106' },
   { name: 'booking', port: process.env.BOOKING_PORT ?? '8102' },
   { name: 'payment', port: process.env.PAYMENT_PORT ?? '8103' },
   { name: 'location', port: process.env.LOCATION_PORT ?? '8101' },
@@ -66,6 +67,8 @@ async function main(): Promise<void> {
       DATABASE_URL: `${pgBase}/albergue_${s.name}`,
       REDIS_URL: redisUrl,
       MQTT_URL: mqttUrl,
+      // Audit asks the broker's HTTP API for delivery facts (none with an external MQTT broker: flows then say "unknown").
+      BROKER_URL: process.env.BROKER_URL ?? `http://127.0.0.1:${process.env.BROKER_HTTP_PORT ?? '8090'}`,
     });
     await healthy(`http://127.0.0.1:${s.port}/health`, s.name);
   }

@@ -1,6 +1,7 @@
 // `npm start`: the whole system in one process on embedded defaults — the broker (Aedes, in memory),
 // one in-memory delivery ledger, and every service on its own PGlite database under DATA_DIR
 // (default ./data). Ctrl-C stops everything cleanly. Every port can be moved by its env variable.
+import { createAuditService } from '@albergue/audit/service';
 import { brokerOptionsFromEnv, startBroker } from '@albergue/broker';
 import { createBookingService } from '@albergue/booking/service';
 import { createLocationService } from '@albergue/location/service';
@@ -46,7 +47,10 @@ async function main(): Promise<void> {
 
   try {
     const shared = { ledger, config: { mqttUrl: broker.mqttUrl } };
-    const factories = [createLocationService, createBookingService, createPaymentService];
+    // Audit asks the broker's API for delivery facts and takes each topic's subscribers from the declarations.
+    const createAudit = (o: typeof shared) =>
+      createAuditService({ ...o, broker: { url: broker.httpUrl, adminToken: brokerOptions.adminToken }, declarations: SYSTEM_DECLARATIONS });
+    const factories = [createLocationService, createBookingService, createPaymentService, createAudit];
     for (const create of factories) {
       const rt = await create(shared);
       services.push(rt);

@@ -13,7 +13,7 @@ const paint = (on: boolean, code: string, s: string): string => (on ? `\u001b[${
 /** HH:MM:SS.mmm of an ISO instant (UTC), or the text itself. */
 const clock = (iso: string | undefined): string => (iso && /T(\d\d:\d\d:\d\d(\.\d{1,3})?)/.exec(iso)?.[1]) ?? iso ?? '';
 
-export function deliveryLine(d: SubscriberDelivery, color = false): string {
+function deliveryLine(d: SubscriberDelivery, color = false): string {
   const last = d.errors[d.errors.length - 1]?.message;
   switch (d.state) {
     case 'processed':

@@ -7,12 +7,12 @@ import type { AuditStore, BreakerView, DeliveryFacts, DeliveryLookup, EventFilte
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1_000;
 /** Most events one flow answer shows (a flow is a handful of events; a runaway one is cut, and says so). */
-export const MAX_FLOW_EVENTS = 1_000;
+const MAX_FLOW_EVENTS = 1_000;
 /** Events per call to the broker (its limit is 200 events and 1,000 (event, subscriber) pairs). */
 const LOOKUP_CHUNK = 100;
 
 /** `cursor` ⇄ seq: opaque to clients (base64url of `seq:<n>`). */
-export function encodeCursor(seq: number): string {
+function encodeCursor(seq: number): string {
   return Buffer.from(`seq:${seq}`).toString('base64url');
 }
 
@@ -24,7 +24,7 @@ export function decodeCursor(cursor: string): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-export interface EventItem {
+interface EventItem {
   readonly seq: number;
   readonly event_id: string;
   readonly topic: string;

@@ -17,7 +17,7 @@ const iso = (ms: number | undefined): string | undefined => (ms === undefined ? 
 const errorsJson = (errors: DeliveryFact['errors']) => errors.map((e) => ({ attempt: e.attempt, at: e.at, message: e.message }));
 
 /** One subscriber's delivery of one event, snake_case, without absent fields. */
-export function deliveryJson(f: DeliveryFact): Record<string, unknown> {
+function deliveryJson(f: DeliveryFact): Record<string, unknown> {
   const dl = f.deadLetter;
   return {
     subscriber: f.subscriber,
