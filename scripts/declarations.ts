@@ -9,4 +9,9 @@ import { locationDeclaration } from '@albergue/location/declaration';
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { paymentDeclaration } from '@albergue/payment/declaration';
 
-export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [locationDeclaration, bookingDeclaration, paymentDeclaration, auditDeclaration];
+export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [
+  locationDeclaration,
+  bookingDeclaration,
+  paymentDeclaration,
+  auditDeclaration,
+];

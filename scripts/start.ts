@@ -49,7 +49,11 @@ async function main(): Promise<void> {
     const shared = { ledger, config: { mqttUrl: broker.mqttUrl } };
     // Audit asks the broker's API for delivery facts and takes each topic's subscribers from the declarations.
     const createAudit = (o: typeof shared) =>
-      createAuditService({ ...o, broker: { url: broker.httpUrl, adminToken: brokerOptions.adminToken }, declarations: SYSTEM_DECLARATIONS });
+      createAuditService({
+        ...o,
+        broker: { url: broker.httpUrl, adminToken: brokerOptions.adminToken },
+        declarations: SYSTEM_DECLARATIONS,
+      });
     const factories = [createLocationService, createBookingService, createPaymentService, createAudit];
     for (const create of factories) {
       const rt = await create(shared);
