@@ -3,6 +3,7 @@
 // Mosquitto configuration generator, and `npm run catalog` generates docs/CATALOG.md from it; the
 // broker itself knows no business service. A new service adds its declaration here when it is added
 // to `npm start` and `start:services`, not before, so no account exists for a service that does not.
+import { auditDeclaration } from '@albergue/audit/declaration';
 import { bookingDeclaration } from '@albergue/booking/declaration';
 import { documentsDeclaration } from '@albergue/documents/declaration';
 import { gatewayDeclaration } from '@albergue/gateway/declaration';
@@ -20,4 +21,5 @@ export const SYSTEM_DECLARATIONS: readonly ServiceDeclaration[] = [
   gatewayDeclaration,
   notificationsDeclaration,
   operationsDeclaration,
+  auditDeclaration,
 ];

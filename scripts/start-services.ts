@@ -1,6 +1,7 @@
 // `npm run start:services`: one process per service on real infrastructure — the broker service
-// (Aedes, sessions and queues in Redis), then booking, payment and notifications (subscribers first, so
-// their persistent sessions exist before anything is published), then location. Each service gets its
+// (Aedes, sessions and queues in Redis), then audit, booking, payment, notifications and operations
+// (subscribers first, so their persistent sessions exist before anything is published), then location
+// and documents, then the gateway. Each service gets its
 // own Postgres database (created if missing). Defaults fit this machine kind:
 //   PG_URL=postgres://postgres@127.0.0.1:5432   REDIS_URL=redis://127.0.0.1:6379
 // With MQTT_URL set, no broker is started and the services use that broker (Mosquitto/EMQX with the
@@ -21,6 +22,7 @@ const externalMqtt = process.env.MQTT_URL;
 const mqttUrl = externalMqtt ?? `mqtt://127.0.0.1:${process.env.BROKER_MQTT_PORT ?? '1884'}`;
 
 const services = [
+  { name: 'audit', port: process.env.AUDIT_PORT ?? '8106' },
   { name: 'booking', port: process.env.BOOKING_PORT ?? '8102' },
   { name: 'payment', port: process.env.PAYMENT_PORT ?? '8103' },
   { name: 'notifications', port: process.env.NOTIFICATIONS_PORT ?? '8105' },
@@ -78,6 +80,8 @@ async function main(): Promise<void> {
       REDIS_URL: redisUrl,
       MQTT_URL: mqttUrl,
       ...(s.name === 'notifications' ? { SMTP_URL: smtpUrl } : {}),
+      // Audit asks the broker's HTTP API for delivery facts (none with an external MQTT broker: flows then say "unknown").
+      BROKER_URL: process.env.BROKER_URL ?? `http://127.0.0.1:${process.env.BROKER_HTTP_PORT ?? '8090'}`,
     });
     await healthy(`http://127.0.0.1:${s.port}/health`, s.name);
   }

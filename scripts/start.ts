@@ -93,6 +93,15 @@ async function main(): Promise<void> {
         return m.createNotificationsService({ ...o, ...(smtpUrl ? { smtpUrl } : {}) });
       }),
       import('@albergue/operations/service').then((m) => m.createOperationsService),
+      // Audit asks the broker's API for delivery facts and takes each topic's subscribers from the declarations.
+      import('@albergue/audit/service').then(
+        (m) => (o: Shared) =>
+          m.createAuditService({
+            ...o,
+            broker: { url: broker!.httpUrl, adminToken: brokerOptions.adminToken },
+            declarations: SYSTEM_DECLARATIONS,
+          }),
+      ),
     ]);
     ledger = ledgerBundle(new MemoryDeliveryLedger());
     // The broker's accounts and ACL: the services started below (scripts/declarations.ts).

@@ -1,4 +1,5 @@
 import type { Context, EventDefinition } from '@albergue/events';
+import { toMqttTopic } from '@albergue/events';
 import type { SubscriptionPolicy } from './ports/ledger.js';
 
 /**
@@ -79,4 +80,55 @@ export function declareService(d: ServiceDeclaration): ServiceDeclaration {
   if (d.subscribesAll) mustPublish(`handler ${d.subscribesAll.handler}`, d.subscribesAll.emits);
   for (const f of d.followUps ?? []) mustPublish(`the follow-up of ${f.after.name} (${f.via})`, f.leadsTo);
   return Object.freeze(d);
+}
+
+/** Whether an MQTT topic filter (`+` one level, `#` the rest, MQTT 3.1.1 §4.7) matches an MQTT topic name. */
+export function mqttFilterMatches(filter: string, mqttTopic: string): boolean {
+  const f = filter.split('/');
+  const t = mqttTopic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    const part = f[i]!;
+    if (part === '#') return i === f.length - 1;
+    if (i >= t.length) return false;
+    if (part !== '+' && part !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+/**
+ * The events a wildcard subscription covers: every defined event (each version is its own topic)
+ * whose MQTT topic matches the filter, minus `except`.
+ */
+export function wildcardEvents(w: WildcardSubscriptionDeclaration, defined: readonly EventDefinition[]): EventDefinition[] {
+  const except = new Set((w.except ?? []).map((d) => d.topic));
+  return defined.filter((d) => !except.has(d.topic) && mqttFilterMatches(w.filter, toMqttTopic(d.topic)));
+}
+
+/** A declared subscriber of a topic: who must handle an event published there. */
+export interface DeclaredSubscriber {
+  readonly service: string;
+  readonly subscriber: string;
+  readonly handler: string;
+}
+
+/** Every declared subscriber of a logical topic (explicit subscriptions and wildcard ones covering it). */
+export function declaredSubscribersOf(declarations: readonly ServiceDeclaration[], topic: string): DeclaredSubscriber[] {
+  const out: DeclaredSubscriber[] = [];
+  for (const d of declarations) {
+    for (const s of d.subscribes) {
+      if (s.event.topic === topic) out.push({ service: d.service, subscriber: s.subscriber ?? d.service, handler: s.handler });
+    }
+    const w = d.subscribesAll;
+    if (w && !(w.except ?? []).some((e) => e.topic === topic) && mqttFilterMatches(w.filter, toMqttTopic(topic))) {
+      out.push({ service: d.service, subscriber: w.subscriber ?? d.service, handler: w.handler });
+    }
+  }
+  return out;
+}
+
+/** Every consumer group a declaration uses (explicit subscriptions first, then the wildcard's). */
+export function subscriberGroups(d: ServiceDeclaration): string[] {
+  const groups = d.subscribes.map((s) => s.subscriber ?? d.service);
+  if (d.subscribesAll) groups.push(d.subscribesAll.subscriber ?? d.service);
+  return [...new Set(groups)];
 }

@@ -76,6 +76,8 @@ export interface ServiceRuntime {
   readonly http: FastifyInstance;
   /** Registers the handler of a declared subscription; it runs in the inbox transaction. */
   on<D extends EventDefinition>(def: D, handler: string, fn: TransactionalHandler<D>): ServiceRuntime;
+  /** Registers the declared wildcard handler (`subscribesAll`): every covered event, in the inbox transaction. */
+  onAll(handler: string, fn: TransactionalHandler<EventDefinition>): ServiceRuntime;
   /** A background job every `intervalMs` (never overlapping itself; errors are logged, not fatal). */
   every(name: string, intervalMs: number, job: () => Promise<unknown>): ServiceRuntime;
   /**
@@ -128,7 +130,7 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
   const mqtt = { url: config.mqttUrl, username: config.mqttUsername, password: config.mqttPassword };
 
   const messaging: Messaging | undefined =
-    o.declaration.subscribes.length > 0
+    o.declaration.subscribes.length > 0 || o.declaration.subscribesAll
       ? createMessaging({
           declaration: o.declaration,
           mqtt,
@@ -205,6 +207,11 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
       if (!messaging) throw new Error(`${service} declares no subscriptions; add ${handler} to its declaration`);
       const wrapped: Handler<typeof def> = async (ctx) => fn(ctx, transactionOf(ctx));
       messaging.on(def, handler, wrapped);
+      return runtime;
+    },
+    onAll(handler, fn) {
+      if (!messaging) throw new Error(`${service} declares no wildcard subscription; add ${handler} to its declaration`);
+      messaging.onAll(handler, async (ctx) => fn(ctx, transactionOf(ctx)));
       return runtime;
     },
     every(name, intervalMs, job) {

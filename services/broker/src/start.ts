@@ -8,7 +8,14 @@ import type {
   DeliveryLedger,
   ServiceDeclaration,
 } from '@albergue/messaging';
-import { DlqOperations, MemoryDeliveryLedger, RedisDeliveryLedger, messagingMetrics } from '@albergue/messaging';
+import {
+  DlqOperations,
+  MemoryDeliveryLedger,
+  RedisDeliveryLedger,
+  declaredSubscribersOf,
+  messagingMetrics,
+  subscriberGroups,
+} from '@albergue/messaging';
 import type { Logger } from '@albergue/platform';
 import { createLogger, createMetricsRegistry, listenOrExplain } from '@albergue/platform';
 import { OBSERVER_ACCOUNT, aclFromDeclarations } from './application/acl-from-declarations.js';
@@ -268,6 +275,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         receipts: new ReceiptSigner(options.adminToken),
         dlq,
         breakers: ledgerBundle.breakers,
+        subscribersOf: (topic) => [...new Set(declaredSubscribersOf(declarations, topic).map((s) => s.subscriber))],
         health,
         metrics,
       },
@@ -306,11 +314,7 @@ export function requireDeclarations(declarations: unknown): readonly ServiceDecl
 
 /** Names an HTTP consumer may not take: every declared subscriber and service, and the MQTT accounts. */
 function reservedSubscriberNames(declarations: readonly ServiceDeclaration[]): Set<string> {
-  return new Set([
-    ...declarations.flatMap((d) => [d.service, ...d.subscribes.map((s) => s.subscriber ?? d.service)]),
-    OBSERVER_ACCOUNT,
-    ANONYMOUS_ACCOUNT,
-  ]);
+  return new Set([...declarations.flatMap((d) => [d.service, ...subscriberGroups(d)]), OBSERVER_ACCOUNT, ANONYMOUS_ACCOUNT]);
 }
 
 function redisLedger(redis: Redis): LedgerBundle {

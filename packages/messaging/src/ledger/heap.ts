@@ -5,18 +5,23 @@ export interface HeapItem {
 }
 
 export class MinHeap<T extends HeapItem> {
-  private readonly items: T[] = [];
+  private readonly heap: T[] = [];
 
   get size(): number {
-    return this.items.length;
+    return this.heap.length;
+  }
+
+  /** Every item, in no particular order (read-only use). */
+  items(): readonly T[] {
+    return this.heap;
   }
 
   peek(): T | undefined {
-    return this.items[0];
+    return this.heap[0];
   }
 
   push(item: T): void {
-    const a = this.items;
+    const a = this.heap;
     a.push(item);
     let i = a.length - 1;
     while (i > 0) {
@@ -28,7 +33,7 @@ export class MinHeap<T extends HeapItem> {
   }
 
   pop(): T | undefined {
-    const a = this.items;
+    const a = this.heap;
     const top = a[0];
     const last = a.pop();
     if (a.length > 0 && last !== undefined) {
@@ -49,7 +54,7 @@ export class MinHeap<T extends HeapItem> {
   }
 
   clear(): void {
-    this.items.length = 0;
+    this.heap.length = 0;
   }
 }
 

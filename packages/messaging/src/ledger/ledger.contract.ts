@@ -13,6 +13,7 @@ import type {
   DeadLetterInput,
   DeadLetterStore,
   Delivery,
+  DeliveryFact,
   DeliveryLedger,
   IncomingMessage,
   SubscriptionPolicy,
@@ -905,6 +906,71 @@ export function ledgerContract(name: string, factory: LedgerFactory): void {
         (await dl.topics()).some((t) => t.topic === t2),
         false,
       );
+    });
+
+    test('deliveries: what the ledger knows of each event per subscriber (pending, leased, processed, DLQ, unknown)', async () => {
+      const sub = unique('s');
+      const other = unique('s');
+      await ledger.register(
+        sub,
+        topicA,
+        fastPolicy({ maxAttempts: 2, backoff: { initialMs: 60_000, maxMs: 60_000, multiplier: 2, jitter: 0 }, dedupWindowMs: 200_000 }),
+      );
+      assert.deepEqual(await ledger.deliveries([]), []);
+      await ledger.record(sub, [msg(topicA, 'd1'), msg(topicA, 'd2'), msg(topicA, 'd3'), msg(topicA, 'd4')]);
+      const leased = await ledger.lease(sub, 10);
+      assert.equal(leased.length, 4);
+      const by = (id: string) => leased.find((d) => d.eventId === id)!;
+      const t0 = Date.now();
+      assert.equal(await ledger.ack(by('d1')), 'acked');
+      const t1 = Date.now();
+      assert.equal(await ledger.nack(by('d2'), 'downstream timeout'), 'retry-scheduled');
+      assert.equal(await ledger.nack(by('d4'), 'poison', { permanent: true, code: 'bad_thing' }), 'dead-lettered');
+      await ledger.record(sub, [msg(topicA, 'd5')]);
+      const q = (subscriber: string, eventId: string) => ({ subscriber, topic: topicA, eventId });
+      const facts = await ledger.deliveries([
+        q(sub, 'd1'),
+        q(sub, 'd2'),
+        q(sub, 'd3'),
+        q(sub, 'd4'),
+        q(sub, 'd5'),
+        q(sub, 'nope'),
+        q(other, 'd1'),
+      ]);
+      assert.deepEqual(
+        facts.map((f) => [f.eventId, f.subscriber === sub, f.state]),
+        [
+          ['d1', true, 'processed'],
+          ['d2', true, 'pending'],
+          ['d3', true, 'leased'],
+          ['d4', true, 'dead_lettered'],
+          ['d5', true, 'pending'],
+          ['nope', true, 'unknown'],
+          ['d1', false, 'unknown'],
+        ],
+      );
+      const [d1, d2, d3, d4, d5] = facts as [DeliveryFact, DeliveryFact, DeliveryFact, DeliveryFact, DeliveryFact];
+      assert.ok(
+        d1.processedAt !== undefined && d1.processedAt >= t0 - 5 && d1.processedAt <= t1 + 5,
+        `processedAt ${d1.processedAt} in [${t0}, ${t1}]`,
+      );
+      assert.equal(d2.attempts, 1);
+      assert.equal(d2.maxAttempts, 2);
+      assert.deepEqual(
+        d2.errors.map((e) => [e.attempt, e.message]),
+        [[1, 'downstream timeout']],
+      );
+      assert.ok(d2.nextAttemptAt !== undefined && d2.nextAttemptAt >= t1 + 59_000, 'the retry is due after its backoff');
+      assert.equal(d3.attempts, 1);
+      assert.equal(d3.leaseExpiresAt, by('d3').leaseExpiresAt);
+      assert.equal(d4.deadLetter?.reason, 'permanent_error');
+      assert.equal(d4.deadLetter?.code, 'bad_thing');
+      assert.equal(d4.deadLetter?.id, 'd4');
+      assert.equal(d4.attempts, 1);
+      assert.equal(d4.deadLetter?.errors.length, 1);
+      assert.equal(d5.attempts, 0);
+      assert.ok(d5.firstReceivedAt !== undefined && d5.nextAttemptAt !== undefined && d5.nextAttemptAt <= Date.now());
+      await assert.rejects(ledger.deliveries(Array.from({ length: 1_001 }, (_, i) => q(sub, `x${i}`))), /at most 1000/);
     });
 
     test('depth and stale acks across subscribers and topics', async () => {

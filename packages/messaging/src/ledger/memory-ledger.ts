@@ -16,7 +16,9 @@ import type {
   DeadLetterReason,
   DeadLetterStore,
   Delivery,
+  DeliveryFact,
   DeliveryLedger,
+  DeliveryQuery,
   IncomingMessage,
   NackOptions,
   NackOutcome,
@@ -24,7 +26,7 @@ import type {
   SubscriptionPolicy,
 } from '../ports/ledger.js';
 import { DEFAULT_MAX_DLQ_BODY_BYTES, DeadLetterEvents, boundedBody } from '../dlq/entries.js';
-import { DEFAULT_POLICY } from '../ports/ledger.js';
+import { DEFAULT_POLICY, MAX_DELIVERY_QUERIES } from '../ports/ledger.js';
 import { MinHeap } from './heap.js';
 import { assertKeyPart, backoffDelayMs, iso, validatePolicy } from './policy.js';
 
@@ -340,6 +342,40 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
     return Promise.resolve(out);
   }
 
+  deliveries(queries: readonly DeliveryQuery[]): Promise<DeliveryFact[]> {
+    if (queries.length > MAX_DELIVERY_QUERIES)
+      return Promise.reject(new Error(`at most ${MAX_DELIVERY_QUERIES} delivery queries per call (got ${queries.length})`));
+    const now = this.store.clock();
+    return Promise.resolve(
+      queries.map((q) => {
+        const base = { subscriber: q.subscriber, topic: q.topic, eventId: q.eventId };
+        const t = this.store.topic(q.subscriber, q.topic);
+        const dl = this.store.deadLetters.get(q.topic)?.get(`${q.subscriber}\0${q.eventId}`);
+        const deadLetter = dl ? deadLetterSummary(dl) : undefined;
+        const withDl = deadLetter ? { deadLetter } : {};
+        const e = t?.entries.get(q.eventId);
+        if (t && e) {
+          const common = {
+            ...base,
+            attempts: e.attempts,
+            maxAttempts: t.policy.maxAttempts,
+            errors: e.errors.slice(),
+            firstReceivedAt: e.firstReceivedAt,
+            ...withDl,
+          };
+          // A lease that lapsed but was not swept yet is due again (as lease() will find it).
+          if (e.lease && e.lease.expiresAt > now) return { ...common, state: 'leased', leaseExpiresAt: e.lease.expiresAt };
+          return { ...common, state: 'pending', nextAttemptAt: e.lease ? e.lease.expiresAt : this.dueAt(t, e) };
+        }
+        const until = t?.processed.get(q.eventId);
+        if (t && until !== undefined && until > now)
+          return { ...base, state: 'processed', attempts: 0, errors: [], processedAt: until - t.policy.dedupWindowMs, ...withDl };
+        if (dl) return { ...base, state: 'dead_lettered', attempts: dl.attempts, errors: dl.errors.slice(), ...withDl };
+        return { ...base, state: 'unknown', attempts: 0, errors: [] };
+      }),
+    );
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -380,6 +416,13 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
     const e = t.entries.get(d.eventId);
     if (!e?.lease || e.lease.token !== d.leaseToken || e.lease.expiresAt <= now) return undefined;
     return e;
+  }
+
+  /** When a waiting entry is due: its current ready-heap item's key (a scan; queries are operator-rate). */
+  private dueAt(t: TopicState, e: Entry): number {
+    let due: number | undefined;
+    for (const item of t.ready.items()) if (item.entry === e && item.gen === e.gen) due = item.key;
+    return due ?? e.firstReceivedAt;
   }
 
   private isCurrent(t: TopicState, item: QueueItem): boolean {
@@ -490,6 +533,16 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
     );
   }
 }
+
+const deadLetterSummary = (dl: DeadLetter): NonNullable<DeliveryFact['deadLetter']> => ({
+  id: dl.id,
+  reason: dl.reason,
+  ...(dl.code !== undefined ? { code: dl.code } : {}),
+  attempts: dl.attempts,
+  errors: dl.errors.slice(),
+  firstFailureAt: dl.firstFailureAt,
+  deadLetteredAt: dl.deadLetteredAt,
+});
 
 export class MemoryDeadLetterStore implements DeadLetterStore {
   constructor(readonly store: MemoryLedgerStore = new MemoryLedgerStore()) {}

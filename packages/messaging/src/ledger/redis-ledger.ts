@@ -17,7 +17,9 @@ import type {
   DeadLetterNotice,
   DeadLetterStore,
   Delivery,
+  DeliveryFact,
   DeliveryLedger,
+  DeliveryQuery,
   IncomingMessage,
   NackOptions,
   NackOutcome,
@@ -25,10 +27,10 @@ import type {
   SubscriptionPolicy,
 } from '../ports/ledger.js';
 import { DEFAULT_MAX_DLQ_BODY_BYTES, DeadLetterEvents, boundedBody, completeDeadLetter } from '../dlq/entries.js';
-import { DEFAULT_POLICY } from '../ports/ledger.js';
+import { DEFAULT_POLICY, MAX_DELIVERY_QUERIES } from '../ports/ledger.js';
 import { assertKeyPart, validatePolicy } from './policy.js';
 import { ledgerKey } from './redis-keys.js';
-import { ACK, BREAKERS, DEPTH, DLQ_REMOVE, IS_PROCESSED, LEASE, NACK, RECORD } from './redis-scripts.js';
+import { ACK, BREAKERS, DELIVERIES, DEPTH, DLQ_REMOVE, IS_PROCESSED, LEASE, NACK, RECORD } from './redis-scripts.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -55,6 +57,7 @@ interface LedgerCommands {
   albergueLedgerDepth(...args: (string | number)[]): Reply;
   albergueLedgerBreakers(...args: (string | number)[]): Reply;
   albergueLedgerDlqRemove(...args: (string | number)[]): Reply;
+  albergueLedgerDeliveries(...args: (string | number)[]): Reply;
 }
 
 const SCRIPTS: Record<keyof LedgerCommands, string> = {
@@ -66,6 +69,7 @@ const SCRIPTS: Record<keyof LedgerCommands, string> = {
   albergueLedgerDepth: DEPTH,
   albergueLedgerBreakers: BREAKERS,
   albergueLedgerDlqRemove: DLQ_REMOVE,
+  albergueLedgerDeliveries: DELIVERIES,
 };
 
 /** The connection and scripts shared by the three Redis stores. */
@@ -226,6 +230,66 @@ export class RedisDeliveryLedger implements DeliveryLedger {
     const out: Record<string, number> = {};
     for (let i = 0; i + 1 < res.length; i += 2) out[str(res[i])] = num(res[i + 1]);
     return out;
+  }
+
+  async deliveries(queries: readonly DeliveryQuery[]): Promise<DeliveryFact[]> {
+    if (queries.length > MAX_DELIVERY_QUERIES)
+      throw new Error(`at most ${MAX_DELIVERY_QUERIES} delivery queries per call (got ${queries.length})`);
+    if (queries.length === 0) return [];
+    const args: string[] = [this.conn.ns, String(queries.length)];
+    for (const q of queries) {
+      assertKeyPart('subscriber', q.subscriber);
+      assertKeyPart('topic', q.topic);
+      args.push(q.subscriber, q.topic, q.eventId);
+    }
+    const res = (await this.conn.cmd.albergueLedgerDeliveries(...args)) as unknown[];
+    const now = num(res[0]);
+    return queries.map((q, i): DeliveryFact => {
+      const r = res.slice(1 + i * 10, 11 + i * 10).map(str);
+      const [att, tok, exp, errs, first, ready, processed, dlq, maxAttempts, dedupWindowMs] = r as [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+      const base = { subscriber: q.subscriber, topic: q.topic, eventId: q.eventId };
+      const dl = dlq === '' ? undefined : (JSON.parse(dlq) as DeadLetter);
+      const withDl = dl
+        ? {
+            deadLetter: {
+              id: dl.id,
+              reason: dl.reason,
+              ...(dl.code !== undefined ? { code: dl.code } : {}),
+              attempts: dl.attempts,
+              errors: dl.errors,
+              firstFailureAt: dl.firstFailureAt,
+              deadLetteredAt: dl.deadLetteredAt,
+            },
+          }
+        : {};
+      if (att !== '') {
+        const common = {
+          ...base,
+          attempts: num(att),
+          maxAttempts: num(maxAttempts),
+          errors: errs === '' ? [] : (JSON.parse(errs) as AttemptError[]),
+          firstReceivedAt: num(first),
+          ...withDl,
+        };
+        if (tok !== '' && num(exp) > now) return { ...common, state: 'leased', leaseExpiresAt: num(exp) };
+        return { ...common, state: 'pending', nextAttemptAt: tok !== '' ? num(exp) : ready !== '' ? num(ready) : num(first) };
+      }
+      if (processed !== '' && num(processed) > now)
+        return { ...base, state: 'processed', attempts: 0, errors: [], processedAt: num(processed) - num(dedupWindowMs), ...withDl };
+      if (dl) return { ...base, state: 'dead_lettered', attempts: dl.attempts, errors: dl.errors, ...withDl };
+      return { ...base, state: 'unknown', attempts: 0, errors: [] };
+    });
   }
 
   close(): Promise<void> {

@@ -502,3 +502,41 @@ if redis.call('HLEN', hk) == 0 then
 end
 return removed
 `;
+
+/**
+ * ARGV: ns, n, then subscriber, topic, eventId × n → { now, then per query: att, tok, exp, errs,
+ * first, readyScore, processedScore, dlqEntryJson (without its body), maxAttempts, dedupWindowMs } ('' where absent).
+ * Read-only: what the ledger knows of each event for each subscriber.
+ */
+export const DELIVERIES =
+  PRELUDE +
+  lua`
+local n = tonumber(ARGV[2])
+local now = now_ms()
+local out = { now }
+for i = 0, n - 1 do
+  local sub, topic, id = ARGV[3 + i * 3], ARGV[4 + i * 3], ARGV[5 + i * 3]
+  local h = redis.call('HMGET', k_msg(sub, topic, id), 'att', 'tok', 'exp', 'errs', 'first')
+  local ready = redis.call('ZSCORE', k_ready(sub, topic), id)
+  local processed = redis.call('ZSCORE', k_processed(sub, topic), id)
+  local dl = redis.call('HGET', k_dlq(topic), sub .. ':' .. id)
+  if dl then
+    local e = cjson.decode(dl)
+    e.body = nil
+    dl = cjson.encode(e)
+  end
+  local pol = policy(sub, topic)
+  local m = #out
+  out[m + 1] = h[1] or ''
+  out[m + 2] = h[2] or ''
+  out[m + 3] = h[3] or ''
+  out[m + 4] = h[4] or ''
+  out[m + 5] = h[5] or ''
+  out[m + 6] = ready or ''
+  out[m + 7] = processed or ''
+  out[m + 8] = dl or ''
+  out[m + 9] = pol.maxAttempts
+  out[m + 10] = pol.dedupWindowMs
+end
+return out
+`;

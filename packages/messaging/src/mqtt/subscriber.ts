@@ -19,6 +19,8 @@ export interface SubscribedTopic {
   readonly topic: string;
   /** Payload version this consumer reads (older events are upcast); default the newest defined. */
   readonly version?: number;
+  /** Received through one of `filters`: not subscribed on its own. */
+  readonly viaFilter?: boolean;
 }
 
 export interface MqttSubscriberOptions {
@@ -27,6 +29,17 @@ export interface MqttSubscriberOptions {
   /** Consumer group: every instance records into the same ledger under this name. */
   readonly subscriber: string;
   readonly topics: readonly SubscribedTopic[];
+  /**
+   * Wildcard subscriptions (MQTT topic filters, e.g. `albergue/#`), each subscribed once. A message
+   * they bring is recorded under its own logical topic, like one of `topics`; one on a topic that is
+   * not a defined event (unknown type or version) is dead-lettered at receipt (`invalid_envelope`).
+   */
+  readonly filters?: readonly string[];
+  /**
+   * Logical topics acked and dropped at receipt, never recorded (a wildcard's `except`: an MQTT
+   * filter cannot exclude a topic, so they are skipped as cheaply as possible).
+   */
+  readonly skip?: readonly string[];
   readonly ledger: DeliveryLedger;
   readonly deadLetters: DeadLetterStore;
   /**
@@ -113,7 +126,8 @@ export class MqttSubscriber {
   private readonly lowWaterBytes: number;
   private readonly metrics: MessagingMetrics | undefined;
   /** Messages recorded (new) / duplicate / dead-lettered since start, times reading paused; for tests and logs. */
-  readonly stats = { received: 0, recorded: 0, duplicates: 0, invalid: 0, unrecordable: 0, pauses: 0, recordFailures: 0 };
+  readonly stats = { received: 0, recorded: 0, duplicates: 0, invalid: 0, unrecordable: 0, pauses: 0, recordFailures: 0, skipped: 0 };
+  private readonly skip: ReadonlySet<string>;
   /** When a batch last completed, or when messages started waiting after none did (ms). */
   private lastProgressAt = Date.now();
   /** The last recording failure, while it is unresolved. */
@@ -122,6 +136,7 @@ export class MqttSubscriber {
 
   constructor(private readonly options: MqttSubscriberOptions) {
     for (const t of options.topics) this.versions.set(t.topic, t.version);
+    this.skip = new Set(options.skip ?? []);
     this.maxMessages = Math.max(1, options.batch?.maxMessages ?? 250);
     this.maxDelayMs = options.batch?.maxDelayMs ?? 2;
     this.maxInFlight = Math.max(1, options.batch?.maxInFlight ?? 2);
@@ -186,7 +201,7 @@ export class MqttSubscriber {
       client.on('offline', () => logger?.warn({ client_id: connection.clientId }, 'mqtt offline, reconnecting'));
     });
     const granted = await this.client.subscribeAsync(
-      this.options.topics.map((t) => toMqttTopic(t.topic)),
+      [...this.options.topics.filter((t) => !t.viaFilter).map((t) => toMqttTopic(t.topic)), ...(this.options.filters ?? [])],
       { qos: 1 },
     );
     const refused = granted.filter((g) => g.qos !== 0 && g.qos !== 1 && g.qos !== 2);
@@ -371,6 +386,13 @@ export class MqttSubscriber {
     const invalid: DeadLetterInput[] = [];
     for (const r of batch) {
       const topic = this.logicalTopic(r.packet.topic);
+      // A wildcard's exception (audit's own AuditLogged), or a topic no ledger key can hold: acked with the batch, not recorded.
+      if (this.skip.has(topic) || !KEY_PART.test(topic)) {
+        this.stats.skipped++;
+        if (!this.skip.has(topic))
+          this.options.logger?.warn({ subscriber, topic }, 'message on a topic that is not an event topic skipped');
+        continue;
+      }
       const payload = r.packet.payload;
       const body = Buffer.isBuffer(payload) ? payload.toString('utf8') : payload;
       const version = this.versions.get(topic);
@@ -449,5 +471,8 @@ interface Prepared {
   /** The payload as received (for the DLQ). */
   readonly raw: Buffer | string;
 }
+
+/** What the ledger accepts as a key part (packages/messaging/src/ledger/policy.ts assertKeyPart). */
+const KEY_PART = /^[^\s:]+$/;
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));

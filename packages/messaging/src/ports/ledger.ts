@@ -158,11 +158,59 @@ export interface DeliveryLedger {
   /** Messages waiting (ready, scheduled or leased) for subscriber, per topic. */
   depth(subscriber: string): Promise<Record<string, number>>;
 
+  /**
+   * What the ledger knows of each (subscriber, topic, event_id), in input order (read-only; the
+   * operator's "where is this event?"): pending or leased with its attempts, errors and next due
+   * time, processed (and when), dead-lettered (the DLQ entry), or unknown. At most 1,000 per call.
+   */
+  deliveries(queries: readonly DeliveryQuery[]): Promise<DeliveryFact[]>;
+
   /** Optional: every dead letter this ledger writes (both adapters have it; see DeadLetterStore.onDeadLetter). */
   onDeadLetter?(listener: (notice: DeadLetterNotice) => void): () => void;
 
   close(): Promise<void>;
 }
+
+/** One event as one subscriber sees it. */
+export interface DeliveryQuery {
+  readonly subscriber: string;
+  readonly topic: string;
+  readonly eventId: string;
+}
+
+export type DeliveryState =
+  /** Waiting in the ledger: new, or scheduled for a retry after backoff (`nextAttemptAt`). */
+  | 'pending'
+  /** A worker holds it now (`leaseExpiresAt`). */
+  | 'leased'
+  /** Handled and acked (remembered for the dedup window). */
+  | 'processed'
+  /** In `mqtt:dlq:<topic>` for this subscriber. */
+  | 'dead_lettered'
+  /** No trace: never received by this subscriber, or processed longer ago than its dedup window. */
+  | 'unknown';
+
+/** What `DeliveryLedger.deliveries` answers for one query. Times are epoch milliseconds. */
+export interface DeliveryFact extends DeliveryQuery {
+  readonly state: DeliveryState;
+  /** Attempts spent so far (a lapsed lease counts); for a dead letter, its attempts. */
+  readonly attempts: number;
+  readonly maxAttempts?: number;
+  /** Errors of the attempts so far (pending/leased), oldest first. */
+  readonly errors: readonly AttemptError[];
+  readonly firstReceivedAt?: number;
+  /** pending: when it is due (now or later, after backoff). */
+  readonly nextAttemptAt?: number;
+  /** leased: when the lease lapses. */
+  readonly leaseExpiresAt?: number;
+  /** processed: when it was acked (derived from the dedup expiry and the subscription's window). */
+  readonly processedAt?: number;
+  /** The subscriber's DLQ entry of this event, whatever the state (a replayed event may be pending again). */
+  readonly deadLetter?: Pick<DeadLetter, 'id' | 'reason' | 'code' | 'attempts' | 'errors' | 'deadLetteredAt' | 'firstFailureAt'>;
+}
+
+/** Most queries one `deliveries` call takes. */
+export const MAX_DELIVERY_QUERIES = 1_000;
 
 export type DeadLetterReason =
   /** Failed transiently on every one of its maxAttempts attempts. */

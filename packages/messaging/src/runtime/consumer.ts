@@ -1,7 +1,9 @@
+import { events as definedEvents, toMqttTopic } from '@albergue/events';
 import type { EventDefinition } from '@albergue/events';
 import type { Logger } from '@albergue/platform';
 import type { Registry } from 'prom-client';
-import type { ServiceDeclaration, SubscriptionDeclaration } from '../declarations.js';
+import type { ServiceDeclaration, SubscriptionDeclaration, WildcardSubscriptionDeclaration } from '../declarations.js';
+import { mqttFilterMatches, subscriberGroups, wildcardEvents } from '../declarations.js';
 import { countDeadLetters, messagingMetrics } from '../metrics.js';
 import type { MqttConnectionOptions } from '../mqtt/connect.js';
 import { stableClientId } from '../mqtt/connect.js';
@@ -65,6 +67,13 @@ export interface Consumer {
   readonly worker: Worker;
   /** Registers the handler of a declared subscription; refuses one the declaration does not list. */
   on<D extends EventDefinition>(def: D, handler: string, fn: Handler<D>, options?: Omit<RouteOptions, 'policy'>): Consumer;
+  /**
+   * Registers the handler of the declared wildcard subscription (`subscribesAll`): one function for
+   * every event it covers (each defined event matching the filter, minus `except`).
+   */
+  onAll(handler: string, fn: Handler, options?: Omit<RouteOptions, 'policy'>): Consumer;
+  /** The events the wildcard subscription of this consumer covers (empty without one). */
+  readonly wildcardCovers: readonly EventDefinition[];
   /** Refuses to start while a declared handler is missing; registers policies, starts workers, then subscribes. */
   start(): Promise<void>;
   /** Records and acks what was received, stops leasing, waits for handlers, disconnects. */
@@ -87,7 +96,14 @@ export function createConsumer(o: ConsumerOptions): Consumer {
   const { declaration: decl } = o;
   const subscriber = o.subscriber ?? decl.service;
   const subscriptions = decl.subscribes.filter((s) => (s.subscriber ?? decl.service) === subscriber);
-  if (subscriptions.length === 0) throw new Error(`${decl.service} declares no subscriptions for subscriber ${subscriber}`);
+  const wildcard: WildcardSubscriptionDeclaration | undefined =
+    decl.subscribesAll && (decl.subscribesAll.subscriber ?? decl.service) === subscriber ? decl.subscribesAll : undefined;
+  if (subscriptions.length === 0 && !wildcard) throw new Error(`${decl.service} declares no subscriptions for subscriber ${subscriber}`);
+  // An explicit subscription of the same group wins over the wildcard for its topic.
+  const explicitTopics = new Set(subscriptions.map((s) => s.event.topic));
+  const covered = wildcard ? wildcardEvents(wildcard, definedEvents.definitions()).filter((d) => !explicitTopics.has(d.topic)) : [];
+  // One MQTT subscription for the filter; explicit topics it does not cover are subscribed one by one.
+  const exactTopics = subscriptions.filter((s) => !wildcard || !mqttFilterMatches(wildcard.filter, toMqttTopic(s.event.topic)));
   const logger = o.logger?.child({ subscriber });
   const onEmitted = o.onEmitted ?? (o.publisher ? publishDirectly(o.publisher) : undefined);
   const parsed = (o.parsedCacheSize ?? 10_000) > 0 ? new ParsedEnvelopes(o.parsedCacheSize ?? 10_000) : undefined;
@@ -107,7 +123,15 @@ export function createConsumer(o: ConsumerOptions): Consumer {
     connection: { ...o.mqtt, clientId: o.mqtt.clientId ?? stableClientId(subscriber, o.instanceId) },
     service: decl.service,
     subscriber,
-    topics: subscriptions.map((s) => ({ topic: s.event.topic, version: s.event.version })),
+    topics: [
+      ...exactTopics.map((s) => ({ topic: s.event.topic, version: s.event.version })),
+      // Covered by the filter: read at the version published (no upcast), recorded under their own topic.
+      ...subscriptions
+        .filter((s) => !exactTopics.includes(s))
+        .map((s) => ({ topic: s.event.topic, version: s.event.version, viaFilter: true })),
+      ...covered.map((d) => ({ topic: d.topic, version: d.version, viaFilter: true })),
+    ],
+    ...(wildcard ? { filters: [wildcard.filter], skip: (wildcard.except ?? []).map((d) => d.topic) } : {}),
     ledger: o.ledger,
     deadLetters: o.deadLetters,
     ...(o.batch ? { batch: o.batch } : {}),
@@ -117,7 +141,7 @@ export function createConsumer(o: ConsumerOptions): Consumer {
     ...(o.metrics ? { metrics: o.metrics } : {}),
     onRecorded: () => worker.wake(),
   });
-  const registered = new Set<SubscriptionDeclaration>();
+  const registered = new Set<SubscriptionDeclaration | WildcardSubscriptionDeclaration>();
   const stallAfterMs = (): number =>
     o.stallAfterMs ??
     Math.max(
@@ -142,8 +166,20 @@ export function createConsumer(o: ConsumerOptions): Consumer {
       registered.add(s);
       return consumer;
     },
+    onAll(handler, fn, options = {}) {
+      if (!wildcard || wildcard.handler !== handler)
+        throw new Error(
+          `${decl.service} does not declare the wildcard handler ${handler} (subscriber ${subscriber}); add it to subscribesAll in the service declaration`,
+        );
+      if (registered.has(wildcard)) throw new Error(`${subscriber} already has the wildcard handler ${handler}`);
+      for (const def of covered) router.on(def, handler, fn, { ...options, ...(wildcard.policy ? { policy: wildcard.policy } : {}) });
+      registered.add(wildcard);
+      return consumer;
+    },
+    wildcardCovers: covered,
     async start() {
-      const missing = subscriptions.filter((s) => !registered.has(s));
+      const missing: { handler: string }[] = subscriptions.filter((s) => !registered.has(s));
+      if (wildcard && !registered.has(wildcard)) missing.push(wildcard);
       if (missing.length > 0)
         throw new Error(`${decl.service}: declared handler(s) without implementation: ${missing.map((s) => s.handler).join(', ')}`);
       await router.start();
@@ -185,6 +221,8 @@ export interface Messaging {
   /** One consumer per consumer group the declaration uses. */
   readonly consumers: readonly Consumer[];
   on<D extends EventDefinition>(def: D, handler: string, fn: Handler<D>, options?: Omit<RouteOptions, 'policy'>): Messaging;
+  /** Registers the declared wildcard handler (`subscribesAll`). */
+  onAll(handler: string, fn: Handler, options?: Omit<RouteOptions, 'policy'>): Messaging;
   start(): Promise<void>;
   close(): Promise<void>;
   /** The first unhealthy consumer's reason, or ok. */
@@ -193,7 +231,7 @@ export interface Messaging {
 
 /** Every consumer of a service's declaration, wired from it: a service calls `on(...)` per declared handler, then `start()`. */
 export function createMessaging(o: Omit<ConsumerOptions, 'subscriber'>): Messaging {
-  const groups = [...new Set(o.declaration.subscribes.map((s) => s.subscriber ?? o.declaration.service))];
+  const groups = subscriberGroups(o.declaration);
   const consumers = groups.map((subscriber) => createConsumer({ ...o, subscriber }));
   const messaging: Messaging = {
     consumers,
@@ -202,6 +240,13 @@ export function createMessaging(o: Omit<ConsumerOptions, 'subscriber'>): Messagi
       const c = consumers.find((x) => x.subscriber === (groupOf?.subscriber ?? o.declaration.service)) ?? consumers[0];
       if (!c) throw new Error(`${o.declaration.service} declares no subscriptions`);
       c.on(def, handler, fn, options);
+      return messaging;
+    },
+    onAll(handler, fn, options) {
+      const w = o.declaration.subscribesAll;
+      const c = consumers.find((x) => x.subscriber === (w?.subscriber ?? o.declaration.service));
+      if (!w || !c) throw new Error(`${o.declaration.service} declares no wildcard subscription (subscribesAll)`);
+      c.onAll(handler, fn, options);
       return messaging;
     },
     async start() {

@@ -85,3 +85,23 @@ test('a wildcard subscription (subscribesAll) is granted as its filter, and noth
 });
 
 const toMqtt = (t: string) => t.replaceAll('.', '/');
+test('a wildcard subscription (subscribesAll) is granted as its filter, for subscribing only', async () => {
+  const { AuditLogged } = await import('@albergue/events');
+  const { declareService } = await import('@albergue/messaging');
+  const { aclFromDeclarations, grantsFromDeclarations } = await import('./acl-from-declarations.js');
+  const audit = declareService({
+    service: 'audit',
+    context: 'audit',
+    publishes: [AuditLogged],
+    subscribes: [],
+    subscribesAll: { filter: 'albergue/#', handler: 'recordOnAnyEvent', except: [AuditLogged] },
+  });
+  const acl = aclFromDeclarations([audit]);
+  assert.equal(acl.maySubscribe('audit', 'albergue/#'), true);
+  assert.equal(acl.maySubscribe('audit', 'albergue/booking/v1/BookingReserved'), true);
+  assert.equal(acl.maySubscribe('audit', '#'), false);
+  assert.equal(acl.mayPublish('audit', 'albergue/booking/v1/BookingReserved'), false);
+  assert.equal(acl.mayPublish('audit', 'albergue/audit/v1/AuditLogged'), true);
+  // The Mosquitto ACL file is written from the same grants: `topic read albergue/#` for audit.
+  assert.deepEqual(grantsFromDeclarations([audit], { observer: false })[0]?.subscribe, ['albergue/#']);
+});

@@ -26,6 +26,8 @@ export interface HttpApiDeps {
   readonly receipts: ReceiptSigner;
   readonly dlq: DlqOperations;
   readonly breakers: CircuitBreakerStore;
+  /** The subscribers the services declare for a logical topic (explicit and wildcard subscriptions). */
+  subscribersOf(topic: string): readonly string[];
   health(): Promise<HealthReport>;
   readonly metrics: BrokerMetrics;
 }

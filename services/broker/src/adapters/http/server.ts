@@ -9,6 +9,7 @@ import { publishRoutes } from './publish-routes.js';
 import { consumerRoutes } from './consumers-routes.js';
 import { dlqRoutes } from './dlq-routes.js';
 import { circuitRoutes } from './circuits-routes.js';
+import { deliveryRoutes } from './deliveries-routes.js';
 import { opsRoutes } from './ops-routes.js';
 import { problemFromError, sendProblem } from './problem.js';
 
@@ -138,6 +139,7 @@ export async function buildHttpApi(deps: HttpApiDeps, logger: Logger) {
   await app.register(consumerRoutes(deps), { prefix: '/api/mqtt' });
   await app.register(dlqRoutes(deps), { prefix: '/api/mqtt' });
   await app.register(circuitRoutes(deps), { prefix: '/api/mqtt' });
+  await app.register(deliveryRoutes(deps), { prefix: '/api/mqtt' });
   return Object.assign(app, { routeTable: routes }) as unknown as BrokerHttpApi;
 }
 
