@@ -12,8 +12,10 @@ import { generateCatalog, httpRoutesOf, inertDependencies } from '@albergue/cata
 import { ALL_EVENTS, eventSchema, schemaFileName } from '@albergue/events';
 import { SAMPLE_PAYLOADS, SCHEMA_DIR } from '@albergue/events/node';
 import { httpApi as bookingHttp } from '@albergue/booking/http';
+import { httpApi as documentsHttp } from '@albergue/documents/http';
 import { httpApi as locationHttp } from '@albergue/location/http';
 import { LEDGER_REDIS_KEYS } from '@albergue/messaging';
+import { httpApi as notificationsHttp } from '@albergue/notifications/http';
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { OUTBOX_MIGRATIONS, SCHEMA_MIGRATIONS_TABLE } from '@albergue/outbox';
 import { httpApi as paymentHttp } from '@albergue/payment/http';
@@ -32,7 +34,9 @@ export const ASYNCAPI_FILE = join(DOCS_DIR, 'asyncapi.yaml');
  */
 export const SERVICE_HTTP_APIS: Readonly<Record<string, () => FastifyPluginAsync>> = {
   booking: () => bookingHttp(inertDependencies('booking')),
+  documents: () => documentsHttp(inertDependencies('documents')),
   location: () => locationHttp(inertDependencies('location')),
+  notifications: () => notificationsHttp(inertDependencies('notifications')),
   payment: () => paymentHttp(inertDependencies('payment')),
 };
 
