@@ -24,7 +24,7 @@ import type { RateDecision, RateLimit, RateLimiter } from '../../application/por
 import type { PublicPath } from '../../domain/path.js';
 import { parsePublicPath } from '../../domain/path.js';
 import type { RoutePolicy } from '../../domain/policy.js';
-import { allowed } from '../../domain/policy.js';
+import { allowed, guestIdsOf } from '../../domain/policy.js';
 import type { CombinedOpenApi } from './openapi.js';
 
 export interface GatewayHttpDeps {
@@ -234,8 +234,8 @@ export async function buildGatewayHttp(d: GatewayHttpDeps): Promise<FastifyInsta
         'insufficient_scope',
         `this operation needs a key with one of the scopes ${match.entry.scopes.join(', ')}; this key has ${client.scopes.join(', ')}`,
       );
-    const guestParam = match.params.guest_id;
-    if (client.guestId !== undefined && guestParam !== undefined && guestParam !== client.guestId && !client.scopes.includes('operator'))
+    const bound = client.guestId;
+    if (bound !== undefined && !client.scopes.includes('operator') && guestIdsOf(match, path.query).some((g) => g !== bound))
       return refuse(reply, 403, 'not_your_guest', 'this key belongs to another guest');
 
     const rate = await d.limiter.take(client.keyHash, match.route, d.keyLimit, true);
