@@ -67,7 +67,7 @@ export async function httpRoutesOf(service: string, plugin: FastifyPluginAsync, 
   };
   let app: FastifyInstance;
   if (o.standalone) {
-    app = Fastify() as unknown as FastifyInstance;
+    app = Fastify();
     app.addHook('onRoute', onRoute);
   } else {
     ({ app } = await buildServiceHttp({
