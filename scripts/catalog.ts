@@ -12,11 +12,15 @@ import { generateCatalog, httpRoutesOf, inertDependencies } from '@albergue/cata
 import { ALL_EVENTS, eventSchema, schemaFileName } from '@albergue/events';
 import { SAMPLE_PAYLOADS, SCHEMA_DIR } from '@albergue/events/node';
 import { httpApi as bookingHttp } from '@albergue/booking/http';
+import { httpApi as documentsHttp } from '@albergue/documents/http';
+import { httpApi as gatewayHttp } from '@albergue/gateway/http';
 import { httpApi as locationHttp } from '@albergue/location/http';
 import { LEDGER_REDIS_KEYS } from '@albergue/messaging';
+import { httpApi as notificationsHttp } from '@albergue/notifications/http';
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { OUTBOX_MIGRATIONS, SCHEMA_MIGRATIONS_TABLE } from '@albergue/outbox';
 import { httpApi as paymentHttp } from '@albergue/payment/http';
+import { createMetricsRegistry } from '@albergue/platform';
 import { IDEMPOTENCY_MIGRATION } from '@albergue/runtime';
 import { SYSTEM_DECLARATIONS } from './declarations.js';
 import { VALUE_STREAMS } from './value-streams.js';
@@ -26,13 +30,27 @@ export const DOCS_DIR = join(root, 'docs');
 export const CATALOG_FILE = join(DOCS_DIR, 'CATALOG.md');
 export const ASYNCAPI_FILE = join(DOCS_DIR, 'asyncapi.yaml');
 
+/** An HTTP API that is a whole app of its own (not run by the service runtime): the gateway's. */
+interface StandaloneHttpApi {
+  readonly standalone: FastifyPluginAsync;
+}
+
 /**
  * Each declared service's whole HTTP API (its `src/http.ts`, the plugin its service.ts registers).
  * A service added to SYSTEM_DECLARATIONS adds its entry here; the catalog test names any missing.
  */
-export const SERVICE_HTTP_APIS: Readonly<Record<string, () => FastifyPluginAsync>> = {
+export const SERVICE_HTTP_APIS: Readonly<Record<string, () => FastifyPluginAsync | StandaloneHttpApi>> = {
   booking: () => bookingHttp(inertDependencies('booking')),
+  documents: () => documentsHttp(inertDependencies('documents')),
+  // The gateway's own routes and its catch-all (its policy table says which routes it opens); its
+  // plugin creates its counters and the upstream client's timeouts while registering.
+  gateway: () => ({
+    standalone: gatewayHttp(
+      inertDependencies('gateway', { metrics: createMetricsRegistry('gateway', { defaultMetrics: false }), upstreamTimeoutMs: 30_000 }),
+    ),
+  }),
   location: () => locationHttp(inertDependencies('location')),
+  notifications: () => notificationsHttp(inertDependencies('notifications')),
   payment: () => paymentHttp(inertDependencies('payment')),
 };
 
@@ -41,7 +59,12 @@ export async function systemCatalogInput(declarations: readonly ServiceDeclarati
   const http: Record<string, readonly HttpRoute[]> = {};
   for (const d of declarations) {
     const api = SERVICE_HTTP_APIS[d.service];
-    if (api) http[d.service] = await httpRoutesOf(d.service, api());
+    if (!api) continue;
+    const plugin = api();
+    http[d.service] =
+      typeof plugin === 'function'
+        ? await httpRoutesOf(d.service, plugin)
+        : await httpRoutesOf(d.service, plugin.standalone, { standalone: true });
   }
   return {
     events: ALL_EVENTS,

@@ -34,7 +34,7 @@ export const VALUE_STREAMS: readonly ValueStream[] = [
   },
   {
     name: 'document submitted → validated/rejected → notify',
-    startedBy: { actor: 'Guest', action: 'submits an identity document (HTTP)' },
+    startedBy: { actor: 'Guest', action: 'submits an identity document (POST /documents)' },
     milestones: [[DocumentValidated, DocumentRejected], notify],
   },
   {

@@ -5,7 +5,6 @@ import { ConfigError, createLogger, envInt, envOptional } from '@albergue/platfo
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
 import { AesGcmDocumentCipher, encryptionKeyFromEnv } from './adapters/crypto/aes-gcm-document-cipher.js';
-import { documentsRoutes } from './adapters/http/routes.js';
 import { DOCUMENTS_MIGRATIONS } from './adapters/postgres/migrations.js';
 import { PgDocumentQueries } from './adapters/postgres/pg-document-queries.js';
 import { PgDocumentRepository } from './adapters/postgres/pg-document-repository.js';
@@ -14,6 +13,7 @@ import { DEFAULT_DOCUMENTS_CONFIG } from './application/ports.js';
 import type { ValidationRun } from './application/validate-documents.js';
 import { validatePendingDocuments } from './application/validate-documents.js';
 import { documentsDeclaration } from './declaration.js';
+import { httpApi } from './http.js';
 
 /** Log fields censored by the service's logger (top level and one level down, e.g. `body.number`). */
 export const DOCUMENT_LOG_REDACTIONS = ['number', 'mrz', '*.number', '*.mrz', 'req.body.number', 'req.body.mrz'];
@@ -140,7 +140,7 @@ export async function createDocumentsService(o: DocumentsServiceOptions = {}): P
   };
 
   if (validatorMode === 'on') rt.every('validate-documents', sweepMs, () => validateNow());
-  await rt.http.register(documentsRoutes({ repo, queries, clock, ids: uuidV7Ids, cipher, config, onSubmitted: wake }));
+  await rt.http.register(httpApi({ repo, queries, clock, ids: uuidV7Ids, cipher, config, onSubmitted: wake }));
 
   const close = rt.close.bind(rt);
   return Object.assign(rt, {

@@ -89,7 +89,7 @@ describe('the gateway in front of a service', () => {
         config: {
           port: 0,
           mqttUrl: broker.url,
-          upstreams: { booking: upstreamUrl, location: upstreamUrl, payment: upstreamUrl, documents: closed },
+          upstreams: { booking: upstreamUrl, location: upstreamUrl, payment: upstreamUrl, notifications: upstreamUrl, documents: closed },
         },
         redisPrefix: prefix,
       });
@@ -242,6 +242,16 @@ describe('the gateway in front of a service', () => {
     await problemOf(await call('/api/booking/guests/g-other/bookings', { key: KEYS.bound }), 403, 'not_your_guest');
     assert.equal((await call('/api/booking/guests/g-other/bookings', { key: KEYS.operator })).status, 200);
     assert.equal(seen.length, 2);
+    // A guest named in the query (notifications' list) is bound the same way, in every spelling of the name.
+    seen.length = 0;
+    assert.equal((await call('/api/notifications/notifications?guest_id=g-ana', { key: KEYS.bound })).status, 200);
+    for (const query of ['guest_id=g-other', 'guest_id=g-ana&guest_id=g-other', 'guest%5Fid=g-other', 'limit=5&guest_id=g%2Dother'])
+      await problemOf(await call(`/api/notifications/notifications?${query}`, { key: KEYS.bound }), 403, 'not_your_guest');
+    assert.equal((await call('/api/notifications/notifications?guest_id=g-other', { key: KEYS.operator })).status, 200);
+    assert.deepEqual(
+      seen.map((r) => r.url),
+      ['/notifications?guest_id=g-ana', '/notifications?guest_id=g-other'],
+    );
   });
 
   test('a burst beyond the limit → 429 with Retry-After and RateLimit-*; two instances share the bucket; reported once', async () => {

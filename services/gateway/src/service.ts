@@ -15,7 +15,7 @@ import {
 import type { Client } from './application/keys.js';
 import { KeyRing } from './application/keys.js';
 import type { RateLimit, RateLimiter } from './application/ports.js';
-import { buildGatewayHttp } from './adapters/http/gateway-app.js';
+import { createGatewayApp } from './adapters/http/gateway-app.js';
 import { CombinedOpenApi } from './adapters/http/openapi.js';
 import { MemoryRateLimiter } from './adapters/memory/memory-rate-limiter.js';
 import { RedisRateLimiter } from './adapters/redis/redis-rate-limiter.js';
@@ -23,6 +23,7 @@ import type { GatewayConfig } from './config.js';
 import { gatewayConfig } from './config.js';
 import type { PolicyEntry } from './domain/policy.js';
 import { DEFAULT_POLICY, RoutePolicy } from './domain/policy.js';
+import { httpApi } from './http.js';
 
 export interface GatewayServiceOptions {
   readonly env?: Record<string, string | undefined>;
@@ -118,30 +119,32 @@ export async function createGatewayService(o: GatewayServiceOptions = {}): Promi
     ...(o.openapiMaxAgeMs !== undefined ? { maxAgeMs: o.openapiMaxAgeMs } : {}),
   });
 
-  const http = await buildGatewayHttp({
-    logger,
-    metrics,
-    keys: new KeyRing(config.keys),
-    policy,
-    limiter,
-    keyLimit: config.keyLimit,
-    ipLimit: config.ipLimit,
-    upstreams: config.upstreams,
-    secret: config.secret,
-    openapi,
-    bodyLimit: config.bodyLimit,
-    upstreamTimeoutMs: config.upstreamTimeoutMs,
-    onRateLimited,
-    health: () => {
-      const away = redisLimiter?.degraded();
-      const mqttStatus = publisher?.status();
-      return {
-        rate_limiter: redisLimiter ? (away === undefined ? 'redis' : `degraded (per instance in memory): ${away}`) : 'memory',
-        mqtt: mqttStatus === undefined ? 'not started' : mqttStatus.connected ? 'up' : `down: ${mqttStatus.reason ?? 'disconnected'}`,
-        rate_limit_events_not_published: String(publishFailures),
-      };
-    },
-  });
+  const http = createGatewayApp({ logger, bodyLimit: config.bodyLimit });
+  await http.register(
+    httpApi({
+      logger,
+      metrics,
+      keys: new KeyRing(config.keys),
+      policy,
+      limiter,
+      keyLimit: config.keyLimit,
+      ipLimit: config.ipLimit,
+      upstreams: config.upstreams,
+      secret: config.secret,
+      openapi,
+      upstreamTimeoutMs: config.upstreamTimeoutMs,
+      onRateLimited,
+      health: () => {
+        const away = redisLimiter?.degraded();
+        const mqttStatus = publisher?.status();
+        return {
+          rate_limiter: redisLimiter ? (away === undefined ? 'redis' : `degraded (per instance in memory): ${away}`) : 'memory',
+          mqtt: mqttStatus === undefined ? 'not started' : mqttStatus.connected ? 'up' : `down: ${mqttStatus.reason ?? 'disconnected'}`,
+          rate_limit_events_not_published: String(publishFailures),
+        };
+      },
+    }),
+  );
 
   let closing: Promise<void> | undefined;
   return {

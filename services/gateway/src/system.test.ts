@@ -1,19 +1,23 @@
-// The gateway in front of the real services (location, booking, payment on Postgres, an in-process
-// MQTT broker), with GATEWAY_SHARED_SECRET set on both sides as in production: every route of the
+// The gateway in front of the real services (location, booking, payment, documents, notifications on
+// Postgres, an in-process MQTT broker, a mail catcher), with GATEWAY_SHARED_SECRET set on both sides as in production: every route of the
 // combined OpenAPI has a policy and refuses the wrong callers; a direct request to a service is
 // refused; a reservation is made, paid and confirmed through the gateway.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import { createBookingService } from '@albergue/booking/service';
+import { createDocumentsService } from '@albergue/documents/service';
 import { createLocationService } from '@albergue/location/service';
+import type { MailCatcher } from '@albergue/mail-catcher';
+import { startMailCatcher } from '@albergue/mail-catcher';
 import { MemoryDeliveryLedger } from '@albergue/messaging';
 import { startAedes } from '@albergue/messaging/testing';
 import type { TestAedes } from '@albergue/messaging/testing';
+import { createNotificationsService } from '@albergue/notifications/service';
 import { PgDatabase, quoteIdent } from '@albergue/outbox';
 import { PG_ADMIN_URL } from '@albergue/outbox/test-databases';
 import { createPaymentService } from '@albergue/payment/service';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
-import type { ServiceRuntime } from '@albergue/runtime';
+import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { ledgerBundle } from '@albergue/runtime';
 import { keyHashOf } from './application/keys.js';
 import { parsePublicPath } from './domain/path.js';
@@ -38,8 +42,9 @@ interface Operation {
   readonly scopes: readonly string[];
 }
 
-describe('the gateway in front of location, booking and payment', () => {
+describe('the gateway in front of location, booking, payment, documents and notifications', () => {
   let broker: TestAedes;
+  let catcher: MailCatcher;
   const ledger = ledgerBundle(new MemoryDeliveryLedger());
   const services: ServiceRuntime[] = [];
   const databases: string[] = [];
@@ -51,12 +56,17 @@ describe('the gateway in front of location, booking and payment', () => {
 
   before(async () => {
     broker = await startAedes();
+    catcher = await startMailCatcher({ smtpPort: 0, httpPort: 0 });
     const env = { ...process.env, GATEWAY_SHARED_SECRET: SECRET, PAYMENT_SIM_LATENCY_MS: '20', NODE_ENV: 'test' };
-    for (const [name, create] of [
+    type Options = Partial<Pick<ServiceRuntimeOptions, 'env' | 'config' | 'ledger' | 'relay'>>;
+    const factories: [string, (o: Options) => Promise<ServiceRuntime>][] = [
       ['location', createLocationService],
       ['booking', createBookingService],
       ['payment', createPaymentService],
-    ] as const) {
+      ['documents', createDocumentsService],
+      ['notifications', (o) => createNotificationsService({ ...o, smtpUrl: catcher.smtpUrl })],
+    ];
+    for (const [name, create] of factories) {
       const db = uniqueName(`gateway_${name}`).toLowerCase();
       await admin.exec(`CREATE DATABASE ${quoteIdent(db)}`);
       databases.push(db);
@@ -91,6 +101,7 @@ describe('the gateway in front of location, booking and payment', () => {
     for (const rt of services.reverse()) await rt.close();
     await ledger.ledger.close();
     await broker?.close();
+    await catcher?.close();
     for (const db of databases) await admin.exec(`DROP DATABASE IF EXISTS ${quoteIdent(db)} WITH (FORCE)`);
     await admin.close();
   });
@@ -110,8 +121,8 @@ describe('the gateway in front of location, booking and payment', () => {
 
   test('the combined OpenAPI has every service route under /api/<context>, and every one has a policy entry', () => {
     const contexts = new Set(operations.map((o) => o.path.split('/')[2]));
-    assert.deepEqual([...contexts].sort(), ['booking', 'location', 'payment']);
-    assert.ok(operations.length >= 15, `${operations.length} operations`);
+    assert.deepEqual([...contexts].sort(), ['booking', 'documents', 'location', 'notifications', 'payment']);
+    assert.ok(operations.length >= 20, `${operations.length} operations`);
     const policy = new RoutePolicy(DEFAULT_POLICY);
     const missing = operations.filter((o) => {
       const d = parsePublicPath(concrete(o.path));
@@ -153,7 +164,14 @@ describe('the gateway in front of location, booking and payment', () => {
 
   test('a direct request to a service is refused (401), the same through the gateway is answered', async () => {
     for (const [service, url] of Object.entries(direct)) {
-      const path = service === 'location' ? '/albergues' : service === 'booking' ? '/guests/g-1/bookings' : '/refunds?status=failed';
+      const path = {
+        location: '/albergues',
+        booking: '/guests/g-1/bookings',
+        payment: '/refunds?status=failed',
+        documents: '/bookings/b-1/documents',
+        notifications: '/notifications?guest_id=g-1',
+      }[service];
+      assert.ok(path, service);
       const res = await fetch(`${url}${path}`);
       assert.equal(res.status, 401, `${service} ${path} directly`);
       assert.equal(((await res.json()) as { code: string }).code, 'gateway_signature_required');
@@ -164,9 +182,11 @@ describe('the gateway in front of location, booking and payment', () => {
     assert.equal(listed.status, 200, await listed.clone().text());
     assert.equal((await call('GET', '/api/booking/guests/g-1/bookings', KEY.guest)).status, 200);
     assert.equal((await call('GET', '/api/payment/refunds?status=failed', KEY.operator)).status, 200);
+    assert.equal((await call('GET', '/api/documents/bookings/b-1/documents', KEY.hostel)).status, 200);
+    assert.equal((await call('GET', '/api/notifications/notifications?guest_id=g-1', KEY.guest)).status, 200);
   });
 
-  test('a reservation through the gateway: hostel registers, guest reserves and pays, the booking is confirmed', async () => {
+  test('a reservation through the gateway: hostel registers, guest reserves and pays, the booking is confirmed, a document validated, the guest notified', async () => {
     const albergue = uniqueName('alb').replace(/_/g, '-');
     const registered = await call('POST', '/api/location/albergues', KEY.hostel, {
       albergue_id: albergue,
@@ -223,6 +243,44 @@ describe('the gateway in front of location, booking and payment', () => {
         'confirmed',
       { timeoutMs: 30_000, message: 'the booking confirmed' },
     );
+    // The guest submits a document for the booking; it is validated, and both messages are listed.
+    const submitted = await fetch(`${gw}/api/documents/documents`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY.guest, 'content-type': 'application/json', 'idempotency-key': `doc-${albergue}` },
+      body: JSON.stringify({
+        guest_id: 'g-gw',
+        booking_id: booking.booking_id,
+        document_type: 'dni',
+        number: '12345678Z',
+        issuing_country: 'ESP',
+        expires_on: day(3650),
+        birth_date: '1990-01-01',
+      }),
+    });
+    assert.equal(submitted.status, 202, await submitted.clone().text());
+    const { document_id } = (await submitted.json()) as { document_id: string };
+    await waitFor(
+      async () =>
+        ((await (await call('GET', `/api/documents/documents/${document_id}`, KEY.guest)).json()) as { status: string }).status ===
+        'validated',
+      { timeoutMs: 30_000, message: 'the document validated' },
+    );
+    const listed = await call('GET', `/api/documents/bookings/${booking.booking_id}/documents`, KEY.hostel);
+    assert.deepEqual(
+      ((await listed.json()) as { documents: { document_id: string }[] }).documents.map((d) => d.document_id),
+      [document_id],
+    );
+    await waitFor(
+      async () => {
+        const r = await call('GET', `/api/notifications/notifications?booking_id=${booking.booking_id}`, KEY.guest);
+        const sent = ((await r.json()) as { notifications: { template: string; status: string }[] }).notifications
+          .filter((n) => n.status === 'sent')
+          .map((n) => n.template);
+        return sent.includes('booking_confirmed') && sent.includes('document_validated');
+      },
+      { timeoutMs: 30_000, message: 'the confirmation and the document mails listed' },
+    );
+    assert.ok(catcher.messages().some((m) => m.headers['x-albergue-booking-id'] === booking.booking_id));
     // Validation problems of the service come back through the gateway unchanged.
     const bad = await call('POST', '/api/booking/bookings', KEY.guest, { beds: '1' });
     assert.equal(bad.status, 400);

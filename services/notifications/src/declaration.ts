@@ -26,6 +26,9 @@ export const NOTIFY_POLICY: Partial<SubscriptionPolicy> = {
   breaker: { failureThreshold: 5, windowMs: 30_000, openMs: 15_000 },
 };
 
+/** What a message handler records: the message sent, or failed for good (an event it ignores records nothing). */
+const NOTIFY = [NotificationSent, NotificationFailed];
+
 /**
  * What notifications publishes and subscribes to: the runtime, the broker's ACL and the catalog read
  * it. BookingReserved is subscribed to as well, beyond ARCHITECTURE §1's list: it is the one event that
@@ -36,14 +39,15 @@ export const notificationsDeclaration = declareService({
   context: 'notifications',
   publishes: [NotificationSent, NotificationFailed],
   subscribes: [
+    // Remembers the guest's contact and the booking's facts: it sends nothing and emits nothing.
     { event: BookingReserved, handler: 'rememberContactOnBookingReserved' },
-    { event: BookingConfirmed, handler: 'notifyGuestOnBookingConfirmed', policy: NOTIFY_POLICY },
-    { event: BookingCancelled, handler: 'notifyGuestOnBookingCancelled', policy: NOTIFY_POLICY },
-    { event: ReservationExpired, handler: 'notifyGuestOnReservationExpired', policy: NOTIFY_POLICY },
-    { event: PaymentConfirmed, handler: 'notifyGuestOnPaymentConfirmed', policy: NOTIFY_POLICY },
-    { event: PaymentFailed, handler: 'notifyGuestOnPaymentFailed', policy: NOTIFY_POLICY },
-    { event: PaymentRefunded, handler: 'notifyGuestOnPaymentRefunded', policy: NOTIFY_POLICY },
-    { event: DocumentValidated, handler: 'notifyGuestOnDocumentValidated', policy: NOTIFY_POLICY },
-    { event: DocumentRejected, handler: 'notifyGuestOnDocumentRejected', policy: NOTIFY_POLICY },
+    { event: BookingConfirmed, handler: 'notifyGuestOnBookingConfirmed', policy: NOTIFY_POLICY, emits: NOTIFY },
+    { event: BookingCancelled, handler: 'notifyGuestOnBookingCancelled', policy: NOTIFY_POLICY, emits: NOTIFY },
+    { event: ReservationExpired, handler: 'notifyGuestOnReservationExpired', policy: NOTIFY_POLICY, emits: NOTIFY },
+    { event: PaymentConfirmed, handler: 'notifyGuestOnPaymentConfirmed', policy: NOTIFY_POLICY, emits: NOTIFY },
+    { event: PaymentFailed, handler: 'notifyGuestOnPaymentFailed', policy: NOTIFY_POLICY, emits: NOTIFY },
+    { event: PaymentRefunded, handler: 'notifyGuestOnPaymentRefunded', policy: NOTIFY_POLICY, emits: NOTIFY },
+    { event: DocumentValidated, handler: 'notifyGuestOnDocumentValidated', policy: NOTIFY_POLICY, emits: NOTIFY },
+    { event: DocumentRejected, handler: 'notifyGuestOnDocumentRejected', policy: NOTIFY_POLICY, emits: NOTIFY },
   ],
 });

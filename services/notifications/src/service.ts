@@ -18,7 +18,6 @@ import { declareService } from '@albergue/messaging';
 import { ConfigError, envInt, envOptional, envUrl } from '@albergue/platform';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
-import { notificationRoutes } from './adapters/http/routes.js';
 import { NOTIFICATIONS_MIGRATIONS } from './adapters/postgres/migrations.js';
 import { PgNotificationStore } from './adapters/postgres/pg-notification-store.js';
 import { NodemailerMailer } from './adapters/smtp/nodemailer-mailer.js';
@@ -26,6 +25,7 @@ import { ContactNotKnownYetError, notifyGuest } from './application/notify-guest
 import type { Mailer } from './application/ports.js';
 import { rememberContactOnBookingReserved } from './application/remember-contact.js';
 import { notificationsDeclaration } from './declaration.js';
+import { httpApi } from './http.js';
 
 /** Where the embedded mode's mail catcher listens by default. */
 export const DEFAULT_SMTP_URL = 'smtp://127.0.0.1:1025';
@@ -162,7 +162,7 @@ export async function createNotificationsService(o: NotificationsServiceOptions 
       }
     });
   }
-  await rt.http.register(notificationRoutes({ clock, contacts: store, queries: store }));
+  await rt.http.register(httpApi({ clock, contacts: store, queries: store }));
 
   const close = rt.close.bind(rt);
   return Object.assign(rt, {

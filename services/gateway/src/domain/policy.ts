@@ -52,6 +52,15 @@ export const DEFAULT_POLICY: readonly PolicyEntry[] = [
   { method: 'POST', path: '/api/payment/payments/callback', scopes: O },
   { method: 'GET', path: '/api/payment/refunds', scopes: O },
   { method: 'POST', path: '/api/payment/refunds/{refund_id}/retry', scopes: O },
+  // documents: a guest (the guest app) submits and reads its own documents by the id it was given;
+  // the list per booking is the hostel's check-in view (who of the booking has a valid document).
+  { method: 'POST', path: '/api/documents/documents', scopes: G },
+  { method: 'GET', path: '/api/documents/documents/{document_id}', scopes: G },
+  { method: 'GET', path: '/api/documents/bookings/{booking_id}/documents', scopes: H },
+  // notifications: what was sent about a booking or to a guest (a bound guest key: only its own
+  // `guest_id`, also in the query); forgetting a contact is an erasure request staff handle.
+  { method: 'GET', path: '/api/notifications/notifications', scopes: G },
+  { method: 'DELETE', path: '/api/notifications/contacts/{guest_id}', scopes: O },
 ];
 
 interface CompiledEntry {
@@ -116,6 +125,17 @@ export class RoutePolicy {
     for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) if (this.match(method, path)) out.add(method);
     return [...out].sort();
   }
+}
+
+/**
+ * The guest ids a request names: its `{guest_id}` path parameter and every `guest_id` query parameter
+ * (decoded, as the service's query parser reads them: `guest%5Fid=…` and repeated names included).
+ * A key bound to a guest may name only that guest.
+ */
+export function guestIdsOf(match: PolicyMatch, query: string): string[] {
+  const ids = match.params.guest_id === undefined ? [] : [match.params.guest_id];
+  if (query !== '') ids.push(...new URLSearchParams(query).getAll('guest_id'));
+  return ids;
 }
 
 /** Whether a client with `scopes` may use the entry. */

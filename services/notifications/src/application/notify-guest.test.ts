@@ -205,7 +205,7 @@ for (const [engine, open] of [
         guest_id: r.payload.guest.guest_id,
         booking_id: 'unknown-booking',
         document_type: 'passport',
-        reasons: ['expired', 'mrz_check_digit'],
+        reasons: ['document_expired', 'mrz_check_digit_expiry'],
         rejected_at: '2026-12-02T10:00:00.000Z',
       });
       await notify(byGuest);
@@ -219,7 +219,7 @@ for (const [engine, open] of [
             document_id: 'd',
             guest_id: 'nobody',
             document_type: 'dni',
-            reasons: ['expired'],
+            reasons: ['document_expired'],
             rejected_at: '2026-12-02T10:00:00.000Z',
           }),
         ),

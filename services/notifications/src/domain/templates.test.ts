@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
+import { REASON_CODES } from '@albergue/documents';
 import { LOCALES, maskEmail, mayRemember, redactEmails, templateLocale } from './contact.js';
 import type { Trigger } from './notification.js';
 import { decide, evolve, NO_NOTIFICATION, planNotification } from './notification.js';
@@ -22,7 +23,11 @@ const SAMPLE: { readonly [T in TemplateName]: TemplateVars[T] } = {
   payment_failed: { booking, reason_code: 'card_declined' },
   payment_refunded: { booking, amount: { amount_minor: 2400, currency: 'EUR' }, reason: 'booking_expired' },
   document_validated: { document_type: 'dni', document_number_masked: '*****678Z', expires_on: '2030-01-31', booking_id: 'bk-1' },
-  document_rejected: { document_type: 'passport', reasons: ['expired', 'mrz_check_digit', 'some_new_code'], booking_id: 'bk-1' },
+  document_rejected: {
+    document_type: 'passport',
+    reasons: ['document_expired', 'mrz_check_digit_expiry', 'some_new_code'],
+    booking_id: 'bk-1',
+  },
 };
 
 describe('templates', () => {
@@ -64,10 +69,30 @@ describe('templates', () => {
     assert.match(ok.text, /\*\*\*\*\*678Z/);
     assert.match(ok.text, /31\/01\/2030/);
     const no = render('document_rejected', 'en', 'Ana', SAMPLE.document_rejected);
-    assert.ok(no.text.includes(DOCUMENT_REASONS.en.expired!));
-    assert.ok(no.text.includes(DOCUMENT_REASONS.en.mrz_check_digit!));
+    assert.ok(no.text.includes(`- ${DOCUMENT_REASONS.en.document_expired!} (document_expired)`));
+    assert.ok(no.text.includes(`- ${DOCUMENT_REASONS.en.mrz_check_digit_expiry!} (mrz_check_digit_expiry)`));
     assert.match(no.text, /- some_new_code \(some_new_code\)/);
     for (const locale of LOCALES) assert.deepEqual(Object.keys(DOCUMENT_REASONS[locale]).sort(), Object.keys(DOCUMENT_REASONS.es).sort());
+  });
+
+  test("every reason code documents' rules answer is described in every language, and no other", () => {
+    // Fails when documents adds a code (REASON_CODES) that the rejection message cannot put in words.
+    for (const locale of LOCALES) {
+      assert.deepEqual(
+        Object.keys(DOCUMENT_REASONS[locale]).sort(),
+        [...REASON_CODES].sort(),
+        `${locale}: DOCUMENT_REASONS vs REASON_CODES`,
+      );
+      const texts = new Set<string>();
+      for (const code of REASON_CODES) {
+        const words = DOCUMENT_REASONS[locale][code] ?? '';
+        assert.ok(words.trim().length > 0 && !words.includes(code), `${locale}/${code} has words of its own`);
+        texts.add(words);
+        const m = render('document_rejected', locale, 'Ana', { document_type: 'dni', reasons: [code] });
+        assert.ok(m.text.includes(`- ${words} (${code})`), `${locale}/${code} rendered: ${m.text}`);
+      }
+      assert.equal(texts.size, REASON_CODES.length, `${locale}: one distinct text per code`);
+    }
   });
 
   test('hostile values: HTML is escaped, a subject stays one line', () => {
