@@ -11,12 +11,14 @@ import type { CatalogInput, HttpRoute } from '@albergue/catalog';
 import { generateCatalog, httpRoutesOf, inertDependencies } from '@albergue/catalog';
 import { ALL_EVENTS, eventSchema, schemaFileName } from '@albergue/events';
 import { SAMPLE_PAYLOADS, SCHEMA_DIR } from '@albergue/events/node';
+import { httpApi as auditHttp } from '@albergue/audit/http';
 import { httpApi as bookingHttp } from '@albergue/booking/http';
 import { httpApi as documentsHttp } from '@albergue/documents/http';
 import { httpApi as gatewayHttp } from '@albergue/gateway/http';
 import { httpApi as locationHttp } from '@albergue/location/http';
 import { LEDGER_REDIS_KEYS } from '@albergue/messaging';
 import { httpApi as notificationsHttp } from '@albergue/notifications/http';
+import { httpApi as operationsHttp } from '@albergue/operations/http';
 import type { ServiceDeclaration } from '@albergue/messaging';
 import { OUTBOX_MIGRATIONS, SCHEMA_MIGRATIONS_TABLE } from '@albergue/outbox';
 import { httpApi as paymentHttp } from '@albergue/payment/http';
@@ -40,6 +42,7 @@ interface StandaloneHttpApi {
  * A service added to SYSTEM_DECLARATIONS adds its entry here; the catalog test names any missing.
  */
 export const SERVICE_HTTP_APIS: Readonly<Record<string, () => FastifyPluginAsync | StandaloneHttpApi>> = {
+  audit: () => auditHttp(inertDependencies('audit')),
   booking: () => bookingHttp(inertDependencies('booking')),
   documents: () => documentsHttp(inertDependencies('documents')),
   // The gateway's own routes and its catch-all (its policy table says which routes it opens); its
@@ -51,6 +54,7 @@ export const SERVICE_HTTP_APIS: Readonly<Record<string, () => FastifyPluginAsync
   }),
   location: () => locationHttp(inertDependencies('location')),
   notifications: () => notificationsHttp(inertDependencies('notifications')),
+  operations: () => operationsHttp(inertDependencies('operations')),
   payment: () => paymentHttp(inertDependencies('payment')),
 };
 

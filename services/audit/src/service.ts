@@ -4,12 +4,12 @@ import { declaredSubscribersOf } from '@albergue/messaging';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
 import { BrokerDeliveryFacts } from './adapters/broker/broker-delivery-facts.js';
-import { auditRoutes } from './adapters/http/routes.js';
 import { AUDIT_MIGRATIONS } from './adapters/postgres/migrations.js';
 import { PgAuditStore } from './adapters/postgres/pg-audit-store.js';
 import type { DeliveryFacts } from './application/ports.js';
 import { recordOnAnyEvent } from './application/record-event.js';
 import { auditDeclaration } from './declaration.js';
+import { httpApi } from './http.js';
 
 /** The development admin token of the embedded broker (refused with NODE_ENV=production). */
 const DEV_BROKER_ADMIN_TOKEN = 'albergue-dev-admin-token';
@@ -51,7 +51,7 @@ export async function createAuditService(o: AuditServiceOptions = {}): Promise<S
   });
   const declarations = o.declarations;
   await rt.http.register(
-    auditRoutes({
+    httpApi({
       store,
       deliveries: o.deliveries ?? new BrokerDeliveryFacts(broker),
       ...(declarations

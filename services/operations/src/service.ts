@@ -2,7 +2,6 @@ import type { AlbergueEvent } from '@albergue/events';
 import { envInt, envOptional } from '@albergue/platform';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
-import { operationsRoutes } from './adapters/http/routes.js';
 import { MemoryLiveStore } from './adapters/memory/memory-live-store.js';
 import { OPERATIONS_MIGRATIONS } from './adapters/postgres/migrations.js';
 import { PgProjectionStore } from './adapters/postgres/pg-projection-store.js';
@@ -11,6 +10,7 @@ import { LiveProjections } from './application/live-sync.js';
 import type { LiveStore } from './application/ports.js';
 import { operationsDeclaration } from './declaration.js';
 import { OPERATIONS_PROJECTIONS } from './domain/operations-projections.js';
+import { httpApi } from './http.js';
 
 export interface OperationsServiceOptions extends Partial<Pick<ServiceRuntimeOptions, 'env' | 'config' | 'logger' | 'ledger' | 'relay'>> {
   /** The live store (default: Redis with REDIS_URL under OPERATIONS_REDIS_NAMESPACE, else memory). */
@@ -61,7 +61,7 @@ export async function createOperationsService(o: OperationsServiceOptions = {}):
   }
   rt.every('sync-live-projections', envInt('OPERATIONS_LIVE_SYNC_MS', 1000, { min: 50 }, env), () => liveSync.sync());
 
-  await rt.http.register(operationsRoutes({ live, reports: store, liveSync, status: () => store.status(), nowMs: () => Date.now() }));
+  await rt.http.register(httpApi({ live, reports: store, liveSync, status: () => store.status(), nowMs: () => Date.now() }));
 
   const start = rt.start.bind(rt);
   const close = rt.close.bind(rt);

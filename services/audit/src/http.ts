@@ -1,0 +1,12 @@
+// Audit's whole HTTP API as one Fastify plugin: service.ts registers it, and the catalog
+// (scripts/catalog.ts → docs/CATALOG.md) lists its routes by registering the same plugin with inert
+// dependencies, so a route added here shows up there with no second list.
+import type { FastifyPluginAsync } from 'fastify';
+import { auditRoutes } from './adapters/http/routes.js';
+import type { FlowDeps } from './application/queries.js';
+
+export type HttpApiDeps = FlowDeps;
+
+export function httpApi(deps: HttpApiDeps): FastifyPluginAsync {
+  return auditRoutes(deps);
+}
