@@ -31,6 +31,7 @@ test('npm start: reserve, pay with a test card, booking confirmed; Ctrl-C leaves
     MAIL_CATCHER_SMTP_PORT: await freePort(),
     MAIL_CATCHER_HTTP_PORT: await freePort(),
     OPERATIONS_PORT: await freePort(),
+    AUDIT_PORT: await freePort(),
     BROKER_HTTP_PORT: await freePort(),
     BROKER_MQTT_PORT: await freePort(),
     BROKER_WS_PORT: await freePort(),

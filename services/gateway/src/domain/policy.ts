@@ -61,6 +61,23 @@ export const DEFAULT_POLICY: readonly PolicyEntry[] = [
   // `guest_id`, also in the query); forgetting a contact is an erasure request staff handle.
   { method: 'GET', path: '/api/notifications/notifications', scopes: G },
   { method: 'DELETE', path: '/api/notifications/contacts/{guest_id}', scopes: O },
+  // audit: the trail holds every event's payload (guests' names and contacts, payments) of every
+  // albergue, and flows show the delivery internals: staff only.
+  { method: 'GET', path: '/api/audit/audit/events', scopes: O },
+  { method: 'GET', path: '/api/audit/audit/flows/{correlation_id}', scopes: O },
+  { method: 'GET', path: '/api/audit/audit/bookings/{booking_id}', scopes: O },
+  // operations (its own upstream, `operations`): occupancy is a hostel's working view of its nights
+  // (counts only, no guest data; free beds are public through availability anyway); bookings, money,
+  // flows in flight and the projections' state are the network's figures: operators.
+  { method: 'GET', path: '/api/operations/operations/occupancy', scopes: H },
+  { method: 'GET', path: '/api/operations/operations/reports/occupancy', scopes: H },
+  { method: 'GET', path: '/api/operations/operations/bookings', scopes: O },
+  { method: 'GET', path: '/api/operations/operations/reports/bookings', scopes: O },
+  { method: 'GET', path: '/api/operations/operations/payments', scopes: O },
+  { method: 'GET', path: '/api/operations/operations/reports/payments', scopes: O },
+  { method: 'GET', path: '/api/operations/operations/flows-in-flight', scopes: O },
+  { method: 'GET', path: '/api/operations/operations/reports/flows-in-flight', scopes: O },
+  { method: 'GET', path: '/api/operations/operations/projections', scopes: O },
 ];
 
 interface CompiledEntry {
