@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { BookingCancelled, PaymentRefunded, ALL_EVENTS, parseEnvelope } from '@albergue/events';
 import { declareService } from '@albergue/messaging';
 import type { ServiceDeclaration } from '@albergue/messaging';
-import { buildModel, generateCatalog, unpublishedEvents, walkStream } from '@albergue/catalog';
+import { buildModel, coveredEvents, generateCatalog, unpublishedEvents, walkStream } from '@albergue/catalog';
 import { brokenAnchors, brokenLinks, mermaidBlocks, parseAsyncApiFile, parseMermaid } from '@albergue/catalog/testing';
 import { ASYNCAPI_FILE, CATALOG_FILE, DOCS_DIR, SERVICE_HTTP_APIS, systemCatalogInput } from './catalog.js';
 import { SYSTEM_DECLARATIONS } from './declarations.js';
@@ -110,7 +110,7 @@ test('every declared service lists its HTTP entry points from its own HTTP API',
   );
 });
 
-test('the value streams of ARCHITECTURE §1 run end to end through the declarations; only the audit trail waits for its service', () => {
+test('the value streams of ARCHITECTURE §1 run end to end through the declarations, the audit trail included', () => {
   const model = buildModel(input);
   const gaps = Object.fromEntries(VALUE_STREAMS.map((s) => [s.name, walkStream(model, s).gaps]));
   assert.deepEqual(gaps, {
@@ -118,8 +118,14 @@ test('the value streams of ARCHITECTURE §1 run end to end through the declarati
     'reserve → hold expires → notify': [],
     'reserve → payment fails → cancel → notify': [],
     'document submitted → validated/rejected → notify': [],
-    'any event → audit trail': ['any event → AuditLogged: no declared service publishes AuditLogged (context audit not declared yet)'],
+    'any event → audit trail': [],
   });
+  // Hostile: without audit's `emits`, the audit trail is a gap again.
+  const silent = SYSTEM_DECLARATIONS.map((d) =>
+    d.subscribesAll ? declareService({ ...d, subscribesAll: { ...d.subscribesAll, emits: [] } }) : d,
+  );
+  const audit = VALUE_STREAMS.find((s) => s.name === 'any event → audit trail')!;
+  assert.notDeepEqual(walkStream(buildModel({ ...input, declarations: silent }), audit).gaps, []);
   // The notify milestone is reached through notifications' handlers of the stream's last event.
   const confirm = walkStream(model, VALUE_STREAMS[0]!);
   assert.ok(confirm.edges.some((e) => e.service === 'notifications' && e.from !== 'any' && e.from.name === 'BookingConfirmed'));
@@ -140,7 +146,11 @@ test('docs/asyncapi.yaml parses with zero errors, offline, every message resolvi
     .all()
     .map((o) => o.action());
   const publishes = SYSTEM_DECLARATIONS.reduce((n, d) => n + d.publishes.length, 0);
-  const subscribes = SYSTEM_DECLARATIONS.reduce((n, d) => n + d.subscribes.length, 0);
+  // A wildcard subscription receives each event it covers (audit: every event but its own).
+  const subscribes = SYSTEM_DECLARATIONS.reduce(
+    (n, d) => n + d.subscribes.length + (d.subscribesAll ? coveredEvents(ALL_EVENTS, d.subscribesAll).length : 0),
+    0,
+  );
   assert.equal(actions.filter((a) => a === 'send').length, publishes);
   assert.equal(actions.filter((a) => a === 'receive').length, subscribes);
 });
