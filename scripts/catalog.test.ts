@@ -160,6 +160,11 @@ test('the Mermaid blocks of docs/CATALOG.md parse with Mermaid: one flowchart, o
   const kinds: string[] = [];
   for (const b of blocks) kinds.push(await parseMermaid(b));
   assert.deepEqual(kinds, ['flowchart-v2', ...VALUE_STREAMS.map(() => 'sequence')]);
+  // Alternatives are said: either document outcome, and each notify handler publishes either notification event.
+  const documents = blocks.find((b) => b.includes('submits an identity document'))!;
+  assert.match(documents, /Note over p_documents: either DocumentValidated or DocumentRejected/);
+  for (const h of ['notifyGuestOnDocumentValidated', 'notifyGuestOnDocumentRejected'])
+    assert.match(documents, new RegExp(`Note over p_notifications: ${h} publishes either NotificationSent or NotificationFailed`));
 });
 
 test('docs/CATALOG.md reads as Markdown: headings, tables, links to files that exist, anchors that exist', () => {

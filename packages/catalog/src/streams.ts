@@ -139,7 +139,9 @@ export function flowchart(model: CatalogModel): string {
 /**
  * A stream as a sequence: the actor starts it at the publishing service; every event goes through
  * the broker to the subscriber whose handler carries the stream on; follow-ups are notes on the
- * service; what is not declared yet is a note at the end.
+ * service; what is not declared yet is a note at the end. An event published once is drawn once, so
+ * alternatives are said in notes: the stream's alternative first events, and a handler that
+ * publishes one of several events (each handler that receives the stream goes on to any of them).
  */
 export function sequenceDiagram(model: CatalogModel, walked: WalkedStream): string {
   const publisherOf = (e: EventDefinition): string => model.publishers.get(e.topic)?.[0] ?? `${e.context} (not declared)`;
@@ -164,7 +166,18 @@ export function sequenceDiagram(model: CatalogModel, walked: WalkedStream): stri
     const startServices = [...new Set(walked.starts.map(publisherOf))];
     for (const s of startServices) body.push(`  Starter->>${pid(s)}: ${seqText(action)}`);
     for (const e of walked.starts) if (model.publishers.has(e.topic)) publish(publisherOf(e), e);
+    for (const svc of startServices) {
+      const mine = walked.starts.filter((e) => publisherOf(e) === svc);
+      if (mine.length > 1) body.push(`  Note over ${pid(svc)}: ${seqText(`either ${names(mine)}, each going on as below`)}`);
+    }
   }
+  // What each handler of the stream may publish: more than one event means one of them.
+  const outcomes = new Map<string, EventDefinition[]>();
+  for (const e of walked.edges)
+    if (e.kind === 'handles') {
+      const key = `${keyOf(e.from)} ${e.service} ${e.label}`;
+      outcomes.set(key, [...(outcomes.get(key) ?? []), e.to]);
+    }
   for (const e of walked.edges) {
     const s = pid(e.service);
     if (e.from !== 'any') publish(publisherOf(e.from), e.from);
@@ -174,6 +187,8 @@ export function sequenceDiagram(model: CatalogModel, walked: WalkedStream): stri
       if (!delivered.has(key)) {
         delivered.add(key);
         body.push(`  Broker-)${s}: ${seqText(`${what} → ${e.label}`)}`);
+        const may = outcomes.get(key) ?? [];
+        if (may.length > 1) body.push(`  Note over ${s}: ${seqText(`${e.label} publishes either ${names(may)}`)}`);
       }
     } else {
       body.push(`  Note over ${s}: ${seqText(e.label)}`);
