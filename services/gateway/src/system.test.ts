@@ -91,7 +91,8 @@ describe('the gateway in front of location, booking, payment, documents, notific
     for (const rt of services) await rt.startConsumers();
     for (const rt of services) direct[rt.config.service] = await rt.start();
     gateway = await createGatewayService({
-      env: { GATEWAY_KEYS, GATEWAY_SHARED_SECRET: SECRET, GATEWAY_RATE_LIMIT: '10000' },
+      // The sweep sends two keyless requests per route: above the default per-IP limit for requests without a valid key.
+      env: { GATEWAY_KEYS, GATEWAY_SHARED_SECRET: SECRET, GATEWAY_RATE_LIMIT: '10000', GATEWAY_IP_RATE_LIMIT: '10000' },
       config: { port: 0, mqttUrl: broker.url, upstreams: { ...direct } },
     });
     gw = await gateway.start();
