@@ -6,11 +6,11 @@ import { waitFor } from '@albergue/platform/testing';
 import type { Urls } from './guest.js';
 import { http, reservation } from './guest.js';
 
-export const DECLINED_CARD = '4000000000000002';
-export const GOOD_CARD = '4242424242424242';
+const DECLINED_CARD = '4000000000000002';
+const GOOD_CARD = '4242424242424242';
 
 /** Runs flow `i` (guest `base + i`) against albergue `albergueId`. */
-export async function mixedFlow(urls: Urls, albergueId: string, i: number, base: number): Promise<void> {
+async function mixedFlow(urls: Urls, albergueId: string, i: number, base: number): Promise<void> {
   const guest = base + i;
   const r = await http<{ booking_id: string }>('POST', `${urls.booking}/bookings`, reservation(albergueId, guest));
   assert.equal(r.status, 201, JSON.stringify(r.body));
