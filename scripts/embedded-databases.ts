@@ -9,7 +9,7 @@
 // it. With NODE_ENV=production nothing embedded is provided (the services then refuse to start without
 // their URLs).
 import { join } from 'node:path';
-import { EmbeddedPostgres, postgresBinaries } from '@albergue/embedded';
+import { EmbeddedPostgres, databaseName, postgresBinaries } from '@albergue/embedded';
 import type { Logger } from '@albergue/platform';
 import { ConfigError, envOptional } from '@albergue/platform';
 
@@ -29,7 +29,7 @@ export interface EmbeddedEngine {
   stop(): Promise<void>;
 }
 
-export const databaseName = (service: string): string => `albergue_${service.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
+export { databaseName };
 
 /**
  * Starts the embedded engine when one is wanted. It knows no service: `npm start` calls it before it

@@ -29,7 +29,8 @@ import { createPaymentService } from '@albergue/payment/service';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
 import type { ServiceRuntime } from '@albergue/runtime';
 import { ledgerBundle } from '@albergue/runtime';
-import { http, registerAlbergue, reservation } from './guest.js';
+import { runFlowMix } from './flow-mix.js';
+import { http, registerAlbergue } from './guest.js';
 
 const PG = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -124,41 +125,7 @@ describe('operations projections after several hundred flows on Postgres, Redis 
     const albergues: string[] = [];
     for (let a = 0; a < 5; a++) albergues.push(await registerAlbergue(urls, 200));
     const started = Date.now();
-    const flow = async (i: number) => {
-      const albergue = albergues[i % albergues.length]!;
-      const r = await http<{ booking_id: string }>('POST', `${urls.booking}/bookings`, reservation(albergue, 10_000 + i));
-      assert.equal(r.status, 201, JSON.stringify(r.body));
-      const bookingId = r.body.booking_id;
-      const kind = i % 5;
-      if (kind === 0) return; // the hold expires
-      if (kind === 4) {
-        const c = await http('POST', `${urls.booking}/bookings/${bookingId}/cancel`, { guest_id: `guest-${10_000 + i}` });
-        assert.equal(c.status, 200, JSON.stringify(c.body));
-        return;
-      }
-      const payment = await waitFor(
-        async () => {
-          const p = await http<{ payment_id: string }>('GET', `${urls.payment}/bookings/${bookingId}/payment`);
-          return p.status === 200 ? p.body : undefined;
-        },
-        { timeoutMs: 30_000, message: `PaymentInitiated for ${bookingId}` },
-      );
-      const card = kind === 1 ? '4000000000000002' : '4242424242424242';
-      const charged = await http('POST', `${urls.payment}/payments/${payment.payment_id}/charge`, { payment_method: card });
-      assert.ok(charged.status === 202 || charged.status === 409, JSON.stringify(charged.body)); // 409: the hold ended first
-      if (kind === 3) {
-        await waitFor(
-          async () =>
-            ['confirmed', 'expired'].includes((await http<{ status: string }>('GET', `${urls.booking}/bookings/${bookingId}`)).body.status),
-          {
-            timeoutMs: 30_000,
-            message: `${bookingId} to settle`,
-          },
-        );
-        await http('POST', `${urls.booking}/bookings/${bookingId}/cancel`, { guest_id: `guest-${10_000 + i}` });
-      }
-    };
-    for (let i = 0; i < FLOWS; i += 25) await Promise.all(Array.from({ length: Math.min(25, FLOWS - i) }, (_, k) => flow(i + k)));
+    await runFlowMix(urls, albergues, FLOWS, 10_000);
 
     // Quiet: no booking holds, no open charge, no pending refund, every outbox row published, and
     // operations has received every event of the types it reads.

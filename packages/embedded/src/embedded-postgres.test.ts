@@ -48,8 +48,16 @@ test(
       // A second server on the same folder, while the first runs: refused with a clear error.
       await assert.rejects(EmbeddedPostgres.start({ dir, takeoverWaitMs: 300 }), /in use \(server pid \d+\)/);
 
+      // Another process (a CLI) finds the running server from the folder alone.
+      const found = EmbeddedPostgres.runningUrl(dir, 'albergue_a');
+      assert.ok(found, 'the running server is found from its folder');
+      const seen = await withClient(found, (c) => c.query<{ id: number }>('SELECT id FROM outbox_events'));
+      assert.deepEqual(seen.rows, [{ id: 1 }]);
+      assert.equal(EmbeddedPostgres.runningUrl(dataDir, 'albergue_a'), undefined, 'a folder without a server: none');
+
       await server.stop();
       await server.stop(); // idempotent
+      assert.equal(EmbeddedPostgres.runningUrl(dir, 'albergue_a'), undefined, 'a stopped server is not found');
       assert.equal(existsSync(join(dir, 'postmaster.pid')), false, 'a clean stop leaves no lock file');
 
       server = await EmbeddedPostgres.start({ dir });

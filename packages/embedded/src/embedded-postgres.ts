@@ -129,6 +129,9 @@ export function linkLibraries(packageRoot: string): void {
   }
 }
 
+/** The database of `service` on the embedded server (`npm start` makes one per service). */
+export const databaseName = (service: string): string => `albergue_${service.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
+
 export class EmbeddedPostgres {
   private stopping: Promise<void> | undefined;
 
@@ -187,6 +190,27 @@ export class EmbeddedPostgres {
     }
     o.logger?.debug({ dir, ms: Math.round(performance.now() - started) }, 'embedded postgres ready');
     return server;
+  }
+
+  /**
+   * The URL of `database` on the embedded server of the cluster folder `dir` (DATA_DIR/postgres) when
+   * that server is running — started by another process (`npm start`) — else undefined. It reads the
+   * server's `postmaster.pid` (line 4: port, line 5: socket directory), in `dir` or, as root, where
+   * the cluster was moved to when the server's user could not reach `dir`. For tools that work on a
+   * running system's database, e.g. `npm run projections:rebuild`.
+   */
+  static runningUrl(dir: string, database: string): string | undefined {
+    const requested = resolve(dir);
+    for (const candidate of [requested, movedClusterDir(requested)]) {
+      const lines = procText(join(candidate, 'postmaster.pid')).split('\n');
+      const pid = Number(lines[0]);
+      const port = Number(lines[3]);
+      const socketDir = lines[4]?.trim();
+      if (!Number.isInteger(pid) || pid <= 0 || !alive(pid) || !Number.isInteger(port) || !socketDir) continue;
+      if (process.platform === 'linux' && !procText(`/proc/${pid}/cmdline`).includes('postgres')) continue; // pid reused
+      return `postgresql://postgres@localhost:${port}/${encodeURIComponent(database)}?host=${encodeURIComponent(socketDir)}`;
+    }
+    return undefined;
   }
 
   /** The connection URL of `database` (Unix socket, trust authentication). */
@@ -414,6 +438,11 @@ function reachable(path: string, user: RunAs): boolean {
   }
 }
 
+/** Where the cluster of `dir` lives when, as root, the server's user cannot reach `dir`. */
+function movedClusterDir(dir: string): string {
+  return join(tmpdir(), `albergue-postgres-data-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`, 'postgres');
+}
+
 /**
  * As root, the cluster's folder as the server's user can reach it: the data folder (the cluster's
  * parent, e.g. a `mkdtemp` folder, mode 0700) gets search permission for others (not read); when a
@@ -428,7 +457,7 @@ function reachableClusterDir(dir: string, user: RunAs, logger: Logger | undefine
     chmodSync(parent, st.mode | 0o001);
     return dir;
   }
-  const elsewhere = join(tmpdir(), `albergue-postgres-data-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`, 'postgres');
+  const elsewhere = movedClusterDir(dir);
   logger?.warn(
     { requested: dir, dir: elsewhere, user: user.name },
     `Postgres refuses to run as root and ${user.name} cannot reach ${parent}: the embedded cluster lives in ${elsewhere} instead (set DATA_DIR to a folder it can reach to keep it there)`,

@@ -1,2 +1,2 @@
 export type { EmbeddedPostgresOptions } from './embedded-postgres.js';
-export { EmbeddedPostgres, linkLibraries, postgresBinaries } from './embedded-postgres.js';
+export { EmbeddedPostgres, databaseName, linkLibraries, postgresBinaries } from './embedded-postgres.js';

@@ -1,8 +1,12 @@
 // `npm run projections:rebuild -- <name>|all`: rebuilds projections from the audit trail (AUDIT_URL,
-// GET /audit/events) into the operations database (OPERATIONS_DATABASE_URL or DATABASE_URL; else the
-// embedded PGlite under DATA_DIR/operations, which only works while the service is stopped) and the
-// live store (REDIS_URL; without it the service's in-memory copy resyncs by itself: the epoch changed).
+// GET /audit/events) into the operations database and the live store (REDIS_URL; without it the
+// service's in-memory copy resyncs by itself: the epoch changed). The database: OPERATIONS_DATABASE_URL
+// or DATABASE_URL; else the embedded mode's under DATA_DIR (default ./data): the database
+// `albergue_operations` of the running `npm start`'s Postgres (found from DATA_DIR/postgres), or the
+// PGlite under DATA_DIR/operations (EMBEDDED_DB=pglite; only while the service is stopped).
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { EmbeddedPostgres, databaseName } from '@albergue/embedded';
 import type { SqlDatabase } from '@albergue/outbox';
 import { OUTBOX_MIGRATIONS, PgDatabase, PgliteDatabase, migrate } from '@albergue/outbox';
 import { envOptional, envUrl } from '@albergue/platform';
@@ -32,9 +36,30 @@ export interface RebuildCliIo {
 
 const USAGE = `usage: npm run projections:rebuild -- <${OPERATIONS_PROJECTIONS.map((p) => p.name).join('|')}|all>
   AUDIT_URL                  the audit service (default http://127.0.0.1:8106)
-  OPERATIONS_DATABASE_URL    the operations database (or DATABASE_URL; default: PGlite under DATA_DIR/operations, service stopped)
+  OPERATIONS_DATABASE_URL    the operations database (or DATABASE_URL; default: npm start's, found under DATA_DIR)
+  DATA_DIR                   npm start's data folder (default ./data): its running embedded Postgres, or the
+                             PGlite under DATA_DIR/operations (EMBEDDED_DB=pglite, with the service stopped)
   REDIS_URL                  the live store (OPERATIONS_REDIS_NAMESPACE, default ops:); without it the service resyncs its memory copy
   REBUILD_PAGE_SIZE          events per page (default 1000)`;
+
+type Found = { url: string; what: string; pglite?: never } | { url?: never; pglite: string; what: string } | { refused: string };
+
+/** The embedded mode's operations database under DATA_DIR, or why there is none to use. */
+function embeddedDatabase(env: Env): Found {
+  const dataDir = resolve(envOptional('DATA_DIR', env) ?? 'data');
+  const cluster = join(dataDir, 'postgres');
+  const running = EmbeddedPostgres.runningUrl(cluster, databaseName('operations'));
+  if (running) return { url: running, what: `the running embedded Postgres under ${cluster}, database ${databaseName('operations')}` };
+  if (existsSync(join(cluster, 'PG_VERSION')))
+    return {
+      refused: `the embedded Postgres under ${cluster} is not running: start the system (npm start) and run the rebuild next to it, or set OPERATIONS_DATABASE_URL`,
+    };
+  const pglite = join(dataDir, 'operations');
+  if (existsSync(pglite)) return { pglite, what: `PGlite under ${pglite} (is the service still running? stop it first)` };
+  return {
+    refused: `no operations database under ${dataDir} (neither a running embedded Postgres in ${cluster} nor a PGlite in ${pglite}): set OPERATIONS_DATABASE_URL, or DATA_DIR to npm start's data folder`,
+  };
+}
 
 /** Runs the rebuild; returns the exit code (0 done, 1 failed, 2 refused: bad arguments or audit unreachable). */
 export async function runRebuildCli(args: readonly string[], env: Env, io: RebuildCliIo): Promise<number> {
@@ -70,14 +95,19 @@ export async function runRebuildCli(args: readonly string[], env: Env, io: Rebui
   let db = io.db;
   const ownsDb = !db;
   if (!db) {
+    const found = dbUrl ? { url: dbUrl, what: 'OPERATIONS_DATABASE_URL' } : embeddedDatabase(env);
+    if ('refused' in found) {
+      io.err(`refused: ${found.refused}`);
+      return 2;
+    }
     try {
-      db = dbUrl ? new PgDatabase(dbUrl) : await PgliteDatabase.open(resolve(join(envOptional('DATA_DIR', env) ?? 'data', 'operations')));
+      db = found.url ? new PgDatabase(found.url) : await PgliteDatabase.open(found.pglite);
+      await db.query('SELECT 1');
     } catch (err) {
-      io.err(
-        `cannot open the operations database (${dbUrl ? 'OPERATIONS_DATABASE_URL' : 'PGlite: is the service still running?'}): ${String(err)}`,
-      );
+      io.err(`cannot open the operations database (${found.what}): ${String(err)}`);
       return 1;
     }
+    if (!dbUrl) io.out(`operations database: ${found.what}`);
   }
   const live =
     io.live ??
@@ -99,10 +129,11 @@ export async function runRebuildCli(args: readonly string[], env: Env, io: Rebui
     for (const r of summary.projections)
       io.out(
         `${r.projection}: ${r.events} events, ${r.entities} entities, ${r.caughtUp} caught up from the journal; live store (${live.kind}) ${
-          r.liveResynced
-            ? 'resynced'
-            : live.kind === 'memory'
-              ? 'resyncs in the service'
+          // This process's own memory store is not the service's: the service resyncs its copy when it sees the new epoch.
+          live.kind === 'memory' && !io.live
+            ? 'resyncs in the service'
+            : r.liveResynced
+              ? 'resynced'
               : 'NOT resynced (the service resyncs it when Redis is back)'
         }`,
       );
