@@ -55,7 +55,9 @@ const FLAKY = declareService({
     },
   ],
 });
-const DECLARATIONS: readonly ServiceDeclaration[] = [...SYSTEM_DECLARATIONS, FLAKY];
+// The services this test runs (a flow's subscribers are taken from these): the rest of the system is not started here.
+const RUNNING = new Set(['location', 'booking', 'payment', 'audit']);
+const DECLARATIONS: readonly ServiceDeclaration[] = [...SYSTEM_DECLARATIONS.filter((d) => RUNNING.has(d.service)), FLAKY];
 
 const walk = (nodes: readonly FlowEventView[]): FlowEventView[] => nodes.flatMap((n) => [n, ...walk(n.children)]);
 

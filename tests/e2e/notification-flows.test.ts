@@ -192,7 +192,7 @@ describe('guests told by email: reserve → pay → confirm / expire / decline, 
       document_id: uniqueName('doc'),
       guest_id: guestId,
       document_type: 'passport',
-      reasons: ['expired', 'mrz_check_digit'],
+      reasons: ['document_expired', 'mrz_check_digit_document_number'],
       rejected_at: new Date().toISOString(),
     });
     await publishAll(publisher, [toOutgoing(validated), toOutgoing(rejected), toOutgoing(validated)]);
@@ -208,8 +208,8 @@ describe('guests told by email: reserve → pay → confirm / expire / decline, 
     const ok = mails.find((m) => m.headers['x-albergue-template'] === 'document_validated')!;
     const no = mails.find((m) => m.headers['x-albergue-template'] === 'document_rejected')!;
     assert.match(ok.text, /Hemos aceptado tu DNI \*\*\*\*\*678Z \(válido hasta el 31\/05\/2031\)/);
-    assert.match(no.text, /el documento está caducado \(expired\)/);
-    assert.match(no.text, /un dígito de control de la MRZ no coincide \(mrz_check_digit\)/);
+    assert.match(no.text, /el documento está caducado \(document_expired\)/);
+    assert.match(no.text, /el dígito de control del número en la MRZ no coincide \(mrz_check_digit_document_number\)/);
     const byGuest = await http<{ notifications: { template: string }[] }>('GET', `${urls.notifications}/notifications?guest_id=${guestId}`);
     assert.deepEqual(byGuest.body.notifications.map((n) => n.template).sort(), ['document_rejected', 'document_validated']);
   });
