@@ -61,6 +61,19 @@ export const DEFAULT_POLICY: readonly PolicyEntry[] = [
   // `guest_id`, also in the query); forgetting a contact is an erasure request staff handle.
   { method: 'GET', path: '/api/notifications/notifications', scopes: G },
   { method: 'DELETE', path: '/api/notifications/contacts/{guest_id}', scopes: O },
+  // audit: the event trail and each flow's tree hold guests' contacts: operators only.
+  { method: 'GET', path: '/api/audit/audit/events', scopes: O },
+  { method: 'GET', path: '/api/audit/audit/flows/{correlation_id}', scopes: O },
+  { method: 'GET', path: '/api/audit/audit/bookings/{booking_id}', scopes: O },
+  // operations: the read models of the whole network (live and Postgres reports): operators only.
+  ...(['/operations', '/operations/reports'] as const).flatMap((prefix) =>
+    ['occupancy', 'bookings', 'payments', 'flows-in-flight'].map((r) => ({
+      method: 'GET' as const,
+      path: `/api/operations${prefix}/${r}`,
+      scopes: O,
+    })),
+  ),
+  { method: 'GET', path: '/api/operations/operations/projections', scopes: O },
 ];
 
 interface CompiledEntry {
