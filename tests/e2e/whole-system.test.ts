@@ -25,6 +25,15 @@ function processesInGroup(pgid: number): number[] {
     .filter((n) => n > 0);
 }
 
+/** Signals the process group; false when it is gone already (the system exited by itself). */
+function signalGroup(pgid: number, sig: 'SIGINT' | 'SIGKILL'): boolean {
+  try {
+    return process.kill(-pgid, sig);
+  } catch {
+    return false;
+  }
+}
+
 interface Envelope {
   readonly event_id: string;
   readonly event_type: string;
@@ -97,7 +106,7 @@ test(
 
       // Every event on the broker, as the observer account (read-only on albergue/#) sees it.
       observer = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.BROKER_MQTT_PORT}`, {
-        clientId: `whole-system-observer-${process.pid}`,
+        clientId: `albergue-observer-whole-system-${process.pid}`,
         username: 'observer',
         password: 'observer-dev-password',
         reconnectPeriod: 200,
@@ -227,7 +236,7 @@ test(
       assert.equal((await fetch(tree)).status, 401);
     } finally {
       await observer?.endAsync(true).catch(() => undefined);
-      process.kill(-pgid, 'SIGINT');
+      signalGroup(pgid, 'SIGINT');
       const stopped = await waitFor(() => exitCode !== undefined, { timeoutMs: 30_000 }).then(
         () => true,
         () => false,
@@ -238,7 +247,7 @@ test(
             () => processesInGroup(pgid),
           )
         : processesInGroup(pgid);
-      if (!stopped || left.length > 0) process.kill(-pgid, 'SIGKILL');
+      if (!stopped || left.length > 0) signalGroup(pgid, 'SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
       assert.ok(stopped, `the system did not stop on SIGINT:\n${out}`);
       assert.match(out, /Albergue stopped\./, `the system did not report a clean stop:\n${out}`);
