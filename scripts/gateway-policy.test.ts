@@ -45,6 +45,15 @@ test('every public route of every declared service has its gateway policy entry'
 
 test('every gateway policy entry names a route a declared service serves', () => {
   const served = new Set(serviceRoutes.map((r) => `${r.method} ${r.path}`));
-  const stale = DEFAULT_POLICY.map((e) => `${e.method} ${e.path}`).filter((e) => !served.has(e));
+  // Audit and operations have no `http.ts` the catalog registers yet (scripts/catalog.ts SERVICE_HTTP_APIS), so
+  // their entries cannot be checked here; services/gateway and tests/e2e/whole-system.test.ts call them through
+  // the gateway (which routes /api/<service>/…). Exactly these two: a third service without a catalog API fails below.
+  const uncatalogued = SYSTEM_DECLARATIONS.filter((d) => d.service !== 'gateway' && input.http[d.service] === undefined).map(
+    (d) => d.service,
+  );
+  assert.deepEqual(uncatalogued.sort(), ['audit', 'operations']);
+  const stale = DEFAULT_POLICY.filter((e) => !(uncatalogued as readonly string[]).includes(e.path.split('/')[2]!))
+    .map((e) => `${e.method} ${e.path}`)
+    .filter((e) => !served.has(e));
   assert.deepEqual(stale, [], 'a policy entry without a route (renamed or removed): fix or remove it');
 });
