@@ -110,8 +110,8 @@ async function once(dataDir: string, extraEnv: Record<string, string>): Promise<
     'NOTIFICATIONS_PORT',
     'AUDIT_PORT',
     'OPERATIONS_PORT',
-    'SMTP_PORT',
-    'MAIL_HTTP_PORT',
+    'MAIL_CATCHER_SMTP_PORT',
+    'MAIL_CATCHER_HTTP_PORT',
   ])
     env[v] = '0';
   const t0 = performance.now();

@@ -68,14 +68,15 @@ test('the demo walks reserve → pay → confirmed, declined → cancelled, hold
           guestKey: key('guest'),
           hostelKey: key('hostel'),
           holdWaitMs: 30_000,
+          flows: ['paid', 'declined', 'expiry'],
           log: (l) => lines.push(l),
         });
         assert.deepEqual(
           results.map((r) => [r.flow, r.outcome]),
           [
-            ['reserve → pay → confirmed', 'ok'],
-            ['declined card → cancelled', 'ok'],
-            ['reserve → hold expires', 'ok'],
+            ['reserve → pay → confirmed → mail', 'ok'],
+            ['declined card → cancelled → mail', 'ok'],
+            ['reserve → hold expires → mail', 'ok'],
           ],
           lines.join('\n'),
         );

@@ -18,6 +18,10 @@ import { Supervisor, stopOnSignals } from './supervisor.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pgBase = (process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// Each service's database is `<PG_DB_PREFIX><service>` (default `albergue_`): another prefix keeps a second system
+// (a test's) out of a developer's databases. Redis keys and MQTT topics have no such prefix yet.
+const dbPrefix = process.env.PG_DB_PREFIX ?? 'albergue_';
+if (!/^[a-z_][a-z0-9_]{0,40}$/.test(dbPrefix)) throw new Error(`PG_DB_PREFIX must match [a-z_][a-z0-9_]{0,40}, got "${dbPrefix}"`);
 const externalMqtt = process.env.MQTT_URL;
 const mqttUrl = externalMqtt ?? `mqtt://127.0.0.1:${process.env.BROKER_MQTT_PORT ?? '1884'}`;
 
@@ -61,7 +65,7 @@ async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: `${pgBase}/postgres` });
   await admin.connect();
   for (const s of services) {
-    const db = `albergue_${s.name}`;
+    const db = `${dbPrefix}${s.name}`;
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
     if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${db}`);
   }
@@ -76,7 +80,7 @@ async function main(): Promise<void> {
   const smtpUrl = process.env.SMTP_URL ?? catcher!.smtpUrl;
   for (const s of services) {
     run(s.name, `services/${s.name}/dist/main.js`, {
-      DATABASE_URL: `${pgBase}/albergue_${s.name}`,
+      DATABASE_URL: `${pgBase}/${dbPrefix}${s.name}`,
       REDIS_URL: redisUrl,
       MQTT_URL: mqttUrl,
       ...(s.name === 'notifications' ? { SMTP_URL: smtpUrl } : {}),
