@@ -203,7 +203,12 @@ describe('guests told by email: reserve → pay → confirm / expire / decline, 
         timeoutMs: 30_000,
       },
     );
-    await waitFor(() => ledger.isProcessed('notifications', DocumentValidated.topic, validated.event_id));
+    // The mail reaches the catcher before its row commits (sent inside the inbox transaction): wait for both handlers.
+    await waitFor(
+      async () =>
+        (await ledger.isProcessed('notifications', DocumentValidated.topic, validated.event_id)) &&
+        (await ledger.isProcessed('notifications', DocumentRejected.topic, rejected.event_id)),
+    );
     assert.equal(mails.length, 2);
     const ok = mails.find((m) => m.headers['x-albergue-template'] === 'document_validated')!;
     const no = mails.find((m) => m.headers['x-albergue-template'] === 'document_rejected')!;
