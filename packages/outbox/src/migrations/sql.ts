@@ -59,4 +59,15 @@ CREATE TABLE inbox_events (
 CREATE INDEX inbox_events_processed_at ON inbox_events (processed_at);
 `,
   },
+  {
+    version: 3,
+    name: 'outbox_events_drop_aggregate_index',
+    // The claim checks an aggregate's earlier rows within its window (claim.ts), not through this
+    // index. Unused, it cost every append and every mark a second index entry, and with statistics
+    // from a drained outbox the planner took it for the claim's window: a full scan of the backlog
+    // and a sort, per claim (40,000 rows read for 400).
+    sql: `
+DROP INDEX IF EXISTS outbox_events_aggregate_unpublished;
+`,
+  },
 ];
