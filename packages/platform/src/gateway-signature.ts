@@ -82,10 +82,20 @@ export function verifyGatewaySignature(
 }
 
 /**
- * Nonces seen within the replay window (per process): a second request with a nonce already seen is
- * a replay. Bounded: past `max` entries the oldest are dropped (they expire first anyway).
+ * Where a service remembers the signature nonces it accepted. Contract: `firstUse` is true exactly
+ * once per nonce among every instance sharing the store, for at least twice the replay window (a
+ * signature older than the window is refused by its timestamp anyway).
  */
-export class NonceGuard {
+export interface NonceStore {
+  firstUse(nonce: string, nowMs: number): boolean | Promise<boolean>;
+}
+
+/**
+ * Nonces seen within the replay window (per process): a second request with a nonce already seen is
+ * a replay. Bounded: past `max` entries the oldest are dropped (they expire first anyway). Shared by
+ * nothing: with several instances, a replay sent to another instance passes — use a shared store there.
+ */
+export class NonceGuard implements NonceStore {
   private readonly seen = new Map<string, number>();
   constructor(
     private readonly windowMs = DEFAULT_SIGNATURE_WINDOW_MS,

@@ -16,10 +16,12 @@ import {
   signGatewayRequest,
   verifyGatewaySignature,
 } from '@albergue/platform/gateway-signature';
-import { expectProblem } from '@albergue/platform/testing';
+import { expectProblem, freePort, uniqueName, waitFor } from '@albergue/platform/testing';
+import { RedisLedgerConnection } from '@albergue/messaging';
 import { newEventId } from '@albergue/events';
 import { buildServiceHttp } from './http.js';
 import { serviceConfig } from './config.js';
+import { RedisNonceStore } from './redis-nonce-store.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 
@@ -189,4 +191,80 @@ test('verification is exact about the header and the nonce guard remembers withi
   assert.equal(guard.firstUse('n1', 10), false);
   for (const n of ['n2', 'n3', 'n4', 'n5']) guard.firstUse(n, 20);
   assert.equal(guard.firstUse('n5', 30), false, 'the newest are kept when the guard is full');
+});
+
+describe('two instances of a service share the replay guard through Redis', () => {
+  const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const ns = `${uniqueName('nonce')}:`;
+  let conn: RedisLedgerConnection;
+  const instance = async (nonces: RedisNonceStore | undefined): Promise<FastifyInstance> => {
+    const { app } = await buildServiceHttp({
+      service: 'sigtest',
+      logger: createLogger('sigtest'),
+      metrics: createMetricsRegistry('sigtest'),
+      checks: {},
+      gatewaySecret: SECRET,
+      ...(nonces ? { nonces } : {}),
+    });
+    app.get('/things/:id', () => ({ ok: true }));
+    await app.ready();
+    return app;
+  };
+
+  before(() => {
+    conn = new RedisLedgerConnection({ url: REDIS_URL });
+  });
+  after(async () => {
+    const keys = await conn.redis.keys(`${ns}*`);
+    if (keys.length > 0) await conn.redis.del(...keys);
+    await conn.close();
+  });
+
+  test('a signature accepted by one instance is a replay at the other; per-process guards would let it pass', async () => {
+    const [a, b] = [
+      await instance(new RedisNonceStore(conn.redis, { keyPrefix: ns })),
+      await instance(new RedisNonceStore(conn.redis, { keyPrefix: ns })),
+    ];
+    const [c, d] = [await instance(undefined), await instance(undefined)];
+    try {
+      const headers = signed('GET', '/things/1');
+      assert.equal((await a.inject({ method: 'GET', url: '/things/1', headers })).statusCode, 200);
+      const replay = await b.inject({ method: 'GET', url: '/things/1', headers });
+      expectProblem({ statusCode: replay.statusCode, headers: replay.headers, body: replay.body }, 401, 'gateway_signature_required');
+      assert.match(replay.body, /replay/);
+      const nonce = /;n=([^;]+);/.exec(headers[GATEWAY_SIGNATURE_HEADER])![1]!;
+      assert.ok((await conn.redis.pttl(`${ns}gw:nonce:${nonce}`)) > 30_000, 'kept for twice the replay window');
+      // What a shared store prevents: two processes that remember only their own nonces both accept.
+      const other = signed('GET', '/things/2');
+      assert.equal((await c.inject({ method: 'GET', url: '/things/2', headers: other })).statusCode, 200);
+      assert.equal((await d.inject({ method: 'GET', url: '/things/2', headers: other })).statusCode, 200);
+    } finally {
+      await Promise.all([a, b, c, d].map((app) => app.close()));
+    }
+  });
+
+  test('Redis not answering: requests are still served, replays to the same instance refused, and a warning says so once', async () => {
+    const down = new RedisLedgerConnection({ url: `redis://127.0.0.1:${await freePort()}` });
+    down.redis.on('error', () => undefined);
+    const warnings: string[] = [];
+    const logger = createLogger('sigtest');
+    const warn = logger.warn.bind(logger);
+    logger.warn = ((obj: unknown, msg?: string) => {
+      warnings.push(String(msg ?? obj));
+      warn(obj as object, msg);
+    });
+    const app = await instance(new RedisNonceStore(down.redis, { keyPrefix: ns, timeoutMs: 100, logger }));
+    try {
+      for (const id of ['1', '2']) {
+        const headers = signed('GET', `/things/${id}`);
+        assert.equal((await app.inject({ method: 'GET', url: `/things/${id}`, headers })).statusCode, 200);
+        assert.equal((await app.inject({ method: 'GET', url: `/things/${id}`, headers })).statusCode, 401, 'replayed to the same instance');
+      }
+      await waitFor(() => warnings.length > 0, { message: 'a warning about Redis' });
+      assert.equal(warnings.filter((w) => /Redis unavailable/.test(w)).length, 1, 'once per outage');
+    } finally {
+      await app.close();
+      down.redis.disconnect();
+    }
+  });
 });

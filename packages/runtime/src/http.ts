@@ -23,6 +23,7 @@ import {
   GATEWAY_SCOPES_HEADER,
   GATEWAY_SIGNATURE_HEADER,
   NonceGuard,
+  type NonceStore,
   verifyGatewaySignature,
 } from '@albergue/platform/gateway-signature';
 import type { IdempotencyStore } from './idempotency.js';
@@ -50,6 +51,8 @@ export interface HttpOptions {
   readonly gatewaySecret?: string;
   /** The replay window of gateway signatures in ms (default 30 s). */
   readonly signatureWindowMs?: number;
+  /** Nonces already accepted: shared by every instance of the service (Redis) or, by default, this process's. */
+  readonly nonces?: NonceStore;
 }
 
 export interface ServiceHttp {
@@ -91,7 +94,8 @@ export async function buildServiceHttp(o: HttpOptions): Promise<ServiceHttp> {
     },
   }) as unknown as FastifyInstance;
   useStrictValidation(app);
-  if (o.gatewaySecret !== undefined) requireGatewaySignature(app, o.gatewaySecret, o.signatureWindowMs);
+  if (o.gatewaySecret !== undefined)
+    requireGatewaySignature(app, o.gatewaySecret, o.signatureWindowMs, o.nonces ?? new NonceGuard(o.signatureWindowMs));
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header(COMMAND_ID_HEADER, req.id);
@@ -203,10 +207,9 @@ function unauthorized(reply: FastifyReply, reason: string): FastifyReply {
 /**
  * Refuses (401) every request without a valid gateway signature — decided on the route the router
  * matched, so no spelling of /health reaches another route unsigned — then checks, once the body is
- * read, that its digest is the signed one. A nonce is accepted once per process within the window.
+ * read, that its digest is the signed one. A nonce is accepted once within the window, by `nonces`.
  */
-function requireGatewaySignature(app: FastifyInstance, secret: string, windowMs?: number): void {
-  const nonces = new NonceGuard(windowMs);
+function requireGatewaySignature(app: FastifyInstance, secret: string, windowMs: number | undefined, nonces: NonceStore): void {
   app.addHook('onRequest', async (req, reply) => {
     if ((req.method === 'GET' || req.method === 'HEAD') && UNSIGNED_ROUTES.has(req.routeOptions.url ?? '')) return;
     // A route that authenticates its caller by other means (payment's provider callback: the provider's HMAC).
@@ -225,7 +228,7 @@ function requireGatewaySignature(app: FastifyInstance, secret: string, windowMs?
       windowMs,
     );
     if (!check.ok) return unauthorized(reply, check.reason);
-    if (!nonces.firstUse(check.nonce, now)) return unauthorized(reply, 'signature already used (replay)');
+    if (!(await nonces.firstUse(check.nonce, now))) return unauthorized(reply, 'signature already used (replay)');
     (req as unknown as DigestCarrier)[SIGNED_DIGEST] = check.bodySha256;
   });
   app.addHook('preParsing', async (req, _reply, payload) => {

@@ -28,6 +28,7 @@ import { createLogger, createMetricsRegistry, envInt, listenOrExplain } from '@a
 import type { ServiceConfig } from './config.js';
 import { serviceConfig } from './config.js';
 import { buildServiceHttp } from './http.js';
+import { RedisNonceStore } from './redis-nonce-store.js';
 import type { ReadinessCheck } from './http.js';
 import { DEFAULT_IDEMPOTENCY_TTL_MS, IDEMPOTENCY_MIGRATION } from './idempotency.js';
 import { UnitOfWorkDatabase } from './unit-of-work.js';
@@ -179,6 +180,10 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
     checks,
     idempotency,
     ...(config.gatewaySecret !== undefined ? { gatewaySecret: config.gatewaySecret } : {}),
+    // Every instance of the service refuses a nonce any of them accepted (memory when there is no Redis).
+    ...(config.gatewaySecret !== undefined && redisLedger instanceof RedisDeliveryLedger
+      ? { nonces: new RedisNonceStore(redisLedger.conn.redis, { logger, keyPrefix: redisLedger.conn.ns }) }
+      : {}),
     ...(o.description ? { description: o.description } : {}),
   });
 
