@@ -80,6 +80,11 @@ export interface MailCatcher {
   resume(): Promise<void>;
   /** Answers 550 to RCPT TO of this address (lower-cased) from now on: a permanent refusal of one recipient. */
   rejectRecipient(address: string): void;
+  /**
+   * A slow server: from now on every message is kept at once but its 250 answer comes `ms` later (0:
+   * at once again) — the case where a sender gives up on a mail that was in fact delivered.
+   */
+  answerLate(ms: number): void;
   readonly failureMode: SmtpFailureMode;
   close(): Promise<void>;
 }
@@ -114,6 +119,16 @@ export async function startMailCatcher(o: MailCatcherOptions = {}): Promise<Mail
   const waiters = new Set<() => void>();
   const rejected = new Set<string>();
   let mode: SmtpFailureMode = 'none';
+  let answerDelayMs = 0;
+  const lateAnswers = new Set<NodeJS.Timeout>();
+  const answer = (callback: () => void): void => {
+    if (answerDelayMs === 0) return callback();
+    const t = setTimeout(() => {
+      lateAnswers.delete(t);
+      callback();
+    }, answerDelayMs);
+    lateAnswers.add(t);
+  };
 
   const fileOf = (id: string) => join(dir!, `${id}.eml`);
   const drop = (id: string) => {
@@ -179,7 +194,7 @@ export async function startMailCatcher(o: MailCatcherOptions = {}): Promise<Mail
         // smtp-server answers 552 itself for an oversized message.
         if (stream.sizeExceeded) return callback(smtpError('message exceeds the size limit', 552));
         keep(Buffer.concat(chunks), session).then(
-          () => callback(),
+          () => answer(() => callback()),
           (err: unknown) => {
             log?.warn({ err }, 'mail catcher: could not keep a message');
             callback(smtpError('mail catcher: could not store the message', 451));
@@ -313,12 +328,18 @@ export async function startMailCatcher(o: MailCatcherOptions = {}): Promise<Mail
       mode = 'none';
       log?.info('mail catcher: accepting mail again');
     },
+    answerLate(ms) {
+      if (!Number.isInteger(ms) || ms < 0) throw new RangeError(`answerLate: ms must be an integer ≥ 0, got ${ms}`);
+      answerDelayMs = ms;
+    },
     rejectRecipient(address) {
       rejected.add(address.toLowerCase());
     },
     async close() {
       if (closed) return;
       closed = true;
+      for (const t of lateAnswers) clearTimeout(t);
+      lateAnswers.clear();
       await stopListening();
       const httpClosed = new Promise<void>((r) => http.close(() => r()));
       http.closeAllConnections();

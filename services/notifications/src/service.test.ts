@@ -190,6 +190,72 @@ async function urlOf(rt: ServiceRuntime): Promise<string> {
   return Promise.resolve(typeof addr === 'object' && addr ? `http://127.0.0.1:${addr.port}` : '');
 }
 
+describe('two instances while the SMTP server answers slowly', () => {
+  // Answers come 1.5 s late, within the SMTP timeout (2 s) and the handler's budget (90% of 6 s).
+  const policy = { visibilityTimeoutMs: 6000, maxAttempts: 10, backoff: { initialMs: 50, maxMs: 200, multiplier: 2, jitter: 0.2 } };
+
+  async function twoInstancesKnowing(bookings: ReturnType<typeof booking>[], catcher: MailCatcher, ledger: RedisDeliveryLedger) {
+    const databaseUrl = await newDatabase();
+    const instances = [
+      await startService({ databaseUrl, ledger, catcher, policy, instance: 'slow0' }),
+      await startService({ databaseUrl, ledger, catcher, policy, instance: 'slow1' }),
+    ];
+    for (const rt of instances) cleanups.push(() => rt.close());
+    for (const b of bookings) await publish(b.reserved);
+    await waitFor(async () => (await instances[0]!.db.query('SELECT 1 FROM guest_contacts')).rowCount === bookings.length, {
+      message: 'the contacts to be known',
+    });
+    return instances;
+  }
+
+  test('every event published twice while each mail takes 1.5 s: one mail per event, recorded once', async () => {
+    const catcher = await startMailCatcher({ smtpPort: 0, httpPort: 0 });
+    cleanups.push(() => catcher.close());
+    const ledger = newLedger();
+    const bookings = Array.from({ length: 6 }, (_, i) => booking(200 + i));
+    const [first] = await twoInstancesKnowing(bookings, catcher, ledger);
+    catcher.answerLate(1500);
+    for (const b of bookings) await publish(b.confirmed, b.confirmed);
+    await waitFor(async () => (await first!.db.query(`SELECT 1 FROM notifications WHERE status = 'sent'`)).rowCount === bookings.length, {
+      timeoutMs: 40_000,
+      message: 'every notification recorded as sent',
+    });
+    for (const [i, b] of bookings.entries()) assert.equal(mailsFor(catcher, b).length, 1, `booking ${i}: one mail`);
+    assert.deepEqual(await ledger.deadLetters.topics(), [], 'nothing dead-lettered');
+  });
+
+  test('an answer later than the SMTP timeout: the mail goes out again with the same Message-ID, recorded once', async () => {
+    const catcher = await startMailCatcher({ smtpPort: 0, httpPort: 0 });
+    cleanups.push(() => catcher.close());
+    const ledger = newLedger();
+    const b = booking(300);
+    const [first] = await twoInstancesKnowing([b], catcher, ledger);
+    catcher.answerLate(2500); // past the 2 s SMTP timeout: the sender gives up on a mail that was delivered
+    await publish(b.confirmed);
+    await catcher.waitFor((m) => m.headers['x-albergue-event-id'] === b.confirmed.event_id, { timeoutMs: 20_000 });
+    catcher.answerLate(0);
+    await waitFor(async () => (await first!.db.query(`SELECT 1 FROM notifications WHERE status = 'sent'`)).rowCount === 1, {
+      timeoutMs: 30_000,
+      message: 'the notification recorded as sent once SMTP answers in time',
+    });
+    const mails = mailsFor(catcher, b);
+    assert.ok(mails.length >= 2, `the retry sent it again (${mails.length} mails)`);
+    assert.equal(new Set(mails.map((m) => m.headers['message-id'])).size, 1, 'every copy has the same Message-ID (receivers drop repeats)');
+  });
+
+  test('an SMTP timeout that does not fit the visibility timeout is refused at start, naming the variable', async () => {
+    await assert.rejects(
+      createNotificationsService({
+        env: { ...process.env, NOTIFICATIONS_SMTP_TIMEOUT_MS: '5000' },
+        config: { port: 0, mqttUrl: broker.url, databaseUrl: 'postgres://127.0.0.1:1/none', redisUrl: REDIS },
+        smtpUrl: 'smtp://127.0.0.1:1',
+        policy: { visibilityTimeoutMs: 6000 },
+      }),
+      /NOTIFICATIONS_SMTP_TIMEOUT_MS 5000 ms is too long for the visibility timeout of BookingConfirmed \(6000 ms\).*at most 2000 ms/,
+    );
+  });
+});
+
 describe('SMTP outages', () => {
   test('down for a while: retried, the breaker opens and later closes, nothing lost, nothing sent twice', async () => {
     const catcher = await startMailCatcher({ smtpPort: 0, httpPort: 0 });

@@ -14,7 +14,7 @@ import {
   ReservationExpired,
 } from '@albergue/events';
 import type { ServiceDeclaration, SubscriptionPolicy } from '@albergue/messaging';
-import { declareService } from '@albergue/messaging';
+import { DEFAULT_POLICY, declareService } from '@albergue/messaging';
 import { ConfigError, envInt, envOptional, envUrl } from '@albergue/platform';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
@@ -79,6 +79,25 @@ function withPolicy(d: ServiceDeclaration, policy: Partial<SubscriptionPolicy> |
 }
 
 /**
+ * A mail goes out inside the handler, whose budget is 90% of the visibility timeout; past it the
+ * handler is abandoned and the event retried, so a mail the server accepted but answered late would go
+ * out twice (same Message-ID). nodemailer applies the timeout per phase (connection, greeting, each
+ * reply): three of them must fit in the visibility timeout.
+ */
+function checkSmtpTimeoutFits(d: ServiceDeclaration, smtpTimeoutMs: number): void {
+  for (const s of d.subscribes) {
+    if (s.event === BookingReserved) continue;
+    const visibilityTimeoutMs = s.policy?.visibilityTimeoutMs ?? DEFAULT_POLICY.visibilityTimeoutMs;
+    if (3 * smtpTimeoutMs > visibilityTimeoutMs)
+      throw new ConfigError(
+        `notifications: NOTIFICATIONS_SMTP_TIMEOUT_MS ${smtpTimeoutMs} ms is too long for the visibility timeout of ` +
+          `${s.event.name} (${visibilityTimeoutMs} ms): a late SMTP answer would outlive the handler and the mail would go out ` +
+          `twice. Set NOTIFICATIONS_SMTP_TIMEOUT_MS to at most ${Math.floor(visibilityTimeoutMs / 3)} ms, or raise the visibility timeout.`,
+      );
+  }
+}
+
+/**
  * The notifications service wired: Postgres adapters (contacts, booking facts, notifications), the
  * SMTP mailer (nodemailer to SMTP_URL), its handlers (each in the inbox transaction), HTTP routes.
  *
@@ -96,9 +115,12 @@ export async function createNotificationsService(o: NotificationsServiceOptions 
   const maxAttempts = envOptional('NOTIFICATIONS_MAX_ATTEMPTS', env) && envInt('NOTIFICATIONS_MAX_ATTEMPTS', 8, { min: 1, max: 100 }, env);
   const policy = maxAttempts ? { ...o.policy, maxAttempts } : o.policy;
 
+  const declaration = withPolicy(notificationsDeclaration, policy);
+  checkSmtpTimeoutFits(declaration, smtpTimeoutMs);
+
   const rt = await createServiceRuntime({
     ...o,
-    declaration: withPolicy(notificationsDeclaration, policy),
+    declaration,
     defaultPort: 8105,
     migrations: NOTIFICATIONS_MIGRATIONS,
     description: "Messages to guests (email over SMTP) from the events of their bookings, payments and documents; guests' contacts.",
