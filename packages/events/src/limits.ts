@@ -97,6 +97,13 @@ export function jsonValueProblem(root: unknown, limits: JsonLimits = {}): Proble
  * (linear, no recursion), so a deeply nested document is refused before it is parsed.
  */
 export function jsonTextTooDeep(text: string, maxDepth = DEFAULT_MAX_DEPTH): boolean {
+  // Fewer opening brackets than the limit (strings' included: an upper bound) cannot nest deeper;
+  // indexOf is native, so the common envelope is settled without walking its characters.
+  let opening = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i !== -1 && opening <= maxDepth; i = text.indexOf(bracket, i + 1)) opening++;
+  }
+  if (opening <= maxDepth) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

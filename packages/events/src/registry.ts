@@ -50,7 +50,9 @@ const fail = (problems: Problem[]): ParseResult => ({ ok: false, reason: formatP
  */
 export class EventRegistry {
   private readonly ajv = createAjv();
-  private readonly byKey = new Map<string, { def: EventDefinition; validate: ValidateFunction }>();
+  /** First-problem validators: the verdict on the hot path (parse); `ajv`'s list every problem. */
+  private readonly fastAjv = createAjv({ allErrors: false });
+  private readonly byKey = new Map<string, { def: EventDefinition; validate: ValidateFunction; check: ValidateFunction }>();
   private readonly latestVersion = new Map<string, number>();
   private readonly upcasters = new Map<string, Upcaster>();
   private readonly validateBase: ValidateFunction;
@@ -65,12 +67,16 @@ export class EventRegistry {
     const key = `${def.name}@${def.version}`;
     if (this.byKey.has(key)) throw new Error(`event ${def.name} v${def.version} is defined twice`);
     // Compiled on first use: compiling every definition at import cost most of a service's start-up CPU.
-    const ajv = this.ajv;
+    const { ajv, fastAjv } = this;
     let validate: ValidateFunction | undefined;
+    let check: ValidateFunction | undefined;
     this.byKey.set(key, {
       def,
       get validate() {
         return (validate ??= ajv.compile(eventSchema(def)));
+      },
+      get check() {
+        return (check ??= fastAjv.compile(eventSchema(def)));
       },
     });
     this.latestVersion.set(def.name, Math.max(def.version, this.latestVersion.get(def.name) ?? 0));
@@ -176,17 +182,27 @@ export class EventRegistry {
       const bad = jsonValueProblem(value, value === input ? { maxDepth, maxBytes: max } : { maxDepth });
       if (bad) return fail([bad]);
     }
-    if (!this.validateBase(value)) return fail(problemsOf(this.validateBase.errors));
     const env = value as EventEnvelope;
-    const entry = this.byKey.get(`${env.event_type}@${env.event_version}`);
-    if (!entry) return fail([this.unknownProblem(env.event_type, env.event_version)]);
+    // A known type and version: its schema checks the whole envelope, base fields included, so the
+    // base schema runs only to explain an envelope whose type or version names no definition.
+    const entry =
+      typeof env.event_type === 'string' && typeof env.event_version === 'number'
+        ? this.byKey.get(`${env.event_type}@${env.event_version}`)
+        : undefined;
+    if (!entry) {
+      if (!this.validateBase(value)) return fail(problemsOf(this.validateBase.errors));
+      return fail([this.unknownProblem(env.event_type, env.event_version)]);
+    }
     if (options.topic !== undefined) {
       const expected = options.topic.replaceAll('/', '.');
       if (entry.def.topic !== expected) {
         return fail([{ path: '/event_type', message: `${entry.def.topic} does not belong on topic ${expected}` }]);
       }
     }
-    if (!entry.validate(env)) return fail(problemsOf(entry.validate.errors));
+    if (!entry.check(env)) {
+      entry.validate(env);
+      return fail(problemsOf(entry.validate.errors));
+    }
 
     const target = options.targetVersion ?? this.latestVersion.get(env.event_type) ?? env.event_version;
     if (target === env.event_version) return { ok: true, event: deepFreeze(structuredCloneIfNeeded(env, input)) };

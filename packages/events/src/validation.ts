@@ -12,8 +12,13 @@ export interface Problem {
 }
 
 /** A fresh ajv instance for draft 2020-12 with formats; compile once, validate many. */
-export function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+/**
+ * `allErrors` (every problem, for messages) or the first problem only: the verdict is the same, and
+ * stopping at the first problem is the cheaper code on the hot path; the complete list is computed
+ * again only for input that failed.
+ */
+export function createAjv(o: { readonly allErrors?: boolean } = {}): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: o.allErrors ?? true, strict: true, allowUnionTypes: true });
   addFormats(ajv);
   return ajv;
 }
