@@ -9,7 +9,7 @@ export interface NonceRedis {
 }
 
 /** Key of an accepted nonce (`[namespace]gw:nonce:<nonce>`), expiring after twice the replay window. */
-export const NONCE_KEY_PREFIX = 'gw:nonce:';
+const NONCE_KEY_PREFIX = 'gw:nonce:';
 
 export interface RedisNonceStoreOptions {
   readonly windowMs?: number;
