@@ -79,6 +79,9 @@ const SCRIPTS: Record<keyof LedgerCommands, string> = {
   albergueLedgerDeliveries: DELIVERIES,
 };
 
+/** How often a connection writes a subscriber it keeps recording for to the global registry again. */
+const REGISTRY_REFRESH_MS = 60_000;
+
 /** The names of the ledger's script commands (on the client, through defineCommand). */
 export const SCRIPT_NAMES = Object.keys(SCRIPTS) as readonly (keyof LedgerCommands)[];
 
@@ -93,8 +96,8 @@ export class RedisLedgerConnection {
   /** Dead letters written through this connection (by any of the three stores): dlq_total counts them. */
   readonly deadLetterEvents = new DeadLetterEvents();
   private readonly owned: boolean;
-  /** Subscribers already written to the global registry through this connection. */
-  private readonly registered = new Set<string>();
+  /** Subscribers written to the global registry through this connection, and when. */
+  private readonly registered = new Map<string, number>();
 
   constructor(options: RedisLedgerOptions = {}) {
     const ns = options.namespace ?? '';
@@ -121,12 +124,14 @@ export class RedisLedgerConnection {
 
   /**
    * Adds `subscriber` to the global registry `mqtt:ledger:subscribers` (its own slot on a cluster,
-   * so never from a script): before anything of the subscriber is written, once per connection.
+   * so never from a script): before anything of the subscriber is written, and again at most once
+   * per REGISTRY_REFRESH_MS (a registry lost with Redis' data is written again).
    */
   async registerSubscriber(subscriber: string): Promise<void> {
-    if (this.registered.has(subscriber)) return;
+    const at = this.registered.get(subscriber);
+    if (at !== undefined && Date.now() - at < REGISTRY_REFRESH_MS) return;
     await this.redis.sadd(this.key(ledgerKey('subscribers')), subscriber);
-    this.registered.add(subscriber);
+    this.registered.set(subscriber, Date.now());
   }
 
   /** Every subscriber of the global registry, sorted. */
