@@ -221,7 +221,8 @@ function messagingStorage(model: CatalogModel): string[] {
   out.push(
     'Redis (the delivery ledger, dead letters, breakers and the broker service; every key of the ledger is',
     'prefixed by its optional namespace). From the key definitions the code builds its keys with',
-    '(`LEDGER_REDIS_KEYS` in packages/messaging, `BROKER_REDIS_KEYS` in services/broker):',
+    '(`LEDGER_REDIS_KEYS` in packages/messaging, `BROKER_REDIS_KEYS` in services/broker). `{<subscriber>}` is a',
+    'Redis Cluster hash tag: every key of one subscriber is in one slot (docs/scale-out.md).',
     '',
   );
   out.push(

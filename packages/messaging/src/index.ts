@@ -3,6 +3,7 @@ export * from './declarations.js';
 export * from './ledger/policy.js';
 export * from './ledger/memory-ledger.js';
 export * from './ledger/redis-ledger.js';
+export * from './ledger/redis-connection.js';
 export * from './ledger/redis-keys.js';
 export * from './dlq/operations.js';
 export * from './dlq/entries.js';

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { ConfigError, envOptional, envPort, envUrl } from '@albergue/platform';
 import { gatewaySecretFromEnv } from '@albergue/platform/gateway-signature';
+import { redisUrlFromEnv } from '@albergue/messaging';
 
 type Env = Record<string, string | undefined>;
 
@@ -56,7 +57,7 @@ export function serviceConfig(service: string, defaultPort: number, env: Env = p
     mqttUrl: envUrl('MQTT_URL', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:'], env) ?? 'mqtt://127.0.0.1:1884',
     mqttUsername: envOptional(`${S}_MQTT_USERNAME`, env) ?? envOptional('MQTT_USERNAME', env) ?? service,
     mqttPassword: password ?? devMqttPassword(envOptional(`${S}_MQTT_USERNAME`, env) ?? envOptional('MQTT_USERNAME', env) ?? service),
-    redisUrl: envUrl('REDIS_URL', ['redis:', 'rediss:'], env),
+    redisUrl: redisUrlFromEnv('REDIS_URL', env),
     gatewaySecret: gatewaySecretFromEnv(env),
   };
 }

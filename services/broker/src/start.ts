@@ -6,12 +6,14 @@ import type {
   DeadLetterSource,
   DeadLetterStore,
   DeliveryLedger,
+  RedisClient,
   ServiceDeclaration,
 } from '@albergue/messaging';
 import {
   DlqOperations,
   MemoryDeliveryLedger,
   RedisDeliveryLedger,
+  createRedisClient,
   declaredSubscribersOf,
   messagingMetrics,
   subscriberGroups,
@@ -56,6 +58,11 @@ export interface BrokerOptions {
   readonly httpPort?: number;
   /** Redis for MQTT persistence, published messages, the channel, registrations and (by default) the ledger. Unset = memory. */
   readonly redisUrl?: string;
+  /**
+   * Redis of the delivery ledger when it is not `redisUrl` (LEDGER_REDIS_URL): e.g. a Redis Cluster
+   * (`redis+cluster://…`) shared with the services, while the broker's own state stays on one Redis.
+   */
+  readonly ledgerRedisUrl?: string;
   /**
    * The services this broker serves: one MQTT account each (plus the observer), whose declared
    * publications and subscriptions make the ACL. Given by the composition root; no default, so no
@@ -149,10 +156,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       channel = new MemoryChannelNotifier();
       registry = new MemoryHttpSubscriptionRegistry();
     }
-    let ledgerConn: Redis | undefined;
-    if (options.ledger === undefined && options.redisUrl !== undefined) {
+    let ledgerConn: RedisClient | undefined;
+    const ledgerUrl = options.ledgerRedisUrl ?? options.redisUrl;
+    if (options.ledger === undefined && ledgerUrl !== undefined) {
       // The ledger's own connection, made here so its errors are handled and /health sees it.
-      const c = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+      const c = createRedisClient(ledgerUrl, { maxRetriesPerRequest: 3 }, options.ledgerRedisUrl ? 'LEDGER_REDIS_URL' : 'REDIS_URL');
       ledgerConn = c;
       c.on('error', (err: Error) => {
         ledgerError = err.message;
@@ -317,7 +325,7 @@ function reservedSubscriberNames(declarations: readonly ServiceDeclaration[]): S
   return new Set([...declarations.flatMap((d) => [d.service, ...subscriberGroups(d)]), OBSERVER_ACCOUNT, ANONYMOUS_ACCOUNT]);
 }
 
-function redisLedger(redis: Redis): LedgerBundle {
+function redisLedger(redis: RedisClient): LedgerBundle {
   const ledger = new RedisDeliveryLedger({ redis });
   return { ledger, deadLetters: ledger.deadLetters, breakers: ledger.breakers };
 }

@@ -3,6 +3,7 @@ import { gatewaySecretFromEnv } from '@albergue/platform/gateway-signature';
 import type { ClientKey } from './application/keys.js';
 import { keysFromEnv } from './application/keys.js';
 import type { RateLimit } from './application/ports.js';
+import { redisUrlFromEnv } from '@albergue/messaging';
 
 type Env = Record<string, string | undefined>;
 
@@ -69,7 +70,7 @@ export function gatewayConfig(env: Env = process.env): GatewayConfig {
     upstreams,
     keys: keysFromEnv(env),
     secret: gatewaySecretFromEnv(env),
-    redisUrl: envUrl('REDIS_URL', ['redis:', 'rediss:'], env),
+    redisUrl: redisUrlFromEnv('REDIS_URL', env),
     keyLimit: { limit: envInt('GATEWAY_RATE_LIMIT', 120, { min: 1 }, env), windowS },
     ipLimit: { limit: envInt('GATEWAY_IP_RATE_LIMIT', 60, { min: 1 }, env), windowS },
     bodyLimit: envInt('GATEWAY_BODY_LIMIT', 1024 * 1024, { min: 1024 }, env),

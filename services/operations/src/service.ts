@@ -1,5 +1,6 @@
 import type { AlbergueEvent } from '@albergue/events';
-import { envInt, envOptional } from '@albergue/platform';
+import { isClusterUrl, redisUrlFromEnv } from '@albergue/messaging';
+import { ConfigError, envInt, envOptional } from '@albergue/platform';
 import type { ServiceRuntime, ServiceRuntimeOptions } from '@albergue/runtime';
 import { createServiceRuntime } from '@albergue/runtime';
 import { MemoryLiveStore } from './adapters/memory/memory-live-store.js';
@@ -13,7 +14,10 @@ import { OPERATIONS_PROJECTIONS } from './domain/operations-projections.js';
 import { httpApi } from './http.js';
 
 export interface OperationsServiceOptions extends Partial<Pick<ServiceRuntimeOptions, 'env' | 'config' | 'logger' | 'ledger' | 'relay'>> {
-  /** The live store (default: Redis with REDIS_URL under OPERATIONS_REDIS_NAMESPACE, else memory). */
+  /**
+   * The live store (default: Redis with OPERATIONS_REDIS_URL, else REDIS_URL, under
+   * OPERATIONS_REDIS_NAMESPACE; else memory). It needs one Redis, not a cluster.
+   */
   readonly live?: LiveStore;
 }
 
@@ -38,10 +42,22 @@ export async function createOperationsService(o: OperationsServiceOptions = {}):
       'The operations read model: occupancy, bookings and payments by status, flows in flight; live (Redis) and reports (Postgres).',
   });
   const store = new PgProjectionStore(rt.db);
+  let liveUrl: string | undefined;
+  try {
+    liveUrl = redisUrlFromEnv('OPERATIONS_REDIS_URL', env) ?? rt.config.redisUrl;
+    // Its scripts read keys of several slots: on a cluster the ledger may stay, the live store may not.
+    if (o.live === undefined && liveUrl !== undefined && isClusterUrl(liveUrl))
+      throw new ConfigError(
+        'the operations live store needs one Redis, but its URL (OPERATIONS_REDIS_URL, else REDIS_URL) names a Redis Cluster: set OPERATIONS_REDIS_URL=redis://host:port for it (the delivery ledger stays on the cluster)',
+      );
+  } catch (err) {
+    await rt.close();
+    throw err;
+  }
   const live =
     o.live ??
-    (rt.config.redisUrl
-      ? new RedisLiveStore({ url: rt.config.redisUrl, namespace: envOptional('OPERATIONS_REDIS_NAMESPACE', env) ?? 'ops:' })
+    (liveUrl
+      ? new RedisLiveStore({ url: liveUrl, namespace: envOptional('OPERATIONS_REDIS_NAMESPACE', env) ?? 'ops:' })
       : new MemoryLiveStore());
   const liveSync = new LiveProjections(OPERATIONS_PROJECTIONS, store, live, rt.logger);
   try {

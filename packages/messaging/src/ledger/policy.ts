@@ -69,7 +69,14 @@ export function mergePolicy(base: SubscriptionPolicy, over: Partial<Subscription
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
 const KEY_PART = /^[^\s:]+$/;
-/** Subscriber and topic names are parts of Redis keys: non-empty, no ':' and no whitespace. */
+/** A subscriber is also the Redis Cluster hash tag `{<subscriber>}` of its keys: no braces either. */
+const SUBSCRIBER_PART = /^[^\s:{}]+$/;
+/**
+ * Subscriber and topic names are parts of Redis keys: non-empty, no ':' and no whitespace; a
+ * subscriber has no '{' or '}' (it is the hash tag of its keys).
+ */
 export function assertKeyPart(what: 'subscriber' | 'topic', value: string): void {
+  if (what === 'subscriber' && !SUBSCRIBER_PART.test(value))
+    throw new Error(`invalid subscriber ${JSON.stringify(value)}: must be non-empty, without ':', '{', '}' or whitespace`);
   if (!KEY_PART.test(value)) throw new Error(`invalid ${what} ${JSON.stringify(value)}: must be non-empty, without ':' or whitespace`);
 }

@@ -77,39 +77,39 @@ describe('redis ledger: key layout, server-side dates, round trips', () => {
     } while (cursor !== '0');
     const types = Object.fromEntries(await Promise.all(keys.map(async (k) => [k.slice(namespace.length), await r.type(k)] as const)));
     assert.deepEqual(types, {
-      [`mqtt:processed:${sub}:${topicA}`]: 'zset',
-      [`mqtt:dlq:${topicB}`]: 'hash',
-      [`mqtt:dlq:${topicB}:order`]: 'zset',
-      'mqtt:dlq-topics': 'set',
-      [`cb:${sub}:${topicA}`]: 'hash',
-      [`cb:${sub}:${topicA}:failures`]: 'zset',
+      [`mqtt:processed:{${sub}}:${topicA}`]: 'zset',
+      [`mqtt:dlq:{${sub}}:${topicB}`]: 'hash',
+      [`mqtt:dlq:{${sub}}:${topicB}:order`]: 'zset',
+      [`mqtt:dlq-topics:{${sub}}`]: 'set',
+      [`cb:{${sub}}:${topicA}`]: 'hash',
+      [`cb:{${sub}}:${topicA}:failures`]: 'zset',
       'mqtt:ledger:subscribers': 'set',
-      [`mqtt:ledger:${sub}:topics`]: 'set',
-      [`mqtt:ledger:${sub}:policies`]: 'hash',
-      [`mqtt:ledger:${sub}:${topicA}:ready`]: 'zset',
-      [`mqtt:ledger:${sub}:${topicA}:msg:k2`]: 'hash',
-      [`mqtt:ledger:${sub}:${topicA}:msg:k3`]: 'hash',
+      [`mqtt:ledger:{${sub}}:topics`]: 'set',
+      [`mqtt:ledger:{${sub}}:policies`]: 'hash',
+      [`mqtt:ledger:{${sub}}:${topicA}:ready`]: 'zset',
+      [`mqtt:ledger:{${sub}}:${topicA}:msg:k2`]: 'hash',
+      [`mqtt:ledger:{${sub}}:${topicA}:msg:k3`]: 'hash',
     });
-    const processed = `${namespace}mqtt:processed:${sub}:${topicA}`;
+    const processed = `${namespace}mqtt:processed:{${sub}}:${topicA}`;
     const ttl = await r.pttl(processed);
     assert.ok(ttl > 0 && ttl <= policy.dedupWindowMs, `processed TTL ${ttl}`);
     const until = Number(await r.zscore(processed, 'k1'));
     assert.ok(Math.abs(until - (Date.now() + policy.dedupWindowMs)) < 2_000, 'scored by expiry');
-    const failuresTtl = await r.pttl(`${namespace}cb:${sub}:${topicA}:failures`);
+    const failuresTtl = await r.pttl(`${namespace}cb:{${sub}}:${topicA}:failures`);
     assert.ok(failuresTtl > 0 && failuresTtl <= policy.breaker.windowMs);
-    assert.equal(await r.pttl(`${namespace}cb:${sub}:${topicA}`), -1);
-    assert.deepEqual(await r.hgetall(`${namespace}cb:${sub}:${topicA}`), {
+    assert.equal(await r.pttl(`${namespace}cb:{${sub}}:${topicA}`), -1);
+    assert.deepEqual(await r.hgetall(`${namespace}cb:{${sub}}:${topicA}`), {
       state: 'open',
-      until: (await r.hget(`${namespace}cb:${sub}:${topicA}`, 'until'))!,
+      until: (await r.hget(`${namespace}cb:{${sub}}:${topicA}`, 'until'))!,
     });
-    const entry = await r.hgetall(`${namespace}mqtt:ledger:${sub}:${topicA}:msg:k2`);
+    const entry = await r.hgetall(`${namespace}mqtt:ledger:{${sub}}:${topicA}:msg:k2`);
     assert.equal(entry.att, '1');
     assert.equal(JSON.parse(entry.errs!)[0].message, 'boom');
-    assert.deepEqual(JSON.parse((await r.hget(`${namespace}mqtt:dlq:${topicB}`, `${sub}:bad-1`))!).id, 'bad-1');
+    assert.deepEqual(JSON.parse((await r.hget(`${namespace}mqtt:dlq:{${sub}}:${topicB}`, `${sub}:bad-1`))!).id, 'bad-1');
 
     // A reset breaker and an acked probe leave no cb: keys behind.
     await ledger.breakers.reset(sub, topicA);
-    assert.equal(await r.exists(`${namespace}cb:${sub}:${topicA}`, `${namespace}cb:${sub}:${topicA}:failures`), 0);
+    assert.equal(await r.exists(`${namespace}cb:{${sub}}:${topicA}`, `${namespace}cb:{${sub}}:${topicA}:failures`), 0);
   });
 
   test('the Lua ISO-8601 formatter agrees with Date.prototype.toISOString', async () => {
@@ -133,7 +133,7 @@ describe('redis ledger: key layout, server-side dates, round trips', () => {
     const warm = await ledger.record(sub, [msg(topicA, 'warm')]); // loads the scripts (EVALSHA miss → EVAL)
     assert.deepEqual(warm, ['recorded']);
     await ledger.ackMany(await ledger.lease(sub, 1));
-    const redis = ledger.conn.redis;
+    const redis = ledger.conn.redis as Redis;
     const sent: string[] = [];
     const original = redis.sendCommand.bind(redis);
     redis.sendCommand = (...args: Parameters<typeof original>) => {
@@ -159,7 +159,7 @@ describe('redis ledger: key layout, server-side dates, round trips', () => {
     const d = (await ledger.lease(sub, 1))[0];
     assert.ok(d);
     assert.equal(d.body, body);
-    assert.equal(await r.hget(`${namespace}mqtt:ledger:${sub}:${topicA}:msg:b1`, 'body'), body);
+    assert.equal(await r.hget(`${namespace}mqtt:ledger:{${sub}}:${topicA}:msg:b1`, 'body'), body);
     assert.equal(await ledger.ack(d), 'acked');
   });
 

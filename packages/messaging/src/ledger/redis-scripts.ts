@@ -2,8 +2,10 @@
  * Lua scripts of the Redis ledger. Each runs atomically on the server, uses the server clock (TIME)
  * so every instance agrees on "now", and handles a whole batch in one round trip.
  *
- * Keys are built inside the scripts from the namespace (ARGV[1]), subscriber and topic, so the
- * scripts need a single Redis (standalone, or a primary with replicas / Sentinel), not Cluster.
+ * Keys are built inside the scripts from the namespace (ARGV[1]), subscriber and topic. Every script
+ * serves one subscriber and touches only keys tagged `{<subscriber>}`, so on Redis Cluster it runs in
+ * that subscriber's slot; KEYS[1] (a key of the same slot, see `routingKey` in redis-ledger.ts) routes
+ * it there. The global registry `mqtt:ledger:subscribers` is never touched from a script.
  * The key functions are generated from `LEDGER_REDIS_KEYS` (redis-keys.ts); the layout is documented
  * in packages/messaging/README.md.
  */
@@ -39,8 +41,7 @@ local function iso(ms)
   return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
     math.floor(secs / 3600), math.floor((secs % 3600) / 60), secs % 60, msr)
 end
-${luaKeyFunction('K_SUBSCRIBERS', 'subscribers')}
-${luaKeyFunction('K_DLQ_TOPICS', 'dlqTopics')}
+${luaKeyFunction('k_dlq_topics', 'dlqTopics')}
 ${luaKeyFunction('k_topics', 'topics')}
 ${luaKeyFunction('k_policies', 'policies')}
 ${luaKeyFunction('k_ready', 'ready')}
@@ -93,7 +94,7 @@ local function append_error(errs, attempt, at, message)
   return string.sub(errs, 1, -2) .. ',' .. e .. ']'
 end
 
--- Moves a message from the ledger to mqtt:dlq:<topic>. The envelope is kept whole (it was recorded,
+-- Moves a message from the ledger to mqtt:dlq:{<subscriber>}:<topic>. The envelope is kept whole (it was recorded,
 -- so it is within the envelope size limit, and a replay needs it); its SHA-256 is added when read.
 local function dead_letter(sub, topic, id, reason, now, body, attempts, errs, first_failure, last_failure, code)
   local entry = '{"id":' .. cjson.encode(id) .. ',"topic":' .. cjson.encode(topic) .. ',"subscriber":' .. cjson.encode(sub) ..
@@ -102,9 +103,9 @@ local function dead_letter(sub, topic, id, reason, now, body, attempts, errs, fi
     ',"firstFailureAt":"' .. iso(first_failure) .. '","lastFailureAt":"' .. iso(last_failure) ..
     '","deadLetteredAt":"' .. iso(now) .. '"}'
   local field = sub .. ':' .. id
-  redis.call('HSET', k_dlq(topic), field, entry)
-  redis.call('ZADD', k_dlq_order(topic), now, field)
-  redis.call('SADD', K_DLQ_TOPICS, topic)
+  redis.call('HSET', k_dlq(sub, topic), field, entry)
+  redis.call('ZADD', k_dlq_order(sub, topic), now, field)
+  redis.call('SADD', k_dlq_topics(sub), topic)
   redis.call('DEL', k_msg(sub, topic, id))
 end
 
@@ -142,7 +143,6 @@ local sub = ARGV[2]
 local default_json = ARGV[3]
 local n = tonumber(ARGV[4])
 local now = now_ms()
-redis.call('SADD', K_SUBSCRIBERS, sub)
 local groups, order = {}, {}
 for i = 0, n - 1 do
   local topic = ARGV[5 + i * 3]
@@ -304,7 +304,8 @@ return out
 `;
 
 /**
- * ARGV: ns, n, then subscriber, topic, eventId, token × n → 1 acked / 0 stale each.
+ * ARGV: ns, n, then subscriber, topic, eventId, token × n → 1 acked / 0 stale each. The client sends
+ * one call per subscriber (one slot on Redis Cluster).
  * Per message one HMGET (the lease check); deletions and the dedup ZADD go per subscriber and topic.
  */
 export const ACK =
@@ -423,20 +424,18 @@ return out
 `;
 
 /**
- * ARGV: ns, subscriber?, topic? → { now, then per breaker: subscriber, topic, state, failures, until }.
- * With no subscriber: every breaker of every known subscription.
+ * ARGV: ns, subscriber, topic? → { now, then per breaker: subscriber, topic, state, failures, until }.
+ * With no topic: the breaker of every topic of the subscriber.
  */
 export const BREAKERS =
   PRELUDE +
   lua`
 local now = now_ms()
 local pairs_list = {}
-if ARGV[2] and ARGV[2] ~= '' then
+if ARGV[3] and ARGV[3] ~= '' then
   pairs_list[1] = { ARGV[2], ARGV[3] }
 else
-  for _, sub in ipairs(redis.call('SMEMBERS', K_SUBSCRIBERS)) do
-    for _, topic in ipairs(redis.call('SMEMBERS', k_topics(sub))) do pairs_list[#pairs_list + 1] = { sub, topic } end
-  end
+  for _, topic in ipairs(redis.call('SMEMBERS', k_topics(ARGV[2]))) do pairs_list[#pairs_list + 1] = { ARGV[2], topic } end
 end
 local out = { now }
 for _, st in ipairs(pairs_list) do
@@ -460,51 +459,36 @@ return out
 `;
 
 /**
- * ARGV: ns, topic, subscriber ('' = any), n, ids… (n = -1: every entry) → how many removed.
- * DLQ fields are "<subscriber>:<id>"; subscriber names never contain ':'.
+ * ARGV: ns, topic, subscriber, n, ids… (n = -1: every entry) → how many removed from the
+ * subscriber's dead letters of the topic. DLQ fields are "<subscriber>:<id>".
  */
 export const DLQ_REMOVE =
   PRELUDE +
   lua`
 local topic, sub, n = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local hk, ok = k_dlq(topic), k_dlq_order(topic)
-local wanted = nil
-if n >= 0 then
-  wanted = {}
-  for i = 1, n do wanted[ARGV[4 + i]] = true end
-end
+local hk, ok = k_dlq(sub, topic), k_dlq_order(sub, topic)
 local removed = 0
-if sub ~= '' and wanted then
-  for id in pairs(wanted) do
-    local field = sub .. ':' .. id
+if n >= 0 then
+  for i = 1, n do
+    local field = sub .. ':' .. ARGV[4 + i]
     if redis.call('HDEL', hk, field) == 1 then
       redis.call('ZREM', ok, field)
       removed = removed + 1
     end
   end
-elseif sub == '' and not wanted then
+else
   removed = redis.call('HLEN', hk)
   redis.call('DEL', hk, ok)
-else
-  for _, field in ipairs(redis.call('HKEYS', hk)) do
-    local c = string.find(field, ':', 1, true)
-    local fsub, fid = string.sub(field, 1, c - 1), string.sub(field, c + 1)
-    if (sub == '' or fsub == sub) and (not wanted or wanted[fid]) then
-      redis.call('HDEL', hk, field)
-      redis.call('ZREM', ok, field)
-      removed = removed + 1
-    end
-  end
 end
 if redis.call('HLEN', hk) == 0 then
   redis.call('DEL', ok)
-  redis.call('SREM', K_DLQ_TOPICS, topic)
+  redis.call('SREM', k_dlq_topics(sub), topic)
 end
 return removed
 `;
 
 /**
- * ARGV: ns, n, then subscriber, topic, eventId × n → { now, then per query: att, tok, exp, errs,
+ * ARGV: ns, n, then subscriber, topic, eventId × n (one subscriber per call) → { now, then per query: att, tok, exp, errs,
  * first, readyScore, processedScore, dlqEntryJson (without its body), maxAttempts, dedupWindowMs } ('' where absent).
  * Read-only: what the ledger knows of each event for each subscriber.
  */
@@ -519,7 +503,7 @@ for i = 0, n - 1 do
   local h = redis.call('HMGET', k_msg(sub, topic, id), 'att', 'tok', 'exp', 'errs', 'first')
   local ready = redis.call('ZSCORE', k_ready(sub, topic), id)
   local processed = redis.call('ZSCORE', k_processed(sub, topic), id)
-  local dl = redis.call('HGET', k_dlq(topic), sub .. ':' .. id)
+  local dl = redis.call('HGET', k_dlq(sub, topic), sub .. ':' .. id)
   if dl then
     local e = cjson.decode(dl)
     e.body = nil

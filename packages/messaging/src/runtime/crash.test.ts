@@ -60,7 +60,8 @@ test('SIGKILL mid-handler → another instance handles the message after the vis
     ...ledger,
   });
   try {
-    await waitFor(() => out.includes('ready'), { timeoutMs: 15_000, message: 'child consumer ready' });
+    // The child compiles its TypeScript with tsx first: 13.6 s to "ready" was measured at load average 23.
+    await waitFor(() => out.includes('ready'), { timeoutMs: 45_000, message: 'child consumer ready' });
     const e = bookingReserved('bk-crash');
     await publishAll(publisher, [toOutgoing(e)]);
     await waitFor(() => out.includes(`handling ${e.event_id} attempt 1`), { message: 'child handling the message' });

@@ -1,6 +1,8 @@
 // Ledger fixtures for runtime tests: isolated stores, with peers that share state like two
 // processes on one Redis.
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedisClient } from '../ledger/redis-connection.js';
 import { MemoryDeliveryLedger, MemoryLedgerStore } from '../ledger/memory-ledger.js';
 import { RedisDeliveryLedger } from '../ledger/redis-ledger.js';
 import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger } from '../ports/ledger.js';
@@ -58,20 +60,38 @@ export function redisTestLedger(url = process.env.REDIS_URL ?? 'redis://127.0.0.
   });
 }
 
-/** Deletes the keys under `namespace` (SCAN + UNLINK; only keys this fixture created). */
+/**
+ * Deletes the keys under `namespace` (SCAN + UNLINK; only keys this fixture created). On a cluster
+ * URL every master is scanned and keys are unlinked one by one (a multi-key UNLINK must stay in one slot).
+ */
 export async function deleteNamespace(url: string, namespace: string): Promise<void> {
   if (namespace.length < 8) throw new Error(`refusing to delete a short namespace "${namespace}"`);
-  const r = new Redis(url, { maxRetriesPerRequest: 1 });
+  const client = createRedisClient(url, { maxRetriesPerRequest: 1 });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${namespace}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.unlink(...keys);
-    } while (cursor !== '0');
+    const nodes = client instanceof Cluster ? await masters(client) : [client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${namespace}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length === 0) continue;
+        if (client instanceof Cluster) await Promise.all(keys.map((k) => node.unlink(k)));
+        else await node.unlink(...keys);
+      } while (cursor !== '0');
+    }
   } finally {
-    await r.quit();
+    await client.quit();
   }
+}
+
+/** The cluster's masters, once it is connected. */
+async function masters(cluster: Cluster): Promise<Redis[]> {
+  if (cluster.status !== 'ready')
+    await new Promise<void>((resolve, reject) => {
+      cluster.once('ready', resolve);
+      cluster.once('error', reject);
+    });
+  return cluster.nodes('master');
 }
 
 /** Ledger kinds the scenarios run on (LEDGERS=memory,redis to choose; default both). */

@@ -1,5 +1,6 @@
 import { ConfigError, envInt, envOptional, envPort, envString, envUrl } from '@albergue/platform';
 import type { ServiceDeclaration } from '@albergue/messaging';
+import { redisUrlFromEnv } from '@albergue/messaging';
 import { OBSERVER_ACCOUNT } from '../application/acl-from-declarations.js';
 import type { BrokerOptions } from '../start.js';
 import { DEFAULT_MAX_PACKET_SIZE, requireDeclarations } from '../start.js';
@@ -11,6 +12,7 @@ type Env = Record<string, string | undefined>;
  * Broker options for the services of `declarations` (one MQTT account each, plus the observer; the
  * composition root passes the services it runs) from the environment: BROKER_HOST (127.0.0.1), BROKER_MQTT_PORT (1884),
  * BROKER_WS_PORT (8884; "off" disables), BROKER_HTTP_PORT (8090), REDIS_URL (unset = memory),
+ * LEDGER_REDIS_URL (the delivery ledger's Redis when not REDIS_URL, e.g. a redis+cluster:// URL),
  * BROKER_ALLOW_ANONYMOUS (true = clients without credentials get the observer's read-only rights),
  * BROKER_ALLOW_ANONYMOUS_IN_PRODUCTION (the second opt-in NODE_ENV=production needs for it),
  * BROKER_USERS / BROKER_PASSWORD_<USER>, BROKER_ADMIN_TOKEN, BROKER_MAX_PACKET_SIZE (bytes).
@@ -32,7 +34,9 @@ export function brokerOptionsFromEnv(declarations: readonly ServiceDeclaration[]
     );
   }
   const ws = envOptional('BROKER_WS_PORT', env);
+  // The broker's own state (Aedes persistence, pub/sub) needs one Redis; only the ledger may be a cluster.
   const redisUrl = envUrl('REDIS_URL', ['redis:', 'rediss:'], env);
+  const ledgerRedisUrl = redisUrlFromEnv('LEDGER_REDIS_URL', env);
   return {
     host: envString('BROKER_HOST', '127.0.0.1', env),
     mqttPort: envPort('BROKER_MQTT_PORT', 1884, env),
@@ -41,6 +45,7 @@ export function brokerOptionsFromEnv(declarations: readonly ServiceDeclaration[]
     // MQTT's own ceiling is 268,435,455 bytes; below 1 KiB not even an envelope's headers fit.
     maxPacketSize: envInt('BROKER_MAX_PACKET_SIZE', DEFAULT_MAX_PACKET_SIZE, { min: 1024, max: 268_435_455 }, env),
     ...(redisUrl !== undefined ? { redisUrl } : {}),
+    ...(ledgerRedisUrl !== undefined ? { ledgerRedisUrl } : {}),
     declarations,
     users: creds.users,
     adminToken: creds.adminToken,

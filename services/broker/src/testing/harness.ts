@@ -1,15 +1,8 @@
 // Test support for the broker: a broker on free ports with development credentials, a private
 // redis-server per test file, and MQTT clients that are always closed.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { freePort, waitFor } from '@albergue/platform/testing';
-import { Redis } from 'ioredis';
 import { startBroker } from '../start.js';
 import type { BrokerOptions, RunningBroker } from '../start.js';
 import { OBSERVER_ACCOUNT } from '../application/acl-from-declarations.js';
@@ -35,80 +28,9 @@ export function startTestBroker(options: Partial<BrokerOptions> = {}): Promise<R
   });
 }
 
-export interface TestRedis {
-  readonly url: string;
-  readonly port: number;
-  /** Stops the server for good and removes its data. */
-  stop(): Promise<void>;
-  /** Stops the server (SIGTERM = Redis' clean shutdown; SIGKILL = a crash), keeping its data. */
-  kill(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts it again on the same port with the same data (an AOF server reloads what it had). */
-  restart(): Promise<void>;
-}
-
-/**
- * A private redis-server on a free port (the broker's keys and pub/sub stay isolated). Not persistent
- * by default; `appendonly: true` runs it with AOF in a temporary directory, as production would.
- */
-export async function startRedisServer(options: { appendonly?: boolean } = {}): Promise<TestRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'albergue-redis-'));
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    options.appendonly ? 'yes' : 'no',
-  ];
-  const url = `redis://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
-  const kill = (signal: NodeJS.Signals = 'SIGTERM') =>
-    new Promise<void>((resolve) => {
-      const c = child;
-      if (!c || exited(c)) return resolve();
-      c.once('exit', () => resolve());
-      c.kill(signal);
-    });
-  const launch = async () => {
-    child = spawn('redis-server', args, { stdio: 'ignore' });
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await waitFor(
-        async () => {
-          try {
-            if (probe.status !== 'ready') await probe.connect();
-            // An AOF server answers LOADING while it replays its file.
-            return (await probe.ping()) === 'PONG';
-          } catch {
-            probe.disconnect();
-            return false;
-          }
-        },
-        { timeoutMs: 10_000, message: `redis-server on ${port}` },
-      );
-    } finally {
-      probe.disconnect();
-    }
-  };
-  await launch();
-  return {
-    url,
-    port,
-    kill,
-    restart: launch,
-    stop: async () => {
-      await kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+// A private redis-server per test file: shared with other packages' tests (@albergue/messaging/testing).
+export { startRedisServer } from '@albergue/messaging/testing';
+export type { TestRedis } from '@albergue/messaging/testing';
 
 /**
  * Connects an MQTT 3.1.1 client; rejects with the broker's refusal. Pass `onMessage` to listen

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { createRedisClient } from '@albergue/messaging';
+import type { RedisClient } from '@albergue/messaging';
 import type { Logger } from '@albergue/platform';
 import type { RateDecision, RateLimit, RateLimiter } from '../../application/ports.js';
 import { bucketAnswer } from '../../application/ports.js';
@@ -41,6 +42,7 @@ return { allowed, string.format('%.6f', tokens), notify }
 `;
 
 export interface RedisRateLimiterOptions {
+  /** `redis://…`, or `redis+cluster://host:port,host:port` for a Redis Cluster (both keys of a call share one slot). */
   readonly url: string;
   /** Key prefix (default `gw:`): keys are `<prefix>rl:{<subject>}:<route>` and `<prefix>rlx:{<subject>}`. */
   readonly prefix?: string;
@@ -60,7 +62,7 @@ type TakeReply = [number, string, number];
  * reported by `degraded()` (the gateway's /health says so, without failing).
  */
 export class RedisRateLimiter implements RateLimiter {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly fallback: RateLimiter;
   private away: string | undefined;
@@ -69,7 +71,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.prefix = o.prefix ?? 'gw:';
     this.fallback = o.fallback ?? new MemoryRateLimiter();
     // No offline queue and no retries per request: a request must not wait for Redis to come back.
-    this.redis = new Redis(o.url, {
+    this.redis = createRedisClient(o.url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: o.commandTimeoutMs ?? 250,
