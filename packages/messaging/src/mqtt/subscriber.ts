@@ -1,7 +1,7 @@
 import { fromMqttTopic, parseEnvelope, toMqttTopic } from '@albergue/events';
 import type { Logger } from '@albergue/platform';
 import type { EventEnvelope } from '@albergue/events';
-import type { IPublishPacket, MqttClient } from 'mqtt';
+import type { IConnackPacket, IDisconnectPacket, IPublishPacket, MqttClient } from 'mqtt';
 import type { Registry } from 'prom-client';
 import { countDeadLetters, messagingMetrics } from '../metrics.js';
 import type { MessagingMetrics } from '../metrics.js';
@@ -9,7 +9,9 @@ import type { DeadLetterInput, DeadLetterStore, DeliveryLedger, IncomingMessage,
 import { rejectedMessage } from '../dlq/entries.js';
 import type { MqttConnectionOptions } from './connect.js';
 import { memoTopicForm } from './topic-forms.js';
-import { connectMqtt, endMqtt, mqttConnectionStatus } from './connect.js';
+import { connectMqtt, endMqtt, mqttConnectionStatus, negotiatedProtocol } from './connect.js';
+import type { SubscriptionMode } from './subscription-mode.js';
+import { assertShareGroup, assertSharedAvailable, modeFilter, subscribeRefused } from './subscription-mode.js';
 import { isTransientLedgerError } from './transient.js';
 import type { ParsedEnvelopes } from '../router/parsed-envelopes.js';
 import { DEFERRED, interceptMessages, sendPuback } from './deferred-ack.js';
@@ -40,6 +42,12 @@ export interface MqttSubscriberOptions {
    * filter cannot exclude a topic, so they are skipped as cheaply as possible).
    */
   readonly skip?: readonly string[];
+  /**
+   * `fanout` (default): this instance receives every message of the group's topics. `shared`: the
+   * group's instances share one MQTT 5 shared subscription per topic or filter, each message goes to
+   * one of them (refused at start, with the setting to change, on a broker without it).
+   */
+  readonly mode?: SubscriptionMode;
   readonly ledger: DeliveryLedger;
   readonly deadLetters: DeadLetterStore;
   /**
@@ -133,6 +141,8 @@ export class MqttSubscriber {
   /** The last recording failure, while it is unresolved. */
   private lastRecordError: string | undefined;
   private readonly maxRecordFailures: number;
+  /** The last CONNACK (reason code, MQTT 5 properties such as sharedSubscriptionAvailable). */
+  private connack: IConnackPacket | undefined;
 
   constructor(private readonly options: MqttSubscriberOptions) {
     for (const t of options.topics) this.versions.set(t.topic, t.version);
@@ -182,11 +192,23 @@ export class MqttSubscriber {
         this.options.ledger,
         this.options.deadLetters,
       ]);
+    const mode = this.options.mode ?? 'fanout';
+    if (mode === 'shared') assertShareGroup(this.options.subscriber);
     this.client = await connectMqtt(connection, (client) => {
       interceptMessages(client, (packet, done) => this.receive(packet, done));
       client.on('connect', (connack) => {
         this.connection++;
-        logger?.info({ client_id: connection.clientId, session_present: connack.sessionPresent }, 'mqtt connected');
+        this.connack = connack;
+        logger?.info(
+          {
+            client_id: connection.clientId,
+            session_present: connack.sessionPresent,
+            protocol: negotiatedProtocol(client) === 5 ? 'mqtt5' : 'mqtt3.1.1',
+            reason_code: connack.reasonCode ?? connack.returnCode ?? 0,
+            mode,
+          },
+          'mqtt connected',
+        );
       });
       client.on('error', (err) => {
         const code = (err as { code?: unknown }).code;
@@ -198,16 +220,45 @@ export class MqttSubscriber {
           );
         else logger?.warn({ err, client_id: connection.clientId }, 'mqtt error');
       });
+      // MQTT 5: the broker says why it disconnects us (session taken over, server shutting down, …).
+      client.on('disconnect', (packet: IDisconnectPacket) =>
+        logger?.warn(
+          { client_id: connection.clientId, reason_code: packet.reasonCode, reason: packet.properties?.reasonString },
+          'mqtt disconnected by the broker',
+        ),
+      );
       client.on('offline', () => logger?.warn({ client_id: connection.clientId }, 'mqtt offline, reconnecting'));
     });
-    const granted = await this.client.subscribeAsync(
-      [...this.options.topics.filter((t) => !t.viaFilter).map((t) => toMqttTopic(t.topic)), ...(this.options.filters ?? [])],
-      { qos: 1 },
-    );
-    const refused = granted.filter((g) => g.qos !== 0 && g.qos !== 1 && g.qos !== 2);
-    if (refused.length > 0) {
+    const plain = [...this.options.topics.filter((t) => !t.viaFilter).map((t) => toMqttTopic(t.topic)), ...(this.options.filters ?? [])];
+    try {
+      if (mode === 'shared') assertSharedAvailable(this.client, this.connack, connection.url);
+      // A session kept from a run in the other mode still holds that mode's subscriptions: drop them,
+      // or this instance would get every message (fanout) or a share (shared) on top of its own.
+      if (this.connack?.sessionPresent) {
+        const other = plain.map((f) => modeFilter(mode === 'shared' ? 'fanout' : 'shared', this.options.subscriber, f));
+        await this.client.unsubscribeAsync(other).catch((err: unknown) =>
+          logger?.warn({ err, filters: other }, 'dropping the other subscription mode from the session failed'),
+        );
+      }
+      const filters = plain.map((f) => modeFilter(mode, this.options.subscriber, f));
+      let granted;
+      try {
+        granted = await this.client.subscribeAsync(filters, { qos: 1 });
+      } catch (err) {
+        throw subscribeRefused(this.options.subscriber, mode, filters, (err as { code?: unknown }).code);
+      }
+      logger?.info({ filters, granted: granted.map((g) => g.qos), mode }, 'mqtt subscribed');
+      const refused = granted.filter((g) => g.qos !== 0 && g.qos !== 1 && g.qos !== 2);
+      if (refused.length > 0)
+        throw subscribeRefused(
+          this.options.subscriber,
+          mode,
+          refused.map((g) => g.topic),
+          refused[0]?.qos,
+        );
+    } catch (err) {
       await endMqtt(this.client);
-      throw new Error(`broker refused the subscription of ${this.options.subscriber} to ${refused.map((g) => g.topic).join(', ')}`);
+      throw err;
     }
   }
 
