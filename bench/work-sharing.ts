@@ -61,7 +61,7 @@ async function run(mode: 'fanout' | 'shared', instances: number, url: string): P
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       const c = { child, out: '', exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
-      child.stdout!.on('data', (d: Buffer) => (c.out += d.toString()));
+      child.stdout.on('data', (d: Buffer) => (c.out += d.toString()));
       children.push(c);
     }
     await waitFor(() => children.every((c) => c.out.includes('ready')), { timeoutMs: 60_000, message: 'instances ready' });
@@ -104,8 +104,12 @@ try {
   await broker.close();
 }
 const base = best.get('fanout/1')!;
-console.log(`\n${N} events, Mosquitto, Redis ledger; throughput relative to fanout with 1 instance (${Math.round((N / base.ms) * 1000)} msg/s)`);
-console.log('| mode | instances | received per instance | ledger calls / msg (record + lease + ack) | records / msg | effects per instance | throughput |');
+console.log(
+  `\n${N} events, Mosquitto, Redis ledger; throughput relative to fanout with 1 instance (${Math.round((N / base.ms) * 1000)} msg/s)`,
+);
+console.log(
+  '| mode | instances | received per instance | ledger calls / msg (record + lease + ack) | records / msg | effects per instance | throughput |',
+);
 console.log('|---|---|---|---|---|---|---|');
 for (const r of best.values()) {
   const sum = (f: (s: Stats) => number) => r.stats.reduce((a, s) => a + f(s), 0);

@@ -43,7 +43,7 @@ export function negotiatedProtocol(client: MqttClient): 4 | 5 {
  */
 export function isProtocolRefusal(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
-  return code === 1 || code === 132 || (err instanceof ClosedBeforeConnackError);
+  return code === 1 || code === 132 || err instanceof ClosedBeforeConnackError;
 }
 
 /** The broker closed the connection before answering the CONNECT. */

@@ -236,9 +236,9 @@ export class MqttSubscriber {
       // or this instance would get every message (fanout) or a share (shared) on top of its own.
       if (this.connack?.sessionPresent) {
         const other = plain.map((f) => modeFilter(mode === 'shared' ? 'fanout' : 'shared', this.options.subscriber, f));
-        await this.client.unsubscribeAsync(other).catch((err: unknown) =>
-          logger?.warn({ err, filters: other }, 'dropping the other subscription mode from the session failed'),
-        );
+        await this.client
+          .unsubscribeAsync(other)
+          .catch((err: unknown) => logger?.warn({ err, filters: other }, 'dropping the other subscription mode from the session failed'));
       }
       const filters = plain.map((f) => modeFilter(mode, this.options.subscriber, f));
       let granted;

@@ -132,9 +132,23 @@ test('shared mode on Mosquitto: each message reaches one instance of the group (
     await waitFor(() => received(fan) === 2 * n, { message: 'fanout: every instance received every message' });
     assert.equal(received(exact), n, 'shared exact topic: each message received once');
     assert.equal(received(wild), n, 'shared wildcard: each message received once');
-    for (const s of [...exact, ...wild]) assert.ok(s.stats.received >= n / 4, `split: ${exact.concat(wild).map((x) => x.stats.received).join(', ')}`);
-    assert.equal(exact.reduce((a, s) => a + s.stats.duplicates, 0), 0);
-    assert.equal(fan.reduce((a, s) => a + s.stats.duplicates, 0), n, 'fanout: the second copy is a duplicate in the ledger');
+    for (const s of [...exact, ...wild])
+      assert.ok(
+        s.stats.received >= n / 4,
+        `split: ${exact
+          .concat(wild)
+          .map((x) => x.stats.received)
+          .join(', ')}`,
+      );
+    assert.equal(
+      exact.reduce((a, s) => a + s.stats.duplicates, 0),
+      0,
+    );
+    assert.equal(
+      fan.reduce((a, s) => a + s.stats.duplicates, 0),
+      n,
+      'fanout: the second copy is a duplicate in the ledger',
+    );
   } finally {
     for (const s of subs) await s.close();
     await publisher.close();
@@ -157,7 +171,10 @@ test('a persistent session switched from fanout to shared drops its fanout subsc
     subs = ids.map((id) => subscriberOn(mosquitto, store, group, 'shared', 'auto', {}, id));
     for (const s of subs) await s.start();
     const n = 100;
-    await publishAll(publisher, Array.from({ length: n }, (_, i) => toOutgoing(bookingReserved(`bk-sw-${i}`))));
+    await publishAll(
+      publisher,
+      Array.from({ length: n }, (_, i) => toOutgoing(bookingReserved(`bk-sw-${i}`))),
+    );
     await waitFor(() => subs.reduce((a, s) => a + s.stats.recorded, 0) === n, { message: `${n} recorded` });
     assert.equal(
       subs.reduce((a, s) => a + s.stats.received, 0),

@@ -29,7 +29,9 @@ const FIX = 'set MQTT_SUBSCRIPTION_MODE=fanout, or use a broker with MQTT 5 shar
 /** A group name the `$share/<group>/…` syntax accepts: no `/`, `+`, `#`, not empty. */
 export function assertShareGroup(group: string): void {
   if (group.length === 0 || /[/+#]/.test(group))
-    throw new SubscriptionModeError(`MQTT_SUBSCRIPTION_MODE=shared: subscriber name ${JSON.stringify(group)} cannot be a shared subscription group (no '/', '+' or '#')`);
+    throw new SubscriptionModeError(
+      `MQTT_SUBSCRIPTION_MODE=shared: subscriber name ${JSON.stringify(group)} cannot be a shared subscription group (no '/', '+' or '#')`,
+    );
 }
 
 /** The topic filter subscribed for `filter` in `mode`. */
@@ -49,7 +51,9 @@ export function assertSharedAvailable(client: MqttClient, connack: IConnackPacke
         `(the broker refused MQTT 5, or MQTT_PROTOCOL_VERSION=4); the embedded broker (Aedes) has none: ${FIX}`,
     );
   if (connack?.properties?.sharedSubscriptionAvailable === false)
-    throw new SubscriptionModeError(`MQTT_SUBSCRIPTION_MODE=shared: the broker at ${url} says shared subscriptions are not available: ${FIX}`);
+    throw new SubscriptionModeError(
+      `MQTT_SUBSCRIPTION_MODE=shared: the broker at ${url} says shared subscriptions are not available: ${FIX}`,
+    );
 }
 
 /** The error for a SUBACK that refused `filters` with `code` (an MQTT 5 reason code or 0x80). */

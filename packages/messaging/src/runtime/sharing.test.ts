@@ -51,7 +51,7 @@ test('shared mode, 4 processes, one SIGKILLed and restarted twice: each event ha
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const inst: Instance = { id, child, exited: new Promise((resolve) => child.once('exit', () => resolve())), ready: false };
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       if (d.toString().includes('ready')) inst.ready = true;
     });
     instances.set(id, inst);
@@ -72,7 +72,7 @@ test('shared mode, 4 processes, one SIGKILLed and restarted twice: each event ha
     const kills = [750, 1_800];
     let killed = 0;
     const ids: string[] = [];
-    for (let published = 0; published < total; ) {
+    for (let published = 0; published < total;) {
       // Bounded backlog: the run lasts long enough for the kills to land while work is in progress.
       await waitFor(async () => (await handled()) >= published - 600, { timeoutMs: 60_000, message: `handled ≥ ${published - 600}` });
       const events = Array.from({ length: batch }, (_, i) => bookingReserved(`bk-share-${published + i}`));
@@ -115,7 +115,10 @@ test('shared mode, 4 processes, one SIGKILLed and restarted twice: each event ha
     const healthy = won.slice(0, 3);
     const mean = healthy.reduce((a, b) => a + b, 0) / healthy.length;
     for (const [i, n] of healthy.entries())
-      assert.ok(Math.abs(n - mean) <= 0.2 * mean, `instance ${i} made ${n} effects, more than ±20% from the healthy mean ${mean.toFixed(0)}`);
+      assert.ok(
+        Math.abs(n - mean) <= 0.2 * mean,
+        `instance ${i} made ${n} effects, more than ±20% from the healthy mean ${mean.toFixed(0)}`,
+      );
   } finally {
     for (const inst of instances.values()) if (inst.child.exitCode === null && inst.child.signalCode === null) inst.child.kill('SIGKILL');
     await Promise.all([...instances.values()].map((i) => i.exited));

@@ -69,7 +69,12 @@ const consumer = createConsumer({
         event: BookingReserved,
         handler: 'shareBookingReserved',
         subscriber,
-        policy: { visibilityTimeoutMs, dedupWindowMs: 600_000, maxAttempts: 10, backoff: { initialMs: 50, maxMs: 500, multiplier: 2, jitter: 0.2 } },
+        policy: {
+          visibilityTimeoutMs,
+          dedupWindowMs: 600_000,
+          maxAttempts: 10,
+          backoff: { initialMs: 50, maxMs: 500, multiplier: 2, jitter: 0.2 },
+        },
       },
     ],
   }),
