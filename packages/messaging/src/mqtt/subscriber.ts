@@ -143,6 +143,9 @@ export class MqttSubscriber {
   private readonly maxRecordFailures: number;
   /** The last CONNACK (reason code, MQTT 5 properties such as sharedSubscriptionAvailable). */
   private connack: IConnackPacket | undefined;
+  /** Shared mode: the `$share/…` filters subscribed, left on close. */
+  private sharedFilters: readonly string[] = [];
+  private closed: Promise<void> | undefined;
 
   constructor(private readonly options: MqttSubscriberOptions) {
     for (const t of options.topics) this.versions.set(t.topic, t.version);
@@ -248,6 +251,7 @@ export class MqttSubscriber {
         throw subscribeRefused(this.options.subscriber, mode, filters, (err as { code?: unknown }).code);
       }
       logger?.info({ filters, granted: granted.map((g) => g.qos), mode }, 'mqtt subscribed');
+      if (mode === 'shared') this.sharedFilters = filters;
       const refused = granted.filter((g) => g.qos !== 0 && g.qos !== 1 && g.qos !== 2);
       if (refused.length > 0)
         throw subscribeRefused(
@@ -502,9 +506,39 @@ export class MqttSubscriber {
     }
   }
 
-  /** Records and acks what was received, then disconnects (the session stays on the broker). */
-  async close(): Promise<void> {
-    if (this.closing) return;
+  /**
+   * Records and acks what was received, then disconnects (the session stays on the broker). In
+   * shared mode it first leaves the group (UNSUBSCRIBE, bounded by `leaveTimeoutMs`): the broker then
+   * stops assigning messages to this session (Mosquitto would keep queueing a share for an offline
+   * member until it returns), and what it assigned before arrives ahead of the UNSUBACK and is
+   * recorded and acked like the rest. A crashed instance cannot leave: its share waits in its
+   * session until it restarts under the same client id.
+   */
+  close(leaveTimeoutMs = 2_000): Promise<void> {
+    this.closed ??= this.shutdown(leaveTimeoutMs);
+    return this.closed;
+  }
+
+  private async shutdown(leaveTimeoutMs: number): Promise<void> {
+    const client = this.client;
+    if (this.sharedFilters.length > 0 && client?.connected) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          client.unsubscribeAsync([...this.sharedFilters]),
+          new Promise(
+            (_, reject) => (timer = setTimeout(() => reject(new Error(`no UNSUBACK within ${leaveTimeoutMs} ms`)), leaveTimeoutMs)),
+          ),
+        ]);
+      } catch (err) {
+        this.options.logger?.warn(
+          { err, subscriber: this.options.subscriber },
+          'leaving the shared subscription failed; the broker may queue messages for this session',
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+    }
     this.closing = true;
     this.kick();
     // Bounded: once closing, no message joins `pending`, and each round settles the batches started.

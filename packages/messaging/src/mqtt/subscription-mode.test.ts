@@ -188,6 +188,38 @@ test('a persistent session switched from fanout to shared drops its fanout subsc
   }
 });
 
+test('shared mode: an instance that closes leaves the group, so nothing is queued for it while it is away', async () => {
+  const mosquitto = await startMosquitto();
+  const publisher = await MqttPublisher.connect(mosquitto.url, { clientId: uniqueName('pub'), clean: true, protocolVersion: 'auto' });
+  const group = uniqueName('leave');
+  const store = new MemoryLedgerStore();
+  const leaverId = uniqueName('leaver');
+  const stayer = subscriberOn(mosquitto, store, group, 'shared', 'auto');
+  let leaver = subscriberOn(mosquitto, store, group, 'shared', 'auto', {}, leaverId);
+  try {
+    await stayer.start();
+    await leaver.start();
+    await leaver.close();
+    const n = 100;
+    await publishAll(
+      publisher,
+      Array.from({ length: n }, (_, i) => toOutgoing(bookingReserved(`bk-leave-${i}`))),
+    );
+    await waitFor(() => stayer.stats.recorded === n, { message: `the remaining instance got all ${n}` });
+    // Back under the same client id (its persistent session): nothing was waiting there.
+    leaver = subscriberOn(mosquitto, store, group, 'shared', 'auto', {}, leaverId);
+    await leaver.start();
+    await publishAll(publisher, [toOutgoing(bookingReserved('bk-leave-last'))]);
+    await waitFor(() => stayer.stats.received + leaver.stats.received === n + 1, { message: 'the last one received' });
+    assert.ok(leaver.stats.received <= 1, `nothing queued for the instance that left (it received ${leaver.stats.received})`);
+  } finally {
+    await stayer.close();
+    await leaver.close();
+    await publisher.close();
+    await mosquitto.close();
+  }
+});
+
 test('MQTT 5 publishes carry correlation_id and causation_id as user properties; 3.1.1 publishes work unchanged', async () => {
   const mosquitto = await startMosquitto();
   const listener = await mqtt.connectAsync(mosquitto.url, { clientId: uniqueName('listen'), protocolVersion: 5 });

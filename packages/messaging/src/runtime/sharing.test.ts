@@ -46,6 +46,7 @@ test('shared mode, 4 processes, one SIGKILLed and restarted twice: each event ha
         VISIBILITY_MS: '2000',
         EFFECTS: effects,
         HANDLER_MS: '3',
+        CONCURRENCY: '32',
         LOG_LEVEL: 'silent',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
