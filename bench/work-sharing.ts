@@ -9,8 +9,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { MqttPublisher, publishAll, toOutgoing } from '@albergue/messaging';
+import { MqttPublisher, publishAll, RedisDeliveryLedger, toOutgoing } from '@albergue/messaging';
 import { bookingReserved, deleteNamespace, startMosquitto } from '@albergue/messaging/testing';
 import { waitFor } from '@albergue/platform/testing';
 
@@ -39,7 +38,9 @@ async function run(mode: 'fanout' | 'shared', instances: number, url: string): P
   const namespace = `bench_ws_${tag}:`;
   const subscriber = `ws-${mode}-${instances}-${tag}`;
   const effects = `${namespace}effects`;
-  const redis = new Redis(REDIS_URL);
+  // Its Redis connection reads the workers' effect counters (the bench has no Redis client of its own).
+  const probe = new RedisDeliveryLedger({ url: REDIS_URL, namespace });
+  const redis = probe.conn.redis;
   const children: { child: ChildProcess; out: string; exited: Promise<void> }[] = [];
   try {
     for (let i = 0; i < instances; i++) {
@@ -82,7 +83,7 @@ async function run(mode: 'fanout' | 'shared', instances: number, url: string): P
   } finally {
     for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
     await Promise.all(children.map((c) => c.exited));
-    redis.disconnect();
+    await probe.close();
     await deleteNamespace(REDIS_URL, namespace);
   }
 }
