@@ -9,7 +9,7 @@ import type { DeadLetterInput, DeadLetterStore, DeliveryLedger, IncomingMessage,
 import { rejectedMessage } from '../dlq/entries.js';
 import type { MqttConnectionOptions } from './connect.js';
 import { memoTopicForm } from './topic-forms.js';
-import { connectMqtt, endMqtt, mqttConnectionStatus, negotiatedProtocol } from './connect.js';
+import { connectMqtt, endMqtt, isProtocolRefusal, mqttConnectionStatus, negotiatedProtocol } from './connect.js';
 import type { SubscriptionMode } from './subscription-mode.js';
 import { assertShareGroup, assertSharedAvailable, modeFilter, subscribeRefused } from './subscription-mode.js';
 import { isTransientLedgerError } from './transient.js';
@@ -215,8 +215,11 @@ export class MqttSubscriber {
       });
       client.on('error', (err) => {
         const code = (err as { code?: unknown }).code;
+        // protocolVersion 'auto' on a 3.1.1-only broker: connectMqtt goes on with 3.1.1.
+        if (connection.protocolVersion === 'auto' && negotiatedProtocol(client) === 5 && isProtocolRefusal(err))
+          logger?.info({ client_id: connection.clientId, return_code: code }, 'the broker refused MQTT 5; connecting with MQTT 3.1.1');
         // A CONNACK refusal (bad credentials, not authorised, …): mqtt.js keeps reconnecting with backoff.
-        if (typeof code === 'number')
+        else if (typeof code === 'number')
           logger?.warn(
             { err, client_id: connection.clientId, return_code: code },
             'mqtt connection refused by the broker; retrying with backoff',
