@@ -15,6 +15,7 @@ export * from './mqtt/connect.js';
 export * from './mqtt/outgoing.js';
 export * from './mqtt/publisher.js';
 export * from './mqtt/subscriber.js';
+export * from './mqtt/subscription-mode.js';
 export * from './router/context.js';
 export * from './router/middleware.js';
 export * from './router/router.js';

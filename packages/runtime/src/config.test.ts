@@ -48,3 +48,25 @@ test('configuration mistakes are errors that name the variable', () => {
     /set BOOKING_DATABASE_URL or DATABASE_URL/,
   );
 });
+
+test('MQTT_PROTOCOL_VERSION and MQTT_SUBSCRIPTION_MODE: defaults auto/fanout; bad values and shared over 3.1.1 name the variable', () => {
+  const c = serviceConfig('booking', 8102, {});
+  assert.equal(c.mqttProtocolVersion, 'auto');
+  assert.equal(c.mqttSubscriptionMode, 'fanout');
+  const s = serviceConfig('booking', 8102, { MQTT_PROTOCOL_VERSION: '5', MQTT_SUBSCRIPTION_MODE: 'shared' });
+  assert.equal(s.mqttProtocolVersion, 5);
+  assert.equal(s.mqttSubscriptionMode, 'shared');
+  assert.equal(serviceConfig('booking', 8102, { MQTT_PROTOCOL_VERSION: '3.1.1' }).mqttProtocolVersion, 4);
+  assert.throws(
+    () => serviceConfig('booking', 8102, { MQTT_PROTOCOL_VERSION: '3' }),
+    (e: Error) => e instanceof ConfigError && /MQTT_PROTOCOL_VERSION must be auto, 4/.test(e.message),
+  );
+  assert.throws(
+    () => serviceConfig('booking', 8102, { MQTT_SUBSCRIPTION_MODE: 'partitioned' }),
+    (e: Error) => e instanceof ConfigError && /MQTT_SUBSCRIPTION_MODE must be fanout or shared/.test(e.message),
+  );
+  assert.throws(
+    () => serviceConfig('booking', 8102, { MQTT_SUBSCRIPTION_MODE: 'shared', MQTT_PROTOCOL_VERSION: '4' }),
+    (e: Error) => e instanceof ConfigError && /MQTT_SUBSCRIPTION_MODE=shared needs MQTT 5/.test(e.message),
+  );
+});

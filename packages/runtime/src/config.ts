@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError, envOptional, envPort, envUrl } from '@albergue/platform';
 import { gatewaySecretFromEnv } from '@albergue/platform/gateway-signature';
 import { redisUrlFromEnv } from '@albergue/messaging';
+import type { MqttProtocolSetting, SubscriptionMode } from '@albergue/messaging';
 
 type Env = Record<string, string | undefined>;
 
@@ -18,6 +19,10 @@ export interface ServiceConfig {
   readonly mqttUrl: string;
   readonly mqttUsername: string;
   readonly mqttPassword: string;
+  /** MQTT_PROTOCOL_VERSION: `auto` (default: MQTT 5, else 3.1.1), 4 or 5. */
+  readonly mqttProtocolVersion: MqttProtocolSetting;
+  /** MQTT_SUBSCRIPTION_MODE: `fanout` (default) or `shared` (MQTT 5 shared subscriptions). */
+  readonly mqttSubscriptionMode: SubscriptionMode;
   /** Redis for the delivery ledger, or undefined for the in-memory ledger. */
   readonly redisUrl: string | undefined;
   /** GATEWAY_SHARED_SECRET: requests must carry the gateway's signature (required in production). */
@@ -32,7 +37,8 @@ export const serviceEnvPrefix = (service: string): string => service.toUpperCase
 
 /**
  * `<SERVICE>_PORT`, `<SERVICE>_DATABASE_URL` (or `DATABASE_URL` when one process runs one service),
- * `DATA_DIR`, `MQTT_URL`, `MQTT_USERNAME`/`MQTT_PASSWORD` (or `<SERVICE>_MQTT_PASSWORD`), `REDIS_URL`.
+ * `DATA_DIR`, `MQTT_URL`, `MQTT_USERNAME`/`MQTT_PASSWORD` (or `<SERVICE>_MQTT_PASSWORD`),
+ * `MQTT_PROTOCOL_VERSION`, `MQTT_SUBSCRIPTION_MODE`, `REDIS_URL`.
  */
 export function serviceConfig(service: string, defaultPort: number, env: Env = process.env): ServiceConfig {
   const S = serviceEnvPrefix(service);
@@ -57,7 +63,27 @@ export function serviceConfig(service: string, defaultPort: number, env: Env = p
     mqttUrl: envUrl('MQTT_URL', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:'], env) ?? 'mqtt://127.0.0.1:1884',
     mqttUsername: envOptional(`${S}_MQTT_USERNAME`, env) ?? envOptional('MQTT_USERNAME', env) ?? service,
     mqttPassword: password ?? devMqttPassword(envOptional(`${S}_MQTT_USERNAME`, env) ?? envOptional('MQTT_USERNAME', env) ?? service),
+    ...mqttModes(env),
     redisUrl: redisUrlFromEnv('REDIS_URL', env),
     gatewaySecret: gatewaySecretFromEnv(env),
   };
+}
+
+const PROTOCOLS: Record<string, MqttProtocolSetting> = { auto: 'auto', '4': 4, '3.1.1': 4, '5': 5 };
+
+/** MQTT_PROTOCOL_VERSION and MQTT_SUBSCRIPTION_MODE, checked together (shared mode needs MQTT 5). */
+function mqttModes(env: Env = process.env): { mqttProtocolVersion: MqttProtocolSetting; mqttSubscriptionMode: SubscriptionMode } {
+  const rawVersion = envOptional('MQTT_PROTOCOL_VERSION', env) ?? 'auto';
+  const mqttProtocolVersion = PROTOCOLS[rawVersion.toLowerCase()];
+  if (mqttProtocolVersion === undefined)
+    throw new ConfigError(`MQTT_PROTOCOL_VERSION must be auto, 4 (MQTT 3.1.1) or 5, got ${JSON.stringify(rawVersion)}`);
+  const rawMode = envOptional('MQTT_SUBSCRIPTION_MODE', env) ?? 'fanout';
+  const mqttSubscriptionMode = rawMode.toLowerCase();
+  if (mqttSubscriptionMode !== 'fanout' && mqttSubscriptionMode !== 'shared')
+    throw new ConfigError(`MQTT_SUBSCRIPTION_MODE must be fanout or shared, got ${JSON.stringify(rawMode)}`);
+  if (mqttSubscriptionMode === 'shared' && mqttProtocolVersion === 4)
+    throw new ConfigError(
+      'MQTT_SUBSCRIPTION_MODE=shared needs MQTT 5 shared subscriptions: set MQTT_PROTOCOL_VERSION=auto or 5 (not 4), or MQTT_SUBSCRIPTION_MODE=fanout',
+    );
+  return { mqttProtocolVersion, mqttSubscriptionMode };
 }

@@ -128,13 +128,19 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
     o.ledger ?? ledgerBundle(config.redisUrl ? new RedisDeliveryLedger({ url: config.redisUrl }) : new MemoryDeliveryLedger());
   // From the service's env (not only process.env): two instances can then run in one process (tests).
   const instance = (o.env ?? process.env).INSTANCE_ID ?? '0';
-  const mqtt = { url: config.mqttUrl, username: config.mqttUsername, password: config.mqttPassword };
+  const mqtt = {
+    url: config.mqttUrl,
+    username: config.mqttUsername,
+    password: config.mqttPassword,
+    protocolVersion: config.mqttProtocolVersion,
+  };
 
   const messaging: Messaging | undefined =
     o.declaration.subscribes.length > 0 || o.declaration.subscribesAll
       ? createMessaging({
           declaration: o.declaration,
           mqtt,
+          subscriptionMode: config.mqttSubscriptionMode,
           instanceId: instance,
           ledger: bundle.ledger,
           deadLetters: bundle.deadLetters,
@@ -244,6 +250,7 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
         username: config.mqttUsername,
         password: config.mqttPassword,
         clean: true,
+        protocolVersion: config.mqttProtocolVersion,
         onConnectionError: (err, description) => logger.warn({ err, client: 'outbox' }, `mqtt: ${description}; retrying`),
       });
       opened.push(() => publisher!.close());
@@ -273,6 +280,7 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
           url,
           database: config.databaseUrl ? 'postgres' : config.dataDir,
           mqtt: config.mqttUrl,
+          mqtt_subscription_mode: config.mqttSubscriptionMode,
           ledger: config.redisUrl ? 'redis' : 'memory',
         },
         `${service} started`,

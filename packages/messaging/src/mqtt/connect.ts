@@ -11,8 +11,11 @@ export interface MqttConnectionOptions {
   readonly clientId: string;
   readonly username?: string;
   readonly password?: string;
-  /** 4 = MQTT 3.1.1 (default; Aedes 1.2 refuses v5), 5 = MQTT 5. */
-  readonly protocolVersion?: 4 | 5;
+  /**
+   * 4 = MQTT 3.1.1 (default; Aedes 1.2 refuses v5), 5 = MQTT 5, `auto` = try 5 and fall back to
+   * 3.1.1 when the broker refuses 5 (see `connectMqtt`).
+   */
+  readonly protocolVersion?: MqttProtocolSetting;
   /** false (default) keeps a persistent session. */
   readonly clean?: boolean;
   /** MQTT 5 only: how long the broker keeps the session after a disconnect. Default 1 day. */
@@ -24,6 +27,33 @@ export interface MqttConnectionOptions {
   readonly keepaliveSeconds?: number;
 }
 
+/** What a connection asks for: a protocol version, or `auto` (5, else 3.1.1). */
+export type MqttProtocolSetting = 4 | 5 | 'auto';
+
+/** The protocol a connected client speaks: 4 (MQTT 3.1.1) or 5. */
+export function negotiatedProtocol(client: MqttClient): 4 | 5 {
+  return client.options.protocolVersion === 5 ? 5 : 4;
+}
+
+/**
+ * Whether a first connection attempt with MQTT 5 failed because the broker does not speak 5:
+ * CONNACK return code 1 (3.1.1 "unacceptable protocol version", what Aedes 1.2 answers), reason
+ * code 132 (0x84, MQTT 5 "unsupported protocol version"), or the connection closed before any
+ * CONNACK (brokers that drop a CONNECT they cannot parse).
+ */
+export function isProtocolRefusal(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === 1 || code === 132 || err instanceof ClosedBeforeConnackError;
+}
+
+/** The broker closed the connection before answering the CONNECT. */
+class ClosedBeforeConnackError extends Error {
+  constructor(url: string) {
+    super(`${url} closed the connection before CONNACK`);
+    this.name = 'ClosedBeforeConnackError';
+  }
+}
+
 /** A client id that is stable per (name, instance): `albergue-<name>-<instance>`, MQTT-safe. */
 export function stableClientId(name: string, instance: string | number = process.env.INSTANCE_ID ?? '0'): string {
   return `albergue-${name}-${instance}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128);
@@ -31,8 +61,9 @@ export function stableClientId(name: string, instance: string | number = process
 
 const noop = (): void => undefined;
 
+/** mqtt.js options for `o`; with `protocolVersion: 'auto'` those of the MQTT 5 attempt (see `connectMqtt`). */
 export function mqttClientOptions(o: MqttConnectionOptions): IClientOptions {
-  const protocolVersion = o.protocolVersion ?? 4;
+  const protocolVersion = o.protocolVersion === 'auto' ? 5 : (o.protocolVersion ?? 4);
   const clean = o.clean ?? false;
   const options: IClientOptions = {
     clientId: o.clientId,
@@ -93,9 +124,22 @@ export function trackMqttStatus(client: MqttClient): void {
 /**
  * Connects and resolves on the first CONNACK (rejects if the first connection fails). Afterwards the
  * client reconnects by itself with exponential backoff (reconnectMs doubling to maxReconnectMs),
- * also after the broker refused a CONNACK (bad credentials for a while).
+ * also after the broker refused a CONNACK (bad credentials for a while). With `protocolVersion:
+ * 'auto'` the first attempt speaks MQTT 5; if the broker refuses that protocol (`isProtocolRefusal`)
+ * a second client speaks 3.1.1, and keeps to it on every reconnect (`negotiatedProtocol` tells which).
+ * `prepare` runs on each client made, before its first packet is read.
  */
 export async function connectMqtt(o: MqttConnectionOptions, prepare?: (client: MqttClient) => void): Promise<MqttClient> {
+  if (o.protocolVersion !== 'auto') return connectOnce(o, prepare);
+  try {
+    return await connectOnce({ ...o, protocolVersion: 5 }, prepare, true);
+  } catch (err) {
+    if (!isProtocolRefusal((err as Error).cause)) throw err;
+    return connectOnce({ ...o, protocolVersion: 4 }, prepare);
+  }
+}
+
+async function connectOnce(o: MqttConnectionOptions, prepare?: (client: MqttClient) => void, probe = false): Promise<MqttClient> {
   const client = connect(o.url, mqttClientOptions(o));
   trackMqttStatus(client);
   // Runs before any packet is read: a persistent session's queued messages arrive right after CONNACK.
@@ -110,17 +154,23 @@ export async function connectMqtt(o: MqttConnectionOptions, prepare?: (client: M
     client.options.reconnectPeriod = Math.min(max, (client.options.reconnectPeriod ?? base) * 2);
   });
   await new Promise<void>((resolve, reject) => {
-    const onConnect = () => {
-      client.off('error', onError);
-      resolve();
-    };
-    const onError = (err: Error) => {
+    const settle = (err?: Error) => {
       client.off('connect', onConnect);
+      client.off('error', onError);
+      client.off('close', onClose);
+      if (!err) return resolve();
       client.end(true);
-      reject(new Error(`MQTT connection to ${o.url} as ${o.clientId} failed: ${err.message}`));
+      reject(new Error(`MQTT connection to ${o.url} as ${o.clientId} failed: ${err.message}`, { cause: err }));
+    };
+    const onConnect = () => settle();
+    const onError = (err: Error) => settle(err);
+    // Only a protocol probe gives up on a bare close: otherwise mqtt.js reconnects, as before.
+    const onClose = () => {
+      if (probe && !client.connected) settle(new ClosedBeforeConnackError(o.url));
     };
     client.once('connect', onConnect);
     client.once('error', onError);
+    client.on('close', onClose);
   });
   // Later errors (a refused reconnect, a broken socket) are logged by the owner; keep them from throwing.
   if (client.listenerCount('error') === 0) client.on('error', () => undefined);

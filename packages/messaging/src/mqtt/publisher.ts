@@ -3,6 +3,9 @@ import mqtt from 'mqtt';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import type { OutgoingMessage, Publisher, PublishResult } from '../ports/publisher.js';
 import { memoTopicForm } from './topic-forms.js';
+import type { MqttProtocolSetting } from './connect.js';
+import { isProtocolRefusal } from './connect.js';
+import { traceProperties } from './user-properties.js';
 
 export interface MqttPublisherOptions {
   /** Publishes in flight (sent, PUBACK pending) at most; later ones wait (default 100). */
@@ -11,6 +14,11 @@ export interface MqttPublisherOptions {
   readonly ackTimeoutMs?: number;
   /** Called for each connection error (e.g. every CONNACK refusal while reconnecting), to log it. */
   readonly onConnectionError?: (err: Error, description: string) => void;
+}
+
+export interface MqttPublisherConnectOptions extends Omit<IClientOptions, 'protocolVersion'>, MqttPublisherOptions {
+  /** 4 (MQTT 3.1.1, default), 5, or `auto`: MQTT 5, falling back to 3.1.1 when the broker refuses 5. */
+  readonly protocolVersion?: MqttProtocolSetting;
 }
 
 /** The broker did not acknowledge a QoS 1 publish in time. */
@@ -61,6 +69,8 @@ export class MqttPublisher implements Publisher {
   private lastProblem: string | undefined;
   /** Logical → MQTT topic. */
   private readonly mqttTopic = memoTopicForm(toMqttTopic, 10_000);
+  /** MQTT 5: each publish carries the envelope's correlation and causation ids as user properties. */
+  private readonly v5: boolean;
 
   constructor(
     readonly client: MqttClient,
@@ -68,6 +78,7 @@ export class MqttPublisher implements Publisher {
   ) {
     this.window = Math.max(1, options.window ?? 100);
     this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
+    this.v5 = client.options.protocolVersion === 5;
     client.on('close', () => {
       const error = new Error('MQTT connection closed before PUBACK');
       for (const p of [...this.inFlight]) this.finish(p, { ok: false, error });
@@ -97,14 +108,25 @@ export class MqttPublisher implements Publisher {
    * Connects a client of its own (reconnecting every second, also after a CONNACK refusal such as
    * a password rotated during a rollout); `close()` ends it.
    */
-  static async connect(url: string, options: IClientOptions & MqttPublisherOptions = {}): Promise<MqttPublisher> {
-    const { window, ackTimeoutMs, onConnectionError, ...clientOptions } = options;
-    const client = await mqtt.connectAsync(url, {
-      reconnectPeriod: 1000,
-      connectTimeout: 5000,
-      reconnectOnConnackError: true,
-      ...clientOptions,
-    });
+  static async connect(url: string, options: MqttPublisherConnectOptions = {}): Promise<MqttPublisher> {
+    const { window, ackTimeoutMs, onConnectionError, protocolVersion, ...clientOptions } = options;
+    const attempt = (version: 4 | 5) =>
+      mqtt.connectAsync(url, {
+        reconnectPeriod: 1000,
+        connectTimeout: 5000,
+        reconnectOnConnackError: true,
+        ...clientOptions,
+        protocolVersion: version,
+      });
+    let client: MqttClient;
+    if (protocolVersion === 'auto') {
+      try {
+        client = await attempt(5);
+      } catch (err) {
+        if (!isProtocolRefusal(err)) throw err;
+        client = await attempt(4);
+      }
+    } else client = await attempt(protocolVersion ?? 4);
     // Connection errors surface as failed publishes and in status(); an unhandled 'error' event must not crash us.
     client.on('error', () => undefined);
     return new MqttPublisher(client, {
@@ -172,7 +194,8 @@ export class MqttPublisher implements Publisher {
         }
         p.deadline = Date.now() + this.ackTimeoutMs;
         this.inFlight.add(p);
-        this.client.publish(this.mqttTopic(p.message.topic), p.message.body, QOS1, (err) => {
+        const options = this.v5 ? traceProperties(p.message.body) : QOS1;
+        this.client.publish(this.mqttTopic(p.message.topic), p.message.body, options, (err) => {
           this.finish(p, err ? { ok: false, error: err } : OK);
           this.schedulePump();
         });

@@ -1,7 +1,7 @@
 import { fromMqttTopic, parseEnvelope, toMqttTopic } from '@albergue/events';
 import type { Logger } from '@albergue/platform';
 import type { EventEnvelope } from '@albergue/events';
-import type { IPublishPacket, MqttClient } from 'mqtt';
+import type { IConnackPacket, IDisconnectPacket, IPublishPacket, MqttClient } from 'mqtt';
 import type { Registry } from 'prom-client';
 import { countDeadLetters, messagingMetrics } from '../metrics.js';
 import type { MessagingMetrics } from '../metrics.js';
@@ -9,7 +9,9 @@ import type { DeadLetterInput, DeadLetterStore, DeliveryLedger, IncomingMessage,
 import { rejectedMessage } from '../dlq/entries.js';
 import type { MqttConnectionOptions } from './connect.js';
 import { memoTopicForm } from './topic-forms.js';
-import { connectMqtt, endMqtt, mqttConnectionStatus } from './connect.js';
+import { connectMqtt, endMqtt, isProtocolRefusal, mqttConnectionStatus, negotiatedProtocol } from './connect.js';
+import type { SubscriptionMode } from './subscription-mode.js';
+import { assertShareGroup, assertSharedAvailable, modeFilter, subscribeRefused } from './subscription-mode.js';
 import { isTransientLedgerError } from './transient.js';
 import type { ParsedEnvelopes } from '../router/parsed-envelopes.js';
 import { DEFERRED, interceptMessages, sendPuback } from './deferred-ack.js';
@@ -40,6 +42,12 @@ export interface MqttSubscriberOptions {
    * filter cannot exclude a topic, so they are skipped as cheaply as possible).
    */
   readonly skip?: readonly string[];
+  /**
+   * `fanout` (default): this instance receives every message of the group's topics. `shared`: the
+   * group's instances share one MQTT 5 shared subscription per topic or filter, each message goes to
+   * one of them (refused at start, with the setting to change, on a broker without it).
+   */
+  readonly mode?: SubscriptionMode;
   readonly ledger: DeliveryLedger;
   readonly deadLetters: DeadLetterStore;
   /**
@@ -133,6 +141,11 @@ export class MqttSubscriber {
   /** The last recording failure, while it is unresolved. */
   private lastRecordError: string | undefined;
   private readonly maxRecordFailures: number;
+  /** The last CONNACK (reason code, MQTT 5 properties such as sharedSubscriptionAvailable). */
+  private connack: IConnackPacket | undefined;
+  /** Shared mode: the `$share/…` filters subscribed, left on close. */
+  private sharedFilters: readonly string[] = [];
+  private closed: Promise<void> | undefined;
 
   constructor(private readonly options: MqttSubscriberOptions) {
     for (const t of options.topics) this.versions.set(t.topic, t.version);
@@ -182,32 +195,77 @@ export class MqttSubscriber {
         this.options.ledger,
         this.options.deadLetters,
       ]);
+    const mode = this.options.mode ?? 'fanout';
+    if (mode === 'shared') assertShareGroup(this.options.subscriber);
     this.client = await connectMqtt(connection, (client) => {
       interceptMessages(client, (packet, done) => this.receive(packet, done));
       client.on('connect', (connack) => {
         this.connection++;
-        logger?.info({ client_id: connection.clientId, session_present: connack.sessionPresent }, 'mqtt connected');
+        this.connack = connack;
+        logger?.info(
+          {
+            client_id: connection.clientId,
+            session_present: connack.sessionPresent,
+            protocol: negotiatedProtocol(client) === 5 ? 'mqtt5' : 'mqtt3.1.1',
+            reason_code: connack.reasonCode ?? connack.returnCode ?? 0,
+            mode,
+          },
+          'mqtt connected',
+        );
       });
       client.on('error', (err) => {
         const code = (err as { code?: unknown }).code;
+        // protocolVersion 'auto' on a 3.1.1-only broker: connectMqtt goes on with 3.1.1.
+        if (connection.protocolVersion === 'auto' && negotiatedProtocol(client) === 5 && isProtocolRefusal(err))
+          logger?.info({ client_id: connection.clientId, return_code: code }, 'the broker refused MQTT 5; connecting with MQTT 3.1.1');
         // A CONNACK refusal (bad credentials, not authorised, …): mqtt.js keeps reconnecting with backoff.
-        if (typeof code === 'number')
+        else if (typeof code === 'number')
           logger?.warn(
             { err, client_id: connection.clientId, return_code: code },
             'mqtt connection refused by the broker; retrying with backoff',
           );
         else logger?.warn({ err, client_id: connection.clientId }, 'mqtt error');
       });
+      // MQTT 5: the broker says why it disconnects us (session taken over, server shutting down, …).
+      client.on('disconnect', (packet: IDisconnectPacket) =>
+        logger?.warn(
+          { client_id: connection.clientId, reason_code: packet.reasonCode, reason: packet.properties?.reasonString },
+          'mqtt disconnected by the broker',
+        ),
+      );
       client.on('offline', () => logger?.warn({ client_id: connection.clientId }, 'mqtt offline, reconnecting'));
     });
-    const granted = await this.client.subscribeAsync(
-      [...this.options.topics.filter((t) => !t.viaFilter).map((t) => toMqttTopic(t.topic)), ...(this.options.filters ?? [])],
-      { qos: 1 },
-    );
-    const refused = granted.filter((g) => g.qos !== 0 && g.qos !== 1 && g.qos !== 2);
-    if (refused.length > 0) {
+    const plain = [...this.options.topics.filter((t) => !t.viaFilter).map((t) => toMqttTopic(t.topic)), ...(this.options.filters ?? [])];
+    try {
+      if (mode === 'shared') assertSharedAvailable(this.client, this.connack, connection.url);
+      // A session kept from a run in the other mode still holds that mode's subscriptions: drop them,
+      // or this instance would get every message (fanout) or a share (shared) on top of its own.
+      if (this.connack?.sessionPresent) {
+        const other = plain.map((f) => modeFilter(mode === 'shared' ? 'fanout' : 'shared', this.options.subscriber, f));
+        await this.client
+          .unsubscribeAsync(other)
+          .catch((err: unknown) => logger?.warn({ err, filters: other }, 'dropping the other subscription mode from the session failed'));
+      }
+      const filters = plain.map((f) => modeFilter(mode, this.options.subscriber, f));
+      let granted;
+      try {
+        granted = await this.client.subscribeAsync(filters, { qos: 1 });
+      } catch (err) {
+        throw subscribeRefused(this.options.subscriber, mode, filters, (err as { code?: unknown }).code);
+      }
+      logger?.info({ filters, granted: granted.map((g) => g.qos), mode }, 'mqtt subscribed');
+      if (mode === 'shared') this.sharedFilters = filters;
+      const refused = granted.filter((g) => g.qos !== 0 && g.qos !== 1 && g.qos !== 2);
+      if (refused.length > 0)
+        throw subscribeRefused(
+          this.options.subscriber,
+          mode,
+          refused.map((g) => g.topic),
+          refused[0]?.qos,
+        );
+    } catch (err) {
       await endMqtt(this.client);
-      throw new Error(`broker refused the subscription of ${this.options.subscriber} to ${refused.map((g) => g.topic).join(', ')}`);
+      throw err;
     }
   }
 
@@ -451,9 +509,39 @@ export class MqttSubscriber {
     }
   }
 
-  /** Records and acks what was received, then disconnects (the session stays on the broker). */
-  async close(): Promise<void> {
-    if (this.closing) return;
+  /**
+   * Records and acks what was received, then disconnects (the session stays on the broker). In
+   * shared mode it first leaves the group (UNSUBSCRIBE, bounded by `leaveTimeoutMs`): the broker then
+   * stops assigning messages to this session (Mosquitto would keep queueing a share for an offline
+   * member until it returns), and what it assigned before arrives ahead of the UNSUBACK and is
+   * recorded and acked like the rest. A crashed instance cannot leave: its share waits in its
+   * session until it restarts under the same client id.
+   */
+  close(leaveTimeoutMs = 2_000): Promise<void> {
+    this.closed ??= this.shutdown(leaveTimeoutMs);
+    return this.closed;
+  }
+
+  private async shutdown(leaveTimeoutMs: number): Promise<void> {
+    const client = this.client;
+    if (this.sharedFilters.length > 0 && client?.connected) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          client.unsubscribeAsync([...this.sharedFilters]),
+          new Promise(
+            (_, reject) => (timer = setTimeout(() => reject(new Error(`no UNSUBACK within ${leaveTimeoutMs} ms`)), leaveTimeoutMs)),
+          ),
+        ]);
+      } catch (err) {
+        this.options.logger?.warn(
+          { err, subscriber: this.options.subscriber },
+          'leaving the shared subscription failed; the broker may queue messages for this session',
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+    }
     this.closing = true;
     this.kick();
     // Bounded: once closing, no message joins `pending`, and each round settles the batches started.

@@ -10,6 +10,7 @@ import { stableClientId } from '../mqtt/connect.js';
 import { toOutgoing } from '../mqtt/outgoing.js';
 import { MqttSubscriber } from '../mqtt/subscriber.js';
 import type { MqttSubscriberOptions } from '../mqtt/subscriber.js';
+import type { SubscriptionMode } from '../mqtt/subscription-mode.js';
 import type { CircuitBreakerStore, DeadLetterStore, DeliveryLedger, SubscriptionPolicy } from '../ports/ledger.js';
 import { DEFAULT_POLICY } from '../ports/ledger.js';
 import type { Publisher } from '../ports/publisher.js';
@@ -28,6 +29,14 @@ export interface ConsumerOptions {
   readonly subscriber?: string;
   /** MQTT connection; clientId defaults to `albergue-<subscriber>-<instanceId>`. */
   readonly mqtt: Omit<MqttConnectionOptions, 'clientId'> & { readonly clientId?: string };
+  /**
+   * `fanout` (default): every instance receives every message of the group and records it (the
+   * ledger dedups). `shared`: MQTT 5 shared subscriptions, group = the subscriber name: each message
+   * reaches one instance and is recorded once (needs a broker with them; refused at start otherwise).
+   * Shared mode keeps a persistent session per instance (stable `instanceId`): what the broker
+   * assigned to an instance that died is delivered when it comes back under the same id.
+   */
+  readonly subscriptionMode?: SubscriptionMode;
   /** Distinguishes instances of one subscriber (stable across restarts); default $INSTANCE_ID or 0. */
   readonly instanceId?: string;
   readonly ledger: DeliveryLedger;
@@ -132,6 +141,7 @@ export function createConsumer(o: ConsumerOptions): Consumer {
       ...covered.map((d) => ({ topic: d.topic, version: d.version, viaFilter: true })),
     ],
     ...(wildcard ? { filters: [wildcard.filter], skip: (wildcard.except ?? []).map((d) => d.topic) } : {}),
+    ...(o.subscriptionMode ? { mode: o.subscriptionMode } : {}),
     ledger: o.ledger,
     deadLetters: o.deadLetters,
     ...(o.batch ? { batch: o.batch } : {}),
