@@ -13,9 +13,9 @@
 // "not available" with the reason.
 // Goals, as ratios in one run: (a) io, 4 instances ≥ 3.5× the throughput of 1;
 // (b) cpu, total CPU per message with 4 instances ≤ 1.3× that of 1.
-// Rounds alternate the counts (1, 2, 4, 1, 2, 4, …); each figure keeps its best round. Bounded: N events
-// per run (BENCH_SCALE_MESSAGES, default 5,000), each run capped at 30 s, the whole bench at
-// BENCH_SCALE_BUDGET_S (default 230 s; runs past it are skipped and listed).
+// Rounds alternate: each round runs 1, 2 and 4 instances on every (broker, mode); each figure keeps its best round. Bounded: N events
+// per run (BENCH_SCALE_MESSAGES, default 3,000), each run capped at 30 s, the whole bench at
+// BENCH_SCALE_BUDGET_S (default 200 s; runs past it are skipped and listed).
 //   npm run bench -- scale   (BENCH_SCALE_ROUNDS=2, BENCH_BROKERS=mosquitto,aedes, BENCH_SCALE_MODES=fanout,shared)
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -28,9 +28,9 @@ import type { FromInstance, HandlerKind, InstanceStats, ToInstance } from './sca
 import { childPids, cpuMs, startPrivateRedis } from './scale/procs.js';
 import type { PrivateRedis } from './scale/procs.js';
 
-const N = Number(process.env.BENCH_SCALE_MESSAGES ?? 5_000);
+const N = Number(process.env.BENCH_SCALE_MESSAGES ?? 3_000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_SCALE_ROUNDS ?? 2));
-const BUDGET_MS = Number(process.env.BENCH_SCALE_BUDGET_S ?? 230) * 1000;
+const BUDGET_MS = Number(process.env.BENCH_SCALE_BUDGET_S ?? 200) * 1000;
 const CAP_MS = 30_000;
 const COUNTS = [1, 2, 4] as const;
 const HANDLERS: readonly HandlerKind[] = ['io', 'cpu'];
@@ -53,10 +53,10 @@ class Instance {
   private readonly exited: Promise<void>;
   private readonly waiters = new Set<(m: FromInstance) => void>();
 
-  constructor(mode: string, index: number) {
+  constructor(index: number) {
     this.child = spawn(process.execPath, childArgs('instance'), {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, MQTT_SUBSCRIPTION_MODE: mode, INSTANCE_ID: String(index), LOG_LEVEL: 'warn' },
+      env: { ...process.env, INSTANCE_ID: String(index), LOG_LEVEL: 'warn' },
     });
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
     this.child.on('message', (m: FromInstance) => {
@@ -94,8 +94,8 @@ class Instance {
   }
 }
 
-async function startInstances(mode: string): Promise<Instance[]> {
-  const instances = COUNTS.slice(-1).flatMap((max) => Array.from({ length: max }, (_, i) => new Instance(mode, i)));
+async function startInstances(): Promise<Instance[]> {
+  const instances = Array.from({ length: COUNTS[COUNTS.length - 1]! }, (_, i) => new Instance(i));
   await Promise.all(instances.map((i) => i.next(['listening'], 60_000)));
   return instances;
 }
@@ -152,6 +152,7 @@ async function runOnce(
   broker: Broker,
   redis: PrivateRedis,
   instances: readonly Instance[],
+  mode: string,
   handler: HandlerKind,
   k: number,
   n: number,
@@ -167,6 +168,7 @@ async function runOnce(
       used.map((inst, i) =>
         inst.next(['ready', 'failed'], 30_000, {
           cmd: 'start',
+          mode,
           mqttUrl: broker.url,
           redisUrl: redis.url,
           namespace,
@@ -254,87 +256,85 @@ async function main(): Promise<void> {
   const best = new Map<string, Best>();
   const unavailable = new Map<string, string>();
   const skipped: string[] = [];
+  const brokers: Broker[] = [];
+  let instances: Instance[] = [];
   let runs = 0;
-  let sectionsLeft = MODES.length * BROKERS.length;
   try {
-    for (const mode of MODES) {
-      const instances = await startInstances(mode);
-      try {
-        for (const brokerName of BROKERS) {
-          sectionsLeft--; // now: the (mode, broker) sections after this one
-          if (Date.now() > deadline) {
-            skipped.push(`${brokerName} ${mode}`);
-            continue;
-          }
-          const broker = await startBrokerProcess(brokerName);
-          try {
-            // A warm-up run on every instance (the first messages of a fresh process cost more), which also
-            // tells whether the mode works: a mode the runtime refuses or ignores is reported, not measured.
-            const all = COUNTS[COUNTS.length - 1]!;
-            const probe = await runOnce(broker, redis, instances, 'cpu', all, PROBE_MESSAGES, `${stamp}-probe-${brokerName}-${mode}`);
-            const reason =
-              'failed' in probe
-                ? `refused: ${probe.failed}`
-                : mode !== 'fanout' && probe.receivedPerInstance.every((r) => r >= PROBE_MESSAGES * 0.9)
-                  ? `MQTT_SUBSCRIPTION_MODE=${mode} ignored: each of ${all} instances received all ${PROBE_MESSAGES} messages, as in fanout`
-                  : undefined;
-            if (reason) {
-              unavailable.set(`${brokerName}|${mode}`, reason);
-              console.log(`  ${brokerName} ${mode}: not available (${reason})`);
+    // Every broker and the instance processes, kept for the whole bench so that rounds can alternate
+    // (an idle one is not measured).
+    const started = await Promise.all([Promise.all(BROKERS.map(startBrokerProcess)), startInstances()]);
+    brokers.push(...started[0]);
+    instances = started[1];
+    console.log(
+      `  started ${brokers.length} broker(s) and ${instances.length} instance processes in ${((Date.now() - began) / 1000).toFixed(1)} s`,
+    );
+    interface Section {
+      readonly broker: Broker;
+      readonly mode: string;
+      roundMs: number;
+    }
+    const sections: Section[] = [];
+    for (const broker of brokers) {
+      for (const mode of MODES) {
+        // A warm-up run on every instance (the first messages of a fresh process cost more), which also
+        // tells whether the mode works: a mode the runtime refuses or ignores is reported, not measured.
+        const all = instances.length;
+        const probe = await runOnce(broker, redis, instances, mode, 'cpu', all, PROBE_MESSAGES, `${stamp}-probe-${broker.name}-${mode}`);
+        const reason =
+          'failed' in probe
+            ? `refused: ${probe.failed}`
+            : mode !== 'fanout' && probe.receivedPerInstance.every((r) => r >= PROBE_MESSAGES * 0.9)
+              ? `MQTT_SUBSCRIPTION_MODE=${mode} ignored: each of ${all} instances received all ${PROBE_MESSAGES} messages, as in fanout`
+              : undefined;
+        if (reason) {
+          unavailable.set(`${broker.name}|${mode}`, reason);
+          console.log(`  ${broker.name} ${mode}: not available (${reason})`);
+        } else sections.push({ broker, mode, roundMs: 0 });
+      }
+    }
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const section of sections) {
+        const { broker, mode } = section;
+        // A later round only if it fits in the budget (its first round's duration as the estimate).
+        if (Date.now() + (round > 1 ? section.roundMs : 0) > deadline) {
+          skipped.push(`${broker.name} ${mode} round ${round}`);
+          continue;
+        }
+        const roundStart = Date.now();
+        for (const handler of HANDLERS) {
+          for (const k of COUNTS) {
+            const label = `${broker.name} ${mode} ${handler} ×${k}`;
+            const runStart = Date.now();
+            const r = await runOnce(broker, redis, instances, mode, handler, k, N, `${stamp}-${runs++}`);
+            if ('failed' in r) {
+              console.log(`  ${label} round ${round}: failed (${r.failed})`);
               continue;
             }
-            let roundMs = 0;
-            for (let round = 1; round <= ROUNDS; round++) {
-              // Another round only if the sections still to come would keep at least their first round.
-              if (round > 1 && Date.now() + roundMs * (1 + sectionsLeft) > deadline) {
-                skipped.push(`${brokerName} ${mode} rounds ${round}–${ROUNDS}`);
-                break;
-              }
-              const roundStart = Date.now();
-              for (const handler of HANDLERS) {
-                for (const k of COUNTS) {
-                  const label = `${brokerName} ${mode} ${handler} ×${k}`;
-                  if (Date.now() > deadline) {
-                    skipped.push(`${label} round ${round}`);
-                    continue;
-                  }
-                  const runStart = Date.now();
-                  const r = await runOnce(broker, redis, instances, handler, k, N, `${stamp}-${runs++}`);
-                  if ('failed' in r) {
-                    unavailable.set(`${brokerName}|${mode}`, `refused: ${r.failed}`);
-                    console.log(`  ${label} round ${round}: failed (${r.failed})`);
-                    continue;
-                  }
-                  const p = r.cpuParts;
-                  console.log(
-                    `  ${label.padEnd(24)} round ${round}: ${fmtInt(r.perSecond).padStart(6)} events/s, ${fmtInt(r.cpuUsPerMsg).padStart(5)} µs CPU/msg ` +
-                      `(instances ${fmtInt(p.instances)}, broker ${fmtInt(p.broker)}, redis ${fmtInt(p.redis)}); handled ${r.handled}/${N}` +
-                      `${r.repeated ? `, ${r.repeated} handled twice` : ''}; received per instance ${r.receivedPerInstance.join('/')}; ${((Date.now() - runStart) / 1000).toFixed(1)} s`,
-                  );
-                  const key = `${brokerName}|${mode}|${handler}|${k}`;
-                  const b = best.get(key);
-                  const complete = r.handled === N;
-                  const cheaper = b && b.cpuUsPerMsg <= r.cpuUsPerMsg ? b : r;
-                  best.set(key, {
-                    perSecond: Math.max(b?.perSecond ?? 0, complete ? r.perSecond : 0),
-                    cpuUsPerMsg: cheaper.cpuUsPerMsg,
-                    cpuParts: cheaper.cpuParts,
-                    complete: (b?.complete ?? false) || complete,
-                    repeated: (b?.repeated ?? 0) + r.repeated,
-                  });
-                }
-              }
-              roundMs = Date.now() - roundStart;
-            }
-          } finally {
-            await broker.close();
+            const p = r.cpuParts;
+            console.log(
+              `  ${label.padEnd(24)} round ${round}: ${fmtInt(r.perSecond).padStart(6)} events/s, ${fmtInt(r.cpuUsPerMsg).padStart(5)} µs CPU/msg ` +
+                `(instances ${fmtInt(p.instances)}, broker ${fmtInt(p.broker)}, redis ${fmtInt(p.redis)}); handled ${r.handled}/${N}` +
+                `${r.repeated ? `, ${r.repeated} handled twice` : ''}; received per instance ${r.receivedPerInstance.join('/')}; ${((Date.now() - runStart) / 1000).toFixed(1)} s`,
+            );
+            const key = `${broker.name}|${mode}|${handler}|${k}`;
+            const b = best.get(key);
+            const complete = r.handled === N;
+            const cheaper = b && b.cpuUsPerMsg <= r.cpuUsPerMsg ? b : r;
+            best.set(key, {
+              perSecond: Math.max(b?.perSecond ?? 0, complete ? r.perSecond : 0),
+              cpuUsPerMsg: cheaper.cpuUsPerMsg,
+              cpuParts: cheaper.cpuParts,
+              complete: (b?.complete ?? false) || complete,
+              repeated: (b?.repeated ?? 0) + r.repeated,
+            });
           }
         }
-      } finally {
-        await Promise.all(instances.map((i) => i.close()));
+        section.roundMs = Math.max(section.roundMs, Date.now() - roundStart);
       }
     }
   } finally {
+    await Promise.all(instances.map((i) => i.close()));
+    await Promise.all(brokers.map((b) => b.close()));
     await redis.stop();
   }
   report(best, unavailable, skipped, began);

@@ -5,8 +5,10 @@
 //   cpu: the effect alone;
 // the effect being `SET <namespace>fx:<event_id> <instance> NX` on the private Redis: "OK" counts a
 // handled event, a nil reply an event handled twice. It reports its counters every 100 ms while running.
-// MQTT_SUBSCRIPTION_MODE (fanout | shared) is in its environment, as a service would have it; it is also
-// passed as the consumer's `subscriptionMode` option, which runtimes without it ignore.
+// MQTT_SUBSCRIPTION_MODE (fanout | shared) comes with each start command and is set in the process's
+// environment before the consumer is built, as a service would have it (one process serves both modes,
+// one after the other: a process start costs seconds here); it is also passed as the consumer's
+// `subscriptionMode` option, which runtimes without it ignore.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BookingReserved } from '@albergue/events';
 import { createConsumer, declareService, RedisDeliveryLedger } from '@albergue/messaging';
@@ -16,6 +18,8 @@ export type HandlerKind = 'io' | 'cpu';
 
 export interface StartCommand {
   readonly cmd: 'start';
+  /** MQTT_SUBSCRIPTION_MODE for this consumer: set in this process's environment before it is built. */
+  readonly mode: string;
   readonly mqttUrl: string;
   readonly redisUrl: string;
   readonly namespace: string;
@@ -70,7 +74,8 @@ export function runInstance(): void {
 
   const start = async (c: StartCommand): Promise<void> => {
     const ledger = new RedisDeliveryLedger({ url: c.redisUrl, namespace: c.namespace });
-    const mode = process.env.MQTT_SUBSCRIPTION_MODE;
+    process.env.MQTT_SUBSCRIPTION_MODE = c.mode;
+    const mode = c.mode;
     // Not in ConsumerOptions before the shared-subscription change; spread so this compiles either way.
     const modeOption: Record<string, unknown> = mode ? { subscriptionMode: mode } : {};
     const options: ConsumerOptions = {
