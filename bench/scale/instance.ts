@@ -67,7 +67,8 @@ interface Running {
 
 export function runInstance(): void {
   const send = (m: FromInstance) => {
-    if (process.connected) process.send?.(m);
+    // The bench may be gone (a failed start): an undeliverable report is dropped, not an error.
+    if (process.connected) process.send?.(m, undefined, {}, () => undefined);
   };
   let running: Running | undefined;
   const stats = (r: Running): InstanceStats => ({ received: r.consumer.transport.stats.received, ...r.counts });
