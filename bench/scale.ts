@@ -52,6 +52,7 @@ class Instance {
   latest: InstanceStats = { received: 0, effects: 0, repeatedEffects: 0, lastEffectAt: 0 };
   private readonly exited: Promise<void>;
   private readonly waiters = new Set<(m: FromInstance) => void>();
+  private listening = false;
 
   constructor(index: number) {
     this.child = spawn(process.execPath, childArgs('instance'), {
@@ -60,6 +61,7 @@ class Instance {
     });
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
     this.child.on('message', (m: FromInstance) => {
+      if (m.cmd === 'listening') this.listening = true;
       if (m.cmd === 'stats' || m.cmd === 'stopped') this.latest = m.stats;
       for (const w of [...this.waiters]) w(m);
     });
@@ -67,6 +69,11 @@ class Instance {
 
   get pid(): number {
     return this.child.pid!;
+  }
+
+  /** Resolves once the process listens for commands (it may have said so already). */
+  async started(timeoutMs: number): Promise<void> {
+    if (!this.listening) await this.next(['listening'], timeoutMs);
   }
 
   next(kinds: readonly FromInstance['cmd'][], timeoutMs: number, send?: ToInstance): Promise<FromInstance> {
@@ -261,7 +268,7 @@ async function main(): Promise<void> {
     for (const r of started) if (r.status === 'fulfilled') brokers.push(r.value);
     const failed = started.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    await Promise.all(instances.map((i) => i.next(['listening'], 180_000)));
+    await Promise.all(instances.map((i) => i.started(180_000)));
     console.log(
       `  started ${brokers.length} broker(s) and ${instances.length} instance processes in ${((Date.now() - began) / 1000).toFixed(1)} s`,
     );
