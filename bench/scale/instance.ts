@@ -16,7 +16,7 @@ import type { Consumer, ConsumerOptions } from '@albergue/messaging';
 
 export type HandlerKind = 'io' | 'cpu';
 
-export interface StartCommand {
+interface StartCommand {
   readonly cmd: 'start';
   /** MQTT_SUBSCRIPTION_MODE for this consumer: set in this process's environment before it is built. */
   readonly mode: string;
@@ -48,7 +48,7 @@ export type FromInstance =
   | { readonly cmd: 'stopped'; readonly stats: InstanceStats };
 
 /** The consumer group under test: one subscription, exactly as a service declares it. */
-export const SCALE_DECLARATION = declareService({
+const SCALE_DECLARATION = declareService({
   service: 'scale',
   context: 'payment',
   publishes: [],
