@@ -5,9 +5,10 @@ import { spawnSync } from 'node:child_process';
 
 const dir = new URL('.', import.meta.url).pathname;
 const only = process.argv.slice(2);
-const benches = readdirSync(dir)
-  .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.endsWith('.test.ts'))
-  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+const all = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.endsWith('.test.ts'));
+// A name that is a bench runs that bench alone (`scale` is not also `embedded-scale`); else by substring.
+const benches = all
+  .filter((f) => only.length === 0 || only.some((o) => (all.includes(`${o}.ts`) ? f === `${o}.ts` : f.includes(o))))
   .sort();
 let failed = 0;
 for (const f of benches) {
