@@ -8,6 +8,7 @@
 // child, no process of its group is left, every port is free again, and its databases are dropped.
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,8 +105,8 @@ async function runOnServices(broker: 'mosquitto' | 'broker service'): Promise<vo
       ...(mosquitto ? { MQTT_URL: mosquitto.url } : {}),
       LOG_LEVEL: 'warn',
       PAYMENT_SIM_LATENCY_MS: '50',
-      // Long enough for a payment on a loaded machine (9 processes on 2 shared cores), short enough to watch one expire.
-      BOOKING_HOLD_MS: '30000',
+      // Long enough for a payment on a loaded machine (9 processes on 2 shared cores; 8 s and 30 s were not at load 20-25), short enough to watch one expire.
+      BOOKING_HOLD_MS: '45000',
       BOOKING_EXPIRY_SWEEP_MS: '200',
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
     };
@@ -137,7 +138,9 @@ async function runOnServices(broker: 'mosquitto' | 'broker service'): Promise<vo
       hostelKey: key('hostel'),
       operatorKey: key('operator'),
       mailCatcherUrl,
-      holdWaitMs: 60_000,
+      holdWaitMs: 90_000,
+      // Each step may take long at load 20+ (seen: 30 s from a charge to its booking's confirmation).
+      stepWaitMs: 90_000,
       log: (l) => lines.push(l),
     });
     await assertDemoFlows({ results, log: lines.join('\n'), events, mailCatcherUrl });
@@ -212,12 +215,53 @@ function allDeliveries(nodes: readonly Node[]): { subscriber: string; state: str
 
 test(
   'start:services on Mosquitto (the project configuration), Postgres and Redis: every value stream through the gateway, then SIGTERM leaves nothing',
-  { timeout: 420_000, skip: !mosquittoPath() || redisMissing ? 'needs the mosquitto and redis-server binaries' : false },
+  { timeout: 540_000, skip: !mosquittoPath() || redisMissing ? 'needs the mosquitto and redis-server binaries' : false },
   () => runOnServices('mosquitto'),
 );
 
 test(
   'start:services on the broker service (Aedes on its own Redis), Postgres: every value stream through the gateway, then SIGTERM leaves nothing',
-  { timeout: 420_000, skip: redisMissing ? 'needs the redis-server binary' : false },
+  { timeout: 540_000, skip: redisMissing ? 'needs the redis-server binary' : false },
   () => runOnServices('broker service'),
+);
+
+test(
+  'start:services with a port already in use: exits 1 naming the variable to set, before starting or creating anything',
+  { timeout: 60_000 },
+  async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as { port: number }).port;
+    const prefix = `e2e_services_taken_${process.pid}_`;
+    try {
+      const ports: Record<string, string> = {};
+      for (const name of [
+        ...SERVICES.map((s) => `${s.toUpperCase()}_PORT`),
+        'GATEWAY_PORT',
+        'MAIL_CATCHER_SMTP_PORT',
+        'MAIL_CATCHER_HTTP_PORT',
+        'BROKER_MQTT_PORT',
+        'BROKER_HTTP_PORT',
+        'BROKER_WS_PORT',
+      ])
+        ports[name] = String(await freePort());
+      const env: NodeJS.ProcessEnv = { ...process.env, ...ports, BOOKING_PORT: String(taken), PG_URL, PG_DB_PREFIX: prefix };
+      for (const k of ['NODE_TEST_CONTEXT', 'MQTT_URL', 'SMTP_URL']) delete env[k];
+      const system = spawnSystem('dist/scripts/start-services.js', env);
+      await waitFor(() => system.exitCode() !== undefined, { timeoutMs: 30_000, message: `start:services to exit:\n${system.output()}` });
+      assert.equal(system.exitCode(), 1, system.output());
+      assert.match(system.output(), new RegExp(`port ${taken} on 127\\.0\\.0\\.1 \\(BOOKING_PORT\\) is already in use.*set BOOKING_PORT`));
+      assert.doesNotMatch(system.output(), /^(broker|audit|booking) +\|/m, 'no child was started');
+      const admin = new pg.Client({ connectionString: `${PG_URL}/postgres` });
+      await admin.connect();
+      try {
+        const dbs = await admin.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
+        assert.equal(dbs.rowCount, 0, 'no database created');
+      } finally {
+        await admin.end();
+      }
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  },
 );
