@@ -6,6 +6,7 @@
 // through the gateway; each flow's events (type, correlation, causation), audit tree and mails are
 // checked as for `npm start` (demo-assertions.ts). Then SIGTERM to start:services only: it stops every
 // child, no process of its group is left, every port is free again, and its databases are dropped.
+// And the hostile start: a port already in use stops it before anything starts, naming the variable.
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
