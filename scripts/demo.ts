@@ -23,6 +23,11 @@ export interface DemoOptions {
   readonly mailCatcherUrl?: string;
   /** Longest wait for a hold to expire; a longer hold is reported as skipped. */
   readonly holdWaitMs: number;
+  /**
+   * Longest wait for each step the system takes by itself (a status, a payment, a decision; mails and
+   * audit trees get twice as long). Default 30 s; a loaded machine needs more.
+   */
+  readonly stepWaitMs?: number;
   /** The flows to walk (default: all). */
   readonly flows?: readonly FlowName[];
   readonly log: (line: string) => void;
@@ -107,17 +112,35 @@ export const EXPECTED_EVENTS: Readonly<Record<FlowName, readonly string[]>> = {
 };
 
 export async function runDemo(o: DemoOptions): Promise<FlowResult[]> {
+  // Every request is safe to repeat (commands carry an Idempotency-Key; the albergue's registration
+  // hears 409 the second time), so one that times out or finds its key still in progress is sent again,
+  // as a careful client would on a slow system: at most 4 attempts of 15 s each.
   const api = async (method: string, path: string, key: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${o.gatewayUrl}/api${path}`, {
-      method,
-      headers: { 'x-api-key': key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(`${o.gatewayUrl}/api${path}`, {
+          method,
+          headers: { 'x-api-key': key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          signal: AbortSignal.timeout(15_000),
+        });
+      } catch (err) {
+        if (attempt >= 4) throw err;
+        o.log(`  (${method} ${path}: ${(err as Error).message}; sending it again)`);
+        continue;
+      }
+      const text = await res.text();
+      const parsed = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+      if (res.status === 409 && parsed.code === 'idempotency_key_in_use' && attempt < 4) {
+        await new Promise((r) => setTimeout(r, 1_000));
+        continue;
+      }
+      return { status: res.status, headers: res.headers, body: parsed };
+    }
   };
 
+  const step = o.stepWaitMs ?? 30_000;
   o.log(`Albergue demo through ${o.gatewayUrl}`);
   const registered = await api(
     'POST',
@@ -136,7 +159,7 @@ export async function runDemo(o: DemoOptions): Promise<FlowResult[]> {
   if (registered.status === 201) o.log(`  registered ${ALBERGUE} (hostel key)`);
   else if (registered.status === 409) o.log(`  ${ALBERGUE} is already registered (nothing registered twice)`);
   else throw new Error(`registering the demo albergue: HTTP ${registered.status} ${JSON.stringify(registered.body)}`);
-  await until('booking to learn the demo albergue', 30_000, async () =>
+  await until('booking to learn the demo albergue', step, async () =>
     (await api('GET', `/booking/albergues/${ALBERGUE}/availability?from=${day(30)}&to=${day(31)}`, o.guestKey)).status === 200
       ? true
       : undefined,
@@ -164,13 +187,13 @@ export async function runDemo(o: DemoOptions): Promise<FlowResult[]> {
   };
   const statusOf = async (bookingId: string) =>
     (await api('GET', `/booking/bookings/${bookingId}`, o.guestKey)).body as { status: string; cancel_reason?: string };
-  const waitForStatus = (bookingId: string, status: string, ms = 30_000) =>
+  const waitForStatus = (bookingId: string, status: string, ms = step) =>
     until(`booking ${bookingId} ${status}`, ms, async () => {
       const st = await statusOf(bookingId);
       return st.status === status ? st : undefined;
     });
   const pay = async (flow: FlowName, bookingId: string, card: string) => {
-    const payment = await until('the payment to be initiated', 30_000, async () => {
+    const payment = await until('the payment to be initiated', step, async () => {
       const r = await api('GET', `/payment/bookings/${bookingId}/payment`, o.guestKey);
       return r.status === 200 ? (r.body as { payment_id: string }) : undefined;
     });
@@ -186,7 +209,7 @@ export async function runDemo(o: DemoOptions): Promise<FlowResult[]> {
   /** The mail to `email` whose subject matches, from the catcher. */
   const mailTo = async (flow: FlowName, email: string, subject: RegExp): Promise<CaughtMail | undefined> => {
     if (o.mailCatcherUrl === undefined) return undefined;
-    const mail = await until(`a mail to ${email} (${subject.source})`, 60_000, async () => {
+    const mail = await until(`a mail to ${email} (${subject.source})`, 2 * step, async () => {
       const res = await fetch(`${o.mailCatcherUrl}/messages?to=${encodeURIComponent(email)}`, { signal: AbortSignal.timeout(5_000) });
       if (res.status !== 200) return undefined;
       const { messages } = (await res.json()) as { messages: CaughtMail[] };
@@ -199,7 +222,7 @@ export async function runDemo(o: DemoOptions): Promise<FlowResult[]> {
   const treeOf = async (flow: FlowName, path: string): Promise<FlowTree | undefined> => {
     if (o.operatorKey === undefined) return undefined;
     const key = o.operatorKey;
-    const tree = await until(`the audit tree of ${path}`, 60_000, async () => {
+    const tree = await until(`the audit tree of ${path}`, 2 * step, async () => {
       const r = await api('GET', `/audit/audit/${path}`, key);
       if (r.status !== 200) return undefined;
       const t = r.body as unknown as FlowTree;
@@ -233,7 +256,7 @@ export async function runDemo(o: DemoOptions): Promise<FlowResult[]> {
     const documentId = (submitted.body as { document_id: string }).document_id;
     const correlationId = submitted.headers.get('x-correlation-id') ?? undefined;
     o.log(`  [${flow}] submitted DNI ${number.slice(0, 2)}****** as ${documentId} (flow ${correlationId})`);
-    const decided = await until('the document to be decided', 30_000, async () => {
+    const decided = await until('the document to be decided', step, async () => {
       const r = await api('GET', `/documents/documents/${documentId}`, o.guestKey);
       const v = r.body as { status: string; reasons?: string[] };
       return v.status !== 'pending' ? v : undefined;
@@ -284,7 +307,7 @@ export async function runDemo(o: DemoOptions): Promise<FlowResult[]> {
           ...ids(b),
         };
       o.log(`  [expiry] waiting ${Math.ceil(wait / 1000)} s for the hold to expire`);
-      await waitForStatus(b.booking_id, 'expired', wait + 30_000);
+      await waitForStatus(b.booking_id, 'expired', wait + step);
       const mail = await mailTo('expiry', b.guest.email, /^Your reservation expired/);
       const tree = await treeOf('expiry', `bookings/${b.booking_id}`);
       return {
