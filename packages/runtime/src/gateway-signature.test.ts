@@ -249,10 +249,10 @@ describe('two instances of a service share the replay guard through Redis', () =
     const warnings: string[] = [];
     const logger = createLogger('sigtest');
     const warn = logger.warn.bind(logger);
-    logger.warn = ((obj: unknown, msg?: string) => {
+    logger.warn = (obj: unknown, msg?: string) => {
       warnings.push(String(msg ?? obj));
       warn(obj as object, msg);
-    });
+    };
     const app = await instance(new RedisNonceStore(down.redis, { keyPrefix: ns, timeoutMs: 100, logger }));
     try {
       for (const id of ['1', '2']) {
