@@ -1,6 +1,7 @@
 // Parse + validate throughput of packages/events (compiled ajv validators), bounded in count and time.
 import { BookingReserved, newEnvelope, parseEnvelope } from '@albergue/events';
 import { SAMPLE_PAYLOADS } from '@albergue/events/node';
+import { reportResult } from './lib/report.js';
 
 export async function benchEvents(): Promise<Record<string, number>> {
   const json = JSON.stringify(newEnvelope(BookingReserved, SAMPLE_PAYLOADS.BookingReserved));
@@ -21,6 +22,14 @@ export async function benchEvents(): Promise<Record<string, number>> {
   console.log(
     `events: JSON.parse ${Math.round(rawRate).toLocaleString('en')}/s; parseEnvelope (parse+validate+freeze, ${json.length} B) ${Math.round(rate).toLocaleString('en')}/s; ratio ${(rate / rawRate).toFixed(2)}`,
   );
+  reportResult({
+    id: 'P6-parse-validate-freeze',
+    ratio: rate / rawRate,
+    goal: '>= 0.5',
+    measured: rate,
+    baseline: rawRate,
+    detail: 'envelopes/s vs JSON.parse',
+  });
   return await Promise.resolve({ rawRate, rate });
 }
 
