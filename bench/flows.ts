@@ -117,6 +117,8 @@ interface StepResult {
   readonly p99: number;
   readonly errors: Record<string, number>;
   readonly paymentReads: number;
+  /** p50 ms of each phase of the confirmed flows: reserve answered, payment known, charge answered, confirmed. */
+  readonly phases: Record<string, number>;
   readonly cpuPerFlow: Record<string, number>;
 }
 
@@ -153,6 +155,7 @@ async function runStep(
 ): Promise<StepResult> {
   const n = Math.max(1, Math.round(rate * seconds));
   const latencies: number[] = [];
+  const phases: Record<string, number[]> = { reserve: [], payment: [], charge: [], confirm: [] };
   const errors: Record<string, number> = {};
   let paymentReads = 0;
   let lastConfirmed = 0;
@@ -172,6 +175,7 @@ async function runStep(
       });
       if (reserved.status !== 201) throw new HttpError('reserve', reserved.status);
       const bookingId = reserved.body.booking_id;
+      const t1 = performance.now();
       let paymentId: string | undefined;
       const deadline = t0 + FLOW_TIMEOUT_MS;
       while (paymentId === undefined) {
@@ -185,10 +189,16 @@ async function runStep(
         else if (performance.now() > deadline) throw new HttpError('payment', 404);
         else if (mode === 'poll') await sleep(20);
       }
+      const t2 = performance.now();
       const charged = await call('POST', `${sys.urls.payment}/payments/${paymentId}/charge`, { payment_method: '4242424242424242' });
       if (charged.status !== 202) throw new HttpError('charge', charged.status);
+      const t3 = performance.now();
       const at = await confirmations.confirmed(bookingId, Math.max(1, deadline - performance.now()));
       latencies.push(at - t0);
+      phases.reserve!.push(t1 - t0);
+      phases.payment!.push(t2 - t1);
+      phases.charge!.push(t3 - t2);
+      phases.confirm!.push(at - t3);
       lastConfirmed = Math.max(lastConfirmed, at);
     } catch (err) {
       const kind = err instanceof HttpError ? err.message : `network ${(err as Error).name}`;
@@ -220,6 +230,15 @@ async function runStep(
     p99: pct(latencies, 99),
     errors,
     paymentReads,
+    phases: Object.fromEntries(
+      Object.entries(phases).map(([k, v]) => [
+        k,
+        pct(
+          v.sort((a, b) => a - b),
+          50,
+        ),
+      ]),
+    ),
     cpuPerFlow,
   };
 }
@@ -265,6 +284,9 @@ function line(broker: string, mode: string, r: StepResult): string {
     `  ${broker.padEnd(15)} ${mode.padEnd(4)} offered ${String(r.offered).padStart(4)}/s achieved ${f1(r.achieved).padStart(6)}/s ` +
     `(${r.ok}/${r.started} confirmed)  p50 ${f0(r.p50).padStart(5)} ms p95 ${f0(r.p95).padStart(5)} ms p99 ${f0(r.p99).padStart(5)} ms  ` +
     `payment reads/flow ${(r.paymentReads / r.started).toFixed(1)}  errors ${errs || 'none'}\n` +
+    `      p50 by phase: ${Object.entries(r.phases)
+      .map(([k, v]) => `${k} ${f0(v)} ms`)
+      .join(', ')}\n` +
     `      CPU ms per confirmed flow: ${cpu}; total ${f1(total)}`
   );
 }
