@@ -6,7 +6,7 @@ import { Id, Money } from '@albergue/application/http';
 export const PaymentParams = Type.Object({ payment_id: Id('Payment id.') });
 export const BookingParams = Type.Object({ booking_id: Id('Booking id.') });
 /** Longest long-poll, in seconds: below the gateway's default upstream timeout (GATEWAY_UPSTREAM_TIMEOUT_MS, 30 s). */
-export const MAX_WAIT_SECONDS = 20;
+const MAX_WAIT_SECONDS = 20;
 export const PaymentOfBookingQuery = Type.Object(
   {
     // A digit string (query values are strings; parsed by the route, so it works with or without type coercion).
