@@ -130,14 +130,20 @@ async function postgresBackends(admin: pg.Client, databases: readonly string[]):
   return rows.map((r) => r.pid);
 }
 
-/** CPU ms by role now: each child, the Postgres backends of the services' databases (summed), this process. */
-async function cpuSnapshot(sys: FlowSystem, admin: pg.Client, pgPids: Set<number>): Promise<Map<string, number>> {
+/**
+ * CPU ms by role now: each child, the Postgres backends of the services' databases, this process.
+ * Backends are counted per pid (`pgCpu` keeps each one's last reading: a backend that ends between
+ * two snapshots keeps what it was last seen with, one that starts counts from zero).
+ */
+async function cpuSnapshot(sys: FlowSystem, admin: pg.Client, pgCpu: Map<number, number>): Promise<Map<string, number>> {
   const m = new Map<string, number>();
   for (const [role, pid] of Object.entries(sys.pids)) m.set(role, cpuMs(pid) ?? 0);
-  for (const pid of await postgresBackends(admin, sys.databases)) pgPids.add(pid);
-  let postgres = 0;
-  for (const pid of pgPids) postgres += cpuMs(pid) ?? 0;
-  m.set('postgres', postgres);
+  for (const pid of await postgresBackends(admin, sys.databases)) if (!pgCpu.has(pid)) pgCpu.set(pid, 0);
+  for (const [pid, last] of pgCpu) pgCpu.set(pid, cpuMs(pid) ?? last);
+  m.set(
+    'postgres',
+    [...pgCpu.values()].reduce((a, b) => a + b, 0),
+  );
   const self = process.cpuUsage();
   m.set('driver', (self.user + self.system) / 1000);
   return m;
@@ -159,8 +165,8 @@ async function runStep(
   const errors: Record<string, number> = {};
   let paymentReads = 0;
   let lastConfirmed = 0;
-  const pgPids = new Set<number>();
-  const before = await cpuSnapshot(sys, admin, pgPids);
+  const pgCpu = new Map<number, number>();
+  const before = await cpuSnapshot(sys, admin, pgCpu);
 
   const flow = async (i: number): Promise<void> => {
     const g = base + i;
@@ -214,7 +220,7 @@ async function runStep(
     flows.push(flow(i));
   }
   await Promise.all(flows); // each flow ends within FLOW_TIMEOUT_MS
-  const after = await cpuSnapshot(sys, admin, pgPids);
+  const after = await cpuSnapshot(sys, admin, pgCpu);
   latencies.sort((a, b) => a - b);
   const elapsed = Math.max(seconds, (lastConfirmed - start) / 1000);
   const ok = latencies.length;
