@@ -3,6 +3,7 @@
 // baseline and ours and keep each side's best, timed in CPU seconds: the machine is shared and noisy.
 import { BookingReserved, newEnvelope, parseEnvelope } from '@albergue/events';
 import { SAMPLE_PAYLOADS } from '@albergue/events/node';
+import { reportResult } from './lib/report.js';
 
 const ROUNDS = 5;
 const PER_ROUND = 20_000;
@@ -37,6 +38,14 @@ export async function benchEvents(): Promise<Record<string, number>> {
   console.log(
     `events: JSON.parse ${Math.round(rawRate).toLocaleString('en')}/s; parseEnvelope (parse+validate+freeze, ${json.length} B) ${Math.round(ourRate).toLocaleString('en')}/s; ratio ${(ourRate / rawRate).toFixed(2)} (goal ≥ 0.5; best of ${ROUNDS} alternating rounds)`,
   );
+  reportResult({
+    id: 'P6-parse-validate-freeze',
+    ratio: ourRate / rawRate,
+    goal: '>= 0.5',
+    measured: ourRate,
+    baseline: rawRate,
+    detail: 'envelopes/s vs JSON.parse (CPU time)',
+  });
   return await Promise.resolve({ rawRate, rate: ourRate });
 }
 

@@ -23,6 +23,7 @@ import {
 import type { OutgoingMessage } from '@albergue/messaging';
 import { bookingReserved, brokerKinds, deleteNamespace, startAedes, startBroker } from '@albergue/messaging/testing';
 import type { BrokerKind, TestBroker } from '@albergue/messaging/testing';
+import { reportResult } from './lib/report.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const CAP_MS = Number(process.env.BENCH_CAP_MS ?? 60_000);
@@ -219,6 +220,7 @@ async function main(): Promise<void> {
     `messaging bench: ${N} × 1 KB BookingReserved, QoS 1, publish window ${WINDOW} (publisher and Aedes in worker threads), ${rounds} round(s) alternating, best kept, cap ${CAP_MS / 1000} s per run`,
   );
   const summary: string[] = [];
+  const results: (() => void)[] = [];
   for (const kind of brokerKinds().filter((k) => brokers.length === 0 || brokers.includes(k))) {
     const broker = await brokerFor(kind);
     let bestRaw: Result | undefined;
@@ -246,9 +248,21 @@ async function main(): Promise<void> {
       summary.push(
         `${kind.padEnd(9)} ratio reliable/raw throughput ${((bestRel.perSecond / bestRaw.perSecond) * 100).toFixed(0)}%${incomplete}`,
       );
+      results.push(() =>
+        reportResult({
+          id: `P1-reliable-consume-${kind}`,
+          ratio: bestRel.perSecond / bestRaw.perSecond,
+          goal: '>= 0.8',
+          ...(incomplete ? { met: false } : {}),
+          measured: bestRel.perSecond,
+          baseline: bestRaw.perSecond,
+          detail: `msg/s reliable vs raw QoS 1${incomplete}`,
+        }),
+      );
     }
   }
   console.log(summary.join('\n'));
+  for (const r of results) r();
 }
 
 if (isMainThread) await main();

@@ -20,6 +20,7 @@ import { MqttPublisher } from '@albergue/messaging';
 import { migrate, Outbox, OutboxRelay, PgDatabase } from '@albergue/outbox';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
 import { bookingEvent, createTestDatabase, startBroker } from '../packages/outbox/src/testing.js';
+import { reportResult } from './lib/report.js';
 
 const BACKLOG = Number(process.env.BENCH_OUTBOX_BACKLOG ?? 50_000);
 const COMMANDS_PER_CLIENT = Number(process.env.BENCH_OUTBOX_COMMANDS ?? 1000);
@@ -227,6 +228,15 @@ async function relayBench(b: Broker): Promise<void> {
         .map(([k, v]) => `best ${k} ${v.toLocaleString()} msg/s = ${pct(v, rawBest)}`)
         .join('; ')}`,
     );
+    const relay = best.get('relay, concurrency 1') ?? 0;
+    reportResult({
+      id: 'P2-relay',
+      ratio: relay / rawBest,
+      goal: '>= 0.9',
+      measured: relay,
+      baseline: rawBest,
+      detail: `msg/s vs raw publish, ${b.name}`,
+    });
   } finally {
     await sub.close();
     await admin.end();
@@ -295,6 +305,15 @@ async function commandBench(): Promise<void> {
     );
     const bare = best.get('raw two-insert tx (bare events table)')!;
     for (const [label, v] of best) console.log(`  ${label.padEnd(40)} ${v.toLocaleString()} tx/s = ${pct(v, bare)} of the bare raw tx`);
+    const cmd = best.get('command via PgDatabase + Outbox') ?? 0;
+    reportResult({
+      id: 'P3-command-path',
+      ratio: cmd / bare,
+      goal: '>= 0.9',
+      measured: cmd,
+      baseline: bare,
+      detail: 'tx/s vs raw transaction',
+    });
   } finally {
     await raw.end();
     await db.close();

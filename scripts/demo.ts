@@ -194,7 +194,8 @@ export async function runDemo(o: DemoOptions): Promise<FlowResult[]> {
     });
   const pay = async (flow: FlowName, bookingId: string, card: string) => {
     const payment = await until('the payment to be initiated', step, async () => {
-      const r = await api('GET', `/payment/bookings/${bookingId}/payment`, o.guestKey);
+      // Long-poll: answered as soon as payment initiates it (at most 10 s a request), not polled.
+      const r = await api('GET', `/payment/bookings/${bookingId}/payment?wait=10`, o.guestKey);
       return r.status === 200 ? (r.body as { payment_id: string }) : undefined;
     });
     const charged = await api(

@@ -21,7 +21,7 @@ function walk(dir, out) {
   return out;
 }
 
-const files = ['packages', 'services', 'scripts', 'tests']
+const files = ['packages', 'services', 'scripts', 'tests', 'bench']
   .flatMap((d) => {
     try {
       return walk(join(root, d), []);

@@ -24,7 +24,7 @@ async function mixedFlow(urls: Urls, albergueId: string, i: number, base: number
   }
   const payment = await waitFor(
     async () => {
-      const p = await http<{ payment_id: string }>('GET', `${urls.payment}/bookings/${bookingId}/payment`);
+      const p = await http<{ payment_id: string }>('GET', `${urls.payment}/bookings/${bookingId}/payment?wait=8`);
       return p.status === 200 ? p.body : undefined;
     },
     { timeoutMs: 30_000, message: `PaymentInitiated for ${bookingId}` },

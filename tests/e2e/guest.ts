@@ -60,7 +60,7 @@ export async function reserveAndPay(
   const bookingId = reserved.body.booking_id;
   const payment = await waitFor(
     async () => {
-      const r = await http<{ payment_id: string; status: string }>('GET', `${urls.payment}/bookings/${bookingId}/payment`);
+      const r = await http<{ payment_id: string; status: string }>('GET', `${urls.payment}/bookings/${bookingId}/payment?wait=8`);
       return r.status === 200 ? r.body : undefined;
     },
     { timeoutMs: 30_000, message: 'PaymentInitiated for the booking' },

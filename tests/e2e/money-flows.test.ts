@@ -48,7 +48,7 @@ describe('money: charges, recovery and refunds with two payment instances', () =
     assert.equal(r.status, 201, JSON.stringify(r.body));
     const p = await waitFor(
       async () => {
-        const q = await http<{ payment_id: string }>('GET', `${urls.payment}/bookings/${r.body.booking_id}/payment`);
+        const q = await http<{ payment_id: string }>('GET', `${urls.payment}/bookings/${r.body.booking_id}/payment?wait=8`);
         return q.status === 200 ? q.body : undefined;
       },
       { timeoutMs: 30_000, message: 'PaymentInitiated' },

@@ -242,7 +242,7 @@ describe('the gateway in front of location, booking, payment, documents, notific
     const booking = (await reserve.json()) as { booking_id: string };
     const payment = await waitFor(
       async () => {
-        const r = await call('GET', `/api/payment/bookings/${booking.booking_id}/payment`, KEY.guest);
+        const r = await call('GET', `/api/payment/bookings/${booking.booking_id}/payment?wait=8`, KEY.guest);
         return r.status === 200 ? ((await r.json()) as { payment_id: string }) : undefined;
       },
       { timeoutMs: 30_000, message: 'the payment' },

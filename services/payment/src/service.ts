@@ -12,6 +12,7 @@ import { httpCallbackDeliverer } from './adapters/provider/http-callback.js';
 import { SIMULATED_CARD_NETWORK_MIGRATIONS, SimulatedCardNetwork } from './adapters/provider/simulated-card-network.js';
 import { closePaymentOnBookingCancelled, closePaymentOnReservationExpired } from './application/close-payment.js';
 import { initiatePaymentOnBookingReserved } from './application/initiate-payment.js';
+import { PaymentWaiters } from './application/payment-waiters.js';
 import type { PaymentProvider, ProviderSettlement } from './application/ports.js';
 import { reconcileChargeAttempts } from './application/reconcile-charges.js';
 import type { RefundDeps } from './application/refund-payment.js';
@@ -46,7 +47,8 @@ export interface PaymentService extends ServiceRuntime {
  * Environment: PAYMENT_CALLBACK_SECRET (required with NODE_ENV=production); the simulator's
  * PAYMENT_SIM_LATENCY_MS, PAYMENT_SIM_ANSWER_DELAY_MS, PAYMENT_SIM_FAILURE_PERCENT,
  * PAYMENT_SIM_CALLBACK_RETRY_MS; PAYMENT_RECONCILE_SWEEP_MS, PAYMENT_RECONCILE_AFTER_MS,
- * PAYMENT_ABANDON_AFTER_MS; PAYMENT_REFUND_SWEEP_MS, PAYMENT_REFUND_MAX_ATTEMPTS,
+ * PAYMENT_ABANDON_AFTER_MS; PAYMENT_MAX_WAITERS (long-polls of `?wait=` at a time, default 1000),
+ * PAYMENT_WAIT_RECHECK_MS (a long-poll re-reads at least this often, default 1000); PAYMENT_REFUND_SWEEP_MS, PAYMENT_REFUND_MAX_ATTEMPTS,
  * PAYMENT_REFUND_RETRY_BASE_MS, PAYMENT_REFUND_RETRY_MAX_MS.
  */
 export async function createPaymentService(o: PaymentServiceOptions = {}): Promise<PaymentService> {
@@ -89,7 +91,8 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
     labelNames: ['result'] as const,
     registers: [rt.metrics],
   });
-  const repo = new PgPaymentRepository(rt.db, rt.outbox);
+  const waiters = new PaymentWaiters(envInt('PAYMENT_MAX_WAITERS', 1000, { min: 0, max: 100_000 }, env));
+  const repo = new PgPaymentRepository(rt.db, rt.outbox, (bookingId) => waiters.notify(bookingId));
   new Gauge({
     name: 'payment_refunds_failed',
     help: 'Refunds that ran out of retries and wait for an operator (GET /refunds?status=failed).',
@@ -191,6 +194,8 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
             'charge: the provider did not answer; the recovery sweep checks the attempt',
           ),
         callbackSecret,
+        waiters,
+        waitRecheckMs: envInt('PAYMENT_WAIT_RECHECK_MS', 1000, { min: 10 }, env),
       },
       refunds: refundDeps,
     }),
@@ -206,6 +211,7 @@ export async function createPaymentService(o: PaymentServiceOptions = {}): Promi
       return url;
     },
     async close() {
+      waiters.close();
       network.close();
       await close();
     },

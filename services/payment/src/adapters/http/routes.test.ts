@@ -10,6 +10,7 @@ import type { TestDatabase } from '@albergue/outbox/test-databases';
 import { openTestPostgres } from '@albergue/outbox/test-databases';
 import { closePaymentOnBookingCancelled } from '../../application/close-payment.js';
 import { initiatePaymentOnBookingReserved } from '../../application/initiate-payment.js';
+import { PaymentWaiters } from '../../application/payment-waiters.js';
 import type { PaymentProvider } from '../../application/ports.js';
 import { refundPendingPayments } from '../../application/refund-payment.js';
 import { PAYMENT_MIGRATIONS } from '../postgres/migrations.js';
@@ -64,7 +65,18 @@ before(async () => {
     refund: (r) => (refundsBroken ? Promise.reject(new Error('provider down')) : network.refund(r)),
   };
   const queries = new PgPaymentQueries(handle.db);
-  await app.register(paymentRoutes({ repo, queries, clock, provider, ids: newEventId, callbackSecret: secret }));
+  await app.register(
+    paymentRoutes({
+      repo,
+      queries,
+      clock,
+      provider,
+      ids: newEventId,
+      callbackSecret: secret,
+      waiters: new PaymentWaiters(10),
+      waitRecheckMs: 1000,
+    }),
+  );
   await app.register(refundRoutes({ repo, clock, provider, policy: { maxAttempts: 1 } }));
   for (const booking_id of ['b-1', 'b-2', 'b-3']) {
     const reserved = newEnvelope(BookingReserved, {

@@ -5,7 +5,8 @@ import type { Static } from '@sinclair/typebox';
 import type { ChargeDeps } from '../../application/charge-payment.js';
 import { chargePayment } from '../../application/charge-payment.js';
 import type { PaymentQueries, PaymentView } from '../../application/ports.js';
-import { getPayment, getPaymentOfBooking } from '../../application/queries.js';
+import type { PaymentWaiters } from '../../application/payment-waiters.js';
+import { awaitPaymentOfBooking, getPayment } from '../../application/queries.js';
 import { settlePayment } from '../../application/settle-payment.js';
 import { SIGNATURE_HEADER } from '../provider/http-callback.js';
 import { verifyCallback } from '../provider/simulated-card-network.js';
@@ -24,6 +25,10 @@ export interface PaymentHttpDeps extends ChargeDeps {
   readonly callbackSecret?: string;
   /** Settlements (callbacks) that change nothing are reported here. */
   readonly decisions?: DecisionLog;
+  /** Long-polls of a booking's payment (`?wait=`): woken when this process commits one; at most `waiters.max` at a time. */
+  readonly waiters: PaymentWaiters;
+  /** While long-polling, read the store again at least this often (ms): another instance may have written the payment. */
+  readonly waitRecheckMs: number;
 }
 
 /** HTTP status of each domain error code (400 broken rule, 404 no such payment, 409 conflict with state, 422 method refused). */
@@ -93,20 +98,39 @@ export function paymentRoutes(deps: PaymentHttpDeps): FastifyPluginAsync {
       },
     );
 
-    app.get<{ Params: Static<typeof S.BookingParams> }>(
+    app.get<{ Params: Static<typeof S.BookingParams>; Querystring: Static<typeof S.PaymentOfBookingQuery> }>(
       '/bookings/:booking_id/payment',
       {
         schema: {
           tags: ['payments'],
-          summary: "A booking's payment",
+          summary: "A booking's payment (`?wait=` seconds: long-poll until it exists)",
           params: S.BookingParams,
-          response: { 200: S.PaymentView, ...problemResponses(404) },
+          querystring: S.PaymentOfBookingQuery,
+          response: { 200: S.PaymentView, ...problemResponses(404, 503) },
         },
       },
       async (req, reply) => {
-        const view = await getPaymentOfBooking(deps.queries, req.params.booking_id);
-        if (!view) return sendProblem(reply, notFound(`booking ${req.params.booking_id} has no payment (yet)`, '/params/booking_id'));
-        return reply.send(withPayUrl(view));
+        const waitMs = Number(req.query.wait ?? '0') * 1000;
+        const r = await awaitPaymentOfBooking(
+          { queries: deps.queries, waiters: deps.waiters, recheckMs: deps.waitRecheckMs },
+          req.params.booking_id,
+          waitMs,
+        );
+        if (r.status === 'found') return reply.send(withPayUrl(r.view));
+        if (r.status === 'busy') {
+          void reply.header('retry-after', '1');
+          return sendProblem(
+            reply,
+            problem(
+              503,
+              'too_many_waiting',
+              `${deps.waiters.max} requests are waiting for payments already; retry after 1 s or ask without wait`,
+              [{ path: '/query/wait', message: 'no waiting slot free', code: 'too_many_waiting' }],
+            ),
+          );
+        }
+        const detail = `booking ${req.params.booking_id} has no payment (yet)${waitMs > 0 ? ` after waiting ${waitMs / 1000} s` : ''}`;
+        return sendProblem(reply, notFound(detail, '/params/booking_id'));
       },
     );
 

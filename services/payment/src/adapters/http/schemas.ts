@@ -5,6 +5,20 @@ import { Id, Money } from '@albergue/application/http';
 
 export const PaymentParams = Type.Object({ payment_id: Id('Payment id.') });
 export const BookingParams = Type.Object({ booking_id: Id('Booking id.') });
+/** Longest long-poll, in seconds: below the gateway's default upstream timeout (GATEWAY_UPSTREAM_TIMEOUT_MS, 30 s). */
+const MAX_WAIT_SECONDS = 20;
+export const PaymentOfBookingQuery = Type.Object(
+  {
+    // A digit string (query values are strings; parsed by the route, so it works with or without type coercion).
+    wait: Type.Optional(
+      Type.String({
+        pattern: '^(?:[0-9]|1[0-9]|20)$',
+        description: `Long-poll: wait up to this many seconds (0–${MAX_WAIT_SECONDS}) for the payment to exist before answering 404, instead of polling. The answer comes as soon as the payment is initiated. 503 with Retry-After when too many requests are waiting already.`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const ChargeBody = Type.Object(
   {

@@ -58,6 +58,8 @@ export class PgPaymentRepository implements PaymentRepository {
   constructor(
     private readonly db: SqlDatabase,
     private readonly outbox: Outbox = new Outbox(db),
+    /** Called with the booking_id after a transaction that wrote a payment's projection commits (wakes long-polls). */
+    private readonly onViewCommitted?: (bookingId: string) => void,
   ) {}
 
   async transaction<T>(work: (tx: PaymentTransaction) => Promise<T>): Promise<T> {
@@ -74,7 +76,7 @@ export class PgPaymentRepository implements PaymentRepository {
   forTransaction(tx: SqlTransaction): PaymentTransaction {
     let loaded = this.loaded.get(tx);
     if (!loaded) this.loaded.set(tx, (loaded = new Set()));
-    return new PgPaymentTransaction(tx, loaded, this.outbox);
+    return new PgPaymentTransaction(tx, loaded, this.outbox, this.onViewCommitted);
   }
 
   async claimAttemptsToCheck(now: Date, leaseUntil: Date, limit: number): Promise<ChargeAttempt[]> {
@@ -187,6 +189,7 @@ class PgPaymentTransaction implements PaymentTransaction {
     private readonly tx: SqlTransaction,
     private readonly loaded: Set<string>,
     private readonly outbox: Outbox,
+    private readonly onViewCommitted: ((bookingId: string) => void) | undefined,
   ) {}
 
   async loadByBooking(bookingId: string): Promise<PaymentRecord | undefined> {
@@ -240,7 +243,10 @@ class PgPaymentTransaction implements PaymentTransaction {
       throw err;
     }
     const view = paymentView(s);
-    if (view) await saveView(this.tx, view);
+    if (!view) return;
+    await saveView(this.tx, view);
+    const committed = this.onViewCommitted;
+    if (committed) this.tx.afterCommit(() => committed(view.booking_id));
   }
 
   async appendToOutbox(envelopes: readonly EventEnvelope[]): Promise<void> {
