@@ -13,10 +13,10 @@ import { collectResults, summaryTable } from './lib/summary.js';
 
 const dir = new URL('.', import.meta.url).pathname;
 const only = process.argv.slice(2);
-const all = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.endsWith('.test.ts'));
+const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.endsWith('.test.ts'));
 // A name that is a bench runs that bench alone (`scale` is not also `embedded-scale`); else by substring.
-const benches = all
-  .filter((f) => only.length === 0 || only.some((o) => (all.includes(`${o}.ts`) ? f === `${o}.ts` : f.includes(o))))
+const benches = files
+  .filter((f) => only.length === 0 || only.some((o) => (files.includes(`${o}.ts`) ? f === `${o}.ts` : f.includes(o))))
   .sort();
 
 /** Runs one bench as a child process (10 min at most): its output goes through live; its result lines are collected. */
