@@ -1,6 +1,8 @@
 // Outbox benchmarks (issue 4), bounded in count and time: `npx tsx bench/outbox.ts`.
 //  1. Relay throughput draining a 50,000-event backlog on real Postgres, next to the raw QoS 1
 //     publish rate (mqtt.js, window 100) through the same broker in the same run. Goal ≥ 90%.
+//     Variants: published rows marked (`mark`, the default) or moved out (`move`), and `unnamed`:
+//     PgDatabase without prepared statements (BENCH_OUTBOX_VARIANTS, comma-separated, picks some).
 //     Rounds alternate raw and relay runs (each relay run on a freshly loaded backlog); each line
 //     shows the CPU each process spent per message (this process: publisher + subscriber + relay;
 //     the broker; the Postgres backends of the bench database), which explains the ratio on a busy
@@ -29,6 +31,7 @@ const WINDOW = 100;
 const ROUNDS = 2; // alternate raw and ours; keep each side's best (the machine is shared)
 const RELAY_ROUNDS = Number(process.env.BENCH_OUTBOX_RELAY_ROUNDS ?? 3);
 const deadline = Date.now() + 5 * 60_000;
+const VARIANTS = (process.env.BENCH_OUTBOX_VARIANTS ?? 'mark,move,mark unnamed').split(',').map((v) => v.trim());
 
 const rate = (n: number, ms: number) => Math.round((n * 1000) / ms);
 const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(1)}%`;
@@ -134,6 +137,7 @@ async function rawPublish(url: string, messages: { topic: string; body: string }
 async function relayBench(b: Broker): Promise<void> {
   const t = await createTestDatabase('bench_outbox');
   const db = new PgDatabase(t.url, { max: 8 });
+  const unnamed = new PgDatabase(t.url, { max: 8, preparedStatements: 0 });
   const admin = new pg.Client({ connectionString: t.url });
   await admin.connect();
   const sub = await counter(b.url);
@@ -146,7 +150,7 @@ async function relayBench(b: Broker): Promise<void> {
     for (let i = 0; i < BACKLOG; i += 1000) await db.transaction((tx) => outbox.append(tx, envelopes.slice(i, i + 1000)));
     await db.exec(`CREATE TABLE bench_backlog AS SELECT id, event_id, topic, aggregate_type, aggregate_id, envelope FROM outbox_events`);
     const reload = async () => {
-      await db.exec(`TRUNCATE outbox_events;
+      await db.exec(`TRUNCATE outbox_events, outbox_published;
         INSERT INTO outbox_events (event_id, topic, aggregate_type, aggregate_id, envelope)
         SELECT event_id, topic, aggregate_type, aggregate_id, envelope FROM bench_backlog ORDER BY id`);
     };
@@ -181,10 +185,11 @@ async function relayBench(b: Broker): Promise<void> {
         await rawPublish(b.url, messages);
         return done;
       });
-    const relayRun = async (concurrency: number) => {
+    const relayRun = async (concurrency: number, variant: string) => {
       await reload();
       const transport = await MqttPublisher.connect(b.url, { clientId: uniqueName('bench-relay'), window: WINDOW });
-      const relay = new OutboxRelay(db, transport, { batchSize: 500, concurrency });
+      const publishedRows = variant.includes('move') ? 'move' : 'mark';
+      const relay = new OutboxRelay(variant.includes('unnamed') ? unnamed : db, transport, { batchSize: 500, concurrency, publishedRows });
       let markedMs = 0;
       const r = await measure(async () => {
         const t0 = Date.now();
@@ -213,11 +218,14 @@ async function relayBench(b: Broker): Promise<void> {
       const r = await raw();
       keep('raw', r.rate);
       console.log(`  round ${round}: raw mqtt.js publish   ${r.rate.toLocaleString().padStart(7)} msg/s (${r.ms} ms)  ${r.cpu}`);
-      for (const concurrency of round === 1 ? [1, 2] : [1]) {
-        const x = await relayRun(concurrency);
-        keep(`relay, concurrency ${concurrency}`, x.rate);
+      const runs: [number, string][] = VARIANTS.map((v) => [1, v]);
+      if (round === 1) runs.push([2, VARIANTS[0]!]);
+      for (const [concurrency, variant] of runs) {
+        const label = `relay ${variant}, concurrency ${concurrency}`;
+        const x = await relayRun(concurrency, variant);
+        keep(label, x.rate);
         console.log(
-          `  round ${round}: relay, concurrency ${concurrency} ${x.rate.toLocaleString().padStart(7)} msg/s (${x.ms} ms; all marked at ${x.markedMs} ms) = ${pct(x.rate, r.rate)} of this round's raw  ${x.cpu}`,
+          `  round ${round}: ${label.padEnd(34)} ${x.rate.toLocaleString().padStart(7)} msg/s (${x.ms} ms; all marked at ${x.markedMs} ms) = ${pct(x.rate, r.rate)} of this round's raw  ${x.cpu}`,
         );
       }
     }
@@ -241,6 +249,7 @@ async function relayBench(b: Broker): Promise<void> {
     await sub.close();
     await admin.end();
     await db.close();
+    await unnamed.close();
     await t.drop();
   }
 }
@@ -248,6 +257,7 @@ async function relayBench(b: Broker): Promise<void> {
 async function commandBench(): Promise<void> {
   const t = await createTestDatabase('bench_cmd');
   const db = new PgDatabase(t.url, { max: CLIENTS });
+  const unnamed = new PgDatabase(t.url, { max: CLIENTS, preparedStatements: 0 });
   const raw = new pg.Pool({ connectionString: t.url, max: CLIENTS });
   try {
     await migrate(db);
@@ -255,6 +265,7 @@ async function commandBench(): Promise<void> {
       CREATE TABLE raw_events (id bigserial PRIMARY KEY, event_id uuid NOT NULL, topic text NOT NULL,
         aggregate_type text NOT NULL, aggregate_id text NOT NULL, envelope jsonb NOT NULL)`);
     const outbox = new Outbox(db);
+    const unnamedOutbox = new Outbox(unnamed);
     const total = CLIENTS * COMMANDS_PER_CLIENT;
     const run = async (label: string, one: (e: EventEnvelope) => Promise<void>) => {
       const envelopes = Array.from({ length: total }, () => bookingEvent(uniqueName('bk'))); // made outside the timing
@@ -284,17 +295,18 @@ async function commandBench(): Promise<void> {
         c.release();
       }
     };
-    const command = (e: EventEnvelope) =>
-      db.transaction(async (tx) => {
+    const command = (on: PgDatabase, out: Outbox) => (e: EventEnvelope) =>
+      on.transaction(async (tx) => {
         await tx.query('INSERT INTO bookings (id, status) VALUES ($1, $2)', [e.aggregate_id, 'reserved']);
-        await outbox.append(tx, [e]);
+        await out.append(tx, [e]);
       });
     const best = new Map<string, number>();
     for (let round = 0; round < ROUNDS && Date.now() < deadline; round++) {
       for (const [label, fn] of [
         ['raw two-insert tx (bare events table)', rawTx('raw_events')],
         ['raw two-insert tx (outbox_events table)', rawTx('outbox_events')],
-        ['command via PgDatabase + Outbox', command],
+        ['command via PgDatabase + Outbox', command(db, outbox)],
+        ['command, PgDatabase unnamed statements', command(unnamed, unnamedOutbox)],
       ] as const) {
         const r = await run(label, fn);
         best.set(label, Math.max(best.get(label) ?? 0, r.perSec));
@@ -317,6 +329,7 @@ async function commandBench(): Promise<void> {
   } finally {
     await raw.end();
     await db.close();
+    await unnamed.close();
     await t.drop();
   }
 }

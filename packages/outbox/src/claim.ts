@@ -139,9 +139,29 @@ export async function claimLocked(tx: SqlExecutor, batchSize: number, window: nu
   return (await tx.query<ClaimedRow>(LOCK_CLAIM_SQL, [batchSize, window])).rows;
 }
 
+/**
+ * Delete-on-publish: the rows leave `outbox_events`, and a slim record of each (no envelope; the table
+ * has no index) goes to `outbox_published`. A delete writes no new row version and no index entry:
+ * ~30% less Postgres CPU per relayed event than the mark (docs/performance.md).
+ */
+const MOVE_PUBLISHED_SQL = `
+WITH moved AS (
+  DELETE FROM outbox_events WHERE id = ANY($1::bigint[])
+  RETURNING id, event_id, topic, aggregate_type, aggregate_id, created_at, attempts
+)
+INSERT INTO outbox_published (id, event_id, topic, aggregate_type, aggregate_id, created_at, attempts)
+SELECT id, event_id, topic, aggregate_type, aggregate_id, created_at, attempts FROM moved`;
+
+/**
+ * What happens to a published row: `mark` sets its `published_at` and keeps it in `outbox_events`
+ * (with its envelope, for whoever inspects published events there); `move` deletes it and records
+ * it, without its envelope, in `outbox_published`.
+ */
+export type PublishedRows = 'mark' | 'move';
+
 /** Marks locked rows published (also after their transaction was lost: what the broker took is published). */
-export async function markLockedPublished(sql: SqlExecutor, rows: readonly ClaimedRow[]): Promise<void> {
-  await sql.query(MARK_LOCKED_PUBLISHED_SQL, [rows.map((r) => r.id)]);
+export async function markLockedPublished(sql: SqlExecutor, rows: readonly ClaimedRow[], mode: PublishedRows): Promise<void> {
+  await sql.query(mode === 'move' ? MOVE_PUBLISHED_SQL : MARK_LOCKED_PUBLISHED_SQL, [rows.map((r) => r.id)]);
 }
 
 /** When a row whose publish failed is tried again: min(maxMs, minMs·2^attempts) later. */
@@ -151,7 +171,7 @@ export interface RetryBackoff {
 }
 
 /**
- * Writes a delivered batch back: published rows marked, failed ones scheduled for a retry with their
+ * Writes a delivered batch back: published rows marked (or moved), failed ones scheduled for a retry with their
  * error, and — for a `leased` claim — the lease of rows held back released (locked ones just unlock).
  */
 export async function settleBatch(
@@ -159,10 +179,11 @@ export async function settleBatch(
   { published, failed, heldBack }: Delivery,
   leased: boolean,
   retry: RetryBackoff,
+  mode: PublishedRows,
 ): Promise<void> {
   if (published.length > 0) {
-    if (leased) await sql.query(MARK_PUBLISHED_SQL, [published.map((r) => r.id)]);
-    else await markLockedPublished(sql, published);
+    if (leased && mode === 'mark') await sql.query(MARK_PUBLISHED_SQL, [published.map((r) => r.id)]);
+    else await markLockedPublished(sql, published, mode);
   }
   if (failed.length > 0) {
     await sql.query(MARK_FAILED_SQL, [

@@ -265,8 +265,11 @@ export function outboxContract(h: DatabaseHarness): void {
     }
     const registries = [new Registry(), new Registry(), new Registry()];
     const relays = await Promise.all(registries.map((metrics) => relayOn(broker.url, { batchSize: 200, metrics })));
-    await waitFor(() => sub.distinct() >= total, { timeoutMs: 30_000, message: `${total} distinct events` });
-    await Promise.all(relays.map((r) => r.stop()));
+    try {
+      await waitFor(() => sub.distinct() >= total, { timeoutMs: 30_000, message: `${total} distinct events` });
+    } finally {
+      await Promise.all(relays.map((r) => r.stop())); // a failure here must not leave relays running into the next test
+    }
     assert.equal(sub.received.length, total, 'each event received once');
     const order = sub.orderByAggregate();
     for (const [a, ids] of expected) assert.deepEqual(order.get(a), ids, `order of ${a}`);
@@ -287,6 +290,40 @@ export function outboxContract(h: DatabaseHarness): void {
       );
     const left = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_events WHERE published_at IS NULL');
     assert.equal(left.rows[0]!.n, 0);
+  });
+
+  test(`${h.label}: publishedRows 'move' drains a 600-row backlog: each event once and in order; the rows leave the outbox, recorded`, async () => {
+    const sub = await subscriber();
+    const aggregates = Array.from({ length: 60 }, () => uniqueName('mv'));
+    const events = Array.from({ length: 600 }, (_, i) => bookingEvent(aggregates[i % aggregates.length]!));
+    for (let i = 0; i < events.length; i += 300) await db.transaction((tx) => outbox.append(tx, events.slice(i, i + 300)));
+    const relays = await Promise.all(
+      Array.from({ length: db.driver === 'pg' ? 2 : 1 }, () => relayOn(broker.url, { publishedRows: 'move', batchSize: 100 })),
+    );
+    const mine = new Set(events.map((e) => e.event_id));
+    try {
+      await waitFor(() => sub.received.filter((e) => mine.has(e.event_id)).length >= events.length, {
+        timeoutMs: 60_000,
+        message: `${events.length} events`,
+      });
+    } finally {
+      await Promise.all(relays.map((r) => r.stop()));
+    }
+    assert.equal(sub.received.filter((e) => mine.has(e.event_id)).length, events.length, 'each event received once');
+    const order = sub.orderByAggregate();
+    for (const a of aggregates)
+      assert.deepEqual(
+        order.get(a),
+        events.filter((e) => e.aggregate_id === a).map((e) => e.event_id),
+        `order of ${a}`,
+      );
+    const left = await db.query('SELECT 1 FROM outbox_events WHERE aggregate_id = ANY($1)', [aggregates]);
+    assert.equal(left.rowCount, 0, 'published rows left outbox_events');
+    const recorded = await db.query<{ n: number; distinct: number }>(
+      'SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS distinct FROM outbox_published WHERE aggregate_id = ANY($1)',
+      [aggregates],
+    );
+    assert.deepEqual(recorded.rows[0], { n: events.length, distinct: events.length });
   });
 
   /**

@@ -9,6 +9,7 @@ export type { Migration } from './migrations/sql.js';
 export { Outbox, OutboxError } from './outbox.js';
 export { OutboxRelay } from './relay.js';
 export type { CycleReport, OutboxRelayOptions } from './relay.js';
+export type { PublishedRows } from './claim.js';
 export { outboxMetrics } from './metrics.js';
 export type { OutboxMetrics } from './metrics.js';
 export { runInbox, transactionalInbox, transactionOf } from './inbox.js';

@@ -234,6 +234,63 @@ test('the Postgres loop holds rows by lock, not lease; a relay that hangs loses 
   assert.ok(await drained());
 });
 
+test("publishedRows 'move', leased and locked claims, two relays: failed rows held back and retried in order; each published row leaves the outbox once, recorded", async () => {
+  const aggregates = Array.from({ length: 40 }, () => uniqueName('mv'));
+  const events = Array.from({ length: 1200 }, (_, i) => bookingEvent(aggregates[i % aggregates.length]!));
+  for (let i = 0; i < events.length; i += 300) await db.transaction((tx) => outbox.append(tx, events.slice(i, i + 300)));
+  const failOnce = new Set(events.filter((_, i) => i % 97 === 0).map((e) => e.event_id));
+  const acked: string[] = []; // successful sends, in the order they were acknowledged
+  const flaky: Publisher = {
+    publish: (batch) =>
+      Promise.resolve(
+        batch.map((m): PublishResult => {
+          if (failOnce.delete(m.eventId)) return { ok: false, error: new Error('broker said no') };
+          acked.push(m.eventId);
+          return { ok: true };
+        }),
+      ),
+  };
+  const options = { publishedRows: 'move', batchSize: 100, retryMinMs: 20, retryMaxMs: 50, pollIntervalMs: 50, backoffMinMs: 10 } as const;
+  const leased = new OutboxRelay(db, flaky, options);
+  assert.equal((await leased.runOnce()).published > 0, true, 'a leased cycle moves what it published');
+  const relays = [new OutboxRelay(db, flaky, options), new OutboxRelay(db, flaky, options)];
+  await Promise.all(relays.map((r) => r.start()));
+  try {
+    await waitFor(
+      async () => (await db.query('SELECT 1 FROM outbox_events WHERE aggregate_id = ANY($1) LIMIT 1', [aggregates])).rowCount === 0,
+      { timeoutMs: 20_000, message: 'every row moved out of outbox_events' },
+    );
+  } finally {
+    await Promise.all(relays.map((r) => r.stop()));
+  }
+  assert.equal(failOnce.size, 0, 'every failing row was retried');
+  const mine = new Set(events.map((e) => e.event_id));
+  assert.equal(acked.filter((id) => mine.has(id)).length, events.length, 'each acknowledged once');
+  const position = new Map(acked.map((id, i) => [id, i]));
+  for (const a of aggregates) {
+    const ids = events.filter((e) => e.aggregate_id === a).map((e) => e.event_id);
+    assert.deepEqual(
+      [...ids].sort((x, y) => position.get(x)! - position.get(y)!),
+      ids,
+      `order of ${a}`,
+    );
+  }
+  const recorded = await db.query<{ event_id: string; n: number; attempts: number }>(
+    'SELECT event_id::text AS event_id, count(*)::int AS n, max(attempts) AS attempts FROM outbox_published WHERE aggregate_id = ANY($1) GROUP BY event_id',
+    [aggregates],
+  );
+  assert.equal(recorded.rowCount, events.length, 'each published row recorded');
+  assert.ok(recorded.rows.every((r) => r.n === 1));
+  assert.equal(recorded.rows.filter((r) => r.attempts === 1).length, Math.ceil(events.length / 97), 'failed attempts are kept');
+});
+
+test("publishedRows other than 'mark' or 'move' is refused", () => {
+  assert.throws(
+    () => new OutboxRelay(db, new ScriptedPublisher(), { publishedRows: 'archive' as 'move' }),
+    /publishedRows must be 'mark' or 'move', got archive/,
+  );
+});
+
 test('a claim reads a bounded part of the backlog, even with statistics taken while the outbox was drained', async () => {
   // Statistics from a drained outbox say "no unpublished rows": the previous claim then scanned the
   // whole backlog per claimed row (seconds per claim on 20,000 rows). Twenty times the backlog must not

@@ -7,7 +7,7 @@ import type { SqlDatabase, SqlExecutor } from './db/port.js';
 import type { OutboxMetrics } from './metrics.js';
 import { outboxMetrics } from './metrics.js';
 import { OUTBOX_NOTIFY_CHANNEL } from './migrations/sql.js';
-import type { ClaimedRow, RetryBackoff } from './claim.js';
+import type { ClaimedRow, PublishedRows, RetryBackoff } from './claim.js';
 import { claimLocked, claimWithLease, markLockedPublished, settleBatch } from './claim.js';
 import type { Delivery } from './deliver.js';
 import { deliverInWaves } from './deliver.js';
@@ -48,6 +48,15 @@ export interface OutboxRelayOptions {
   /** A row whose publish failed waits min(max, min·2^attempts) before it is tried again. */
   readonly retryMinMs?: number;
   readonly retryMaxMs?: number;
+  /**
+   * What becomes of a published row (default `mark`): `mark` sets `published_at` and keeps the row,
+   * envelope included, in `outbox_events`; `move` deletes it and records it without its envelope in
+   * `outbox_published` (id, event_id, topic, aggregate, created_at, published_at, attempts), which
+   * costs Postgres ~30% less per event. Choose `move` when nothing reads published envelopes from
+   * the outbox; prune `outbox_published` as you see fit. Unpublished rows stay in `outbox_events`
+   * either way (`published_at IS NULL`), so lag and backlog read the same.
+   */
+  readonly publishedRows?: PublishedRows;
   readonly metrics?: Registry;
   readonly logger?: Logger;
 }
@@ -95,6 +104,7 @@ export class OutboxRelay {
   private readonly backoffMinMs: number;
   private readonly backoffMaxMs: number;
   private readonly retry: RetryBackoff;
+  private readonly publishedRows: PublishedRows;
   private readonly metrics: OutboxMetrics | undefined;
   private readonly logger: Logger | undefined;
   private running = false;
@@ -119,6 +129,9 @@ export class OutboxRelay {
     this.backoffMaxMs = Math.max(this.backoffMinMs, options.backoffMaxMs ?? 5000);
     const retryMinMs = positive(options.retryMinMs ?? 100, 'retryMinMs');
     this.retry = { minMs: retryMinMs, maxMs: Math.max(retryMinMs, options.retryMaxMs ?? 5000) };
+    this.publishedRows = options.publishedRows ?? 'mark';
+    if (this.publishedRows !== 'mark' && this.publishedRows !== 'move')
+      throw new RangeError(`OutboxRelay: publishedRows must be 'mark' or 'move', got ${String(this.publishedRows)}`);
     this.metrics = options.metrics ? outboxMetrics(options.metrics, db) : undefined;
     this.logger = options.logger?.child({ relay: this.relayId });
   }
@@ -177,7 +190,7 @@ export class OutboxRelay {
       // The locks are gone (session ended, commit failed): what the broker acknowledged is published
       // all the same. Another relay may have republished it meanwhile — a duplicate, never a loss.
       if (delivery && delivery.published.length > 0) {
-        await markLockedPublished(this.db, delivery.published).catch((markErr: unknown) => {
+        await markLockedPublished(this.db, delivery.published, this.publishedRows).catch((markErr: unknown) => {
           this.logger?.warn({ err: markErr }, 'could not mark published rows after the batch transaction failed');
         });
       }
@@ -187,7 +200,7 @@ export class OutboxRelay {
 
   /** Writes the batch back and counts what the broker acknowledged. */
   private async settle(sql: SqlExecutor, delivery: Delivery, leased: boolean): Promise<void> {
-    await settleBatch(sql, delivery, leased, this.retry);
+    await settleBatch(sql, delivery, leased, this.retry, this.publishedRows);
     if (this.metrics && delivery.published.length > 0) {
       const perTopic = new Map<string, number>();
       for (const r of delivery.published) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);

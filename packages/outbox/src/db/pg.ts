@@ -8,9 +8,26 @@ export interface PgDatabaseOptions {
   readonly logger?: Logger;
   /** Delay before the LISTEN connection is re-established after it broke (default 1000 ms). */
   readonly listenRetryMs?: number;
+  /**
+   * Distinct parameterised statements run as named prepared statements (default 256; 0 = none): each
+   * connection parses and plans them once instead of on every call. Statements beyond the limit run
+   * unnamed, as do statements without parameters.
+   */
+  readonly preparedStatements?: number;
 }
 
 type Listener = (payload: string) => void;
+
+/** A query as node-postgres takes it: named when it is prepared once per connection. */
+type PgQuery = { text: string; values: unknown[]; name?: string };
+
+/**
+ * Postgres refuses to run a prepared statement whose result columns changed since it was prepared
+ * (a table altered under it): `0A000 cached plan must not change result type`.
+ */
+function isStalePlan(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '0A000' && /cached plan/.test(String((err as Error).message));
+}
 
 /** `SqlDatabase` on real Postgres through a `pg` Pool; LISTEN uses one extra dedicated connection. */
 export class PgDatabase implements SqlDatabase {
@@ -21,19 +38,57 @@ export class PgDatabase implements SqlDatabase {
   private listenConnecting: Promise<pg.Client> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** SQL text → prepared statement name; bounded by `preparedStatements`. */
+  private readonly statementNames = new Map<string, string>();
+  private readonly maxPrepared: number;
 
   constructor(
     private readonly connectionString: string,
     private readonly options: PgDatabaseOptions = {},
   ) {
     this.pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
+    this.maxPrepared = options.preparedStatements ?? 256;
     // An idle client that dies (server restart) must not crash the process; the pool replaces it.
     this.pool.on('error', (err) => options.logger?.warn({ err }, 'idle postgres connection failed'));
   }
 
   async query<R extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
-    const r = await this.pool.query<R>(sql, params as unknown[]);
+    const r = await this.run<R>((q) => this.pool.query<R>(q), sql, params);
     return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
+  }
+
+  /**
+   * Runs a statement, named (prepared once per connection: Postgres skips parsing and planning on
+   * later calls) when it has parameters and fits under the limit. A statement whose prepared plan went
+   * stale (its table changed shape) stays unnamed from then on, and runs again unnamed unless it was
+   * in a transaction (which the error aborted: the caller's retry runs it unnamed).
+   */
+  private async run<R extends Row>(
+    send: (q: PgQuery) => Promise<pg.QueryResult<R>>,
+    text: string,
+    params: readonly unknown[],
+    inTransaction = false,
+  ): Promise<pg.QueryResult<R>> {
+    const values = params as unknown[];
+    const name = values.length > 0 ? this.statementName(text) : undefined;
+    if (name === undefined) return send({ text, values });
+    try {
+      return await send({ name, text, values });
+    } catch (err) {
+      if (!isStalePlan(err)) throw err;
+      this.statementNames.set(text, '');
+      if (inTransaction) throw err;
+      return send({ text, values });
+    }
+  }
+
+  private statementName(text: string): string | undefined {
+    let name = this.statementNames.get(text);
+    if (name === undefined && this.statementNames.size < this.maxPrepared) {
+      name = `albergue_${this.statementNames.size + 1}`;
+      this.statementNames.set(text, name);
+    }
+    return name === '' ? undefined : name;
   }
 
   async exec(sql: string): Promise<void> {
@@ -57,7 +112,7 @@ export class PgDatabase implements SqlDatabase {
       await client.query('BEGIN');
       const tx: SqlTransaction = {
         query: async <R extends Row = Row>(sql: string, params: readonly unknown[] = []) => {
-          const r = await client.query<R>(sql, params as unknown[]);
+          const r = await this.run<R>((q) => client.query<R>(q), sql, params, true);
           return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
         },
         exec: async (sql: string) => {

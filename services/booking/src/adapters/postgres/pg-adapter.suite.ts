@@ -36,6 +36,7 @@ export function pgAdapterSuite(label: string, get: () => PgHarness): void {
           'inventory_capacity_changes',
           'inventory_nights',
           'outbox_events',
+          'outbox_published',
           'schema_migrations',
         ],
       );
