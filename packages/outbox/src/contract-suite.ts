@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { BookingReserved, PaymentInitiated } from '@albergue/events';
 import { SAMPLE_PAYLOADS } from '@albergue/events/node';
 import type { EventEnvelope } from '@albergue/events';
-import { MqttPublisher, RedisDeliveryLedger, Router } from '@albergue/messaging';
+import { MqttPublisher, RedisDeliveryLedger, Router, ledgerKey } from '@albergue/messaging';
 import type { HandlerContext, SubscriptionPolicy } from '@albergue/messaging';
 import { deleteNamespace, metricValue } from '@albergue/messaging/testing';
 import { uniqueName, waitFor } from '@albergue/platform/testing';
@@ -362,7 +362,7 @@ export function outboxContract(h: DatabaseHarness): void {
       router,
       deliver,
       /** The dedup keys the ledger keeps for this subscriber (`mqtt:processed:<subscriber>:<topic>`). */
-      dedupKeys: () => ledger.conn.redis.keys(`${namespace}mqtt:processed:${sub}:*`),
+      dedupKeys: () => ledger.conn.redis.keys(`${namespace}${ledgerKey('processed', sub, '*')}`),
       effects: (id: string) => count(`SELECT count(*)::int AS n FROM ${effectTable} WHERE event_id = $1`, [id]),
       inboxRows: (id: string) => count('SELECT count(*)::int AS n FROM inbox_events WHERE subscriber = $1 AND event_id = $2', [sub, id]),
       emitted: (id: string) => count(`SELECT count(*)::int AS n FROM outbox_events WHERE envelope->>'causation_id' = $1`, [id]),
