@@ -108,7 +108,9 @@ export async function createServiceRuntime(o: ServiceRuntimeOptions): Promise<Se
   const env = o.env ?? process.env;
   let plainDb: SqlDatabase;
   if (config.databaseUrl) {
-    plainDb = new PgDatabase(config.databaseUrl, { logger });
+    // 0 sends every statement unnamed: for a transaction-mode pooler that cannot keep prepared statements.
+    const preparedStatements = envInt('PG_PREPARED_STATEMENTS', 256, { min: 0, max: 10_000 }, env);
+    plainDb = new PgDatabase(config.databaseUrl, { logger, preparedStatements });
   } else {
     mkdirSync(config.dataDir, { recursive: true });
     plainDb = await PgliteDatabase.open(config.dataDir);
