@@ -1,5 +1,5 @@
 // `npm run broker:mosquitto-config -- --out <dir> [--port 1884] [--ws-port 8884] [--host 127.0.0.1] [--user mosquitto] [--max-packet-size N]`
-// Writes mosquitto.conf, passwd and acl from the declarations the composition root passes
+// Writes mosquitto.conf, passwd, acl (and the same rules as acl.emqx.conf for EMQX) from the declarations the composition root passes
 // (scripts/mosquitto-config.ts). Passwords come from BROKER_USERS / BROKER_PASSWORD_<USER>
 // (development defaults unless NODE_ENV=production).
 import { parseArgs } from 'node:util';
@@ -52,7 +52,9 @@ export async function runMosquittoConfigCli(
       ...(values.user !== undefined ? { user: values.user } : {}),
       ...(maxPacketSize !== undefined ? { maxPacketSize } : {}),
     });
-    console.log(`wrote ${files.conf}\n      ${files.passwd}\n      ${files.acl}\nrun: mosquitto -c ${files.conf}`);
+    console.log(
+      `wrote ${files.conf}\n      ${files.passwd}\n      ${files.acl}\n      ${files.emqxAcl} (the same rules for EMQX 5)\nrun: mosquitto -c ${files.conf}`,
+    );
     if (creds.devDefaults.length > 0)
       console.warn(`warning: development passwords for ${creds.devDefaults.join(', ')} (set BROKER_PASSWORD_<USER> or BROKER_USERS)`);
   } catch (err) {

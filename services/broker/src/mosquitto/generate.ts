@@ -26,6 +26,30 @@ function mosquittoAclFile(grants: readonly AccountGrant[]): string {
   return lines.join('\n');
 }
 
+/** An Erlang string literal (EMQX's ACL file is Erlang terms). */
+const erlangString = (s: string): string => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+
+/**
+ * The same grants as EMQX 5's file authorizer (`acl.conf`): one allow rule per account and action,
+ * then `{deny, all}`. Rules name topics without a `$share/<group>/` prefix: a shared subscription is
+ * authorized on its topic.
+ */
+export function emqxAclFile(grants: readonly AccountGrant[]): string {
+  const lines = [
+    "%% Generated from the services' declarations (services/broker) for EMQX 5's file authorizer.",
+    '%% Set authorization.no_match = deny as well; anything not listed is denied.',
+    '',
+  ];
+  for (const g of grants) {
+    const user = `{username, ${erlangString(g.username)}}`;
+    if (g.publish.length > 0) lines.push(`{allow, ${user}, publish, [${[...new Set(g.publish)].sort().map(erlangString).join(', ')}]}.`);
+    if (g.subscribe.length > 0)
+      lines.push(`{allow, ${user}, subscribe, [${[...new Set(g.subscribe)].sort().map(erlangString).join(', ')}]}.`);
+  }
+  lines.push('{deny, all}.', '');
+  return lines.join('\n');
+}
+
 export interface MosquittoConfigOptions {
   /** Where the files go (created if missing). */
   readonly outDir: string;
@@ -46,7 +70,7 @@ export interface MosquittoConfigOptions {
 /** Writes mosquitto.conf, passwd and acl into outDir; returns their absolute paths. */
 export async function writeMosquittoConfig(
   o: MosquittoConfigOptions,
-): Promise<{ conf: string; passwd: string; acl: string; dataDir: string }> {
+): Promise<{ conf: string; passwd: string; acl: string; emqxAcl: string; dataDir: string }> {
   const dir = resolve(o.outDir);
   const dataDir = join(dir, 'data');
   await mkdir(dataDir, { recursive: true });
@@ -59,8 +83,11 @@ export async function writeMosquittoConfig(
     mode: 0o600,
   });
   await writeFile(acl, mosquittoAclFile(o.grants), { mode: 0o644 });
+  // The same rules for an EMQX cluster (docs/scale-out.md), so both come from one source.
+  const emqxAcl = join(dir, 'acl.emqx.conf');
+  await writeFile(emqxAcl, emqxAclFile(o.grants), { mode: 0o644 });
   await writeFile(conf, mosquittoConf({ ...o, passwd, acl, dataDir }), { mode: 0o644 });
-  return { conf, passwd, acl, dataDir };
+  return { conf, passwd, acl, emqxAcl, dataDir };
 }
 
 function mosquittoConf(o: MosquittoConfigOptions & { passwd: string; acl: string; dataDir: string }): string {
