@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { MqttPublisher, publishAll, toOutgoing } from '@albergue/messaging';
+import type { SubscriptionMode } from '@albergue/messaging';
 import { bookingReserved, deleteNamespace, mosquittoPath, startMosquitto } from '@albergue/messaging/testing';
 import { runAedes } from './scale/aedes.js';
 import { runInstance } from './scale/instance.js';
@@ -37,7 +38,10 @@ const HANDLERS: readonly HandlerKind[] = ['io', 'cpu'];
 const WINDOW = 100;
 const PROBE_MESSAGES = 400;
 const list = (v: string | undefined, all: readonly string[]) => (v ? v.split(',').filter((x) => all.includes(x)) : [...all]);
-const MODES = list(process.env.BENCH_SCALE_MODES, ['fanout', 'shared']);
+const MODES = list(process.env.BENCH_SCALE_MODES, ['fanout', 'shared']).map((m): SubscriptionMode => {
+  if (m !== 'fanout' && m !== 'shared') throw new Error(`BENCH_SCALE_MODES: "${m}" is not a mode (fanout, shared)`);
+  return m;
+});
 const BROKERS = list(process.env.BENCH_BROKERS, mosquittoPath() ? ['mosquitto', 'aedes'] : ['aedes']);
 
 const now = () => performance.timeOrigin + performance.now();
@@ -153,7 +157,7 @@ async function runOnce(
   broker: Broker,
   redis: PrivateRedis,
   instances: readonly Instance[],
-  mode: string,
+  mode: SubscriptionMode,
   handler: HandlerKind,
   k: number,
   n: number,
@@ -274,7 +278,7 @@ async function main(): Promise<void> {
     );
     interface Section {
       readonly broker: Broker;
-      readonly mode: string;
+      readonly mode: SubscriptionMode;
       roundMs: number;
     }
     const sections: Section[] = [];

@@ -7,19 +7,19 @@
 // handled event, a nil reply an event handled twice. It reports its counters every 100 ms while running.
 // MQTT_SUBSCRIPTION_MODE (fanout | shared) comes with each start command and is set in the process's
 // environment before the consumer is built, as a service would have it (one process serves both modes,
-// one after the other: a process start costs seconds here); it is also passed as the consumer's
-// `subscriptionMode` option, which runtimes without it ignore.
+// one after the other: a process start costs seconds here), and passed as the consumer's
+// `subscriptionMode`. The client speaks MQTT 5 where the broker does (`auto`, as services do).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BookingReserved } from '@albergue/events';
 import { createConsumer, declareService, RedisDeliveryLedger } from '@albergue/messaging';
-import type { Consumer, ConsumerOptions } from '@albergue/messaging';
+import type { Consumer, ConsumerOptions, SubscriptionMode } from '@albergue/messaging';
 
 export type HandlerKind = 'io' | 'cpu';
 
 interface StartCommand {
   readonly cmd: 'start';
   /** MQTT_SUBSCRIPTION_MODE for this consumer: set in this process's environment before it is built. */
-  readonly mode: string;
+  readonly mode: SubscriptionMode;
   readonly mqttUrl: string;
   readonly redisUrl: string;
   readonly namespace: string;
@@ -76,21 +76,19 @@ export function runInstance(): void {
   const start = async (c: StartCommand): Promise<void> => {
     const ledger = new RedisDeliveryLedger({ url: c.redisUrl, namespace: c.namespace });
     process.env.MQTT_SUBSCRIPTION_MODE = c.mode;
-    const mode = c.mode;
-    // Not in ConsumerOptions before the shared-subscription change; spread so this compiles either way.
-    const modeOption: Record<string, unknown> = mode ? { subscriptionMode: mode } : {};
     const options: ConsumerOptions = {
       declaration: SCALE_DECLARATION,
       mqtt: {
         url: c.mqttUrl,
         clientId: c.clientId,
         clean: true,
+        protocolVersion: 'auto',
         ...(c.username !== undefined ? { username: c.username, password: c.password ?? '' } : {}),
       },
       ledger,
       deadLetters: ledger.deadLetters,
       breakers: ledger.breakers,
-      ...modeOption,
+      subscriptionMode: c.mode,
     };
     const consumer = createConsumer(options);
     const counts = { effects: 0, repeatedEffects: 0, lastEffectAt: 0 };

@@ -1,14 +1,11 @@
 // Faults that must not become outages (issue 10): an envelope nested too deep, a poison message, a
 // message the ledger refuses, a ledger that is away, a broker that refuses the password for a while.
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { after, before, describe, test } from 'node:test';
 import { BookingReserved, PaymentInitiated, toMqttTopic } from '@albergue/events';
 import { createMetricsRegistry } from '@albergue/platform';
-import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
+import { uniqueName, waitFor } from '@albergue/platform/testing';
 import type { Registry } from 'prom-client';
 import { deadLetterId } from '../dlq/entries.js';
 import { PermanentError } from '../errors.js';
@@ -21,7 +18,7 @@ import { MemoryDeliveryLedger } from '../ledger/memory-ledger.js';
 import { RedisDeliveryLedger } from '../ledger/redis-ledger.js';
 import type { IncomingMessage, RecordOutcome, SubscriptionPolicy } from '../ports/ledger.js';
 import type { Handler } from '../router/router.js';
-import { bookingReserved, EffectCounter, metricValue, startAedes } from '../testing/index.js';
+import { bookingReserved, EffectCounter, metricValue, startAedes, startRedisServer } from '../testing/index.js';
 import type { LedgerSet, TestAedes } from '../testing/index.js';
 import { ledgerKinds, startTestLedger } from '../testing/ledgers.js';
 import { createConsumer } from './consumer.js';
@@ -317,45 +314,12 @@ describe('recording never stalls', () => {
   });
 });
 
-/** A redis-server of this test's own on `port` (no persistence): it is killed and started again. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await waitFor(
-      async () => {
-        try {
-          if (probe.status !== 'ready') await probe.connect();
-          return (await probe.ping()) === 'PONG';
-        } catch {
-          probe.disconnect();
-          return false;
-        }
-      },
-      { message: `redis-server on ${port}` },
-    );
-  } finally {
-    probe.disconnect();
-  }
-  return child;
-}
-
-const stopRedis = (child: ChildProcess): Promise<void> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-
 test('Redis killed while messages arrive: real ioredis failures count as transient (nothing dead-lettered), health says why, all handled once Redis is back', async () => {
-  const port = await freePort();
-  let redis = await startRedis(port);
+  // A redis-server of this test's own (no persistence): it is killed and started again.
+  const redis = await startRedisServer();
   const broker = await startAedes();
   const publisher = await MqttPublisher.connect(broker.url, { clientId: uniqueName('pub'), clean: true });
-  const ledger = new RedisDeliveryLedger({ url: `redis://127.0.0.1:${port}`, namespace: `${uniqueName('t_restart')}:` });
+  const ledger = new RedisDeliveryLedger({ url: redis.url, namespace: `${uniqueName('t_restart')}:` });
   ledger.conn.redis.on('error', () => undefined);
   const effects = new EffectCounter();
   const sub = uniqueName('restart');
@@ -370,7 +334,7 @@ test('Redis killed while messages arrive: real ioredis failures count as transie
     const first = Array.from({ length: 5 }, (_, i) => bookingReserved(`bk-r${i}`));
     await publishAll(publisher, first.map(toOutgoing));
     await waitFor(() => first.every((e) => effects.count(e.event_id) === 1), { message: 'handled before the outage' });
-    await stopRedis(redis);
+    await redis.kill('SIGKILL');
     const during = Array.from({ length: 20 }, (_, i) => bookingReserved(`bk-d${i}`));
     await publishAll(publisher, during.map(toOutgoing));
     await waitFor(() => c.transport.stats.recordFailures >= 4, {
@@ -385,7 +349,7 @@ test('Redis killed while messages arrive: real ioredis failures count as transie
       { message: 'not healthy while Redis is away', timeoutMs: 15_000 },
     );
     assert.match(h.reason ?? '', /not recorded for \d+ s|cannot lease/);
-    redis = await startRedis(port);
+    await redis.restart();
     await waitFor(() => during.every((e) => effects.count(e.event_id) === 1), {
       message: 'every message handled once Redis is back',
       timeoutMs: 20_000,
@@ -398,7 +362,7 @@ test('Redis killed while messages arrive: real ioredis failures count as transie
     await ledger.close();
     await publisher.close();
     await broker.close();
-    await stopRedis(redis);
+    await redis.stop();
   }
 });
 

@@ -1,10 +1,7 @@
 import { strict as assert } from 'node:assert';
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { after, test } from 'node:test';
-import { Redis } from 'ioredis';
-import { deleteNamespace } from '@albergue/messaging/testing';
-import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
+import { deleteNamespace, startRedisServer } from '@albergue/messaging/testing';
+import { uniqueName, waitFor } from '@albergue/platform/testing';
 import { rateLimiterContract } from '../../application/rate-limiter.contract.js';
 import { RedisRateLimiter } from './redis-rate-limiter.js';
 
@@ -37,50 +34,16 @@ test('redis: the buckets expire with their window (no key is left for ever)', as
   assert.ok(ttl > 0 && ttl <= 7_000, `ttl ${ttl}`);
 });
 
-/** A redis-server of this test's own (it is killed and started again). */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await waitFor(
-      async () => {
-        try {
-          if (probe.status !== 'ready') await probe.connect();
-          return (await probe.ping()) === 'PONG';
-        } catch {
-          probe.disconnect();
-          return false;
-        }
-      },
-      { message: `redis-server on ${port}` },
-    );
-  } finally {
-    probe.disconnect();
-  }
-  return child;
-}
-
-const stop = (child: ChildProcess): Promise<void> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-
 test('redis away: fails open to per-instance buckets (still limited), says so, and shares again once Redis is back', async () => {
-  const port = await freePort();
-  let server = await startRedis(port);
-  const url = `redis://127.0.0.1:${port}`;
-  const l = open(url, 'gw:');
+  // A redis-server of this test's own: it is killed and started again.
+  const server = await startRedisServer();
+  const l = open(server.url, 'gw:');
   try {
     await waitFor(() => l.redis.status === 'ready', { message: 'limiter connected' });
     const limit = { limit: 3, windowS: 3600 };
     assert.equal((await l.take('s', 'r', limit, false)).allowed, true);
     assert.equal(l.degraded(), undefined);
-    await stop(server);
+    await server.kill('SIGKILL');
     await waitFor(() => l.redis.status !== 'ready', { message: 'the limiter to see Redis gone' });
     // Answers come at once (no waiting for Redis), and the per-instance bucket still limits.
     const started = Date.now();
@@ -92,12 +55,12 @@ test('redis away: fails open to per-instance buckets (still limited), says so, a
       [true, true, true, false, false],
     );
     assert.match(l.degraded() ?? '', /./);
-    server = await startRedis(port);
+    await server.restart();
     await waitFor(() => l.redis.status === 'ready', { timeoutMs: 15_000, message: 'the limiter to reconnect' });
     // Back on Redis: a fresh (empty) server has a full bucket again, shared by every instance.
     assert.equal((await l.take('s', 'r', limit, false)).allowed, true);
     assert.equal(l.degraded(), undefined);
   } finally {
-    await stop(server);
+    await server.stop();
   }
 });

@@ -4,12 +4,9 @@
 // live projection, including events received live while it ran; an unreachable audit is refused; a
 // Redis that goes away and comes back empty is caught up from Postgres.
 import { strict as assert } from 'node:assert';
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import type { AlbergueEvent } from '@albergue/events';
-import { deleteNamespace } from '@albergue/messaging/testing';
+import { deleteNamespace, startRedisServer } from '@albergue/messaging/testing';
 import type { SqlDatabase } from '@albergue/outbox';
 import { OUTBOX_MIGRATIONS, migrate } from '@albergue/outbox';
 import type { TestDatabase } from '@albergue/outbox/test-databases';
@@ -185,45 +182,15 @@ describe('PgProjectionStore with a Redis live store', () => {
 });
 
 describe('a live store that goes away', () => {
-  let child: ChildProcess | undefined;
-  let port: number;
-  const startRedis = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await waitFor(
-        async () => {
-          try {
-            if (probe.status !== 'ready') await probe.connect();
-            return (await probe.ping()) === 'PONG';
-          } catch {
-            probe.disconnect();
-            return false;
-          }
-        },
-        { message: `redis-server on ${port}` },
-      );
-    } finally {
-      probe.disconnect();
-    }
-  };
-  const stopRedis = () =>
-    new Promise<void>((resolve) => {
-      if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-
   test('Postgres stays right while Redis is down; Redis restarted empty is resynced from Postgres', async () => {
-    port = await freePort();
-    await startRedis();
-    const r = await rig(`redis://127.0.0.1:${port}`);
+    // A redis-server of this test's own (no AOF): killed, then started again empty.
+    const redis = await startRedisServer();
+    const r = await rig(redis.url);
     try {
       const { events } = scenario(15, 2, 60);
       const half = Math.floor(events.length / 2);
       for (const e of events.slice(0, half)) await r.deliver(e);
-      await stopRedis();
+      await redis.kill('SIGKILL');
       for (const e of events.slice(half)) await r.deliver(e); // pushes fail: marked for a resync
       assert.ok(OPERATIONS_PROJECTIONS.some((p) => r.sync.isStale(p.name)));
       for (const p of OPERATIONS_PROJECTIONS)
@@ -233,7 +200,7 @@ describe('a live store that goes away', () => {
           `${p.name} in Postgres during the outage`,
         );
       assert.deepEqual(await r.sync.sync(), [], 'nothing resyncs while Redis is away');
-      await startRedis(); // empty: no AOF
+      await redis.restart(); // empty: no AOF
       await waitFor(
         async () =>
           (await r.sync.sync()).length === OPERATIONS_PROJECTIONS.length || OPERATIONS_PROJECTIONS.every((p) => !r.sync.isStale(p.name)),
@@ -245,7 +212,7 @@ describe('a live store that goes away', () => {
       await assertEveryProjection(r, events, 'after Redis came back empty');
     } finally {
       await r.dispose();
-      await stopRedis();
+      await redis.stop();
     }
   });
 });
