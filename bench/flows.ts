@@ -18,7 +18,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import type { FlowBroker, FlowSystem } from './lib/flow-system.js';
-import { cpuMs, startFlowSystem } from './lib/flow-system.js';
+import { startFlowSystem } from './lib/flow-system.js';
+import { cpuMs } from './lib/procs.js';
 import { reportResult } from './lib/report.js';
 
 const RATES = (process.env.FLOWS_RATES ?? '25,50,100,200').split(',').map(Number);

@@ -11,7 +11,7 @@
 //     through PgDatabase/Outbox, next to a raw two-insert transaction on pg. Goal ≥ 90%.
 // Needs Postgres on 127.0.0.1:5432 (or PG_ADMIN_URL) and mosquitto on PATH (falls back to Aedes).
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -22,6 +22,7 @@ import { MqttPublisher } from '@albergue/messaging';
 import { migrate, Outbox, OutboxRelay, PgDatabase } from '@albergue/outbox';
 import { freePort, uniqueName, waitFor } from '@albergue/platform/testing';
 import { bookingEvent, createTestDatabase, startBroker } from '../packages/outbox/src/testing.js';
+import { cpuMs } from './lib/procs.js';
 import { reportResult } from './lib/report.js';
 
 const BACKLOG = Number(process.env.BENCH_OUTBOX_BACKLOG ?? 50_000);
@@ -35,16 +36,6 @@ const VARIANTS = (process.env.BENCH_OUTBOX_VARIANTS ?? 'mark,move,mark unnamed')
 
 const rate = (n: number, ms: number) => Math.round((n * 1000) / ms);
 const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(1)}%`;
-
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); undefined elsewhere. */
-async function processCpuMs(pid: number): Promise<number | undefined> {
-  try {
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ = 100
-  } catch {
-    return undefined;
-  }
-}
 
 interface Broker {
   url: string;
@@ -164,14 +155,14 @@ async function relayBench(b: Broker): Promise<void> {
           )
         ).rows.map((r) => r.pid);
       const before = new Map<number, number>();
-      for (const pid of await pgPids()) before.set(pid, (await processCpuMs(pid)) ?? 0);
-      const broker0 = b.pid !== undefined ? await processCpuMs(b.pid) : undefined;
+      for (const pid of await pgPids()) before.set(pid, cpuMs(pid) ?? 0);
+      const broker0 = b.pid !== undefined ? cpuMs(b.pid) : undefined;
       const self0 = process.cpuUsage();
       const ms = await fn();
       const self = process.cpuUsage(self0);
-      const broker1 = b.pid !== undefined ? await processCpuMs(b.pid) : undefined;
+      const broker1 = b.pid !== undefined ? cpuMs(b.pid) : undefined;
       let pgMs = 0;
-      for (const pid of await pgPids()) pgMs += ((await processCpuMs(pid)) ?? 0) - (before.get(pid) ?? 0);
+      for (const pid of await pgPids()) pgMs += (cpuMs(pid) ?? 0) - (before.get(pid) ?? 0);
       const us = (cpuMs: number) => ((cpuMs * 1000) / BACKLOG).toFixed(0);
       const cpu = [`node ${us((self.user + self.system) / 1000)}`];
       if (broker0 !== undefined && broker1 !== undefined) cpu.push(`broker ${us(broker1 - broker0)}`);
@@ -236,14 +227,15 @@ async function relayBench(b: Broker): Promise<void> {
         .map(([k, v]) => `best ${k} ${v.toLocaleString()} msg/s = ${pct(v, rawBest)}`)
         .join('; ')}`,
     );
-    const relay = best.get('relay, concurrency 1') ?? 0;
+    // The goal is the relay as it ships: the first variant (default `mark`), one loop.
+    const relay = best.get(`relay ${VARIANTS[0]}, concurrency 1`) ?? 0;
     reportResult({
       id: 'P2-relay',
       ratio: relay / rawBest,
       goal: '>= 0.9',
       measured: relay,
       baseline: rawBest,
-      detail: `msg/s vs raw publish, ${b.name}`,
+      detail: `msg/s vs raw publish, relay ${VARIANTS[0]}, ${b.name}`,
     });
   } finally {
     await sub.close();

@@ -22,12 +22,12 @@ import type { ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { MqttPublisher, publishAll, toOutgoing } from '@albergue/messaging';
 import type { SubscriptionMode } from '@albergue/messaging';
-import { bookingReserved, deleteNamespace, mosquittoPath, startMosquitto } from '@albergue/messaging/testing';
+import { bookingReserved, deleteNamespace, mosquittoPath, startMosquitto, startRedisServer } from '@albergue/messaging/testing';
+import type { TestRedis } from '@albergue/messaging/testing';
 import { runAedes } from './scale/aedes.js';
 import { runInstance } from './scale/instance.js';
 import type { FromInstance, HandlerKind, InstanceStats, ToInstance } from './scale/instance.js';
-import { childPids, cpuMs, startPrivateRedis } from './scale/procs.js';
-import type { PrivateRedis } from './scale/procs.js';
+import { childPids, cpuMs } from './lib/procs.js';
 
 const N = Number(process.env.BENCH_SCALE_MESSAGES ?? 3_000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_SCALE_ROUNDS ?? 2));
@@ -155,7 +155,7 @@ async function until(cond: () => boolean, capMs: number): Promise<void> {
 
 async function runOnce(
   broker: Broker,
-  redis: PrivateRedis,
+  redis: TestRedis,
   instances: readonly Instance[],
   mode: SubscriptionMode,
   handler: HandlerKind,
@@ -188,9 +188,9 @@ async function runOnce(
 
     const pids = { instances: used.map((i) => i.pid), broker: broker.pid, redis: redis.pid };
     const cpu = () => ({
-      instances: pids.instances.reduce((a, p) => a + cpuMs(p), 0),
-      broker: cpuMs(pids.broker),
-      redis: cpuMs(pids.redis),
+      instances: pids.instances.reduce((a, p) => a + (cpuMs(p) ?? 0), 0),
+      broker: cpuMs(pids.broker) ?? 0,
+      redis: cpuMs(pids.redis) ?? 0,
     });
     const before = cpu();
     const t0 = now();
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
       `instances ${COUNTS.join('/')}, handlers io (20 ms wait) and cpu (effect only), runtime default worker concurrency 32 per instance, ` +
       `${ROUNDS} round(s) alternating, best kept; brokers ${BROKERS.join(', ')}; modes ${MODES.join(', ')}`,
   );
-  const redis = await startPrivateRedis();
+  const redis = await startRedisServer();
   const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const best = new Map<string, Best>();
   const unavailable = new Map<string, string>();

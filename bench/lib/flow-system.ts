@@ -6,7 +6,7 @@
 // is started here and stopped by its pid in `close()`.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,16 +178,5 @@ export async function startFlowSystem(broker: FlowBroker, env: Record<string, st
   } catch (err) {
     await close();
     throw err;
-  }
-}
-
-/** CPU milliseconds (user + system) a process has used so far; undefined when it is gone or unreadable. */
-export function cpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ = 100
-  } catch {
-    return undefined;
   }
 }

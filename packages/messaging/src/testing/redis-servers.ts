@@ -11,6 +11,8 @@ import { Redis } from 'ioredis';
 export interface TestRedis {
   readonly url: string;
   readonly port: number;
+  /** The running server's process id (a new one after `restart()`); benches read its CPU time. */
+  readonly pid: number;
   /** Stops the server for good and removes its data. */
   stop(): Promise<void>;
   /** Stops the server (SIGTERM = Redis' clean shutdown; SIGKILL = a crash), keeping its data. */
@@ -87,6 +89,9 @@ export async function startRedisServer(options: { appendonly?: boolean; extraArg
   return {
     url,
     port,
+    get pid() {
+      return child!.pid!;
+    },
     kill,
     restart: launch,
     stop: async () => {
